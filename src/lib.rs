@@ -1,0 +1,1 @@
+//! Examples and cross-process tests for tracing-mplog.

@@ -1,0 +1,14 @@
+//! The receiving end of [`tracing-mplog`](tracing_mplog): per-level formatting and
+//! time-or-size rotating files.
+//!
+//! The pieces stand alone in a single-process program as well as inside the
+//! multi-process sink:
+//!
+//! - [`zone`]: time zones (UTC, fixed, the system's rules) for dates and rotation;
+//! - [`clock`]: where "now" comes from, so tests can drive time;
+//! - [`record`]: the record view shared by in-process events and decoded frames.
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod record;
+pub mod zone;
