@@ -1,0 +1,624 @@
+//! Zero-copy decoding of frame bodies into borrowed views.
+
+use std::fmt;
+
+use tracing_core::Level;
+
+use super::error::WireError;
+use super::{FrameType, MAGIC, VERSION, tag};
+
+/// A bounds-checked reader over a frame body (or a part of one). `base` is
+/// the offset of `buf[0]` within the frame body, for error messages.
+#[derive(Clone, Copy)]
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    base: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(buf: &'a [u8], base: usize) -> Self {
+        Self { buf, pos: 0, base }
+    }
+
+    fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+
+    fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
+        let available = self.remaining();
+        if n > available {
+            return Err(WireError::Truncated {
+                what,
+                offset: self.offset(),
+                needed: n,
+                available,
+            });
+        }
+        let out = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], WireError> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N, what)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    fn u16(&mut self, what: &'static str) -> Result<u16, WireError> {
+        Ok(u16::from_le_bytes(self.array(what)?))
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64, WireError> {
+        Ok(u64::from_le_bytes(self.array(what)?))
+    }
+
+    fn i64(&mut self, what: &'static str) -> Result<i64, WireError> {
+        Ok(i64::from_le_bytes(self.array(what)?))
+    }
+
+    /// A `u32` length followed by that many bytes.
+    fn blob(&mut self, what: &'static str) -> Result<Cursor<'a>, WireError> {
+        let len = self.u32(what)? as usize;
+        let base = self.offset();
+        Ok(Cursor::new(self.take(len, what)?, base))
+    }
+
+    fn str(&mut self, what: &'static str) -> Result<&'a str, WireError> {
+        let len = self.u32(what)? as usize;
+        let offset = self.offset();
+        let bytes = self.take(len, what)?;
+        std::str::from_utf8(bytes).map_err(|_| WireError::InvalidUtf8 { what, offset })
+    }
+
+    fn finish(&self, what: &'static str) -> Result<(), WireError> {
+        match self.remaining() {
+            0 => Ok(()),
+            extra => Err(WireError::TrailingBytes {
+                what,
+                offset: self.offset(),
+                extra,
+            }),
+        }
+    }
+}
+
+/// One decoded frame, borrowing from the buffer it was decoded from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Frame<'a> {
+    /// The first frame on every connection: who is talking.
+    Hello(Hello<'a>),
+    /// One `tracing` event.
+    Event(EventView<'a>),
+    /// Events the worker could not send.
+    Dropped(Dropped),
+    /// The worker is done and closes the connection cleanly.
+    Goodbye(Goodbye),
+}
+
+impl<'a> Frame<'a> {
+    /// Decodes one frame body: the bytes after the 4-byte length prefix,
+    /// starting with the frame-type byte.
+    ///
+    /// The whole frame is validated here (every length, tag, UTF-8 string and
+    /// the absence of trailing bytes), so the views and iterators it returns
+    /// cannot fail later. Never panics and never allocates.
+    ///
+    /// ```
+    /// use tracing_mplog::wire::{Frame, Goodbye, OwnedFrame};
+    ///
+    /// let mut bytes = Vec::new();
+    /// OwnedFrame::Goodbye(Goodbye { last_seq: 7 }).encode(&mut bytes);
+    /// // `bytes` holds the length prefix, then the body.
+    /// let frame = Frame::decode(&bytes[4..])?;
+    /// assert_eq!(frame, Frame::Goodbye(Goodbye { last_seq: 7 }));
+    /// # Ok::<(), tracing_mplog::wire::WireError>(())
+    /// ```
+    pub fn decode(body: &'a [u8]) -> Result<Self, WireError> {
+        let mut c = Cursor::new(body, 0);
+        let Ok(ty) = c.u8("frame type") else {
+            return Err(WireError::EmptyFrame);
+        };
+        let frame = match FrameType::from_u8(ty) {
+            Some(FrameType::Hello) => Frame::Hello(Hello::decode(&mut c)?),
+            Some(FrameType::Event) => Frame::Event(EventView::decode(&mut c)?),
+            Some(FrameType::Dropped) => Frame::Dropped(Dropped::decode(&mut c)?),
+            Some(FrameType::Goodbye) => Frame::Goodbye(Goodbye {
+                last_seq: c.u64("goodbye.last_seq")?,
+            }),
+            None => return Err(WireError::UnknownFrameType { found: ty }),
+        };
+        c.finish("frame")?;
+        Ok(frame)
+    }
+
+    /// Copies the frame into its owned, encodable form.
+    pub fn into_owned(self) -> super::OwnedFrame {
+        super::OwnedFrame::from(self)
+    }
+}
+
+/// The hello frame: sent first on every connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hello<'a> {
+    /// Protocol version (this crate speaks [`VERSION`]).
+    pub version: u16,
+    /// Capability bits the worker offers (see [`capabilities`](super::capabilities)).
+    /// Unknown bits must be ignored.
+    pub capabilities: u64,
+    /// The worker's process id.
+    pub pid: u32,
+    /// When the worker's logging state started, in nanoseconds since the Unix
+    /// epoch (UTC). With `pid`, it tells a restarted or forked process apart
+    /// from an earlier one that had the same pid.
+    pub start_time_ns: i64,
+    /// The worker's process name.
+    pub process_name: &'a str,
+    /// The host the worker runs on.
+    pub host: &'a str,
+}
+
+impl<'a> Hello<'a> {
+    fn decode(c: &mut Cursor<'a>) -> Result<Self, WireError> {
+        let found = c.array::<4>("hello.magic")?;
+        if found != MAGIC {
+            return Err(WireError::BadMagic { found });
+        }
+        let version = c.u16("hello.version")?;
+        if version != VERSION {
+            return Err(WireError::UnsupportedVersion {
+                found: version,
+                supported: VERSION,
+            });
+        }
+        Ok(Self {
+            version,
+            capabilities: c.u64("hello.capabilities")?,
+            pid: c.u32("hello.pid")?,
+            start_time_ns: c.i64("hello.start_time_ns")?,
+            process_name: c.str("hello.process_name")?,
+            host: c.str("hello.host")?,
+        })
+    }
+}
+
+/// Why events were dropped in the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The channel was full under `Backpressure::DropNewest` (wire value 1).
+    ChannelFull,
+    /// The encoded event exceeded the maximum frame size (wire value 2).
+    Oversized,
+}
+
+impl DropReason {
+    pub(crate) fn to_u8(self) -> u8 {
+        match self {
+            DropReason::ChannelFull => 1,
+            DropReason::Oversized => 2,
+        }
+    }
+}
+
+/// The dropped-count frame: `count` events were lost for `reason` since the
+/// previous dropped frame of this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Dropped {
+    /// Why they were lost.
+    pub reason: DropReason,
+    /// How many.
+    pub count: u64,
+}
+
+impl Dropped {
+    fn decode(c: &mut Cursor<'_>) -> Result<Self, WireError> {
+        let offset = c.offset();
+        let reason = match c.u8("dropped.reason")? {
+            1 => DropReason::ChannelFull,
+            2 => DropReason::Oversized,
+            found => return Err(WireError::UnknownDropReason { found, offset }),
+        };
+        Ok(Self {
+            reason,
+            count: c.u64("dropped.count")?,
+        })
+    }
+}
+
+/// The goodbye frame: a clean end of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Goodbye {
+    /// The sequence number of the last event frame this process sent
+    /// (0 if it sent none), so the sink can tell whether anything is missing.
+    pub last_seq: u64,
+}
+
+pub(crate) const FLAG_MODULE_PATH: u8 = 0b0001;
+pub(crate) const FLAG_FILE: u8 = 0b0010;
+pub(crate) const FLAG_LINE: u8 = 0b0100;
+pub(crate) const FLAG_THREAD_NAME: u8 = 0b1000;
+const KNOWN_FLAGS: u8 = FLAG_MODULE_PATH | FLAG_FILE | FLAG_LINE | FLAG_THREAD_NAME;
+
+pub(crate) fn level_to_u8(level: Level) -> u8 {
+    match level {
+        Level::TRACE => 0,
+        Level::DEBUG => 1,
+        Level::INFO => 2,
+        Level::WARN => 3,
+        Level::ERROR => 4,
+    }
+}
+
+fn level_from_u8(b: u8) -> Option<Level> {
+    Some(match b {
+        0 => Level::TRACE,
+        1 => Level::DEBUG,
+        2 => Level::INFO,
+        3 => Level::WARN,
+        4 => Level::ERROR,
+        _ => return None,
+    })
+}
+
+/// A decoded event frame, borrowing its strings from the frame buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventView<'a> {
+    seq: u64,
+    timestamp_ns: i64,
+    level: Level,
+    thread_id: u64,
+    line: Option<u32>,
+    target: &'a str,
+    module_path: Option<&'a str>,
+    file: Option<&'a str>,
+    thread_name: Option<&'a str>,
+    span_count: u32,
+    spans: Cursor<'a>,
+    fields: Cursor<'a>,
+    /// The message and where its field starts inside `fields.buf`.
+    message: Option<(&'a str, usize)>,
+}
+
+impl PartialEq for Cursor<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.buf[self.pos..] == other.buf[other.pos..]
+    }
+}
+
+impl fmt::Debug for Cursor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes>", self.remaining())
+    }
+}
+
+impl<'a> EventView<'a> {
+    fn decode(c: &mut Cursor<'a>) -> Result<Self, WireError> {
+        let seq = c.u64("event.seq")?;
+        let timestamp_ns = c.i64("event.timestamp_ns")?;
+        let offset = c.offset();
+        let level_byte = c.u8("event.level")?;
+        let level = level_from_u8(level_byte).ok_or(WireError::UnknownLevel {
+            found: level_byte,
+            offset,
+        })?;
+        let offset = c.offset();
+        let flags = c.u8("event.flags")?;
+        if flags & !KNOWN_FLAGS != 0 {
+            return Err(WireError::UnknownFlags {
+                found: flags,
+                offset,
+            });
+        }
+        let thread_id = c.u64("event.thread_id")?;
+        let line = if flags & FLAG_LINE != 0 {
+            Some(c.u32("event.line")?)
+        } else {
+            None
+        };
+        let target = c.str("event.target")?;
+        let module_path = opt_str(c, flags & FLAG_MODULE_PATH, "event.module_path")?;
+        let file = opt_str(c, flags & FLAG_FILE, "event.file")?;
+        let thread_name = opt_str(c, flags & FLAG_THREAD_NAME, "event.thread_name")?;
+
+        let span_count = c.u32("event.span_count")?;
+        let spans_start = c.pos;
+        for _ in 0..span_count {
+            c.str("span.name")?;
+            validate_fields(c.blob("span.fields")?)?;
+        }
+        let spans = Cursor {
+            buf: &c.buf[..c.pos],
+            pos: spans_start,
+            base: c.base,
+        };
+        let fields = c.blob("event.fields")?;
+        validate_fields(fields)?;
+        let message = find_message(fields);
+        Ok(Self {
+            seq,
+            timestamp_ns,
+            level,
+            thread_id,
+            line,
+            target,
+            module_path,
+            file,
+            thread_name,
+            span_count,
+            spans,
+            fields,
+            message,
+        })
+    }
+
+    /// The event's sequence number: 1 for the first event a process sends,
+    /// then +1 per event frame. A frame re-sent after a reconnect keeps its
+    /// number, so a sink can drop duplicates; a gap means lost events.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// When the event happened in the worker: nanoseconds since the Unix
+    /// epoch, UTC.
+    pub fn timestamp_ns(&self) -> i64 {
+        self.timestamp_ns
+    }
+
+    /// The event's level.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// The event's target.
+    pub fn target(&self) -> &'a str {
+        self.target
+    }
+
+    /// The Rust module path of the call site, if known.
+    pub fn module_path(&self) -> Option<&'a str> {
+        self.module_path
+    }
+
+    /// The source file of the call site, if known.
+    pub fn file(&self) -> Option<&'a str> {
+        self.file
+    }
+
+    /// The source line of the call site, if known.
+    pub fn line(&self) -> Option<u32> {
+        self.line
+    }
+
+    /// The emitting thread's id (the OS thread id where there is one).
+    pub fn thread_id(&self) -> u64 {
+        self.thread_id
+    }
+
+    /// The emitting thread's name, if it has one.
+    pub fn thread_name(&self) -> Option<&'a str> {
+        self.thread_name
+    }
+
+    /// The message: the first field named `message` holding a string or
+    /// `Debug` text; `""` if there is none.
+    pub fn message(&self) -> &'a str {
+        self.message.map_or("", |(m, _)| m)
+    }
+
+    pub(crate) fn message_opt(&self) -> Option<&'a str> {
+        self.message.map(|(m, _)| m)
+    }
+
+    /// The event's fields in the order they were recorded, without the
+    /// message field that [`message`](Self::message) returns.
+    pub fn fields(&self) -> Fields<'a> {
+        Fields {
+            cur: self.fields,
+            skip: self.message.map(|(_, at)| at),
+        }
+    }
+
+    /// The spans the event happened in, outermost first.
+    pub fn spans(&self) -> Spans<'a> {
+        Spans {
+            cur: self.spans,
+            left: self.span_count,
+        }
+    }
+}
+
+fn opt_str<'a>(
+    c: &mut Cursor<'a>,
+    present: u8,
+    what: &'static str,
+) -> Result<Option<&'a str>, WireError> {
+    if present != 0 {
+        c.str(what).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn validate_fields(mut c: Cursor<'_>) -> Result<(), WireError> {
+    while c.remaining() > 0 {
+        read_field(&mut c)?;
+    }
+    Ok(())
+}
+
+fn find_message<'a>(mut c: Cursor<'a>) -> Option<(&'a str, usize)> {
+    while c.remaining() > 0 {
+        let at = c.pos;
+        let field = read_field(&mut c).ok()?;
+        if field.name == "message" {
+            if let Value::Str(m) | Value::Debug(m) = field.value {
+                return Some((m, at));
+            }
+        }
+    }
+    None
+}
+
+fn read_field<'a>(c: &mut Cursor<'a>) -> Result<Field<'a>, WireError> {
+    let name = c.str("field.name")?;
+    let offset = c.offset();
+    let value = match c.u8("field.tag")? {
+        tag::I64 => Value::I64(c.i64("field.value")?),
+        tag::U64 => Value::U64(c.u64("field.value")?),
+        tag::I128 => Value::I128(i128::from_le_bytes(c.array("field.value")?)),
+        tag::U128 => Value::U128(u128::from_le_bytes(c.array("field.value")?)),
+        tag::F64 => Value::F64(f64::from_bits(c.u64("field.value")?)),
+        tag::BOOL => {
+            let offset = c.offset();
+            match c.u8("field.value")? {
+                0 => Value::Bool(false),
+                1 => Value::Bool(true),
+                found => return Err(WireError::InvalidBool { found, offset }),
+            }
+        }
+        tag::STR => Value::Str(c.str("field.value")?),
+        tag::DEBUG => Value::Debug(c.str("field.value")?),
+        found => return Err(WireError::UnknownValueTag { found, offset }),
+    };
+    Ok(Field { name, value })
+}
+
+/// One span of an event's scope.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpanView<'a> {
+    name: &'a str,
+    fields: Cursor<'a>,
+}
+
+impl<'a> SpanView<'a> {
+    /// The span's name.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// The span's fields, in the order they were recorded (values recorded
+    /// later with `Span::record` follow the ones given at creation).
+    pub fn fields(&self) -> Fields<'a> {
+        Fields {
+            cur: self.fields,
+            skip: None,
+        }
+    }
+}
+
+/// Iterator over an event's spans, outermost first.
+#[derive(Debug, Clone)]
+pub struct Spans<'a> {
+    cur: Cursor<'a>,
+    left: u32,
+}
+
+impl<'a> Iterator for Spans<'a> {
+    type Item = SpanView<'a>;
+
+    fn next(&mut self) -> Option<SpanView<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        // Validated by `Frame::decode`; an error cannot happen, but ending the
+        // iteration is the safe answer if it did.
+        let name = self.cur.str("span.name").ok()?;
+        let fields = self.cur.blob("span.fields").ok()?;
+        Some(SpanView { name, fields })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left as usize, Some(self.left as usize))
+    }
+}
+
+impl ExactSizeIterator for Spans<'_> {}
+
+/// Iterator over fields.
+#[derive(Debug, Clone)]
+pub struct Fields<'a> {
+    cur: Cursor<'a>,
+    skip: Option<usize>,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Field<'a>;
+
+    fn next(&mut self) -> Option<Field<'a>> {
+        loop {
+            if self.cur.remaining() == 0 {
+                return None;
+            }
+            let at = self.cur.pos;
+            let field = read_field(&mut self.cur).ok()?;
+            if Some(at) != self.skip {
+                return Some(field);
+            }
+        }
+    }
+}
+
+/// One field: a name and a typed value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Field<'a> {
+    /// The field's name.
+    pub name: &'a str,
+    /// The field's value.
+    pub value: Value<'a>,
+}
+
+/// A field's typed value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Value<'a> {
+    /// A signed integer (tag 1).
+    I64(i64),
+    /// An unsigned integer (tag 2).
+    U64(u64),
+    /// A 128-bit signed integer (tag 3).
+    I128(i128),
+    /// A 128-bit unsigned integer (tag 4).
+    U128(u128),
+    /// A float (tag 5).
+    F64(f64),
+    /// A boolean (tag 6).
+    Bool(bool),
+    /// A string recorded with `record_str` (tag 7).
+    Str(&'a str),
+    /// The text of a value recorded with `Debug` (or an error's `Display`,
+    /// tag 8).
+    Debug(&'a str),
+}
+
+impl fmt::Display for Value<'_> {
+    /// Writes the value as `tracing_subscriber::fmt` prints a field: strings
+    /// quoted and escaped (`Debug` of `str`), everything else as it prints.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::I64(v) => write!(f, "{v}"),
+            Value::U64(v) => write!(f, "{v}"),
+            Value::I128(v) => write!(f, "{v}"),
+            Value::U128(v) => write!(f, "{v}"),
+            Value::F64(v) => write!(f, "{v:?}"),
+            Value::Bool(v) => write!(f, "{v}"),
+            Value::Str(v) => write!(f, "{v:?}"),
+            Value::Debug(v) => f.write_str(v),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The wire protocol between workers and the sink.
+//!
+//! A connection is a byte stream of frames. Each frame is a little-endian
+//! `u32` body length followed by the body; the body starts with a frame-type
+//! byte. The first frame on every connection is a [`Hello`]; then come
+//! [`Event`](Frame::Event) frames, [`Dropped`] counts and, on a clean exit, a
+//! [`Goodbye`]. The byte-by-byte specification, with an annotated example, is
+//! `docs/wire.md` at the root of the repository.
+//!
+//! # Decoding
+//!
+//! - [`FrameReader`] reads frames from any [`std::io::Read`] into one reused
+//!   buffer, rejecting a declared length over its limit before allocating.
+//! - [`Frame::decode`] validates one frame body completely and returns a
+//!   borrowed, zero-copy view: [`Hello`], [`EventView`] (with [`Fields`] and
+//!   [`Spans`] iterators), [`Dropped`] or [`Goodbye`].
+//! - Every failure is a [`WireError`] saying what was wrong and where.
+//!   Decoding never panics, whatever the bytes.
+//!
+//! # Encoding
+//!
+//! The worker encodes straight from `tracing` events. [`OwnedFrame`] is the
+//! owned form, for tests, tools and parity checks with other languages;
+//! [`Frame::into_owned`] converts a decoded frame.
+//!
+//! ```
+//! use tracing_mplog::wire::{Frame, FrameReader, OwnedEvent, OwnedFrame, OwnedField, OwnedValue};
+//! use tracing_core::Level;
+//!
+//! let event = OwnedEvent {
+//!     seq: 1,
+//!     timestamp_ns: 1_700_000_000_000_000_000,
+//!     level: Level::INFO,
+//!     target: "app".into(),
+//!     module_path: Some("app::db".into()),
+//!     file: Some("src/db.rs".into()),
+//!     line: Some(42),
+//!     thread_id: 7,
+//!     thread_name: Some("main".into()),
+//!     message: Some("saved".into()),
+//!     fields: vec![OwnedField { name: "user".into(), value: OwnedValue::I64(7) }],
+//!     spans: vec![],
+//! };
+//! let mut bytes = Vec::new();
+//! OwnedFrame::Event(event).encode(&mut bytes);
+//!
+//! let mut reader = FrameReader::new(&bytes[..]);
+//! let Some(Frame::Event(e)) = reader.read_frame()? else { panic!("not an event") };
+//! assert_eq!(e.message(), "saved");
+//! let user = e.fields().next().expect("one field");
+//! assert_eq!((user.name, user.value.to_string()), ("user", "7".to_string()));
+//! # Ok::<(), tracing_mplog::wire::WireError>(())
+//! ```
+
+pub(crate) mod buf;
+mod decode;
+mod error;
+mod owned;
+mod reader;
+
+pub use decode::{
+    DropReason, Dropped, EventView, Field, Fields, Frame, Goodbye, Hello, SpanView, Spans, Value,
+};
+pub use error::WireError;
+pub use owned::{OwnedEvent, OwnedField, OwnedFrame, OwnedHello, OwnedSpan, OwnedValue};
+pub use reader::FrameReader;
+
+pub(crate) use decode::{FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME, level_to_u8};
+
+/// The four bytes that open a [`Hello`] body after its type byte: `MPLG`.
+pub const MAGIC: [u8; 4] = *b"MPLG";
+
+/// The protocol version this crate speaks.
+pub const VERSION: u16 = 1;
+
+/// The default limit on a frame body: 1 MiB.
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 1024 * 1024;
+
+/// Capability bits of [`Hello::capabilities`].
+///
+/// Version 1 defines none; a worker sends 0. A sink ignores bits it does
+/// not know. Bits are reserved for extensions that need the sink's consent
+/// before the worker changes its behaviour (for example acknowledged
+/// delivery, or token authentication over TCP); until a sink agrees, the
+/// worker speaks plain version 1.
+pub mod capabilities {
+    /// Reserved: the worker can keep unacknowledged events and resend them
+    /// (acknowledged delivery by [`seq`](super::EventView::seq)).
+    pub const ACKED_DELIVERY: u64 = 1 << 0;
+    /// Reserved: the worker can present an authentication token.
+    pub const AUTH_TOKEN: u64 = 1 << 1;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum FrameType {
+    Hello = 0x01,
+    Event = 0x02,
+    Dropped = 0x03,
+    Goodbye = 0x04,
+}
+
+impl FrameType {
+    fn from_u8(b: u8) -> Option<Self> {
+        Some(match b {
+            0x01 => FrameType::Hello,
+            0x02 => FrameType::Event,
+            0x03 => FrameType::Dropped,
+            0x04 => FrameType::Goodbye,
+            _ => return None,
+        })
+    }
+}
+
+/// Value tags of fields.
+pub(crate) mod tag {
+    pub(crate) const I64: u8 = 1;
+    pub(crate) const U64: u8 = 2;
+    pub(crate) const I128: u8 = 3;
+    pub(crate) const U128: u8 = 4;
+    pub(crate) const F64: u8 = 5;
+    pub(crate) const BOOL: u8 = 6;
+    pub(crate) const STR: u8 = 7;
+    pub(crate) const DEBUG: u8 = 8;
+}
+
+#[cfg(test)]
+mod tests;

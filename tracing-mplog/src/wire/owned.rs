@@ -1,0 +1,288 @@
+//! Owned frames: what tests, tools and other-language parity checks build
+//! and encode. The worker's hot path does not use these (it encodes straight
+//! from a `tracing::Event`), but it produces the same bytes.
+
+use tracing_core::Level;
+
+use super::buf::{begin_frame, begin_len, end_len, put_i64, put_i128, put_str, put_u8};
+use super::buf::{put_u16, put_u32, put_u64, put_u128};
+use super::decode::{FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME, level_to_u8};
+use super::{Dropped, EventView, Field, Frame, FrameType, Goodbye, Hello, MAGIC, Value, tag};
+
+/// An owned frame that can be encoded.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum OwnedFrame {
+    /// See [`Hello`].
+    Hello(OwnedHello),
+    /// See [`EventView`].
+    Event(OwnedEvent),
+    /// See [`Dropped`].
+    Dropped(Dropped),
+    /// See [`Goodbye`].
+    Goodbye(Goodbye),
+}
+
+/// The owned form of [`Hello`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)] // Same fields, same meaning as `Hello`.
+pub struct OwnedHello {
+    pub version: u16,
+    pub capabilities: u64,
+    pub pid: u32,
+    pub start_time_ns: i64,
+    pub process_name: String,
+    pub host: String,
+}
+
+/// The owned form of [`EventView`]. `message`, if set, is encoded as the
+/// first field, named `message`, as `Debug` text (as `tracing` records it).
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // Same meaning as the accessors of `EventView`.
+pub struct OwnedEvent {
+    pub seq: u64,
+    pub timestamp_ns: i64,
+    pub level: Level,
+    pub target: String,
+    pub module_path: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub thread_id: u64,
+    pub thread_name: Option<String>,
+    pub message: Option<String>,
+    pub fields: Vec<OwnedField>,
+    /// Outermost first.
+    pub spans: Vec<OwnedSpan>,
+}
+
+/// The owned form of [`SpanView`](super::SpanView).
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub struct OwnedSpan {
+    pub name: String,
+    pub fields: Vec<OwnedField>,
+}
+
+/// The owned form of [`Field`].
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub struct OwnedField {
+    pub name: String,
+    pub value: OwnedValue,
+}
+
+/// The owned form of [`Value`].
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+#[non_exhaustive]
+pub enum OwnedValue {
+    I64(i64),
+    U64(u64),
+    I128(i128),
+    U128(u128),
+    F64(f64),
+    Bool(bool),
+    Str(String),
+    Debug(String),
+}
+
+impl OwnedFrame {
+    /// Appends the frame, length prefix included, to `out`.
+    ///
+    /// ```
+    /// use tracing_mplog::wire::{DropReason, Dropped, OwnedFrame};
+    ///
+    /// let mut out = Vec::new();
+    /// OwnedFrame::Dropped(Dropped { reason: DropReason::ChannelFull, count: 3 }).encode(&mut out);
+    /// assert_eq!(out, [10, 0, 0, 0, 0x03, 1, 3, 0, 0, 0, 0, 0, 0, 0]);
+    /// ```
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            OwnedFrame::Hello(h) => {
+                let at = begin_frame(out, FrameType::Hello as u8);
+                out.extend_from_slice(&MAGIC);
+                put_u16(out, h.version);
+                put_u64(out, h.capabilities);
+                put_u32(out, h.pid);
+                put_i64(out, h.start_time_ns);
+                put_str(out, &h.process_name);
+                put_str(out, &h.host);
+                end_len(out, at);
+            }
+            OwnedFrame::Event(e) => e.encode(out),
+            OwnedFrame::Dropped(d) => {
+                let at = begin_frame(out, FrameType::Dropped as u8);
+                put_u8(out, d.reason.to_u8());
+                put_u64(out, d.count);
+                end_len(out, at);
+            }
+            OwnedFrame::Goodbye(g) => {
+                let at = begin_frame(out, FrameType::Goodbye as u8);
+                put_u64(out, g.last_seq);
+                end_len(out, at);
+            }
+        }
+    }
+}
+
+impl OwnedEvent {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let at = begin_frame(out, FrameType::Event as u8);
+        let mut flags = 0;
+        if self.module_path.is_some() {
+            flags |= FLAG_MODULE_PATH;
+        }
+        if self.file.is_some() {
+            flags |= FLAG_FILE;
+        }
+        if self.line.is_some() {
+            flags |= FLAG_LINE;
+        }
+        if self.thread_name.is_some() {
+            flags |= FLAG_THREAD_NAME;
+        }
+        put_u64(out, self.seq);
+        put_i64(out, self.timestamp_ns);
+        put_u8(out, level_to_u8(self.level));
+        put_u8(out, flags);
+        put_u64(out, self.thread_id);
+        if let Some(line) = self.line {
+            put_u32(out, line);
+        }
+        put_str(out, &self.target);
+        for s in [&self.module_path, &self.file, &self.thread_name]
+            .into_iter()
+            .flatten()
+        {
+            put_str(out, s);
+        }
+        put_u32(out, u32::try_from(self.spans.len()).unwrap_or(u32::MAX));
+        for span in &self.spans {
+            put_str(out, &span.name);
+            encode_fields(out, None, &span.fields);
+        }
+        encode_fields(out, self.message.as_deref(), &self.fields);
+        end_len(out, at);
+    }
+}
+
+fn encode_fields(out: &mut Vec<u8>, message: Option<&str>, fields: &[OwnedField]) {
+    let at = begin_len(out);
+    if let Some(m) = message {
+        put_str(out, "message");
+        put_u8(out, tag::DEBUG);
+        put_str(out, m);
+    }
+    for f in fields {
+        put_str(out, &f.name);
+        match &f.value {
+            OwnedValue::I64(v) => {
+                put_u8(out, tag::I64);
+                put_i64(out, *v);
+            }
+            OwnedValue::U64(v) => {
+                put_u8(out, tag::U64);
+                put_u64(out, *v);
+            }
+            OwnedValue::I128(v) => {
+                put_u8(out, tag::I128);
+                put_i128(out, *v);
+            }
+            OwnedValue::U128(v) => {
+                put_u8(out, tag::U128);
+                put_u128(out, *v);
+            }
+            OwnedValue::F64(v) => {
+                put_u8(out, tag::F64);
+                put_u64(out, v.to_bits());
+            }
+            OwnedValue::Bool(v) => {
+                put_u8(out, tag::BOOL);
+                put_u8(out, u8::from(*v));
+            }
+            OwnedValue::Str(v) => {
+                put_u8(out, tag::STR);
+                put_str(out, v);
+            }
+            OwnedValue::Debug(v) => {
+                put_u8(out, tag::DEBUG);
+                put_str(out, v);
+            }
+        }
+    }
+    end_len(out, at);
+}
+
+impl From<Value<'_>> for OwnedValue {
+    fn from(v: Value<'_>) -> Self {
+        match v {
+            Value::I64(v) => OwnedValue::I64(v),
+            Value::U64(v) => OwnedValue::U64(v),
+            Value::I128(v) => OwnedValue::I128(v),
+            Value::U128(v) => OwnedValue::U128(v),
+            Value::F64(v) => OwnedValue::F64(v),
+            Value::Bool(v) => OwnedValue::Bool(v),
+            Value::Str(v) => OwnedValue::Str(v.to_owned()),
+            Value::Debug(v) => OwnedValue::Debug(v.to_owned()),
+        }
+    }
+}
+
+impl From<Field<'_>> for OwnedField {
+    fn from(f: Field<'_>) -> Self {
+        OwnedField {
+            name: f.name.to_owned(),
+            value: f.value.into(),
+        }
+    }
+}
+
+impl From<Hello<'_>> for OwnedHello {
+    fn from(h: Hello<'_>) -> Self {
+        OwnedHello {
+            version: h.version,
+            capabilities: h.capabilities,
+            pid: h.pid,
+            start_time_ns: h.start_time_ns,
+            process_name: h.process_name.to_owned(),
+            host: h.host.to_owned(),
+        }
+    }
+}
+
+impl From<EventView<'_>> for OwnedEvent {
+    fn from(e: EventView<'_>) -> Self {
+        let message = e.message_opt().map(str::to_owned);
+        OwnedEvent {
+            seq: e.seq(),
+            timestamp_ns: e.timestamp_ns(),
+            level: e.level(),
+            target: e.target().to_owned(),
+            module_path: e.module_path().map(str::to_owned),
+            file: e.file().map(str::to_owned),
+            line: e.line(),
+            thread_id: e.thread_id(),
+            thread_name: e.thread_name().map(str::to_owned),
+            message,
+            fields: e.fields().map(OwnedField::from).collect(),
+            spans: e
+                .spans()
+                .map(|s| OwnedSpan {
+                    name: s.name().to_owned(),
+                    fields: s.fields().map(OwnedField::from).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<Frame<'_>> for OwnedFrame {
+    fn from(f: Frame<'_>) -> Self {
+        match f {
+            Frame::Hello(h) => OwnedFrame::Hello(h.into()),
+            Frame::Event(e) => OwnedFrame::Event(e.into()),
+            Frame::Dropped(d) => OwnedFrame::Dropped(d),
+            Frame::Goodbye(g) => OwnedFrame::Goodbye(g),
+        }
+    }
+}

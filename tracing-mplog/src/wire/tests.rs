@@ -1,0 +1,586 @@
+//! Round trips, error variants and robustness of the decoder.
+
+use proptest::prelude::*;
+use tracing_core::Level;
+
+use super::*;
+
+fn encode(frame: &OwnedFrame) -> Vec<u8> {
+    let mut out = Vec::new();
+    frame.encode(&mut out);
+    out
+}
+
+fn hello() -> OwnedHello {
+    OwnedHello {
+        version: VERSION,
+        capabilities: 0,
+        pid: 4242,
+        start_time_ns: 1_700_000_000_123_456_789,
+        process_name: "worker".into(),
+        host: "box".into(),
+    }
+}
+
+fn event() -> OwnedEvent {
+    OwnedEvent {
+        seq: 9,
+        timestamp_ns: 1_700_000_000_000_000_001,
+        level: Level::WARN,
+        target: "app::db".into(),
+        module_path: Some("app::db".into()),
+        file: Some("src/db.rs".into()),
+        line: Some(17),
+        thread_id: 99,
+        thread_name: Some("main".into()),
+        message: Some("saved".into()),
+        fields: vec![
+            OwnedField {
+                name: "user".into(),
+                value: OwnedValue::I64(-7),
+            },
+            OwnedField {
+                name: "ok".into(),
+                value: OwnedValue::Bool(true),
+            },
+        ],
+        spans: vec![OwnedSpan {
+            name: "request".into(),
+            fields: vec![OwnedField {
+                name: "id".into(),
+                value: OwnedValue::U64(3),
+            }],
+        }],
+    }
+}
+
+/// The body of an encoded frame (without the length prefix).
+fn body(frame: &OwnedFrame) -> Vec<u8> {
+    encode(frame)[4..].to_vec()
+}
+
+fn level() -> impl Strategy<Value = Level> {
+    prop_oneof![
+        Just(Level::TRACE),
+        Just(Level::DEBUG),
+        Just(Level::INFO),
+        Just(Level::WARN),
+        Just(Level::ERROR),
+    ]
+}
+
+fn value() -> impl Strategy<Value = OwnedValue> {
+    prop_oneof![
+        any::<i64>().prop_map(OwnedValue::I64),
+        any::<u64>().prop_map(OwnedValue::U64),
+        any::<i128>().prop_map(OwnedValue::I128),
+        any::<u128>().prop_map(OwnedValue::U128),
+        // NaN != NaN would fail the equality check, not the codec.
+        any::<f64>()
+            .prop_filter("not NaN", |f| !f.is_nan())
+            .prop_map(OwnedValue::F64),
+        any::<bool>().prop_map(OwnedValue::Bool),
+        ".{0,12}".prop_map(OwnedValue::Str),
+        ".{0,12}".prop_map(OwnedValue::Debug),
+    ]
+}
+
+fn fields() -> impl Strategy<Value = Vec<OwnedField>> {
+    // `message` is the one name the decoder treats specially.
+    let name = "[a-z_.]{1,8}".prop_filter("not the message", |n| n != "message");
+    prop::collection::vec(
+        (name, value()).prop_map(|(name, value)| OwnedField { name, value }),
+        0..5,
+    )
+}
+
+prop_compose! {
+    fn arb_event()(
+        seq in any::<u64>(),
+        timestamp_ns in any::<i64>(),
+        level in level(),
+        target in ".{0,16}",
+        module_path in proptest::option::of(".{0,16}"),
+        file in proptest::option::of(".{0,16}"),
+        line in proptest::option::of(any::<u32>()),
+        thread_id in any::<u64>(),
+        thread_name in proptest::option::of(".{0,8}"),
+        message in proptest::option::of(".{0,24}"),
+        fields in fields(),
+        spans in prop::collection::vec(
+            (".{0,8}", fields()).prop_map(|(name, fields)| OwnedSpan { name, fields }),
+            0..4,
+        ),
+    ) -> OwnedEvent {
+        OwnedEvent {
+            seq, timestamp_ns, level, target, module_path, file, line, thread_id,
+            thread_name, message, fields, spans,
+        }
+    }
+}
+
+fn arb_frame() -> impl Strategy<Value = OwnedFrame> {
+    prop_oneof![
+        (
+            any::<u64>(),
+            any::<u32>(),
+            any::<i64>(),
+            ".{0,12}",
+            ".{0,12}"
+        )
+            .prop_map(|(capabilities, pid, start_time_ns, process_name, host)| {
+                OwnedFrame::Hello(OwnedHello {
+                    version: VERSION,
+                    capabilities,
+                    pid,
+                    start_time_ns,
+                    process_name,
+                    host,
+                })
+            }),
+        arb_event().prop_map(OwnedFrame::Event),
+        (
+            prop_oneof![Just(DropReason::ChannelFull), Just(DropReason::Oversized)],
+            any::<u64>()
+        )
+            .prop_map(|(reason, count)| OwnedFrame::Dropped(Dropped { reason, count })),
+        any::<u64>().prop_map(|last_seq| OwnedFrame::Goodbye(Goodbye { last_seq })),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn frames_round_trip(frames in prop::collection::vec(arb_frame(), 1..6)) {
+        let mut stream = Vec::new();
+        for f in &frames {
+            f.encode(&mut stream);
+        }
+        let mut reader = FrameReader::new(&stream[..]);
+        let mut back = Vec::new();
+        while let Some(frame) = reader.read_frame().expect("valid stream") {
+            back.push(frame.into_owned());
+        }
+        prop_assert_eq!(back, frames);
+    }
+
+    #[test]
+    fn arbitrary_bodies_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        if let Ok(Frame::Event(e)) = Frame::decode(&bytes) {
+            // Iterating a validated view must not fail either.
+            let _ = (e.fields().count(), e.spans().map(|s| s.fields().count()).sum::<usize>());
+        }
+    }
+
+    #[test]
+    fn mutated_events_never_panic(
+        event in arb_event(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut bytes = body(&OwnedFrame::Event(event));
+        for (at, b) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        let len = cut.index(bytes.len() + 1);
+        if let Ok(Frame::Event(e)) = Frame::decode(&bytes[..len]) {
+            let _ = OwnedFrame::Event(e.into());
+        }
+    }
+
+    #[test]
+    fn arbitrary_streams_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let mut reader = FrameReader::with_max_frame_size(&bytes[..], 300);
+        for _ in 0..8 {
+            match reader.read_frame() {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        prop_assert!(reader.buffer_capacity() <= 300);
+    }
+}
+
+#[test]
+fn message_and_fields_are_separate() {
+    let bytes = encode(&OwnedFrame::Event(event()));
+    let mut reader = FrameReader::new(&bytes[..]);
+    let Some(Frame::Event(e)) = reader.read_frame().expect("valid") else {
+        panic!("expected an event");
+    };
+    assert_eq!(e.message(), "saved");
+    let names: Vec<_> = e.fields().map(|f| f.name).collect();
+    assert_eq!(names, ["user", "ok"]);
+    let span = e.spans().next().expect("one span");
+    assert_eq!(span.name(), "request");
+    assert_eq!(span.fields().next().map(|f| f.value), Some(Value::U64(3)));
+}
+
+#[test]
+fn value_display_matches_fmt_style() {
+    assert_eq!(Value::Str("a \"b\"").to_string(), r#""a \"b\"""#);
+    assert_eq!(Value::Debug("Some(3)").to_string(), "Some(3)");
+    assert_eq!(Value::F64(1.0).to_string(), "1.0");
+    assert_eq!(Value::I128(-5).to_string(), "-5");
+}
+
+#[test]
+fn bad_magic() {
+    let mut b = body(&OwnedFrame::Hello(hello()));
+    b[1] = b'X';
+    let err = Frame::decode(&b).expect_err("bad magic");
+    assert!(
+        matches!(err, WireError::BadMagic { found } if found == *b"XPLG"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unsupported_version() {
+    let mut h = hello();
+    h.version = 2;
+    let err = Frame::decode(&body(&OwnedFrame::Hello(h))).expect_err("v2");
+    assert!(
+        matches!(
+            err,
+            WireError::UnsupportedVersion {
+                found: 2,
+                supported: 1
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn truncated_field_names_field_and_offset() {
+    let b = body(&OwnedFrame::Hello(hello()));
+    // Cut inside the host string (the last field).
+    let err = Frame::decode(&b[..b.len() - 1]).expect_err("truncated");
+    let expected_offset = b.len() - "box".len();
+    assert!(
+        matches!(err, WireError::Truncated { what: "hello.host", offset, needed: 3, available: 2 } if offset == expected_offset),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_utf8() {
+    let b0 = body(&OwnedFrame::Hello(hello()));
+    let mut b = b0.clone();
+    let at = b.len() - 1; // last byte of the host
+    b[at] = 0xff;
+    let err = Frame::decode(&b).expect_err("utf8");
+    assert!(
+        matches!(err, WireError::InvalidUtf8 { what: "hello.host", offset } if offset == b0.len() - 3),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_frame_type() {
+    let err = Frame::decode(&[0x7f]).expect_err("type");
+    assert!(
+        matches!(err, WireError::UnknownFrameType { found: 0x7f }),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_frame() {
+    assert!(matches!(Frame::decode(&[]), Err(WireError::EmptyFrame)));
+    let mut reader = FrameReader::new(&[0u8, 0, 0, 0][..]);
+    assert!(matches!(reader.read_frame(), Err(WireError::EmptyFrame)));
+}
+
+// Event body offsets: type 0, seq 1..9, timestamp 9..17, level 17, flags 18.
+const LEVEL_AT: usize = 17;
+const FLAGS_AT: usize = 18;
+
+#[test]
+fn unknown_level() {
+    let mut b = body(&OwnedFrame::Event(event()));
+    b[LEVEL_AT] = 9;
+    let err = Frame::decode(&b).expect_err("level");
+    assert!(
+        matches!(
+            err,
+            WireError::UnknownLevel {
+                found: 9,
+                offset: LEVEL_AT
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_flags() {
+    let mut b = body(&OwnedFrame::Event(event()));
+    b[FLAGS_AT] |= 0x80;
+    let err = Frame::decode(&b).expect_err("flags");
+    assert!(
+        matches!(
+            err,
+            WireError::UnknownFlags {
+                offset: FLAGS_AT,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+/// An event with exactly one field and no message or spans, and the offset
+/// of that field's tag.
+fn one_field_event(value: OwnedValue) -> (Vec<u8>, usize) {
+    let mut e = event();
+    e.message = None;
+    e.spans.clear();
+    e.fields = vec![OwnedField {
+        name: "f".into(),
+        value,
+    }];
+    let b = body(&OwnedFrame::Event(e));
+    let tag_at = b
+        .windows(6)
+        .rposition(|w| w == [1, 0, 0, 0, b'f', tag::BOOL])
+        .map_or(0, |i| i + 5);
+    (b, tag_at)
+}
+
+#[test]
+fn unknown_value_tag() {
+    let (mut b, tag_at) = one_field_event(OwnedValue::Bool(true));
+    b[tag_at] = 0x42;
+    let err = Frame::decode(&b).expect_err("tag");
+    assert!(
+        matches!(err, WireError::UnknownValueTag { found: 0x42, offset } if offset == tag_at),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_bool() {
+    let (mut b, tag_at) = one_field_event(OwnedValue::Bool(true));
+    b[tag_at + 1] = 2;
+    let err = Frame::decode(&b).expect_err("bool");
+    assert!(
+        matches!(err, WireError::InvalidBool { found: 2, offset } if offset == tag_at + 1),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_drop_reason() {
+    let mut b = body(&OwnedFrame::Dropped(Dropped {
+        reason: DropReason::Oversized,
+        count: 1,
+    }));
+    b[1] = 0;
+    let err = Frame::decode(&b).expect_err("reason");
+    assert!(
+        matches!(
+            err,
+            WireError::UnknownDropReason {
+                found: 0,
+                offset: 1
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn trailing_bytes() {
+    let mut b = body(&OwnedFrame::Goodbye(Goodbye { last_seq: 1 }));
+    b.push(0);
+    let err = Frame::decode(&b).expect_err("trailing");
+    assert!(
+        matches!(
+            err,
+            WireError::TrailingBytes {
+                what: "frame",
+                offset: 9,
+                extra: 1
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn stream_ends_inside_a_frame() {
+    let bytes = encode(&OwnedFrame::Goodbye(Goodbye { last_seq: 1 }));
+    let mut reader = FrameReader::new(&bytes[..2]);
+    assert!(matches!(
+        reader.read_frame(),
+        Err(WireError::UnexpectedEof {
+            part: "length prefix",
+            got: 2,
+            expected: 4
+        })
+    ));
+    let mut reader = FrameReader::new(&bytes[..6]);
+    assert!(matches!(
+        reader.read_frame(),
+        Err(WireError::UnexpectedEof {
+            part: "body",
+            got: 2,
+            expected: 9
+        })
+    ));
+}
+
+#[test]
+fn oversized_length_is_rejected_before_allocating() {
+    // Declares u32::MAX bytes and sends a few: rejected at the prefix.
+    let bytes = [0xff, 0xff, 0xff, 0xff, 1, 2, 3];
+    let mut reader = FrameReader::new(&bytes[..]);
+    let err = reader.read_frame().expect_err("oversized");
+    assert!(
+        matches!(
+            err,
+            WireError::Oversized {
+                len: 0xffff_ffff,
+                limit: DEFAULT_MAX_FRAME_SIZE
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(reader.buffer_capacity(), 0);
+
+    // Under the limit but more than arrives: the buffer grows with the data,
+    // not with the declaration.
+    let mut bytes = (900_000u32).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&[2; 10]);
+    let mut reader = FrameReader::new(&bytes[..]);
+    assert!(matches!(
+        reader.read_frame(),
+        Err(WireError::UnexpectedEof { .. })
+    ));
+    assert!(
+        reader.buffer_capacity() <= 64 * 1024,
+        "{}",
+        reader.buffer_capacity()
+    );
+}
+
+#[test]
+fn limit_applies_to_the_body_exactly() {
+    let bytes = encode(&OwnedFrame::Goodbye(Goodbye { last_seq: 1 }));
+    assert!(
+        FrameReader::with_max_frame_size(&bytes[..], 9)
+            .read_frame()
+            .is_ok()
+    );
+    assert!(matches!(
+        FrameReader::with_max_frame_size(&bytes[..], 8).read_frame(),
+        Err(WireError::Oversized { len: 9, limit: 8 })
+    ));
+}
+
+/// A reader that hands out one byte per call and `WouldBlock` between bytes.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    block: bool,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.block = !self.block;
+        if self.block {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        let Some((first, rest)) = self.bytes.split_first() else {
+            return Ok(0);
+        };
+        buf[0] = *first;
+        self.bytes = rest;
+        Ok(1)
+    }
+}
+
+#[test]
+fn reader_resumes_after_would_block() {
+    let frames = [OwnedFrame::Event(event()), OwnedFrame::Hello(hello())];
+    let mut stream = Vec::new();
+    for f in &frames {
+        f.encode(&mut stream);
+    }
+    let mut reader = FrameReader::new(Trickle {
+        bytes: &stream,
+        block: false,
+    });
+    let mut back = Vec::new();
+    let mut blocks = 0;
+    loop {
+        match reader.read_frame() {
+            Ok(Some(f)) => back.push(f.into_owned()),
+            Ok(None) => break,
+            Err(WireError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => blocks += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(back, frames);
+    assert!(blocks > stream.len() / 2);
+}
+
+#[test]
+fn spec_example_bytes() {
+    // The annotated example in docs/wire.md; keep the two in step.
+    let e = OwnedEvent {
+        seq: 1,
+        timestamp_ns: 1_700_000_000_000_000_000,
+        level: Level::INFO,
+        target: "app".into(),
+        module_path: None,
+        file: None,
+        line: Some(7),
+        thread_id: 42,
+        thread_name: None,
+        message: Some("hi".into()),
+        fields: vec![OwnedField {
+            name: "n".into(),
+            value: OwnedValue::I64(5),
+        }],
+        spans: vec![OwnedSpan {
+            name: "req".into(),
+            fields: vec![OwnedField {
+                name: "id".into(),
+                value: OwnedValue::Bool(true),
+            }],
+        }],
+    };
+    let hex: String = encode(&OwnedFrame::Event(e))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        hex,
+        concat!(
+            "61000000",
+            "02",
+            "0100000000000000",
+            "00002a36fe9c9717",
+            "02",
+            "04",
+            "2a00000000000000",
+            "07000000",
+            "03000000617070",
+            "01000000",
+            "03000000726571",
+            "08000000",
+            "020000006964",
+            "06",
+            "01",
+            "20000000",
+            "070000006d657373616765",
+            "08",
+            "020000006869",
+            "010000006e",
+            "01",
+            "0500000000000000",
+        )
+    );
+}
