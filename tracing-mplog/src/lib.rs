@@ -1,9 +1,67 @@
 //! Multi-process logging for the [`tracing`](https://docs.rs/tracing) ecosystem.
 //!
-//! (Under construction: the layer and the worker helper arrive next; the
-//! wire protocol is in [`wire`].)
+//! Every worker process sends its events over a socket to one sink process
+//! (`tracing-mplog-sink`), which formats and writes them. The worker only
+//! captures and encodes; a background thread ships the frames.
+//!
+//! Two ways in:
+//!
+//! - **Compose** [`MpLayer`] with your subscriber (see [`MpLayer`] for the
+//!   full `registry().with(EnvFilter).with(mp_layer).with(fmt::layer())`):
+//!
+//! ```no_run
+//! use tracing_subscriber::prelude::*;
+//!
+//! let (mp_layer, _guard) = tracing_mplog::MpLayer::builder()
+//!     .endpoint("unix:/run/app/log.sock".parse()?)
+//!     .build()?;
+//! tracing_subscriber::registry().with(mp_layer).init();
+//! tracing::info!(job = 3, "started");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! - **Helper**: a worker spawned with `TRACING_MPLOG_ENDPOINT` in its
+//!   environment calls [`worker::init`] and keeps the returned guard.
+//!
+//! The public surface:
+//!
+//! | item | what |
+//! |---|---|
+//! | [`MpLayer`], [`Builder`], [`Backpressure`], [`BuildError`] | the layer and its options |
+//! | [`FlushGuard`], [`FlushError`] | flushing on drop or on demand |
+//! | [`Endpoint`], [`EndpointError`] | `unix:/path` (TCP later) |
+//! | [`worker::init`], [`ENDPOINT_ENV`], [`PROCESS_NAME_ENV`] | one-call worker setup |
+//! | [`fork::after_fork_guard`] | flushing in a `fork()`ed child |
+//! | [`wire`] | the protocol: frames, encoder, decoder (`docs/wire.md`) |
+//!
+//! **Delivery guarantee.** With [`Backpressure::Block`] (the default) no
+//! event is lost while the process lives: a missing or restarting sink makes
+//! the sender reconnect with backoff and resend every frame not accepted
+//! whole by the socket. An event counts as delivered once the kernel accepted
+//! its frame on the socket; what is then lost is only what a sink that
+//! crashes (rather than shutting down gracefully) had not read. A process
+//! killed outright loses what was still in its channel.
 #![warn(missing_docs)]
 
-#[allow(dead_code)] // Used by the layer, which arrives next.
 mod capture;
+mod endpoint;
+pub mod fork;
+mod guard;
+mod layer;
+mod sender;
+mod state;
+mod sys;
 pub mod wire;
+pub mod worker;
+
+pub use endpoint::{Endpoint, EndpointError};
+pub use guard::{FlushError, FlushGuard};
+pub use layer::{Backpressure, BuildError, Builder, MpLayer};
+
+/// The environment variable that hands a worker the sink's endpoint
+/// (`unix:/path`), read by [`worker::init`].
+pub const ENDPOINT_ENV: &str = "TRACING_MPLOG_ENDPOINT";
+
+/// The environment variable that names a worker process (default: the
+/// executable's file stem).
+pub const PROCESS_NAME_ENV: &str = "TRACING_MPLOG_PROCESS_NAME";

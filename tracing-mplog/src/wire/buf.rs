@@ -84,12 +84,10 @@ impl fmt::Write for VecWriter<'_> {
     }
 }
 
-#[allow(dead_code)] // The sender (next commit) numbers frames.
 /// Offset of an event's sequence number inside an encoded frame *including*
 /// its 4-byte length prefix (prefix, then the type byte, then the `u64`).
 pub(crate) const EVENT_SEQ_OFFSET: usize = 5;
 
-#[allow(dead_code)] // The sender (next commit) numbers frames.
 /// Overwrites the sequence number of an encoded event frame (length prefix
 /// included). The sender numbers frames when it takes them off the channel.
 pub(crate) fn patch_event_seq(frame: &mut [u8], seq: u64) {

@@ -1,0 +1,282 @@
+//! [`MpLayer`], its builder and its options.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Event, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::capture::{Origin, SpanFields, encode_event};
+use crate::endpoint::Endpoint;
+use crate::guard::FlushGuard;
+use crate::state::{Config, Shared, now_ns};
+use crate::{PROCESS_NAME_ENV, sys, wire};
+
+/// What `on_event` does when the channel to the sender thread is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Backpressure {
+    /// The logging thread waits for room: nothing is lost, but a sink that
+    /// stays away stalls logging once the channel is full.
+    #[default]
+    Block,
+    /// The event is dropped and counted; the count reaches the sink as a
+    /// dropped frame as soon as the connection allows.
+    DropNewest,
+}
+
+/// Why [`Builder::build`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No endpoint was given.
+    #[error("MpLayer builder: no endpoint given (call .endpoint(...))")]
+    MissingEndpoint,
+    /// `channel_capacity` was 0.
+    #[error("MpLayer builder: channel_capacity must be at least 1")]
+    ZeroCapacity,
+    /// `max_frame_size` is outside the accepted range.
+    #[error("MpLayer builder: max_frame_size {value} is outside {min}..={max}")]
+    MaxFrameSize {
+        /// The value given.
+        value: usize,
+        /// The smallest accepted value.
+        min: usize,
+        /// The largest accepted value.
+        max: usize,
+    },
+    /// No process name was given, `TRACING_MPLOG_PROCESS_NAME` is unset and
+    /// the executable's name could not be found.
+    #[error(
+        "MpLayer builder: no process name given, {PROCESS_NAME_ENV} unset, and the executable's name is unknown: {source}"
+    )]
+    ProcessName {
+        /// Why the executable's name is unknown.
+        #[source]
+        source: io::Error,
+    },
+    /// The fork hook or the sender thread could not be set up.
+    #[error("MpLayer builder: starting the sender thread: {source}")]
+    Start {
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+const MIN_FRAME: usize = 1024;
+const MAX_FRAME: usize = 1 << 30;
+
+/// Configures an [`MpLayer`]. Created by [`MpLayer::builder`].
+///
+/// | option | default |
+/// |---|---|
+/// | [`endpoint`](Self::endpoint) | none: required |
+/// | [`process_name`](Self::process_name) | env `TRACING_MPLOG_PROCESS_NAME`, else the executable's file stem |
+/// | [`channel_capacity`](Self::channel_capacity) | 1024 events |
+/// | [`backpressure`](Self::backpressure) | [`Backpressure::Block`] |
+/// | [`flush_timeout`](Self::flush_timeout) | 5 s |
+/// | [`max_frame_size`](Self::max_frame_size) | 1 MiB ([`wire::DEFAULT_MAX_FRAME_SIZE`]) |
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Builder {
+    endpoint: Option<Endpoint>,
+    process_name: Option<String>,
+    capacity: usize,
+    backpressure: Backpressure,
+    flush_timeout: Duration,
+    max_frame_size: usize,
+}
+
+impl Builder {
+    /// The sink's address.
+    pub fn endpoint(mut self, endpoint: Endpoint) -> Self {
+        self.endpoint = Some(endpoint);
+        self
+    }
+
+    /// The name this process reports in its hello frame.
+    pub fn process_name(mut self, name: impl Into<String>) -> Self {
+        self.process_name = Some(name.into());
+        self
+    }
+
+    /// How many encoded events may wait for the sender thread.
+    pub fn channel_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// What happens when the channel is full.
+    pub fn backpressure(mut self, policy: Backpressure) -> Self {
+        self.backpressure = policy;
+        self
+    }
+
+    /// How long [`FlushGuard::flush`] and the guard's drop wait for the sink.
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = timeout;
+        self
+    }
+
+    /// The largest frame body sent, in bytes (1 KiB to 1 GiB). Larger events
+    /// are dropped and reported with reason `Oversized`. The sink's limit
+    /// must be at least this.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Starts the sender thread and returns the layer and the guard that
+    /// flushes it. Connecting is lazy: the sink need not be up yet.
+    ///
+    /// ```no_run
+    /// use tracing_mplog::{Backpressure, MpLayer};
+    ///
+    /// let (layer, guard) = MpLayer::builder()
+    ///     .endpoint("unix:/run/app/log.sock".parse()?)
+    ///     .process_name("worker-1")
+    ///     .backpressure(Backpressure::DropNewest)
+    ///     .build()?;
+    /// # drop((layer, guard));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build(self) -> Result<(MpLayer, FlushGuard), BuildError> {
+        let endpoint = self.endpoint.ok_or(BuildError::MissingEndpoint)?;
+        if self.capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
+        }
+        if !(MIN_FRAME..=MAX_FRAME).contains(&self.max_frame_size) {
+            return Err(BuildError::MaxFrameSize {
+                value: self.max_frame_size,
+                min: MIN_FRAME,
+                max: MAX_FRAME,
+            });
+        }
+        let process_name = match self.process_name {
+            Some(name) => name,
+            None => default_process_name().map_err(|source| BuildError::ProcessName { source })?,
+        };
+        let config = Config {
+            endpoint,
+            process_name,
+            host: sys::hostname(),
+            capacity: self.capacity,
+            backpressure: self.backpressure,
+            flush_timeout: self.flush_timeout,
+            max_frame_size: self.max_frame_size,
+        };
+        let shared = Shared::new(config).map_err(|source| BuildError::Start { source })?;
+        let guard = FlushGuard::new(vec![Arc::clone(&shared)]);
+        Ok((MpLayer { shared }, guard))
+    }
+}
+
+/// Env `TRACING_MPLOG_PROCESS_NAME`, else the executable's file stem.
+pub(crate) fn default_process_name() -> io::Result<String> {
+    if let Some(name) = std::env::var_os(PROCESS_NAME_ENV) {
+        return Ok(name.to_string_lossy().into_owned());
+    }
+    let exe = std::env::current_exe()?;
+    exe.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .ok_or_else(|| io::Error::other(format!("{} has no file name", exe.display())))
+}
+
+/// A [`Layer`] that sends every event to a sink process.
+///
+/// `on_event` only captures and encodes (no text formatting); a background
+/// thread writes the frames. Compose it like any layer:
+///
+/// ```no_run
+/// use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+/// use tracing_mplog::MpLayer;
+///
+/// let (mp_layer, _guard) = MpLayer::builder()
+///     .endpoint("unix:/run/app/log.sock".parse()?)
+///     .build()?;
+/// tracing_subscriber::registry()
+///     .with(EnvFilter::new("info"))
+///     .with(mp_layer)
+///     .with(fmt::layer())
+///     .init();
+/// tracing::info!(user = 7, "saved");
+/// // `_guard` flushes everything to the sink when `main` returns.
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// After a `fork()`, the child's first event builds fresh state for the
+/// child (channel, sender thread, connection, hello with the child's pid);
+/// see [`fork`](crate::fork).
+#[derive(Debug)]
+pub struct MpLayer {
+    shared: Arc<Shared>,
+}
+
+impl MpLayer {
+    /// A builder; see [`Builder`] for the options and their defaults.
+    ///
+    /// ```
+    /// let err = tracing_mplog::MpLayer::builder().build().expect_err("no endpoint");
+    /// assert!(err.to_string().contains("no endpoint"));
+    /// ```
+    pub fn builder() -> Builder {
+        Builder {
+            endpoint: None,
+            process_name: None,
+            capacity: 1024,
+            backpressure: Backpressure::Block,
+            flush_timeout: Duration::from_secs(5),
+            max_frame_size: wire::DEFAULT_MAX_FRAME_SIZE,
+        }
+    }
+}
+
+impl<S> Layer<S> for MpLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            let mut ext = span.extensions_mut();
+            if ext.get_mut::<SpanFields>().is_none() {
+                ext.insert(SpanFields::new(attrs));
+            }
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            if let Some(fields) = span.extensions_mut().get_mut::<SpanFields>() {
+                fields.record(values);
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(state) = self.shared.current() else {
+            return;
+        };
+        let config = &self.shared.config;
+        let mut buf = state.buffer();
+        let thread = std::thread::current();
+        let origin = Origin {
+            timestamp_ns: now_ns(),
+            thread_id: sys::thread_id(),
+            thread_name: thread.name(),
+        };
+        encode_event(&mut buf, event, &ctx, origin);
+        if buf.len() - 4 > config.max_frame_size {
+            state
+                .counters
+                .dropped_oversized
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return;
+        }
+        state.submit(buf, config.backpressure);
+    }
+}

@@ -1,0 +1,220 @@
+//! The background sender thread: one per process and layer.
+//!
+//! It takes frames off the channel, numbers them, batches what is queued into
+//! one buffer and writes it with as few `send` calls as the socket allows. It
+//! connects lazily, reconnects with backoff, and sends hello first on every
+//! connection.
+//!
+//! **What "written" means.** A frame counts as written once the kernel has
+//! accepted all of its bytes on the socket. If the connection breaks, every
+//! frame not accepted whole (including one cut in the middle) is sent again,
+//! whole and with the same sequence number, on the next connection, after a
+//! new hello. The sink discards a partial frame at the end of a connection,
+//! and reads what was accepted before it closes (see `docs/wire.md`), so the
+//! `Block` policy loses nothing across a graceful sink restart.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::state::{Config, Counters, Msg};
+use crate::sys::Conn;
+use crate::wire::buf::patch_event_seq;
+use crate::wire::{DropReason, Dropped, Goodbye, OwnedFrame};
+
+/// Batches grow to about this many bytes before they are written.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Buffers larger than this are not recycled (a rare huge event should not
+/// pin its memory).
+const RECYCLE_MAX: usize = 64 * 1024;
+const BACKOFF_MIN: Duration = Duration::from_millis(5);
+const BACKOFF_MAX: Duration = Duration::from_millis(500);
+
+/// The end of one frame inside the batch, and whether it is an event.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    end: usize,
+    event: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Sender {
+    rx: flume::Receiver<Msg>,
+    pool: flume::Sender<Vec<u8>>,
+    counters: Arc<Counters>,
+    config: Arc<Config>,
+    hello: Vec<u8>,
+    conn: Option<Conn>,
+    batch: Vec<u8>,
+    marks: Vec<Mark>,
+    seq: u64,
+    waiters: Vec<flume::Sender<()>>,
+    shutdown: Option<flume::Sender<()>>,
+    finished: bool,
+    backoff: Duration,
+}
+
+impl Sender {
+    pub(crate) fn new(
+        rx: flume::Receiver<Msg>,
+        pool: flume::Sender<Vec<u8>>,
+        counters: Arc<Counters>,
+        config: Arc<Config>,
+        hello: Vec<u8>,
+    ) -> Self {
+        Self {
+            rx,
+            pool,
+            counters,
+            config,
+            hello,
+            conn: None,
+            batch: Vec::new(),
+            marks: Vec::new(),
+            seq: 0,
+            waiters: Vec::new(),
+            shutdown: None,
+            finished: false,
+            backoff: BACKOFF_MIN,
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        loop {
+            if self.batch.is_empty() {
+                for w in self.waiters.drain(..) {
+                    let _ = w.send(());
+                }
+                if self.finished {
+                    self.conn = None;
+                    if let Some(ack) = self.shutdown.take() {
+                        let _ = ack.send(());
+                    }
+                    return;
+                }
+                if self.shutdown.is_none() {
+                    match self.rx.recv() {
+                        Ok(msg) => self.take(msg),
+                        // Every layer and guard is gone.
+                        Err(_) => return,
+                    }
+                }
+            }
+            while self.batch.len() < BATCH_BYTES {
+                match self.rx.try_recv() {
+                    Ok(msg) => self.take(msg),
+                    Err(_) => break,
+                }
+            }
+            self.add_drop_reports();
+            if self.shutdown.is_some() && self.rx.is_empty() && self.batch.len() < BATCH_BYTES {
+                let goodbye = OwnedFrame::Goodbye(Goodbye { last_seq: self.seq });
+                self.push_control(&goodbye);
+                self.finished = true;
+            }
+            if !self.write_batch() {
+                return;
+            }
+        }
+    }
+
+    fn take(&mut self, msg: Msg) {
+        match msg {
+            Msg::Frame(mut frame) => {
+                self.seq += 1;
+                patch_event_seq(&mut frame, self.seq);
+                self.batch.extend_from_slice(&frame);
+                self.marks.push(Mark {
+                    end: self.batch.len(),
+                    event: true,
+                });
+                if frame.capacity() <= RECYCLE_MAX {
+                    frame.clear();
+                    let _ = self.pool.try_send(frame);
+                }
+            }
+            Msg::Flush(ack) => self.waiters.push(ack),
+            Msg::Shutdown(ack) => self.shutdown = Some(ack),
+        }
+    }
+
+    fn push_control(&mut self, frame: &OwnedFrame) {
+        frame.encode(&mut self.batch);
+        self.marks.push(Mark {
+            end: self.batch.len(),
+            event: false,
+        });
+    }
+
+    fn add_drop_reports(&mut self) {
+        for (counter, reason) in [
+            (&self.counters.dropped_full, DropReason::ChannelFull),
+            (&self.counters.dropped_oversized, DropReason::Oversized),
+        ] {
+            let count = counter.swap(0, Ordering::SeqCst);
+            if count > 0 {
+                let frame = OwnedFrame::Dropped(Dropped { reason, count });
+                frame.encode(&mut self.batch);
+                self.marks.push(Mark {
+                    end: self.batch.len(),
+                    event: false,
+                });
+            }
+        }
+    }
+
+    /// Writes the whole batch, reconnecting as needed. `false` if the guard
+    /// gave up on this process (stop retrying).
+    fn write_batch(&mut self) -> bool {
+        let mut pos = 0;
+        let mut done = 0;
+        while pos < self.batch.len() {
+            let Some(conn) = &self.conn else {
+                if !self.connect() {
+                    return false;
+                }
+                continue;
+            };
+            match conn.send(&self.batch[pos..]) {
+                Ok(n) => {
+                    pos += n;
+                    while done < self.marks.len() && self.marks[done].end <= pos {
+                        if self.marks[done].event {
+                            self.counters.written.fetch_add(1, Ordering::SeqCst);
+                        }
+                        done += 1;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    // Resend from the first frame not accepted whole.
+                    self.conn = None;
+                    pos = done.checked_sub(1).map_or(0, |d| self.marks[d].end);
+                }
+            }
+        }
+        self.batch.clear();
+        self.marks.clear();
+        true
+    }
+
+    /// Tries once to connect and send hello; sleeps the backoff on failure.
+    fn connect(&mut self) -> bool {
+        if self.counters.abandoned.load(Ordering::SeqCst) {
+            return false;
+        }
+        let attempt = Conn::connect(&self.config.endpoint)
+            .and_then(|conn| conn.send_all(&self.hello).map(|()| conn));
+        match attempt {
+            Ok(conn) => {
+                self.conn = Some(conn);
+                self.backoff = BACKOFF_MIN;
+            }
+            Err(_) => {
+                std::thread::sleep(self.backoff);
+                self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,239 @@
+//! Per-process state: the channel, its sender thread and the counters, and
+//! how a `fork()`ed child gets its own without touching the parent's.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::endpoint::Endpoint;
+use crate::layer::Backpressure;
+use crate::sender::Sender;
+use crate::sys;
+use crate::wire::{OwnedFrame, OwnedHello, VERSION};
+
+/// What the builder settled; shared by every process state of a layer.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) process_name: String,
+    pub(crate) host: String,
+    pub(crate) capacity: usize,
+    pub(crate) backpressure: Backpressure,
+    pub(crate) flush_timeout: Duration,
+    pub(crate) max_frame_size: usize,
+}
+
+/// What travels from the layer and the guard to the sender thread.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    /// One encoded event frame (length prefix included, seq not yet set).
+    Frame(Vec<u8>),
+    /// Acknowledge once everything before this message is written.
+    Flush(flume::Sender<()>),
+    /// Write everything queued, then goodbye, close and acknowledge.
+    Shutdown(flume::Sender<()>),
+}
+
+/// Counters shared by the layer, the guard and the sender thread.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Event frames handed to the channel.
+    pub(crate) queued: AtomicU64,
+    /// Event frames written whole to a socket.
+    pub(crate) written: AtomicU64,
+    /// Drops not yet reported to the sink, by reason.
+    pub(crate) dropped_full: AtomicU64,
+    pub(crate) dropped_oversized: AtomicU64,
+    /// The guard shut this state down: new events are discarded.
+    pub(crate) closed: AtomicBool,
+    /// The guard gave up waiting: the sender thread should stop retrying.
+    pub(crate) abandoned: AtomicBool,
+    warned_closed: AtomicBool,
+}
+
+impl Counters {
+    pub(crate) fn undelivered(&self) -> u64 {
+        let queued = self.queued.load(Ordering::SeqCst);
+        queued.saturating_sub(self.written.load(Ordering::SeqCst))
+    }
+
+    pub(crate) fn unreported_drops(&self) -> u64 {
+        self.dropped_full.load(Ordering::SeqCst) + self.dropped_oversized.load(Ordering::SeqCst)
+    }
+}
+
+/// One process's logging machinery.
+#[derive(Debug)]
+pub(crate) struct ProcState {
+    generation: u64,
+    pub(crate) pid: u32,
+    tx: flume::Sender<Msg>,
+    pool: flume::Receiver<Vec<u8>>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+pub(crate) fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+impl ProcState {
+    fn start(config: &Arc<Config>, generation: u64) -> io::Result<Self> {
+        let (tx, rx) = flume::bounded(config.capacity);
+        let (pool_tx, pool) = flume::bounded(config.capacity);
+        let counters = Arc::new(Counters::default());
+        let pid = std::process::id();
+        let mut hello = Vec::new();
+        OwnedFrame::Hello(OwnedHello {
+            version: VERSION,
+            capabilities: 0,
+            pid,
+            start_time_ns: now_ns(),
+            process_name: config.process_name.clone(),
+            host: config.host.clone(),
+        })
+        .encode(&mut hello);
+        let sender = Sender::new(
+            rx,
+            pool_tx,
+            Arc::clone(&counters),
+            Arc::clone(config),
+            hello,
+        );
+        std::thread::Builder::new()
+            .name("tracing-mplog".into())
+            .spawn(move || sender.run())?;
+        Ok(Self {
+            generation,
+            pid,
+            tx,
+            pool,
+            counters,
+        })
+    }
+
+    /// A cleared buffer to encode into: a recycled one if the sender has
+    /// returned any, so steady-state logging does not allocate.
+    pub(crate) fn buffer(&self) -> Vec<u8> {
+        self.pool.try_recv().unwrap_or_default()
+    }
+
+    /// Hands an encoded frame to the sender under the configured policy.
+    pub(crate) fn submit(&self, frame: Vec<u8>, policy: Backpressure) {
+        let c = &self.counters;
+        if c.closed.load(Ordering::Acquire) {
+            self.warn_closed();
+            return;
+        }
+        // Counted before sending, so `written` never overtakes `queued`.
+        c.queued.fetch_add(1, Ordering::SeqCst);
+        let result = match policy {
+            Backpressure::Block => self.tx.send(Msg::Frame(frame)).map_err(|_| false),
+            Backpressure::DropNewest => self
+                .tx
+                .try_send(Msg::Frame(frame))
+                .map_err(|e| matches!(e, flume::TrySendError::Full(_))),
+        };
+        if let Err(full) = result {
+            c.queued.fetch_sub(1, Ordering::SeqCst);
+            if full {
+                c.dropped_full.fetch_add(1, Ordering::SeqCst);
+            } else {
+                self.warn_closed();
+            }
+        }
+    }
+
+    pub(crate) fn send_deadline(&self, msg: Msg, deadline: std::time::Instant) -> bool {
+        self.tx.send_deadline(msg, deadline).is_ok()
+    }
+
+    fn warn_closed(&self) {
+        if !self.counters.warned_closed.swap(true, Ordering::SeqCst) {
+            eprintln!(
+                "tracing-mplog: events logged by process {} after its FlushGuard was dropped are discarded",
+                self.pid
+            );
+        }
+    }
+}
+
+/// The layer's state, shared with its guards.
+///
+/// `slot` always points to a `ProcState` from `Box::into_raw`. After a
+/// `fork()`, the child finds the parent's state there (its generation is
+/// older) and swaps in a fresh one; the parent's copy is leaked in the
+/// child, never touched again: its channel lock may have been held by a
+/// parent thread at the fork, and its sender thread does not exist here.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Arc<Config>,
+    slot: AtomicPtr<ProcState>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> io::Result<Arc<Self>> {
+        sys::install_fork_hook()?;
+        let config = Arc::new(config);
+        let state = ProcState::start(&config, sys::fork_generation())?;
+        let shared = Arc::new(Self {
+            config,
+            slot: AtomicPtr::new(Box::into_raw(Box::new(state))),
+        });
+        crate::fork::register(&shared);
+        Ok(shared)
+    }
+
+    fn load(&self) -> &ProcState {
+        // SAFETY: the slot always holds a pointer from `Box::into_raw` that
+        // is freed only in `Drop for Shared`, which needs `&mut self`, so it
+        // outlives this borrow of `self`.
+        unsafe { &*self.slot.load(Ordering::Acquire) }
+    }
+
+    /// This process's state, created on first use after a `fork()`. `None`
+    /// only if the child could not start its sender thread.
+    pub(crate) fn current(&self) -> Option<&ProcState> {
+        let generation = sys::fork_generation();
+        let state = self.load();
+        if state.generation == generation {
+            return Some(state);
+        }
+        let fresh = Box::into_raw(Box::new(ProcState::start(&self.config, generation).ok()?));
+        let old = std::ptr::from_ref(state).cast_mut();
+        if let Err(_winner) =
+            self.slot
+                .compare_exchange(old, fresh, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // Another thread of this child installed its state first; ours
+            // was never shared (its sender thread exits when it is dropped).
+            // SAFETY: `fresh` came from `Box::into_raw` above and was not
+            // published.
+            drop(unsafe { Box::from_raw(fresh) });
+        }
+        let state = self.load();
+        (state.generation == generation).then_some(state)
+    }
+
+    /// This process's state if it has one; never creates one (a guard in a
+    /// child that never logged has nothing to flush).
+    pub(crate) fn existing(&self) -> Option<&ProcState> {
+        let state = self.load();
+        (state.generation == sys::fork_generation()).then_some(state)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let ptr = *self.slot.get_mut();
+        // SAFETY: see `load`; we are the last owner.
+        let ours = unsafe { &*ptr }.generation == sys::fork_generation();
+        if ours {
+            // SAFETY: from `Box::into_raw`, freed once, here.
+            drop(unsafe { Box::from_raw(ptr) });
+        }
+        // Otherwise it is the parent's state inherited by a child: leak it.
+    }
+}

@@ -1,0 +1,131 @@
+//! Unix implementation of [`crate::sys`].
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::Endpoint;
+
+/// Bumped in every child right after `fork()` by a `pthread_atfork` hook.
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn on_fork_child() {
+    // Async-signal-safe: one atomic add, no lock, no allocation.
+    FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Registers the `fork()` child hook (once per process; children inherit it).
+pub(crate) fn install_fork_hook() -> io::Result<()> {
+    static ONCE: Once = Once::new();
+    let mut result = Ok(());
+    ONCE.call_once(|| {
+        // SAFETY: `on_fork_child` is a valid `extern "C" fn()` that stays
+        // alive for the whole process and is async-signal-safe.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(on_fork_child)) };
+        if rc != 0 {
+            result = Err(io::Error::from_raw_os_error(rc));
+        }
+    });
+    result
+}
+
+/// How many `fork()`s separate this process from the one that installed the
+/// hook: a value different from a cached one means "we are a child now".
+pub(crate) fn fork_generation() -> u64 {
+    FORK_GENERATION.load(Ordering::Acquire)
+}
+
+/// The calling thread's id: the kernel thread id on Linux/Android, a
+/// process-unique counter elsewhere. Cached per thread and refreshed after
+/// a fork (the forking thread gets a new kernel id in the child).
+pub(crate) fn thread_id() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static CACHED: Cell<Option<(u64, u64)>> = const { Cell::new(None) };
+    }
+    let generation = fork_generation();
+    CACHED.with(|c| match c.get() {
+        Some((g, id)) if g == generation => id,
+        _ => {
+            let id = os_thread_id();
+            c.set(Some((generation, id)));
+            id
+        }
+    })
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn os_thread_id() -> u64 {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    u64::try_from(tid).unwrap_or(0)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn os_thread_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The host name, or `"unknown"` if the system will not say.
+pub(crate) fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the pointer and length describe `buf`, which outlives the call.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".to_owned();
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..len]).into_owned()
+}
+
+/// A connection to the sink.
+#[derive(Debug)]
+pub(crate) struct Conn(UnixStream);
+
+impl Conn {
+    pub(crate) fn connect(endpoint: &Endpoint) -> io::Result<Self> {
+        match endpoint {
+            Endpoint::Unix(path) => UnixStream::connect(path).map(Conn),
+        }
+    }
+
+    /// One `send` that never raises `SIGPIPE`: a sink that went away is an
+    /// `EPIPE` error here, not the end of the worker.
+    pub(crate) fn send(&self, bytes: &[u8]) -> io::Result<usize> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        const FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        const FLAGS: libc::c_int = 0;
+        // SAFETY: the pointer and length describe `bytes`; the fd is open for
+        // as long as `self.0` lives.
+        let n = unsafe {
+            libc::send(
+                self.0.as_raw_fd(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                FLAGS,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n.unsigned_abs())
+        }
+    }
+
+    /// Writes all of `bytes`, retrying on `EINTR`.
+    pub(crate) fn send_all(&self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            match self.send(bytes) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}

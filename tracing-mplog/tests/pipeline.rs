@@ -1,0 +1,297 @@
+//! The worker side end to end against a real Unix socket.
+
+mod common;
+
+use std::net::Shutdown;
+use std::os::unix::net::UnixListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Seen, TestSink, collect_until, frames, has_goodbye};
+use tracing_mplog::wire::{DropReason, FrameReader, OwnedFrame, OwnedValue, WireError};
+use tracing_mplog::{Backpressure, FlushError, MpLayer};
+use tracing_subscriber::layer::SubscriberExt;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn subscriber(layer: MpLayer) -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::registry().with(layer)
+}
+
+fn events(seen: &[Seen]) -> Vec<&tracing_mplog::wire::OwnedEvent> {
+    frames(seen)
+        .filter_map(|(_, f)| match f {
+            OwnedFrame::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn events_arrive_with_all_attributes_then_goodbye() {
+    let sink = TestSink::new();
+    let rx = sink.serve();
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(sink.endpoint())
+        .process_name("attrs")
+        .build()
+        .expect("build");
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as i64;
+    tracing::subscriber::with_default(subscriber(layer), || {
+        let span = tracing::info_span!("job", id = 3u64);
+        let _e = span.enter();
+        tracing::warn!(target: "app::x", user = -7i64, ok = true, "saved {}", "it");
+    });
+    drop(guard);
+    let seen = collect_until(&rx, WAIT, |s| {
+        s.iter().any(|x| matches!(x, Seen::Closed { .. }))
+    });
+    let all: Vec<_> = frames(&seen).map(|(_, f)| f.clone()).collect();
+    assert_eq!(all.len(), 3, "{all:#?}");
+    let OwnedFrame::Hello(h) = &all[0] else {
+        panic!("hello first: {all:#?}")
+    };
+    assert_eq!(h.pid, std::process::id());
+    assert_eq!(h.process_name, "attrs");
+    assert!(!h.host.is_empty());
+    let OwnedFrame::Event(e) = &all[1] else {
+        panic!("event: {all:#?}")
+    };
+    assert_eq!(e.seq, 1);
+    assert!(e.timestamp_ns >= before);
+    assert_eq!(e.level, tracing::Level::WARN);
+    assert_eq!(e.target, "app::x");
+    assert_eq!(e.message.as_deref(), Some("saved it"));
+    assert_eq!(e.file.as_deref(), Some(file!()));
+    assert_eq!(e.module_path.as_deref(), Some(module_path!()));
+    assert!(e.line.is_some());
+    assert_eq!(
+        e.thread_name.as_deref(),
+        Some("events_arrive_with_all_attributes_then_goodbye")
+    );
+    assert_ne!(e.thread_id, 0);
+    assert_eq!(e.fields[0].value, OwnedValue::I64(-7));
+    assert_eq!(e.fields[1].value, OwnedValue::Bool(true));
+    assert_eq!(e.spans.len(), 1);
+    assert_eq!(e.spans[0].name, "job");
+    assert_eq!(e.spans[0].fields[0].value, OwnedValue::U64(3));
+    assert!(matches!(all[2], OwnedFrame::Goodbye(g) if g.last_seq == 1));
+    assert!(matches!(
+        seen.last(),
+        Some(Seen::Closed { error: None, .. })
+    ));
+}
+
+#[test]
+fn connects_lazily_when_the_sink_comes_up_later() {
+    let sink = TestSink::new();
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(sink.endpoint())
+        .build()
+        .expect("build without a sink");
+    tracing::subscriber::with_default(subscriber(layer), || {
+        for i in 0..3 {
+            tracing::info!(i, "early");
+        }
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let rx = sink.serve();
+    guard.flush().expect("flush once the sink is up");
+    let seen = collect_until(&rx, WAIT, |s| events(s).len() == 3);
+    let seqs: Vec<_> = events(&seen).iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    assert!(matches!(
+        frames(&seen).next(),
+        Some((_, OwnedFrame::Hello(_)))
+    ));
+}
+
+#[test]
+fn flush_returns_once_events_are_in_the_socket() {
+    let sink = TestSink::new();
+    let listener = UnixListener::bind(&sink.path).expect("bind");
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(sink.endpoint())
+        .build()
+        .expect("build");
+    tracing::subscriber::with_default(subscriber(layer), || {
+        for i in 0..10 {
+            tracing::info!(i, "before flush");
+        }
+    });
+    guard.flush().expect("flush");
+    // Nobody has read yet: everything must already sit in the socket.
+    let (stream, _) = listener.accept().expect("accept");
+    stream.set_nonblocking(true).expect("nonblocking");
+    let mut reader = FrameReader::new(stream);
+    let mut events = 0;
+    loop {
+        match reader.read_frame() {
+            Ok(Some(tracing_mplog::wire::Frame::Event(_))) => events += 1,
+            Ok(Some(_)) => {}
+            Err(WireError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(events, 10);
+}
+
+#[test]
+fn flush_times_out_and_counts_without_a_sink() {
+    let sink = TestSink::new();
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(sink.endpoint())
+        .flush_timeout(Duration::from_millis(150))
+        .build()
+        .expect("build");
+    tracing::subscriber::with_default(subscriber(layer), || {
+        for _ in 0..4 {
+            tracing::info!("nowhere");
+        }
+    });
+    let start = Instant::now();
+    let err = guard.flush().expect_err("no sink");
+    assert!(
+        matches!(err, FlushError::TimedOut { undelivered: 4, .. }),
+        "{err}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(2));
+    let start = Instant::now();
+    drop(guard); // prints the loss to stderr and returns
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn drop_newest_reports_the_exact_count() {
+    let sink = TestSink::new();
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(sink.endpoint())
+        .channel_capacity(4)
+        .backpressure(Backpressure::DropNewest)
+        .build()
+        .expect("build");
+    const N: u64 = 300;
+    // No sink yet: the sender holds one batch, the channel fills, the rest
+    // is dropped and counted.
+    tracing::subscriber::with_default(subscriber(layer), || {
+        for i in 0..N {
+            tracing::info!(i, "burst");
+        }
+    });
+    let rx = sink.serve();
+    drop(guard);
+    let seen = collect_until(&rx, WAIT, has_goodbye);
+    let delivered = events(&seen).len() as u64;
+    let dropped: u64 = frames(&seen)
+        .filter_map(|(_, f)| match f {
+            OwnedFrame::Dropped(d) if d.reason == DropReason::ChannelFull => Some(d.count),
+            _ => None,
+        })
+        .sum();
+    assert!(dropped > 0, "nothing dropped");
+    assert_eq!(delivered + dropped, N);
+}
+
+#[test]
+fn oversized_events_are_reported_not_sent() {
+    let sink = TestSink::new();
+    let rx = sink.serve();
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(sink.endpoint())
+        .max_frame_size(1024)
+        .build()
+        .expect("build");
+    tracing::subscriber::with_default(subscriber(layer), || {
+        tracing::info!(big = "x".repeat(2000).as_str(), "too big");
+        tracing::info!("small");
+    });
+    drop(guard);
+    let seen = collect_until(&rx, WAIT, has_goodbye);
+    assert_eq!(events(&seen).len(), 1);
+    assert!(frames(&seen).any(|(_, f)| matches!(
+        f,
+        OwnedFrame::Dropped(d) if d.reason == DropReason::Oversized && d.count == 1
+    )));
+}
+
+#[test]
+fn reconnects_after_a_graceful_sink_restart_without_loss() {
+    const N: u64 = 3000;
+    let sink = TestSink::new();
+    let listener = UnixListener::bind(&sink.path).expect("bind");
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(sink.endpoint())
+        .channel_capacity(64)
+        .build()
+        .expect("build");
+    let dispatch = tracing::Dispatch::new(subscriber(layer));
+    let logging = Arc::new(AtomicBool::new(true));
+    let logger = {
+        let logging = Arc::clone(&logging);
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                for i in 0..N {
+                    tracing::info!(i, "steady");
+                }
+            });
+            logging.store(false, Ordering::SeqCst);
+        })
+    };
+
+    // First sink: read a few hundred events, then shut down gracefully:
+    // stop accepting, stop the worker's writes, read what is queued.
+    let (stream, _) = listener.accept().expect("accept");
+    drop(listener);
+    common::remove(&sink.path);
+    let mut reader = FrameReader::new(stream.try_clone().expect("clone"));
+    let mut first = Vec::new();
+    let mut hellos = 0;
+    while first.len() < 300 {
+        match reader
+            .read_frame()
+            .expect("frame")
+            .expect("not eof")
+            .into_owned()
+        {
+            OwnedFrame::Event(e) => first.push(e.seq),
+            OwnedFrame::Hello(_) => hellos += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        logging.load(Ordering::SeqCst),
+        "worker finished before the restart"
+    );
+    stream.shutdown(Shutdown::Read).expect("shutdown");
+    loop {
+        match reader.read_frame() {
+            Ok(Some(f)) => {
+                if let OwnedFrame::Event(e) = f.into_owned() {
+                    first.push(e.seq);
+                }
+            }
+            Ok(None) => break,
+            Err(e) if common::is_eof(&e) => break, // a partial frame: discarded
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    // Second sink at the same path.
+    std::thread::sleep(Duration::from_millis(30));
+    let rx = sink.serve();
+    logger.join().expect("logger");
+    drop(guard);
+    let seen = collect_until(&rx, WAIT, has_goodbye);
+    hellos += frames(&seen)
+        .filter(|(_, f)| matches!(f, OwnedFrame::Hello(_)))
+        .count();
+    assert_eq!(hellos, 2, "hello on each connection");
+    let mut all = first;
+    all.extend(events(&seen).iter().map(|e| e.seq));
+    let expected: Vec<u64> = (1..=N).collect();
+    assert_eq!(all, expected, "every event exactly once, in order");
+}
