@@ -51,7 +51,10 @@ pub(crate) fn register(shared: &Arc<Shared>) {
 /// [`MpLayer`](crate::MpLayer) when dropped; `None` if there is none.
 ///
 /// Meant for a `fork()`ed child that has no guard at hand. Taking no lock,
-/// it is safe to call in a child of a multi-threaded parent.
+/// it is safe to call in a child of a multi-threaded parent. Its drop is the
+/// same as the layer's own guard's (flush, goodbye, close: later events of
+/// this process are discarded), so take it where the process is about to
+/// exit.
 ///
 /// ```no_run
 /// # let (_layer, _guard) = tracing_mplog::MpLayer::builder()
