@@ -1,0 +1,211 @@
+//! A worker process for the cross-process tests in `tests/`.
+//!
+//! It logs numbered events through `tracing-mplog` so a test can check, line
+//! by line, what reached the sink's files. Every event's message is
+//! `w{id} e{n}` (`n` from 1 to `--events`), so presence, duplicates and
+//! per-worker order can be read off the files.
+//!
+//! ```text
+//! mplog-test-worker --id K --events N [--sleep-us U] [--threads T]
+//!                   [--mode init|drop-newest:CAPACITY|hang-after-flush|fork:M]
+//! ```
+//!
+//! - `init` (default): `tracing_mplog::worker::init()`, log, drop the guard.
+//! - `drop-newest:C`: an `MpLayer` with `Backpressure::DropNewest` and a
+//!   channel of `C` events; prints `logged N` once it has logged everything.
+//! - `hang-after-flush`: log, `flush()`, print `flushed` on stdout, then
+//!   sleep until killed.
+//! - `fork:M`: log, then `fork()`; the child logs `M` events as worker
+//!   `id + 1000` and flushes with `fork::after_fork_guard`, the parent logs
+//!   the same number as itself meanwhile and waits for the child.
+//!
+//! With `--threads T`, events are spread over T threads (each thread logs
+//! its own numbered series as worker `id * 100 + thread`).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tracing_subscriber::prelude::*;
+
+#[derive(Debug)]
+struct Args {
+    id: u64,
+    events: u64,
+    sleep_us: u64,
+    threads: u64,
+    mode: Mode,
+}
+
+#[derive(Debug)]
+enum Mode {
+    Init,
+    DropNewest(usize),
+    HangAfterFlush,
+    Fork(u64),
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        id: 0,
+        events: 10,
+        sleep_us: 0,
+        threads: 1,
+        mode: Mode::Init,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|e| format!("{flag} {value}: {e}"))
+        };
+        match flag.as_str() {
+            "--id" => args.id = number()?,
+            "--events" => args.events = number()?,
+            "--sleep-us" => args.sleep_us = number()?,
+            "--threads" => args.threads = number()?.max(1),
+            "--mode" => {
+                args.mode = match value.split_once(':') {
+                    None if value == "init" => Mode::Init,
+                    None if value == "hang-after-flush" => Mode::HangAfterFlush,
+                    Some(("drop-newest", c)) => {
+                        Mode::DropNewest(c.parse().map_err(|e| format!("--mode {value}: {e}"))?)
+                    }
+                    Some(("fork", m)) => {
+                        Mode::Fork(m.parse().map_err(|e| format!("--mode {value}: {e}"))?)
+                    }
+                    _ => return Err(format!("unknown --mode {value}")),
+                }
+            }
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    Ok(args)
+}
+
+/// Logs `events` numbered events as worker `id`.
+fn log_series(id: u64, events: u64, sleep_us: u64) {
+    let span = tracing::info_span!("job", worker = id);
+    let _entered = span.enter();
+    for n in 1..=events {
+        tracing::info!(n, "w{id} e{n}");
+        if sleep_us > 0 {
+            std::thread::sleep(Duration::from_micros(sleep_us));
+        }
+    }
+}
+
+/// Logs as `id` over `threads` threads (each its own series).
+fn log_all(args: &Args) {
+    if args.threads == 1 {
+        log_series(args.id, args.events, args.sleep_us);
+        return;
+    }
+    std::thread::scope(|s| {
+        for t in 0..args.threads {
+            let id = args.id * 100 + t;
+            s.spawn(move || log_series(id, args.events, args.sleep_us));
+        }
+    });
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    // The test reads these markers; a closed stdout only loses the marker.
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    match args.mode {
+        Mode::Init => {
+            let _guard = tracing_mplog::worker::init()?;
+            log_all(args);
+        }
+        Mode::DropNewest(capacity) => {
+            let endpoint = std::env::var(tracing_mplog::ENDPOINT_ENV)?.parse()?;
+            let (layer, guard) = tracing_mplog::MpLayer::builder()
+                .endpoint(endpoint)
+                .channel_capacity(capacity)
+                .backpressure(tracing_mplog::Backpressure::DropNewest)
+                .flush_timeout(Duration::from_secs(20))
+                .build()?;
+            tracing_subscriber::registry().with(layer).try_init()?;
+            log_all(args);
+            say(&format!("logged {}", args.events * args.threads));
+            drop(guard);
+        }
+        Mode::HangAfterFlush => {
+            let guard = tracing_mplog::worker::init()?;
+            log_all(args);
+            guard.flush()?;
+            say("flushed");
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        Mode::Fork(child_events) => {
+            let _guard = tracing_mplog::worker::init()?;
+            log_all(args);
+            fork_and_log(args, child_events)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn fork_and_log(args: &Args, child_events: u64) -> Result<(), Box<dyn std::error::Error>> {
+    // A logging thread keeps running while we fork: the child must not
+    // inherit a lock it then waits on.
+    let busy_id = args.id + 2000;
+    let busy = std::thread::spawn(move || log_series(busy_id, child_events, 50));
+    // SAFETY: the child only logs through tracing-mplog (which is built for
+    // this: fresh state after a fork) and leaves with `_exit`.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error().into()),
+        0 => {
+            log_series(args.id + 1000, child_events, 0);
+            drop(tracing_mplog::fork::after_fork_guard());
+            // SAFETY: ends the child without running the parent's destructors.
+            unsafe { libc::_exit(0) }
+        }
+        child => {
+            let mut status = 0;
+            // SAFETY: waits for our own child.
+            if unsafe { libc::waitpid(child, &mut status, 0) } < 0 {
+                return Err(std::io::Error::last_os_error().into());
+            }
+            if busy.join().is_err() {
+                return Err("logging thread panicked".into());
+            }
+            if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+                return Err(format!("forked child ended with status {status}").into());
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn fork_and_log(_: &Args, _: u64) -> Result<(), Box<dyn std::error::Error>> {
+    Err("fork is Unix-only".into())
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("mplog-test-worker: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mplog-test-worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
