@@ -33,7 +33,10 @@ pub struct Zone {
 #[derive(Clone)]
 enum Inner {
     Fixed(UtcOffset),
-    Rules { name: Arc<str>, tz: Arc<tz::TimeZone> },
+    Rules {
+        name: Arc<str>,
+        tz: Arc<tz::TimeZone>,
+    },
 }
 
 /// The system time zone could not be read or a zone description was invalid.
