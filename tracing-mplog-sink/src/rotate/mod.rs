@@ -22,7 +22,8 @@
 //! - **Errors** are returned to the caller as [`io::Error`]; the next write
 //!   reopens the file (recreating its folder) and carries on. A failed
 //!   write leaves no partial record behind when the file can be truncated
-//!   back.
+//!   back. On Unix, an active file deleted while open (alone or with its
+//!   folder) is noticed at the next write, which goes to a new file.
 //!
 //! ```
 //! use time::macros::datetime;
@@ -249,6 +250,12 @@ impl RotatingFile {
         let mut st = self.lock();
         let now = self.clock.now();
         self.open(&mut st, now)?;
+        if st.file.as_ref().is_some_and(sys::is_unlinked) {
+            // Deleted behind our back (with its folder, perhaps): what is
+            // written there is lost, so start a new file at the same path.
+            st.file = None;
+            self.open(&mut st, now)?;
+        }
         if st.period.end.is_some_and(|end| now >= end) {
             let next = self.schedule.period_at(now);
             if st.size > 0 {
