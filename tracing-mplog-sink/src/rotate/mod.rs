@@ -250,7 +250,11 @@ impl RotatingFile {
         let mut st = self.lock();
         let now = self.clock.now();
         self.open(&mut st, now)?;
-        if st.file.as_ref().is_some_and(sys::is_unlinked) {
+        // Checked only when this record reaches the file (one `fstat`), so
+        // buffered records cost no system call.
+        let reaches_file =
+            self.buffer_capacity == 0 || st.buf.len() + record.len() > self.buffer_capacity;
+        if reaches_file && st.file.as_ref().is_some_and(sys::is_unlinked) {
             // Deleted behind our back (with its folder, perhaps): what is
             // written there is lost, so start a new file at the same path.
             st.file = None;
