@@ -1,0 +1,16 @@
+//! Unix: permission bits of created files; deleted-but-open files.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+
+/// Files created through `options` get permission bits `mode` (less the
+/// process umask); existing files keep theirs.
+pub(crate) fn set_create_mode(options: &mut OpenOptions, mode: u32) {
+    options.mode(mode);
+}
+
+/// Whether `file` has no name left on disk (it, or its folder, was deleted
+/// while open): writes to it would succeed and be lost.
+pub(crate) fn is_unlinked(file: &File) -> bool {
+    file.metadata().is_ok_and(|meta| meta.nlink() == 0)
+}
