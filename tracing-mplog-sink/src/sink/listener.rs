@@ -16,15 +16,26 @@ const READER_STACK: usize = 128 * 1024;
 /// How long the (non-blocking) accept loop sleeps when nobody is waiting.
 const IDLE: Duration = Duration::from_millis(20);
 
-/// Accepts until [`Shared::stop`] is set.
+/// Accepts until [`Shared::stop`] is set, then accepts what is already
+/// waiting in the backlog (a worker that connected, wrote and left before
+/// shutdown is read to its end like the others).
 pub(crate) fn run(shared: &Arc<Shared>, listener: &Listener) {
-    while !shared.stop.load(Ordering::Acquire) {
+    loop {
+        let stopping = shared.stop.load(Ordering::Acquire);
         match listener.accept() {
             Ok((stream, _)) => accept(shared, stream),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(IDLE),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if stopping {
+                    return;
+                }
+                thread::sleep(IDLE);
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 shared.notice(Level::ERROR, format!("accepting a connection failed: {e}"));
+                if stopping {
+                    return;
+                }
                 thread::sleep(IDLE);
             }
         }

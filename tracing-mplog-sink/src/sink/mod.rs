@@ -166,7 +166,6 @@ impl Sink {
     /// conn.write_all(&bytes)?;
     /// drop(conn);
     ///
-    /// # std::thread::sleep(std::time::Duration::from_millis(100));
     /// let report = sink.shutdown()?;
     /// assert_eq!(report.processes[0].received, 1);
     /// assert!(report.processes[0].clean);
