@@ -375,3 +375,72 @@ fn fields_and_spans_of_worker_events_are_formatted() {
     sink.shutdown().expect("shutdown");
     assert_eq!(env.lines("w1.log"), [r#"w1 e1 | n=5 | req{path="/a"}"#]);
 }
+
+#[test]
+fn a_removed_log_folder_is_recreated_and_no_line_is_lost() {
+    let env = Env::new();
+    let sink = env.builder().name("sink").start().expect("start");
+    let mut conn = connect(&sink);
+    send(&mut conn, &hello(130, 1, "w1"));
+    send(&mut conn, &events(1, 1, 3));
+    wait_until("the first lines", || {
+        lines_now(&env.log("w1.log")).len() == 3
+    });
+    std::fs::remove_dir_all(env.logdir()).expect("remove the log folder");
+    send(&mut conn, &events(1, 4, 6));
+    send(&mut conn, &goodbye(6));
+    drop(conn);
+    let report = sink.shutdown().expect("shutdown");
+    assert_eq!(
+        env.lines("w1.log"),
+        [
+            "w1[130] INFO w1 e4",
+            "w1[130] INFO w1 e5",
+            "w1[130] INFO w1 e6"
+        ]
+    );
+    assert_eq!((report.write_errors, report.unwritten), (0, 0));
+}
+
+#[test]
+fn write_errors_are_counted_reported_and_retried() {
+    let env = Env::new();
+    let sink = env.builder().name("sink").start().expect("start");
+    let mut conn = connect(&sink);
+    send(&mut conn, &hello(140, 1, "w1"));
+    send(&mut conn, &events(1, 1, 3));
+    wait_until("the first lines", || {
+        lines_now(&env.log("w1.log")).len() == 3
+    });
+    // The folder becomes a file: nothing can be written until it is back.
+    std::fs::remove_dir_all(env.logdir()).expect("remove the log folder");
+    std::fs::write(env.logdir(), "in the way").expect("a file in the way");
+    send(&mut conn, &events(1, 4, 6));
+    // The writer cannot say it failed except by writing; give it a moment.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::remove_file(env.logdir()).expect("remove the file in the way");
+    send(&mut conn, &events(1, 7, 9));
+    send(&mut conn, &goodbye(9));
+    drop(conn);
+    let report = sink.shutdown().expect("shutdown");
+    assert!(report.write_errors > 0, "{report}");
+    assert_eq!(report.unwritten, 0, "{report}");
+    let lines = env.lines("w1.log");
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    let nums: Vec<String> = lines
+        .iter()
+        .map(|l| l.rsplit(' ').next().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(nums, ["e4", "e5", "e6", "e7", "e8", "e9"]);
+    let own = own_lines(&env);
+    assert!(
+        own.iter()
+            .any(|l| l.contains(" ERROR cannot write") && l.contains("w1.log")),
+        "{own:?}"
+    );
+    assert!(
+        own.iter()
+            .any(|l| l.contains(" WARN writing") && l.contains("w1.log again")),
+        "{own:?}"
+    );
+}

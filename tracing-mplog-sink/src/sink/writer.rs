@@ -351,22 +351,23 @@ impl Writer {
     }
 
     fn report_health(&mut self, path: &Path, health: Health) {
-        let message = match health {
+        let (level, message) = match health {
             Health::Same => return,
-            Health::Failed(e) => {
+            Health::Failed(e) => (
+                Level::ERROR,
                 format!(
                     "cannot write {}: {e} (lines are kept and retried)",
                     path.display()
-                )
-            }
-            Health::Recovered => format!("writing {} again", path.display()),
+                ),
+            ),
+            Health::Recovered => (Level::WARN, format!("writing {} again", path.display())),
         };
         if self.reporting {
             eprintln!("{SINK_TARGET}: {message}");
             return;
         }
         self.reporting = true;
-        self.notice(Level::ERROR, &message);
+        self.notice(level, &message);
         self.reporting = false;
     }
 
