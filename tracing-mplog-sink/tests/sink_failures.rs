@@ -314,6 +314,21 @@ fn settings_errors_name_the_field() {
         ),
         "{err:?}"
     );
+    let err = env
+        .builder()
+        .process_key([])
+        .start()
+        .expect_err("no output");
+    assert!(
+        matches!(
+            err,
+            SinkError::Config {
+                field: "process_key",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let err = env.builder().name("").start().expect_err("no name");
     assert!(
         matches!(err, SinkError::Config { field: "name", .. }),

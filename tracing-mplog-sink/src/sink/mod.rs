@@ -186,7 +186,7 @@ impl Sink {
 /// | [`logdir`](Self::logdir) | `logs` | folder of the log files (created if missing) |
 /// | [`name`](Self::name) | `mplog` | name of the consolidated file and of the sink's own records |
 /// | [`consolidate`](Self::consolidate) | `false` | one file with every record: `{prefix.}{name}{.suffix}.log` |
-/// | [`process_key`](Self::process_key) | `[ProcessKey::Name]` | per-key files `{prefix.}{key}{.suffix}.log`; empty: none |
+/// | [`process_key`](Self::process_key) | `[ProcessKey::Name]` | per-key files `{prefix.}{key}{.suffix}.log`; empty: none (then `consolidate` or `echo` is required) |
 /// | [`file_prefix`](Self::file_prefix) / [`file_suffix`](Self::file_suffix) | `""` | parts of every file name |
 /// | [`file_mode`](Self::file_mode) | [`FileMode::Append`] | append to or truncate existing files |
 /// | [`level`](Self::level) | `TRACE` (everything) | the most verbose level written |
@@ -447,6 +447,12 @@ impl Builder {
         let socket_path = socket_path.clone();
         if self.name.is_empty() {
             return Err(SinkError::config("name", "must not be empty"));
+        }
+        if self.keys.is_empty() && !self.consolidate && !self.echo {
+            return Err(SinkError::config(
+                "process_key",
+                "empty, with consolidate and echo off: records would be written nowhere",
+            ));
         }
         if self.max_frame_size < MIN_FRAME_SIZE {
             return Err(SinkError::config(

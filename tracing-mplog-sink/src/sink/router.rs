@@ -144,18 +144,17 @@ impl Router {
         &self.own
     }
 
-    /// The per-key file of `rec`, or `None` when no key is configured or it
-    /// is the consolidated file (so the record is written once).
-    /// `scratch` is reused between calls.
-    pub(crate) fn key_file(&self, rec: &dyn RecordView, scratch: &mut String) -> Option<PathBuf> {
+    /// Writes the per-key file's key of `rec` (the sanitised values joined
+    /// with `.`) into `out`; `false` when no key is configured.
+    pub(crate) fn key(&self, rec: &dyn RecordView, out: &mut String) -> bool {
         if self.keys.is_empty() {
-            return None;
+            return false;
         }
-        scratch.clear();
+        out.clear();
         let mut value = String::new();
         for (i, key) in self.keys.iter().enumerate() {
             if i > 0 {
-                scratch.push('.');
+                out.push('.');
             }
             value.clear();
             match key {
@@ -166,9 +165,15 @@ impl Router {
                 ProcessKey::Target => value.push_str(rec.target()),
                 ProcessKey::Host => value.push_str(rec.host()),
             }
-            sanitize(&value, scratch);
+            sanitize(&value, out);
         }
-        let path = self.path_for(scratch);
+        true
+    }
+
+    /// The per-key file for `key` (from [`key`](Self::key)), or `None` when
+    /// it is the consolidated file (so a record is written there once).
+    pub(crate) fn key_file(&self, key: &str) -> Option<PathBuf> {
+        let path = self.path_for(key);
         if self.consolidated.as_deref() == Some(path.as_path()) {
             return None;
         }

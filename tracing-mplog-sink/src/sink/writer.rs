@@ -173,6 +173,26 @@ impl Output {
     }
 }
 
+/// Writes `line` to the output at `path`, creating it on first use.
+fn write_line(
+    outputs: &mut HashMap<PathBuf, Output>,
+    path: &Path,
+    line: &str,
+    cfg: &Config,
+    tally: &mut Tally,
+) -> Health {
+    let out = match outputs.get_mut(path) {
+        Some(out) => out,
+        None => outputs.entry(path.to_owned()).or_insert_with(|| Output {
+            path: path.to_owned(),
+            file: None,
+            pending: VecDeque::new(),
+            failing: false,
+        }),
+    };
+    out.write(line, cfg, tally)
+}
+
 /// The writer thread's state.
 #[derive(Debug)]
 pub(crate) struct Writer {
@@ -181,6 +201,8 @@ pub(crate) struct Writer {
     tally: Tally,
     line: String,
     scratch: String,
+    /// Per-key file of each key seen (`None`: the consolidated file).
+    key_files: HashMap<String, Option<PathBuf>>,
     /// Reporting a write failure as a record must not report its own.
     reporting: bool,
 }
@@ -193,6 +215,7 @@ impl Writer {
             tally: Tally::default(),
             line: String::with_capacity(512),
             scratch: String::new(),
+            key_files: HashMap::new(),
             reporting: false,
         }
     }
@@ -323,30 +346,50 @@ impl Writer {
         if self.cfg.echo {
             let _ = std::io::stderr().write_all(self.line.as_bytes());
         }
-        let key = self.cfg.router.key_file(&rec, &mut self.scratch);
-        if let Some(path) = self.cfg.router.consolidated().map(Path::to_path_buf) {
-            self.write_to(&path);
+        let keyed = self.cfg.router.key(&rec, &mut self.scratch);
+        if let Some(path) = self.cfg.router.consolidated() {
+            let health = write_line(
+                &mut self.outputs,
+                path,
+                &self.line,
+                &self.cfg,
+                &mut self.tally,
+            );
+            if !matches!(health, Health::Same) {
+                let path = path.to_path_buf();
+                self.report_health(&path, health);
+            }
         }
-        if let Some(path) = key {
-            self.write_to(&path);
+        if keyed {
+            if !self.key_files.contains_key(self.scratch.as_str()) {
+                let file = self.cfg.router.key_file(&self.scratch);
+                self.key_files.insert(self.scratch.clone(), file);
+            }
+            if let Some(Some(path)) = self.key_files.get(self.scratch.as_str()) {
+                let health = write_line(
+                    &mut self.outputs,
+                    path,
+                    &self.line,
+                    &self.cfg,
+                    &mut self.tally,
+                );
+                if !matches!(health, Health::Same) {
+                    let path = path.clone();
+                    self.report_health(&path, health);
+                }
+            }
         }
     }
 
     /// Writes `self.line` to `path`.
     fn write_to(&mut self, path: &Path) {
-        let out = match self.outputs.get_mut(path) {
-            Some(out) => out,
-            None => self
-                .outputs
-                .entry(path.to_owned())
-                .or_insert_with(|| Output {
-                    path: path.to_owned(),
-                    file: None,
-                    pending: VecDeque::new(),
-                    failing: false,
-                }),
-        };
-        let health = out.write(&self.line, &self.cfg, &mut self.tally);
+        let health = write_line(
+            &mut self.outputs,
+            path,
+            &self.line,
+            &self.cfg,
+            &mut self.tally,
+        );
         self.report_health(path, health);
     }
 
