@@ -266,3 +266,46 @@ fn umask() -> u32 {
         .expect("Umask line");
     u32::from_str_radix(line.trim(), 8).expect("octal umask")
 }
+
+/// Set in the child process of [`echo_copies_every_line_to_stderr`].
+const ECHO_CHILD: &str = "MPLOG_SINK_TEST_ECHO_CHILD";
+
+#[test]
+fn echo_copies_every_line_to_stderr() {
+    if let Some(dir) = std::env::var_os(ECHO_CHILD) {
+        // The child: a sink with echo on, fed one worker.
+        let sink = tracing_mplog_sink::Sink::builder()
+            .listen(tracing_mplog::Endpoint::Unix(
+                std::path::Path::new(&dir).join("log.sock"),
+            ))
+            .logdir(std::path::Path::new(&dir).join("logs"))
+            .default_format(TEMPLATE)
+            .echo(true)
+            .start()
+            .expect("start");
+        let mut conn = connect(&sink);
+        send(&mut conn, &session(1, 140, 3));
+        drop(conn);
+        sink.shutdown().expect("shutdown");
+        return;
+    }
+    let env = Env::new();
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "echo_copies_every_line_to_stderr", "--nocapture"])
+        .env(ECHO_CHILD, env.dir.path())
+        .output()
+        .expect("run the child");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let echoed: Vec<String> = stderr
+        .lines()
+        .filter(|l| l.starts_with("w1[140] INFO"))
+        .map(str::to_owned)
+        .collect();
+    assert_series(&echoed, 1, 3);
+    assert_eq!(echoed, env.lines("w1.log"), "stderr and the file agree");
+}
