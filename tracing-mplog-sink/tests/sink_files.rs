@@ -309,3 +309,23 @@ fn echo_copies_every_line_to_stderr() {
     assert_series(&echoed, 1, 3);
     assert_eq!(echoed, env.lines("w1.log"), "stderr and the file agree");
 }
+
+#[test]
+fn the_socket_folder_gets_the_configured_mode_when_the_sink_creates_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let sink = env.builder().socket_dir_mode(0o750).start().expect("start");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&env.dir.path().join("run")), 0o750);
+    sink.shutdown().expect("shutdown");
+    // An existing folder keeps its mode.
+    std::fs::set_permissions(
+        env.dir.path().join("run"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    let sink = env.builder().start().expect("start again");
+    assert_eq!(mode(&env.dir.path().join("run")), 0o755);
+    sink.shutdown().expect("shutdown");
+}

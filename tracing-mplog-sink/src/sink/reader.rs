@@ -24,7 +24,7 @@ const READ_BUFFER: usize = 64 * 1024;
 /// A batch is sent once it holds this many bytes, even mid-read.
 const MAX_BATCH: usize = 256 * 1024;
 /// How often a blocked read looks at the drain deadline.
-pub(crate) const POLL: Duration = Duration::from_millis(100);
+pub(crate) const POLL: Duration = Duration::from_millis(250);
 
 /// The socket, read with a timeout so the sink can cut the connection once
 /// its drain timeout has passed.
