@@ -14,10 +14,15 @@
 //! - [`sink`]: the running sink (Unix): [`Sink::builder`] listens for workers
 //!   and writes their records to consolidated and per-key files. The guide
 //!   is [`docs/sink.md`](https://github.com/tracing-mplog/tracing-mplog/blob/main/docs/sink.md).
+//!
+//! Start with the [`guide`]: the three ways in, each with a runnable example.
 #![warn(missing_docs)]
 
 pub mod clock;
 pub mod format;
+#[cfg(unix)]
+#[doc = include_str!("../../docs/guide.md")]
+pub mod guide {}
 pub mod record;
 pub mod rotate;
 #[cfg(unix)]
