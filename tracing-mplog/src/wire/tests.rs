@@ -466,6 +466,36 @@ fn oversized_length_is_rejected_before_allocating() {
     );
 }
 
+/// A length prefix and a body of `len` bytes (a goodbye type byte, then
+/// zeros: framed correctly, though too long to decode).
+fn raw_frame(len: u32) -> Vec<u8> {
+    let mut b = len.to_le_bytes().to_vec();
+    b.push(0x04);
+    b.resize(4 + len as usize, 0);
+    b
+}
+
+/// Found by the `wire_stream` fuzz target: `Vec::resize` grows capacity
+/// geometrically, so a 250-byte body after a 200-byte one took 400 bytes
+/// under a 300-byte limit, and a 100 KiB body grown in 64 KiB steps took
+/// 128 KiB. The buffer holds no more than the largest body it has read.
+#[test]
+fn buffer_never_grows_past_the_largest_body() {
+    let mut stream = raw_frame(200);
+    stream.extend(raw_frame(250));
+    let mut reader = FrameReader::with_max_frame_size(&stream[..], 300);
+    for expected in [200, 250] {
+        let body = reader.read_raw().expect("framed").expect("a body");
+        assert_eq!(body.len(), expected);
+        assert_eq!(reader.buffer_capacity(), expected);
+    }
+
+    let stream = raw_frame(100 * 1024);
+    let mut reader = FrameReader::new(&stream[..]);
+    reader.read_raw().expect("framed").expect("a body");
+    assert_eq!(reader.buffer_capacity(), 100 * 1024);
+}
+
 #[test]
 fn limit_applies_to_the_body_exactly() {
     let bytes = encode(&OwnedFrame::Goodbye(Goodbye { last_seq: 1 }));
