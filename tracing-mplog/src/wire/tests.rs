@@ -344,7 +344,7 @@ fn one_field_event(value: OwnedValue) -> (Vec<u8>, usize) {
     let b = body(&OwnedFrame::Event(e));
     let tag_at = b
         .windows(6)
-        .rposition(|w| w == [1, 0, 0, 0, b'f', tag::BOOL])
+        .rposition(|w| w == [1, 0, 0, 0, b'f', Tag::Bool as u8])
         .map_or(0, |i| i + 5);
     (b, tag_at)
 }
