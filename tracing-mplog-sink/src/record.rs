@@ -46,6 +46,9 @@ pub trait RecordView {
     fn write_fields(&self, w: &mut dyn fmt::Write) -> fmt::Result;
     /// Whether [`write_fields`](Self::write_fields) writes anything.
     fn has_fields(&self) -> bool;
+    /// The name of the innermost span the event is in, if any (what
+    /// `funcName` renders; `<module>` is rendered when this is `None`).
+    fn innermost_span(&self) -> Option<&str>;
     /// Writes the span scope, outermost first, as `tracing_subscriber::fmt`
     /// does: `outer{a=1}:inner` (nothing if the event is outside any span).
     fn write_spans(&self, w: &mut dyn fmt::Write) -> fmt::Result;

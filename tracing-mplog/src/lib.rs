@@ -48,6 +48,7 @@ mod endpoint;
 pub mod fork;
 mod guard;
 mod layer;
+pub mod origin;
 mod sender;
 mod state;
 mod sys;

@@ -1,0 +1,419 @@
+//! `datefmt`: strftime directives compiled once, rendered with a per-second
+//! cache.
+//!
+//! Everything but the sub-second part changes at most once a second, so the
+//! rendered text of the current second is kept and only the fraction
+//! (`%f`) is written per record. Local time goes through [`Zone`], which
+//! reads the system's rules once (tz-rs) and stays correct across DST
+//! changes in multi-threaded programs.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use crate::zone::Zone;
+
+/// One compiled directive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Item {
+    Lit(String),
+    Year,
+    Year2,
+    Month,
+    Day,
+    DaySpace,
+    Hour,
+    Hour12,
+    Minute,
+    Second,
+    /// Fraction of a second with this many digits (`%f` = 6).
+    Frac(u8),
+    AmPm,
+    DayOfYear,
+    WeekdayShort,
+    WeekdayLong,
+    WeekdayNum,
+    MonthShort,
+    MonthLong,
+    /// `+HHMM`
+    Offset,
+    /// `+HH:MM`
+    OffsetColon,
+    /// Seconds since the epoch.
+    Epoch,
+}
+
+/// Why a `datefmt` was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("at byte {at}: {what}")]
+pub struct DatefmtError {
+    /// Byte offset into the `datefmt` string.
+    pub at: usize,
+    /// What is wrong there.
+    pub what: String,
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// The directives understood, for error messages and docs.
+pub(crate) const SUPPORTED: &str =
+    "%Y %y %m %d %e %H %I %M %S %f %3f %6f %9f %p %j %a %A %u %b %B %h %z %:z %s %F %T %D %R %%";
+
+/// A compiled `datefmt`.
+#[derive(Debug)]
+pub(crate) struct DateFormat {
+    items: Vec<Item>,
+    has_frac: bool,
+    cache: Mutex<Cache>,
+}
+
+impl Clone for DateFormat {
+    fn clone(&self) -> Self {
+        DateFormat {
+            items: self.items.clone(),
+            has_frac: self.has_frac,
+            cache: Mutex::new(Cache::default()),
+        }
+    }
+}
+
+/// The rendering of one second: text with the fraction's places cut out.
+#[derive(Debug, Default)]
+struct Cache {
+    second: Option<i64>,
+    text: String,
+    /// (byte offset into `text`, digits) for each fraction directive.
+    fracs: Vec<(usize, u8)>,
+}
+
+impl DateFormat {
+    /// Compiles `fmt`; an unsupported directive is an error naming it.
+    pub(crate) fn compile(fmt: &str) -> Result<Self, DatefmtError> {
+        let mut items = Vec::new();
+        let mut lit = String::new();
+        let mut chars = fmt.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            if c != '%' {
+                lit.push(c);
+                continue;
+            }
+            let mut d = chars.next().map(|(_, d)| d).ok_or_else(|| DatefmtError {
+                at,
+                what: "lone `%` at the end".into(),
+            })?;
+            let mut digits = None;
+            if let Some(n @ ('3' | '6' | '9')) = Some(d) {
+                match chars.next() {
+                    Some((_, 'f')) => {
+                        digits = n.to_digit(10);
+                        d = 'f';
+                    }
+                    _ => {
+                        return Err(DatefmtError {
+                            at,
+                            what: format!("unsupported directive `%{n}` (supported: {SUPPORTED})"),
+                        });
+                    }
+                }
+            }
+            if d == ':' {
+                match chars.next() {
+                    Some((_, 'z')) => d = 'Z',
+                    _ => {
+                        return Err(DatefmtError {
+                            at,
+                            what: format!("unsupported directive `%:` (supported: {SUPPORTED})"),
+                        });
+                    }
+                }
+            }
+            let item: &[Item] = match d {
+                '%' => {
+                    lit.push('%');
+                    continue;
+                }
+                'Y' => &[Item::Year],
+                'y' => &[Item::Year2],
+                'm' => &[Item::Month],
+                'd' => &[Item::Day],
+                'e' => &[Item::DaySpace],
+                'H' => &[Item::Hour],
+                'I' => &[Item::Hour12],
+                'M' => &[Item::Minute],
+                'S' => &[Item::Second],
+                'f' => {
+                    let n = u8::try_from(digits.unwrap_or(6)).unwrap_or(6);
+                    items.push(Item::Lit(std::mem::take(&mut lit)));
+                    items.push(Item::Frac(n));
+                    continue;
+                }
+                'p' => &[Item::AmPm],
+                'j' => &[Item::DayOfYear],
+                'a' => &[Item::WeekdayShort],
+                'A' => &[Item::WeekdayLong],
+                'u' => &[Item::WeekdayNum],
+                'b' | 'h' => &[Item::MonthShort],
+                'B' => &[Item::MonthLong],
+                'z' => &[Item::Offset],
+                'Z' => &[Item::OffsetColon],
+                's' => &[Item::Epoch],
+                'F' | 'T' | 'D' | 'R' => &[],
+                other => {
+                    return Err(DatefmtError {
+                        at,
+                        what: format!("unsupported directive `%{other}` (supported: {SUPPORTED})"),
+                    });
+                }
+            };
+            items.push(Item::Lit(std::mem::take(&mut lit)));
+            match d {
+                'F' => items.extend([
+                    Item::Year,
+                    Item::Lit("-".into()),
+                    Item::Month,
+                    Item::Lit("-".into()),
+                    Item::Day,
+                ]),
+                'T' => items.extend([
+                    Item::Hour,
+                    Item::Lit(":".into()),
+                    Item::Minute,
+                    Item::Lit(":".into()),
+                    Item::Second,
+                ]),
+                'R' => items.extend([Item::Hour, Item::Lit(":".into()), Item::Minute]),
+                'D' => items.extend([
+                    Item::Month,
+                    Item::Lit("/".into()),
+                    Item::Day,
+                    Item::Lit("/".into()),
+                    Item::Year2,
+                ]),
+                _ => items.extend(item.iter().cloned()),
+            }
+        }
+        items.push(Item::Lit(lit));
+        items.retain(|i| !matches!(i, Item::Lit(s) if s.is_empty()));
+        let has_frac = items.iter().any(|i| matches!(i, Item::Frac(_)));
+        Ok(DateFormat {
+            items,
+            has_frac,
+            cache: Mutex::new(Cache::default()),
+        })
+    }
+
+    /// Appends `t` (UTC) rendered in `zone` to `out`.
+    pub(crate) fn render(&self, t: OffsetDateTime, zone: &Zone, out: &mut String) {
+        let second = t.unix_timestamp();
+        let nanos = t.nanosecond();
+        // A contended cache (several threads formatting at once) is skipped,
+        // never waited for.
+        if let Ok(mut cache) = self.cache.try_lock() {
+            if cache.second != Some(second) {
+                let local = zone.to_local(t);
+                let Cache { text, fracs, .. } = &mut *cache;
+                text.clear();
+                fracs.clear();
+                for item in &self.items {
+                    match item {
+                        Item::Frac(n) => fracs.push((text.len(), *n)),
+                        other => render_item(other, local, text),
+                    }
+                }
+                cache.second = Some(second);
+            }
+            let mut from = 0;
+            for &(at, n) in &cache.fracs {
+                out.push_str(&cache.text[from..at]);
+                push_frac(nanos, n, out);
+                from = at;
+            }
+            out.push_str(&cache.text[from..]);
+            return;
+        }
+        let local = zone.to_local(t);
+        for item in &self.items {
+            match item {
+                Item::Frac(n) => push_frac(nanos, *n, out),
+                other => render_item(other, local, out),
+            }
+        }
+    }
+
+    /// Whether the format shows sub-second digits.
+    #[cfg(test)]
+    pub(crate) fn has_frac(&self) -> bool {
+        self.has_frac
+    }
+}
+
+fn push_frac(nanos: u32, digits: u8, out: &mut String) {
+    let _ = match digits {
+        3 => write!(out, "{:03}", nanos / 1_000_000),
+        9 => write!(out, "{nanos:09}"),
+        _ => write!(out, "{:06}", nanos / 1_000),
+    };
+}
+
+fn render_item(item: &Item, t: OffsetDateTime, out: &mut String) {
+    let hour12 = match t.hour() % 12 {
+        0 => 12,
+        h => h,
+    };
+    // Writing into a String cannot fail.
+    let _ = match item {
+        Item::Lit(s) => {
+            out.push_str(s);
+            Ok(())
+        }
+        Item::Year => write!(out, "{:04}", t.year()),
+        Item::Year2 => write!(out, "{:02}", t.year().rem_euclid(100)),
+        Item::Month => write!(out, "{:02}", u8::from(t.month())),
+        Item::Day => write!(out, "{:02}", t.day()),
+        Item::DaySpace => write!(out, "{:2}", t.day()),
+        Item::Hour => write!(out, "{:02}", t.hour()),
+        Item::Hour12 => write!(out, "{hour12:02}"),
+        Item::Minute => write!(out, "{:02}", t.minute()),
+        Item::Second => write!(out, "{:02}", t.second()),
+        Item::Frac(n) => {
+            push_frac(t.nanosecond(), *n, out);
+            Ok(())
+        }
+        Item::AmPm => {
+            out.push_str(if t.hour() < 12 { "AM" } else { "PM" });
+            Ok(())
+        }
+        Item::DayOfYear => write!(out, "{:03}", t.ordinal()),
+        Item::WeekdayShort => {
+            out.push_str(&WEEKDAYS[usize::from(t.weekday().number_days_from_monday())][..3]);
+            Ok(())
+        }
+        Item::WeekdayLong => {
+            out.push_str(WEEKDAYS[usize::from(t.weekday().number_days_from_monday())]);
+            Ok(())
+        }
+        Item::WeekdayNum => write!(out, "{}", t.weekday().number_from_monday()),
+        Item::MonthShort => {
+            out.push_str(&MONTHS[usize::from(u8::from(t.month()) - 1)][..3]);
+            Ok(())
+        }
+        Item::MonthLong => {
+            out.push_str(MONTHS[usize::from(u8::from(t.month()) - 1)]);
+            Ok(())
+        }
+        Item::Offset | Item::OffsetColon => {
+            let off = t.offset();
+            let sign = if off.is_negative() { '-' } else { '+' };
+            let (h, m) = (
+                off.whole_hours().unsigned_abs(),
+                off.minutes_past_hour().unsigned_abs(),
+            );
+            if matches!(item, Item::Offset) {
+                write!(out, "{sign}{h:02}{m:02}")
+            } else {
+                write!(out, "{sign}{h:02}:{m:02}")
+            }
+        }
+        Item::Epoch => write!(out, "{}", t.unix_timestamp()),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn render(fmt: &str, t: OffsetDateTime, zone: &Zone) -> String {
+        let f = DateFormat::compile(fmt).expect("compiles");
+        let mut s = String::new();
+        f.render(t, zone, &mut s);
+        s
+    }
+
+    #[test]
+    fn acrilog_datefmt_with_microseconds() {
+        let t = datetime!(2016-12-19 11:39:44.953189 UTC);
+        assert_eq!(
+            render("%Y-%m-%d,%H:%M:%S.%f", t, &Zone::utc()),
+            "2016-12-19,11:39:44.953189"
+        );
+    }
+
+    #[test]
+    fn every_directive() {
+        let t = datetime!(2024-03-05 21:07:09.123456789 UTC);
+        let z = Zone::utc();
+        assert_eq!(
+            render(
+                "%y|%e|%I%p|%j|%a %A|%u|%b %B %h|%z %:z|%s|%F %T|%D %R|%3f %9f|100%%",
+                t,
+                &z
+            ),
+            "24| 5|09PM|065|Tue Tuesday|2|Mar March Mar|+0000 +00:00|1709672829|2024-03-05 21:07:09|03/05/24 21:07|123 123456789|100%"
+        );
+    }
+
+    #[test]
+    fn cache_serves_the_same_second_and_changes_with_it() {
+        let f = DateFormat::compile("%H:%M:%S.%f").expect("compiles");
+        assert!(f.has_frac());
+        let z = Zone::utc();
+        let mut out = String::new();
+        for (t, want) in [
+            (datetime!(2024-01-01 00:00:01.000001 UTC), "00:00:01.000001"),
+            (datetime!(2024-01-01 00:00:01.999999 UTC), "00:00:01.999999"),
+            (datetime!(2024-01-01 00:00:02.5 UTC), "00:00:02.500000"),
+            (datetime!(2024-01-01 00:00:01.25 UTC), "00:00:01.250000"),
+        ] {
+            out.clear();
+            f.render(t, &z, &mut out);
+            assert_eq!(out, want);
+        }
+    }
+
+    #[test]
+    fn unsupported_directive_is_named() {
+        let e = DateFormat::compile("%Y %Q").expect_err("refused");
+        assert_eq!(e.at, 3);
+        assert!(e.what.contains("`%Q`"), "{e}");
+        assert!(DateFormat::compile("%").is_err());
+        assert!(DateFormat::compile("%4f").is_err());
+    }
+
+    #[test]
+    fn local_time_follows_dst() {
+        let z = Zone::from_posix_tz("CET-1CEST,M3.5.0,M10.5.0/3").expect("valid TZ");
+        // 2024-03-31 00:59:59 UTC is 01:59:59 CET; one second later clocks jump to 03:00:00 CEST.
+        assert_eq!(
+            render("%H:%M:%S %z", datetime!(2024-03-31 00:59:59 UTC), &z),
+            "01:59:59 +0100"
+        );
+        assert_eq!(
+            render("%H:%M:%S %z", datetime!(2024-03-31 01:00:00 UTC), &z),
+            "03:00:00 +0200"
+        );
+    }
+}

@@ -1,0 +1,515 @@
+//! Template parsing: a template string becomes a list of [`Piece`]s once, at
+//! build time, so formatting a record never parses anything.
+//!
+//! Two syntaxes are accepted. A template containing `%(` is read in Python
+//! `logging` syntax (`%(levelname)-8s`, `%(process)6d`, `%%`), where braces
+//! are plain text; any other template is read in the native syntax
+//! (`{level}`, `{level:<8}`, `{{`), where `%` is plain text.
+
+use std::fmt;
+
+/// What a placeholder renders. See `docs/formatter.md` for the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Field {
+    /// The event time, formatted with `datefmt`.
+    Time,
+    /// Seconds since the Unix epoch, with a fraction.
+    Created,
+    /// The millisecond part of the event time.
+    Msecs,
+    /// `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`.
+    Level,
+    /// 5, 10, 20, 30, 40 (Python's numbers, `TRACE` = 5).
+    LevelNo,
+    /// The message followed by the other fields, as `fmt` prints them.
+    Message,
+    /// The message alone.
+    Msg,
+    /// The fields other than the message alone.
+    Fields,
+    /// The span scope, `outer{a=1}:inner`.
+    Spans,
+    /// The innermost span's name, or `<module>` outside any span.
+    FuncName,
+    /// The event's target.
+    Target,
+    /// The module path.
+    Module,
+    /// The source file as recorded.
+    Pathname,
+    /// The source file's last component.
+    Filename,
+    /// The source line.
+    Line,
+    /// The process id.
+    Pid,
+    /// The process name.
+    ProcessName,
+    /// The thread name.
+    ThreadName,
+    /// The thread id.
+    ThreadId,
+    /// The host name.
+    Host,
+}
+
+impl Field {
+    /// Whether the value is a number (right-aligned by default, may be
+    /// zero-padded, accepts `%d`).
+    fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            Field::Created
+                | Field::Msecs
+                | Field::LevelNo
+                | Field::Line
+                | Field::Pid
+                | Field::ThreadId
+        )
+    }
+}
+
+/// Every accepted placeholder name: the Python `logging` name and the native
+/// one, both usable in either syntax.
+pub(crate) const NAMES: &[(&str, Field)] = &[
+    ("asctime", Field::Time),
+    ("time", Field::Time),
+    ("created", Field::Created),
+    ("msecs", Field::Msecs),
+    ("levelname", Field::Level),
+    ("level", Field::Level),
+    ("levelno", Field::LevelNo),
+    ("message", Field::Message),
+    ("msg", Field::Msg),
+    ("fields", Field::Fields),
+    ("spans", Field::Spans),
+    ("funcName", Field::FuncName),
+    ("span", Field::FuncName),
+    ("name", Field::Target),
+    ("target", Field::Target),
+    ("module", Field::Module),
+    ("module_path", Field::Module),
+    ("pathname", Field::Pathname),
+    ("file", Field::Pathname),
+    ("filename", Field::Filename),
+    ("lineno", Field::Line),
+    ("line", Field::Line),
+    ("process", Field::Pid),
+    ("pid", Field::Pid),
+    ("processName", Field::ProcessName),
+    ("process_name", Field::ProcessName),
+    ("threadName", Field::ThreadName),
+    ("thread_name", Field::ThreadName),
+    ("thread", Field::ThreadId),
+    ("thread_id", Field::ThreadId),
+    ("host", Field::Host),
+];
+
+/// Python `logging` attributes that have no `tracing` equivalent, with what
+/// to use instead (shown in the error).
+const NO_EQUIVALENT: &[(&str, &str)] = &[
+    ("relativeCreated", "use asctime or created"),
+    ("args", "tracing has no format arguments; use fields"),
+    ("exc_info", "record the error as a field"),
+    ("exc_text", "record the error as a field"),
+    ("stack_info", "tracing records no stack"),
+    ("taskName", "use spans"),
+];
+
+/// Alignment of a rendered value inside its width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Align {
+    Left,
+    Right,
+    Center,
+}
+
+/// Width, alignment, padding and truncation of one placeholder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Spec {
+    pub(crate) align: Align,
+    pub(crate) fill: char,
+    /// Pad with zeros after the sign (numbers only).
+    pub(crate) zero: bool,
+    pub(crate) width: usize,
+    /// Strings: maximum characters; `Created`: decimals.
+    pub(crate) precision: Option<usize>,
+}
+
+impl Spec {
+    /// Whether rendering needs any post-processing.
+    pub(crate) fn is_plain(&self) -> bool {
+        self.width == 0 && self.precision.is_none()
+    }
+}
+
+/// One piece of a parsed template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Piece {
+    Literal(String),
+    Field(Field, Spec),
+}
+
+/// Why a template was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplateError {
+    /// A placeholder name that is not in the table.
+    #[error("unknown placeholder `{name}` (known: {})", known_names())]
+    UnknownPlaceholder {
+        /// The name as written.
+        name: String,
+    },
+    /// A Python `logging` attribute that has no `tracing` equivalent.
+    #[error("placeholder `{name}` has no tracing equivalent: {hint}")]
+    NoEquivalent {
+        /// The name as written.
+        name: String,
+        /// What to use instead.
+        hint: &'static str,
+    },
+    /// A numeric conversion (`%d`, `%f`) on a text placeholder.
+    #[error("placeholder `{name}` is text, it cannot be formatted with `%{conversion}`")]
+    NotNumeric {
+        /// The placeholder name.
+        name: String,
+        /// The conversion character.
+        conversion: char,
+    },
+    /// Malformed syntax at a byte offset.
+    #[error("at byte {at}: {what}")]
+    Syntax {
+        /// Byte offset into the template.
+        at: usize,
+        /// What was expected or found.
+        what: String,
+    },
+}
+
+fn known_names() -> String {
+    NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
+
+fn lookup(name: &str) -> Result<Field, TemplateError> {
+    if let Some((_, f)) = NAMES.iter().find(|(n, _)| *n == name) {
+        return Ok(*f);
+    }
+    if let Some((_, hint)) = NO_EQUIVALENT.iter().find(|(n, _)| *n == name) {
+        return Err(TemplateError::NoEquivalent {
+            name: name.to_owned(),
+            hint,
+        });
+    }
+    Err(TemplateError::UnknownPlaceholder {
+        name: name.to_owned(),
+    })
+}
+
+fn syntax(at: usize, what: impl fmt::Display) -> TemplateError {
+    TemplateError::Syntax {
+        at,
+        what: what.to_string(),
+    }
+}
+
+/// Parses a template in whichever syntax it uses.
+pub(crate) fn parse(template: &str) -> Result<Vec<Piece>, TemplateError> {
+    let pieces = if template.contains("%(") {
+        parse_percent(template)?
+    } else {
+        parse_braces(template)?
+    };
+    Ok(merge_literals(pieces))
+}
+
+fn merge_literals(pieces: Vec<Piece>) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
+    for p in pieces {
+        match (out.last_mut(), p) {
+            (Some(Piece::Literal(prev)), Piece::Literal(s)) => prev.push_str(&s),
+            (_, Piece::Literal(s)) if s.is_empty() => {}
+            (_, p) => out.push(p),
+        }
+    }
+    out
+}
+
+/// Reads decimal digits at `i`; returns the number and the index after them.
+fn digits(s: &str, mut i: usize) -> Result<(Option<usize>, usize), TemplateError> {
+    let start = i;
+    let b = s.as_bytes();
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i == start {
+        return Ok((None, i));
+    }
+    s[start..i]
+        .parse()
+        .map(|n| (Some(n), i))
+        .map_err(|_| syntax(start, "number too large"))
+}
+
+/// Python syntax: `%(name)[flags][width][.precision]conversion`, `%%`.
+fn parse_percent(t: &str) -> Result<Vec<Piece>, TemplateError> {
+    let b = t.as_bytes();
+    let mut pieces = Vec::new();
+    let mut lit = String::new();
+    let mut i = 0;
+    let mut lit_start = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        lit.push_str(&t[lit_start..i]);
+        let at = i;
+        match b.get(i + 1) {
+            Some(b'%') => {
+                lit.push('%');
+                i += 2;
+                lit_start = i;
+                continue;
+            }
+            Some(b'(') => {}
+            _ => return Err(syntax(at, "expected `%(name)` or `%%` after `%`")),
+        }
+        let name_start = i + 2;
+        let close = t[name_start..]
+            .find(')')
+            .map(|p| name_start + p)
+            .ok_or_else(|| syntax(at, "unclosed `%(`"))?;
+        let name = &t[name_start..close];
+        let field = lookup(name)?;
+        i = close + 1;
+        let (mut left, mut zero) = (false, false);
+        while let Some(&c) = b.get(i) {
+            match c {
+                b'-' => left = true,
+                b'0' => zero = true,
+                b' ' | b'+' | b'#' => {
+                    return Err(syntax(
+                        i,
+                        format!("conversion flag `{}` is not supported", c as char),
+                    ));
+                }
+                _ => break,
+            }
+            i += 1;
+        }
+        let (width, next) = digits(t, i)?;
+        i = next;
+        let mut precision = None;
+        if b.get(i) == Some(&b'.') {
+            let (p, next) = digits(t, i + 1)?;
+            precision = Some(p.unwrap_or(0));
+            i = next;
+        }
+        let conv = t[i..]
+            .chars()
+            .next()
+            .ok_or_else(|| syntax(i, format!("missing conversion after `%({name})`")))?;
+        match conv {
+            's' | 'r' | 'a' => {}
+            'd' | 'i' | 'u' | 'f' | 'F' if field.is_numeric() => {}
+            'd' | 'i' | 'u' | 'f' | 'F' => {
+                return Err(TemplateError::NotNumeric {
+                    name: name.to_owned(),
+                    conversion: conv,
+                });
+            }
+            other => return Err(syntax(i, format!("unsupported conversion `%{other}`"))),
+        }
+        // `%d` on a float value (created) truncates it, as Python does.
+        let precision = match (field, conv) {
+            (Field::Created, 'd' | 'i' | 'u') => Some(0),
+            (Field::Created, 'f' | 'F') => Some(precision.unwrap_or(6)),
+            _ => precision,
+        };
+        i += conv.len_utf8();
+        lit_start = i;
+        pieces.push(Piece::Literal(std::mem::take(&mut lit)));
+        pieces.push(Piece::Field(
+            field,
+            Spec {
+                align: if left { Align::Left } else { Align::Right },
+                fill: ' ',
+                zero: zero && !left && field.is_numeric(),
+                width: width.unwrap_or(0),
+                precision,
+            },
+        ));
+    }
+    lit.push_str(&t[lit_start..]);
+    pieces.push(Piece::Literal(lit));
+    Ok(pieces)
+}
+
+/// Native syntax: `{name}`, `{name:[[fill]align][0][width][.precision]}`,
+/// `{{`, `}}`.
+fn parse_braces(t: &str) -> Result<Vec<Piece>, TemplateError> {
+    let mut pieces = Vec::new();
+    let mut lit = String::new();
+    let mut chars = t.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '{' if chars.peek().map(|&(_, c)| c) == Some('{') => {
+                chars.next();
+                lit.push('{');
+            }
+            '}' if chars.peek().map(|&(_, c)| c) == Some('}') => {
+                chars.next();
+                lit.push('}');
+            }
+            '}' => return Err(syntax(at, "unmatched `}` (write `}}` for a literal brace)")),
+            '{' => {
+                let body_start = at + 1;
+                let close = t[body_start..]
+                    .find('}')
+                    .map(|p| body_start + p)
+                    .ok_or_else(|| syntax(at, "unclosed `{` (write `{{` for a literal brace)"))?;
+                let body = &t[body_start..close];
+                let (name, spec) = match body.split_once(':') {
+                    Some((n, s)) => (n, Some(s)),
+                    None => (body, None),
+                };
+                let name = name.trim();
+                if name.is_empty() {
+                    return Err(syntax(at, "empty placeholder `{}`"));
+                }
+                let field = lookup(name)?;
+                let spec =
+                    parse_native_spec(spec.unwrap_or(""), field, body_start + name.len() + 1)?;
+                pieces.push(Piece::Literal(std::mem::take(&mut lit)));
+                pieces.push(Piece::Field(field, spec));
+                while chars.peek().is_some_and(|&(i, _)| i <= close) {
+                    chars.next();
+                }
+            }
+            c => lit.push(c),
+        }
+    }
+    pieces.push(Piece::Literal(lit));
+    Ok(pieces)
+}
+
+fn parse_native_spec(spec: &str, field: Field, at: usize) -> Result<Spec, TemplateError> {
+    let align_of = |c: char| match c {
+        '<' => Some(Align::Left),
+        '>' => Some(Align::Right),
+        '^' => Some(Align::Center),
+        _ => None,
+    };
+    let mut out = Spec {
+        align: if field.is_numeric() {
+            Align::Right
+        } else {
+            Align::Left
+        },
+        fill: ' ',
+        zero: false,
+        width: 0,
+        precision: None,
+    };
+    let mut rest = spec;
+    let mut it = rest.chars();
+    match (it.next(), it.next()) {
+        (Some(f), Some(a)) if align_of(a).is_some() => {
+            out.fill = f;
+            out.align = align_of(a).unwrap_or(out.align);
+            rest = &rest[f.len_utf8() + 1..];
+        }
+        (Some(a), _) if align_of(a).is_some() => {
+            out.align = align_of(a).unwrap_or(out.align);
+            rest = &rest[1..];
+        }
+        _ => {}
+    }
+    if let Some(r) = rest.strip_prefix('0') {
+        out.zero = field.is_numeric();
+        if !out.zero {
+            out.fill = '0';
+        }
+        rest = r;
+    }
+    let (width, n) = digits(rest, 0)?;
+    out.width = width.unwrap_or(0);
+    rest = &rest[n..];
+    if let Some(r) = rest.strip_prefix('.') {
+        let (p, n) = digits(r, 0)?;
+        out.precision = Some(p.ok_or_else(|| syntax(at, "expected digits after `.`"))?);
+        rest = &r[n..];
+    }
+    if !rest.is_empty() {
+        return Err(syntax(
+            at,
+            format!("unsupported format spec `{spec}` (use [[fill]<|>|^][0][width][.precision])"),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(f: Field, align: Align, width: usize) -> Piece {
+        Piece::Field(
+            f,
+            Spec {
+                align,
+                fill: ' ',
+                zero: false,
+                width,
+                precision: None,
+            },
+        )
+    }
+
+    #[test]
+    fn percent_syntax_with_flags() {
+        let p = parse("[%(levelname)-8s] %(lineno)d {x}").expect("parses");
+        assert_eq!(
+            p,
+            vec![
+                Piece::Literal("[".into()),
+                field(Field::Level, Align::Left, 8),
+                Piece::Literal("] ".into()),
+                field(Field::Line, Align::Right, 0),
+                Piece::Literal(" {x}".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn brace_syntax_with_spec() {
+        let p = parse("{level:<8}|{pid:>6}|{{lit}}%").expect("parses");
+        assert_eq!(
+            p,
+            vec![
+                field(Field::Level, Align::Left, 8),
+                Piece::Literal("|".into()),
+                field(Field::Pid, Align::Right, 6),
+                Piece::Literal("|{lit}%".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn zero_padding_only_for_numbers() {
+        let p = parse("%(process)06d").expect("parses");
+        assert!(matches!(
+            p[0],
+            Piece::Field(
+                Field::Pid,
+                Spec {
+                    zero: true,
+                    width: 6,
+                    ..
+                }
+            )
+        ));
+        let e = parse("%(levelname)05d").expect_err("text with %d");
+        assert!(e.to_string().contains("`levelname`"), "{e}");
+    }
+}
