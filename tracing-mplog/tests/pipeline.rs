@@ -323,7 +323,9 @@ fn leaves_at_a_frame_boundary_when_the_sink_closes_its_side() {
     });
     let (stream, _) = listener.accept().expect("accept");
     // Without the worker's check this test would wait forever: fail instead.
-    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     let mut reader = FrameReader::new(stream.try_clone().expect("clone"));
     let mut first = Vec::new();
     while first.len() < 200 {
@@ -378,7 +380,9 @@ fn an_idle_worker_leaves_when_asked() {
     tracing::dispatcher::with_default(&dispatch, || tracing::info!("one"));
     guard.flush().expect("flushed");
     let (stream, _) = listener.accept().expect("accept");
-    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     let mut reader = FrameReader::new(stream.try_clone().expect("clone"));
     let mut got = 0;
     while got < 2 {
