@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use tracing_core::Level;
 use tracing_mplog_sink::clock::ManualClock;
-use tracing_mplog_sink::format::{FormatError, FormatLevel, LevelFormatter};
+use tracing_mplog_sink::format::{
+    FormatError, FormatLevel, LevelFormatter, MAX_PADDING, TemplateError,
+};
 use tracing_mplog_sink::record::RecordView;
 use tracing_mplog_sink::zone::Zone;
 use tracing_subscriber::fmt::MakeWriter;
@@ -269,6 +271,53 @@ fn errors_name_the_level_template_and_placeholder() {
     assert!(
         msg.contains("datefmt \"%Y %Q\"") && msg.contains("`%Q`"),
         "{msg}"
+    );
+}
+
+/// Found by the `template_parse` fuzz target: `{level:000…040118980274290687}`
+/// built, then aborted the process on the first record, asking for 4·10^16
+/// bytes of padding. Widths and `created` decimals over `MAX_PADDING` are
+/// refused at build; the limit itself renders, and truncation is unlimited.
+#[test]
+fn widths_over_the_padding_limit_are_refused_at_build() {
+    let over = MAX_PADDING + 1;
+    for (template, name, what) in [
+        (
+            "{level:00000000000000000040118980274290687}".to_owned(),
+            "level",
+            "width",
+        ),
+        (format!("%(levelname){over}s"), "levelname", "width"),
+        (format!("{{message:*^{over}}}"), "message", "width"),
+        (format!("%(created).{over}f"), "created", "decimals"),
+        (format!("{{created:.{over}}}"), "created", "decimals"),
+    ] {
+        let e = LevelFormatter::builder()
+            .default_format(template.as_str())
+            .build()
+            .expect_err("over the limit");
+        assert!(
+            matches!(
+                &e,
+                FormatError::Template {
+                    source: TemplateError::TooWide { name: n, what: w, limit: MAX_PADDING, .. },
+                    ..
+                } if n == name && *w == what
+            ),
+            "{template}: {e}"
+        );
+    }
+    let line = render(&utc(&format!("{{level:>{MAX_PADDING}}}")), &rec());
+    assert_eq!(
+        line.len(),
+        MAX_PADDING + 1,
+        "padded to the limit, then the newline"
+    );
+    let line = render(&utc(&format!("%(created).{MAX_PADDING}f")), &rec());
+    assert_eq!(line.len(), "1482147584.".len() + MAX_PADDING + 1);
+    assert_eq!(
+        render(&utc("{message:.1000000}"), &rec()),
+        "saved user=7 name=\"x\"\n"
     );
 }
 

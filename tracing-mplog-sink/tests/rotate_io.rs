@@ -9,7 +9,7 @@ use std::fs;
 use std::io::Write;
 use std::sync::Arc;
 
-use rotate_support::{expect, files, listing};
+use rotate_support::{expect, files, listing, write};
 use time::macros::datetime;
 use tracing_mplog_sink::clock::ManualClock;
 use tracing_mplog_sink::rotate::{RotatingFile, When};
@@ -17,12 +17,6 @@ use tracing_subscriber::fmt::MakeWriter;
 
 fn clock() -> ManualClock {
     ManualClock::new(datetime!(2024-01-01 12:00 UTC))
-}
-
-fn write(file: &RotatingFile, record: &str) {
-    (&*file)
-        .write_all(record.as_bytes())
-        .expect("write a record");
 }
 
 /// 4 threads × 50,000 records through `MakeWriter` with size rotation:

@@ -2,22 +2,13 @@
 
 mod rotate_support;
 
-use std::fs::{self, File};
-use std::io::Write;
-use std::time::SystemTime;
+use std::fs;
 
-use rotate_support::{expect, listing};
+use rotate_support::{Setup, expect, leave_file, write};
 use time::macros::{datetime, offset, time};
 use time::{Duration, OffsetDateTime, Time, Weekday};
-use tracing_mplog_sink::clock::ManualClock;
-use tracing_mplog_sink::rotate::{RotatingFile, When};
+use tracing_mplog_sink::rotate::{FileMode, When};
 use tracing_mplog_sink::zone::Zone;
-
-fn write(file: &RotatingFile, record: &str) {
-    (&*file)
-        .write_all(record.as_bytes())
-        .expect("write a record");
-}
 
 struct Case {
     when: When,
@@ -142,32 +133,27 @@ fn every_when_rotates_at_its_boundary_and_not_before() {
         ),
     ];
     for c in cases {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let clock = ManualClock::new(c.start);
-        let mut builder = RotatingFile::builder()
-            .when(c.when)
-            .interval(c.interval)
-            .utc(true)
-            .clock(clock.clone());
+        let s = Setup::new(c.start);
+        let mut builder = s.builder().when(c.when).interval(c.interval);
         if let Some(at) = c.at {
             builder = builder.at_time(at);
         }
-        let file = builder.build(dir.path().join("t.log")).expect("build");
+        let file = s.build(builder);
         write(&file, "a\n");
-        clock.set(c.boundary - Duration::milliseconds(1));
+        s.clock.set(c.boundary - Duration::milliseconds(1));
         write(&file, "b\n");
         assert_eq!(
-            listing(dir.path()),
+            s.listing(),
             expect(&[("t.log", "a\nb\n")]),
             "{} interval {}: rotated early",
             c.when,
             c.interval
         );
-        clock.set(c.boundary);
+        s.clock.set(c.boundary);
         write(&file, "c\n");
         let rotated = format!("t.log.{}.0000", c.rotated);
         assert_eq!(
-            listing(dir.path()),
+            s.listing(),
             expect(&[(rotated.as_str(), "a\nb\n"), ("t.log", "c\n")]),
             "{} interval {}",
             c.when,
@@ -178,17 +164,12 @@ fn every_when_rotates_at_its_boundary_and_not_before() {
 
 #[test]
 fn never_rotates_on_time() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = ManualClock::new(datetime!(2024-01-01 12:00 UTC));
-    let file = RotatingFile::builder()
-        .clock(clock.clone())
-        .utc(true)
-        .build(dir.path().join("t.log"))
-        .expect("build");
+    let s = Setup::new(datetime!(2024-01-01 12:00 UTC));
+    let file = s.build(s.builder());
     write(&file, "a\n");
-    clock.advance(Duration::days(400));
+    s.clock.advance(Duration::days(400));
     write(&file, "b\n");
-    assert_eq!(listing(dir.path()), expect(&[("t.log", "a\nb\n")]));
+    assert_eq!(s.listing(), expect(&[("t.log", "a\nb\n")]));
 }
 
 /// The same instants give different boundaries and names in a local zone
@@ -199,37 +180,29 @@ fn local_zone_and_utc_place_boundaries_differently() {
     let local_boundary = datetime!(2024-01-01 12:30 UTC);
     let utc_boundary = datetime!(2024-01-01 13:00 UTC);
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = ManualClock::new(start);
-    let file = RotatingFile::builder()
-        .when(When::Hours)
-        .zone(Zone::fixed(offset!(+5:30)))
-        .clock(clock.clone())
-        .build(dir.path().join("t.log"))
-        .expect("build");
+    let s = Setup::new(start);
+    let file = s.build(
+        s.builder()
+            .when(When::Hours)
+            .zone(Zone::fixed(offset!(+5:30))),
+    );
     write(&file, "a\n");
-    clock.set(local_boundary);
+    s.clock.set(local_boundary);
     write(&file, "b\n");
     assert_eq!(
-        listing(dir.path()),
+        s.listing(),
         expect(&[("t.log.2024-01-01_17-00-00.0000", "a\n"), ("t.log", "b\n")])
     );
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = ManualClock::new(start);
-    let file = RotatingFile::builder()
-        .when(When::Hours)
-        .utc(true)
-        .clock(clock.clone())
-        .build(dir.path().join("t.log"))
-        .expect("build");
+    let s = Setup::new(start);
+    let file = s.build(s.builder().when(When::Hours));
     write(&file, "a\n");
-    clock.set(local_boundary);
+    s.clock.set(local_boundary);
     write(&file, "b\n");
-    clock.set(utc_boundary);
+    s.clock.set(utc_boundary);
     write(&file, "c\n");
     assert_eq!(
-        listing(dir.path()),
+        s.listing(),
         expect(&[
             ("t.log.2024-01-01_12-00-00.0000", "a\nb\n"),
             ("t.log", "c\n")
@@ -238,19 +211,17 @@ fn local_zone_and_utc_place_boundaries_differently() {
 
     // Midnight in UTC+2 is 22:00 UTC the day before, and the name says the
     // local date.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = ManualClock::new(datetime!(2024-01-01 21:00 UTC));
-    let file = RotatingFile::builder()
-        .when(When::Midnight)
-        .zone(Zone::fixed(offset!(+2)))
-        .clock(clock.clone())
-        .build(dir.path().join("t.log"))
-        .expect("build");
+    let s = Setup::new(datetime!(2024-01-01 21:00 UTC));
+    let file = s.build(
+        s.builder()
+            .when(When::Midnight)
+            .zone(Zone::fixed(offset!(+2))),
+    );
     write(&file, "a\n");
-    clock.set(datetime!(2024-01-01 22:00 UTC));
+    s.clock.set(datetime!(2024-01-01 22:00 UTC));
     write(&file, "b\n");
     assert_eq!(
-        listing(dir.path()),
+        s.listing(),
         expect(&[("t.log.2024-01-01_00-00-00.0000", "a\n"), ("t.log", "b\n")])
     );
 }
@@ -261,23 +232,17 @@ fn local_zone_and_utc_place_boundaries_differently() {
 #[test]
 fn midnight_rotation_across_dst_changes() {
     let eastern = Zone::from_posix_tz("EST5EDT,M3.2.0,M11.1.0").expect("valid TZ");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = ManualClock::new(datetime!(2024-03-10 04:59:59 UTC)); // 23:59:59 EST, Mar 9
-    let file = RotatingFile::builder()
-        .when(When::Midnight)
-        .zone(eastern)
-        .clock(clock.clone())
-        .build(dir.path().join("t.log"))
-        .expect("build");
+    let s = Setup::new(datetime!(2024-03-10 04:59:59 UTC)); // 23:59:59 EST, Mar 9
+    let file = s.build(s.builder().when(When::Midnight).zone(eastern));
     write(&file, "mar9\n");
-    clock.set(datetime!(2024-03-10 05:00 UTC)); // 00:00 EST, Mar 10
+    s.clock.set(datetime!(2024-03-10 05:00 UTC)); // 00:00 EST, Mar 10
     write(&file, "mar10 start\n");
-    clock.set(datetime!(2024-03-11 03:59:59 UTC)); // 23:59:59 EDT: 23 h later
+    s.clock.set(datetime!(2024-03-11 03:59:59 UTC)); // 23:59:59 EDT: 23 h later
     write(&file, "mar10 end\n");
-    clock.set(datetime!(2024-03-11 04:00 UTC)); // 00:00 EDT, Mar 11
+    s.clock.set(datetime!(2024-03-11 04:00 UTC)); // 00:00 EDT, Mar 11
     write(&file, "mar11\n");
     assert_eq!(
-        listing(dir.path()),
+        s.listing(),
         expect(&[
             ("t.log.2024-03-09_00-00-00.0000", "mar9\n"),
             ("t.log.2024-03-10_00-00-00.0000", "mar10 start\nmar10 end\n"),
@@ -285,14 +250,14 @@ fn midnight_rotation_across_dst_changes() {
         ])
     );
 
-    clock.set(datetime!(2024-11-03 04:00 UTC)); // 00:00 EDT, Nov 3
+    s.clock.set(datetime!(2024-11-03 04:00 UTC)); // 00:00 EDT, Nov 3
     write(&file, "nov3 start\n");
-    clock.set(datetime!(2024-11-04 04:30 UTC)); // 23:30 EST: 24.5 h later
+    s.clock.set(datetime!(2024-11-04 04:30 UTC)); // 23:30 EST: 24.5 h later
     write(&file, "nov3 end\n");
-    clock.set(datetime!(2024-11-04 05:00 UTC)); // 00:00 EST, Nov 4
+    s.clock.set(datetime!(2024-11-04 05:00 UTC)); // 00:00 EST, Nov 4
     write(&file, "nov4\n");
     assert_eq!(
-        listing(dir.path()),
+        s.listing(),
         expect(&[
             ("t.log.2024-03-09_00-00-00.0000", "mar9\n"),
             ("t.log.2024-03-10_00-00-00.0000", "mar10 start\nmar10 end\n"),
@@ -307,21 +272,15 @@ fn midnight_rotation_across_dst_changes() {
 /// that fills the file exactly stays.
 #[test]
 fn size_only_rotation() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = ManualClock::new(datetime!(2024-01-01 12:00 UTC));
-    let file = RotatingFile::builder()
-        .max_bytes(14)
-        .utc(true)
-        .clock(clock.clone())
-        .build(dir.path().join("t.log"))
-        .expect("build");
+    let s = Setup::new(datetime!(2024-01-01 12:00 UTC));
+    let file = s.build(s.builder().max_bytes(14));
     for i in 0..5 {
         write(&file, &format!("rec {i:02}\n")); // 7 bytes
     }
-    clock.advance(Duration::hours(30));
+    s.clock.advance(Duration::hours(30));
     write(&file, "rec 05\n");
     assert_eq!(
-        listing(dir.path()),
+        s.listing(),
         expect(&[
             // Size-only names carry the rotation instant.
             ("t.log.2024-01-01_12-00-00.0000", "rec 00\nrec 01\n"),
@@ -330,7 +289,7 @@ fn size_only_rotation() {
         ])
     );
     write(&file, "rec 06\n");
-    assert!(dir.path().join("t.log.2024-01-02_18-00-00.0000").exists());
+    assert!(s.dir.path().join("t.log.2024-01-02_18-00-00.0000").exists());
 }
 
 /// Time and size together: size rotations inside one hour share the
@@ -338,23 +297,16 @@ fn size_only_rotation() {
 /// even a small file.
 #[test]
 fn combined_time_and_size() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = ManualClock::new(datetime!(2024-01-01 12:00 UTC));
-    let file = RotatingFile::builder()
-        .when(When::Hours)
-        .max_bytes(8)
-        .utc(true)
-        .clock(clock.clone())
-        .build(dir.path().join("t.log"))
-        .expect("build");
+    let s = Setup::new(datetime!(2024-01-01 12:00 UTC));
+    let file = s.build(s.builder().when(When::Hours).max_bytes(8));
     for r in ["a1\n", "a2\n", "a3\n", "a4\n", "a5\n"] {
         write(&file, r);
-        clock.advance(Duration::minutes(10));
+        s.clock.advance(Duration::minutes(10));
     }
-    clock.set(datetime!(2024-01-01 13:05 UTC));
+    s.clock.set(datetime!(2024-01-01 13:05 UTC));
     write(&file, "b1\n");
     assert_eq!(
-        listing(dir.path()),
+        s.listing(),
         expect(&[
             ("t.log.2024-01-01_12-00-00.0000", "a1\na2\n"),
             ("t.log.2024-01-01_12-00-00.0001", "a3\na4\n"),
@@ -370,22 +322,19 @@ fn combined_time_and_size() {
 /// files once there are more than 3 backups.
 #[test]
 fn acrilog_scenario_keeps_every_record_retention_allows() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = ManualClock::new(datetime!(2024-01-01 12:00:00 UTC));
-    let file = RotatingFile::builder()
-        .when(When::Seconds)
-        .backup_count(3)
-        .max_bytes(30) // three 9-byte records
-        .utc(true)
-        .clock(clock.clone())
-        .build(dir.path().join("t.log"))
-        .expect("build");
+    let s = Setup::new(datetime!(2024-01-01 12:00:00 UTC));
+    let file = s.build(
+        s.builder()
+            .when(When::Seconds)
+            .backup_count(3)
+            .max_bytes(30), // three 9-byte records
+    );
     for i in 0..10 {
         write(&file, &format!("record {i}\n"));
-        clock.advance(Duration::milliseconds(300));
+        s.clock.advance(Duration::milliseconds(300));
     }
     file.wait_idle();
-    let on_disk = listing(dir.path());
+    let on_disk = s.listing();
     assert_eq!(
         on_disk,
         expect(&[
@@ -405,11 +354,11 @@ fn acrilog_scenario_keeps_every_record_retention_allows() {
     assert_eq!(kept, 10, "acrilog keeps 4 of these 10");
 
     // One more period: a fourth backup appears and the oldest file goes.
-    clock.set(datetime!(2024-01-01 12:00:03 UTC));
+    s.clock.set(datetime!(2024-01-01 12:00:03 UTC));
     write(&file, "record 10\n");
     file.wait_idle();
     assert_eq!(
-        listing(dir.path()),
+        s.listing(),
         expect(&[
             ("t.log.2024-01-01_12-00-00.0001", "record 3\n"),
             (
@@ -426,36 +375,18 @@ fn acrilog_scenario_keeps_every_record_retention_allows() {
     assert_eq!(file.background_errors(), 0);
 }
 
-fn leave_file(path: &std::path::Path, content: &str, modified: OffsetDateTime) {
-    fs::write(path, content).expect("write a file of an earlier run");
-    File::options()
-        .write(true)
-        .open(path)
-        .expect("open it")
-        .set_modified(SystemTime::from(modified))
-        .expect("set its modification time");
-}
-
 /// A file left by an earlier run and last written in an earlier period is
 /// rotated (under that period's name) before the first new record; one of
 /// the current period is appended to.
 #[test]
 fn existing_file_from_an_earlier_period_is_rotated_first() {
     for delay in [false, true] {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("t.log");
-        leave_file(&path, "old\n", datetime!(2024-05-01 10:00 UTC));
-        let clock = ManualClock::new(datetime!(2024-05-02 12:00 UTC));
-        let file = RotatingFile::builder()
-            .when(When::Midnight)
-            .utc(true)
-            .delay(delay)
-            .clock(clock.clone())
-            .build(&path)
-            .expect("build");
+        let s = Setup::new(datetime!(2024-05-02 12:00 UTC));
+        leave_file(&s.path(), "old\n", datetime!(2024-05-01 10:00 UTC));
+        let file = s.build(s.builder().when(When::Midnight).delay(delay));
         write(&file, "new\n");
         assert_eq!(
-            listing(dir.path()),
+            s.listing(),
             expect(&[
                 ("t.log.2024-05-01_00-00-00.0000", "old\n"),
                 ("t.log", "new\n")
@@ -464,31 +395,19 @@ fn existing_file_from_an_earlier_period_is_rotated_first() {
         );
     }
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("t.log");
-    leave_file(&path, "old\n", datetime!(2024-05-02 01:00 UTC));
-    let clock = ManualClock::new(datetime!(2024-05-02 12:00 UTC));
-    let file = RotatingFile::builder()
-        .when(When::Midnight)
-        .utc(true)
-        .clock(clock)
-        .build(&path)
-        .expect("build");
+    let s = Setup::new(datetime!(2024-05-02 12:00 UTC));
+    leave_file(&s.path(), "old\n", datetime!(2024-05-02 01:00 UTC));
+    let file = s.build(s.builder().when(When::Midnight));
     write(&file, "new\n");
-    assert_eq!(listing(dir.path()), expect(&[("t.log", "old\nnew\n")]));
+    assert_eq!(s.listing(), expect(&[("t.log", "old\nnew\n")]));
 }
 
 #[test]
 fn truncate_mode_empties_the_file_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("t.log");
-    fs::write(&path, "old\n").expect("write");
-    let file = RotatingFile::builder()
-        .file_mode(tracing_mplog_sink::rotate::FileMode::Truncate)
-        .clock(ManualClock::new(datetime!(2024-05-02 12:00 UTC)))
-        .build(&path)
-        .expect("build");
+    let s = Setup::new(datetime!(2024-05-02 12:00 UTC));
+    fs::write(s.path(), "old\n").expect("write");
+    let file = s.build(s.builder().file_mode(FileMode::Truncate));
     write(&file, "new\n");
     write(&file, "newer\n");
-    assert_eq!(listing(dir.path()), expect(&[("t.log", "new\nnewer\n")]));
+    assert_eq!(s.listing(), expect(&[("t.log", "new\nnewer\n")]));
 }

@@ -11,10 +11,11 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::wire::buf::{
-    begin_frame, begin_len, end_len, put_debug, put_i64, put_i128, put_str, put_u8, put_u32,
-    put_u64, put_u128,
+    begin_frame, begin_len, end_len, put_debug, put_i64, put_str, put_u8, put_u32, put_u64,
 };
-use crate::wire::{FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME, FrameType, tag};
+use crate::wire::{
+    FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME, FrameType, Tag, Value,
+};
 
 /// A span's fields, encoded once when recorded and kept in the span's
 /// extensions; copied into each event frame inside the span.
@@ -153,50 +154,46 @@ fn entry_bounds(buf: &[u8], start: usize, k: u32) -> (usize, usize) {
 pub(crate) struct FieldEncoder<'a>(pub(crate) &'a mut Vec<u8>);
 
 impl FieldEncoder<'_> {
-    fn head(&mut self, field: &Field, tag: u8) {
+    fn field(&mut self, field: &Field, value: Value<'_>) {
         put_str(self.0, field.name());
-        put_u8(self.0, tag);
+        value.encode(self.0);
     }
 }
 
 impl Visit for FieldEncoder<'_> {
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.head(field, tag::I64);
-        put_i64(self.0, value);
+        self.field(field, Value::I64(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.head(field, tag::U64);
-        put_u64(self.0, value);
+        self.field(field, Value::U64(value));
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.head(field, tag::I128);
-        put_i128(self.0, value);
+        self.field(field, Value::I128(value));
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.head(field, tag::U128);
-        put_u128(self.0, value);
+        self.field(field, Value::U128(value));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.head(field, tag::F64);
-        put_u64(self.0, value.to_bits());
+        self.field(field, Value::F64(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.head(field, tag::BOOL);
-        put_u8(self.0, u8::from(value));
+        self.field(field, Value::Bool(value));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.head(field, tag::STR);
-        put_str(self.0, value);
+        self.field(field, Value::Str(value));
     }
 
+    /// Formats straight into the buffer instead of through a `Value`, which
+    /// would need the text as a `&str` first.
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.head(field, tag::DEBUG);
+        put_str(self.0, field.name());
+        put_u8(self.0, Tag::Debug as u8);
         put_debug(self.0, value);
     }
 }

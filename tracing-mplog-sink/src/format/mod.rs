@@ -38,7 +38,7 @@ use tracing_core::Level;
 
 pub use builder::{Builder, DEFAULT_DATEFMT, DEFAULT_TEMPLATE, FormatError};
 pub use datefmt::DatefmtError;
-pub use template::TemplateError;
+pub use template::{MAX_PADDING, TemplateError};
 
 use crate::clock::Clock;
 use crate::record::RecordView;

@@ -176,6 +176,20 @@ pub enum TemplateError {
         /// The conversion character.
         conversion: char,
     },
+    /// A width, or the decimals of `created`, over [`MAX_PADDING`]: that much
+    /// padding would be built for every line (a width of 10^16 aborted the
+    /// process on the first record).
+    #[error("placeholder `{name}`: {what} {found} is over the limit of {limit}")]
+    TooWide {
+        /// The placeholder name as written.
+        name: String,
+        /// `"width"` or `"decimals"`.
+        what: &'static str,
+        /// The number in the template.
+        found: usize,
+        /// [`MAX_PADDING`].
+        limit: usize,
+    },
     /// Malformed syntax at a byte offset.
     #[error("at byte {at}: {what}")]
     Syntax {
@@ -203,6 +217,31 @@ fn lookup(name: &str) -> Result<Field, TemplateError> {
     Err(TemplateError::UnknownPlaceholder {
         name: name.to_owned(),
     })
+}
+
+/// The largest width (and number of `created` decimals) a template may ask
+/// for. Padding is built for every rendered line, so the limit bounds what a
+/// template can make each line cost; truncation (`.precision` on text)
+/// allocates nothing and is not limited.
+pub const MAX_PADDING: usize = 4096;
+
+/// Refuses a spec whose padding would exceed [`MAX_PADDING`].
+fn bounded(name: &str, field: Field, spec: Spec) -> Result<Spec, TemplateError> {
+    let too_wide = |what, found| TemplateError::TooWide {
+        name: name.to_owned(),
+        what,
+        found,
+        limit: MAX_PADDING,
+    };
+    if spec.width > MAX_PADDING {
+        return Err(too_wide("width", spec.width));
+    }
+    match spec.precision {
+        Some(places) if field == Field::Created && places > MAX_PADDING => {
+            Err(too_wide("decimals", places))
+        }
+        _ => Ok(spec),
+    }
 }
 
 fn syntax(at: usize, what: impl fmt::Display) -> TemplateError {
@@ -329,16 +368,14 @@ fn parse_percent(t: &str) -> Result<Vec<Piece>, TemplateError> {
         i += conv.len_utf8();
         lit_start = i;
         pieces.push(Piece::Literal(std::mem::take(&mut lit)));
-        pieces.push(Piece::Field(
-            field,
-            Spec {
-                align: if left { Align::Left } else { Align::Right },
-                fill: ' ',
-                zero: zero && !left && field.is_numeric(),
-                width: width.unwrap_or(0),
-                precision,
-            },
-        ));
+        let spec = Spec {
+            align: if left { Align::Left } else { Align::Right },
+            fill: ' ',
+            zero: zero && !left && field.is_numeric(),
+            width: width.unwrap_or(0),
+            precision,
+        };
+        pieces.push(Piece::Field(field, bounded(name, field, spec)?));
     }
     lit.push_str(&t[lit_start..]);
     pieces.push(Piece::Literal(lit));
@@ -380,6 +417,7 @@ fn parse_braces(t: &str) -> Result<Vec<Piece>, TemplateError> {
                 let field = lookup(name)?;
                 let spec =
                     parse_native_spec(spec.unwrap_or(""), field, body_start + name.len() + 1)?;
+                let spec = bounded(name, field, spec)?;
                 pieces.push(Piece::Literal(std::mem::take(&mut lit)));
                 pieces.push(Piece::Field(field, spec));
                 while chars.peek().is_some_and(|&(i, _)| i <= close) {

@@ -1,10 +1,81 @@
-//! Helpers shared by the rotation tests: what is on disk, by file name.
+//! Helpers shared by the rotation tests: the usual setup (a temporary
+//! folder, a fake clock, UTC names), writing records, files of an earlier
+//! run, and what is on disk by file name.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Read;
-use std::path::Path;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use tempfile::TempDir;
+use time::OffsetDateTime;
+use tracing_mplog_sink::clock::ManualClock;
+use tracing_mplog_sink::rotate::{Builder, RotatingFile};
+
+/// A temporary folder holding the log file `t.log`, and a fake clock.
+pub struct Setup {
+    pub dir: TempDir,
+    pub clock: ManualClock,
+}
+
+impl Setup {
+    /// A fresh folder; the clock reads `start`.
+    pub fn new(start: OffsetDateTime) -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            clock: ManualClock::new(start),
+        }
+    }
+
+    /// A builder on this clock with boundaries and names in UTC (set
+    /// `zone` on it for anything else).
+    pub fn builder(&self) -> Builder {
+        RotatingFile::builder().utc(true).clock(self.clock.clone())
+    }
+
+    /// `dir/t.log`.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("t.log")
+    }
+
+    /// Builds `builder` at `dir/t.log`.
+    pub fn build(&self, builder: Builder) -> RotatingFile {
+        builder.build(self.path()).expect("build")
+    }
+
+    /// What is in the folder; see [`listing`].
+    pub fn listing(&self) -> Vec<(String, String)> {
+        listing(self.dir.path())
+    }
+}
+
+/// Writes one record through the shared handle, as a `MakeWriter` user does.
+pub fn write(file: &RotatingFile, record: &str) {
+    (&*file)
+        .write_all(record.as_bytes())
+        .expect("write a record");
+}
+
+/// A file as an earlier run left it: `content`, last written at `modified`.
+pub fn leave_file(path: &Path, content: &str, modified: OffsetDateTime) {
+    fs::write(path, content).expect("write a file of an earlier run");
+    File::options()
+        .write(true)
+        .open(path)
+        .expect("open it")
+        .set_modified(SystemTime::from(modified))
+        .expect("set its modification time");
+}
+
+/// A file's modification time.
+pub fn modified(path: &Path) -> OffsetDateTime {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("modification time")
+        .into()
+}
 
 /// Every file in `dir` (not recursive), name → content; `.gz` files are
 /// decompressed (and must be valid gzip).

@@ -1,100 +1,11 @@
 //! Zero-copy decoding of frame bodies into borrowed views.
 
-use std::fmt;
-
 use tracing_core::Level;
 
+use super::cursor::Cursor;
 use super::error::WireError;
-use super::{FrameType, MAGIC, VERSION, tag};
-
-/// A bounds-checked reader over a frame body (or a part of one). `base` is
-/// the offset of `buf[0]` within the frame body, for error messages.
-#[derive(Clone, Copy)]
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    base: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn new(buf: &'a [u8], base: usize) -> Self {
-        Self { buf, pos: 0, base }
-    }
-
-    fn offset(&self) -> usize {
-        self.base + self.pos
-    }
-
-    fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
-        let available = self.remaining();
-        if n > available {
-            return Err(WireError::Truncated {
-                what,
-                offset: self.offset(),
-                needed: n,
-                available,
-            });
-        }
-        let out = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(out)
-    }
-
-    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], WireError> {
-        let mut out = [0; N];
-        out.copy_from_slice(self.take(N, what)?);
-        Ok(out)
-    }
-
-    fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
-        Ok(self.array::<1>(what)?[0])
-    }
-
-    fn u16(&mut self, what: &'static str) -> Result<u16, WireError> {
-        Ok(u16::from_le_bytes(self.array(what)?))
-    }
-
-    fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
-        Ok(u32::from_le_bytes(self.array(what)?))
-    }
-
-    fn u64(&mut self, what: &'static str) -> Result<u64, WireError> {
-        Ok(u64::from_le_bytes(self.array(what)?))
-    }
-
-    fn i64(&mut self, what: &'static str) -> Result<i64, WireError> {
-        Ok(i64::from_le_bytes(self.array(what)?))
-    }
-
-    /// A `u32` length followed by that many bytes.
-    fn blob(&mut self, what: &'static str) -> Result<Cursor<'a>, WireError> {
-        let len = self.u32(what)? as usize;
-        let base = self.offset();
-        Ok(Cursor::new(self.take(len, what)?, base))
-    }
-
-    fn str(&mut self, what: &'static str) -> Result<&'a str, WireError> {
-        let len = self.u32(what)? as usize;
-        let offset = self.offset();
-        let bytes = self.take(len, what)?;
-        std::str::from_utf8(bytes).map_err(|_| WireError::InvalidUtf8 { what, offset })
-    }
-
-    fn finish(&self, what: &'static str) -> Result<(), WireError> {
-        match self.remaining() {
-            0 => Ok(()),
-            extra => Err(WireError::TrailingBytes {
-                what,
-                offset: self.offset(),
-                extra,
-            }),
-        }
-    }
-}
+use super::value::Value;
+use super::{FrameType, MAGIC, VERSION};
 
 /// One decoded frame, borrowing from the buffer it was decoded from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -294,18 +205,6 @@ pub struct EventView<'a> {
     message: Option<(&'a str, usize)>,
 }
 
-impl PartialEq for Cursor<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.buf[self.pos..] == other.buf[other.pos..]
-    }
-}
-
-impl fmt::Debug for Cursor<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{} bytes>", self.remaining())
-    }
-}
-
 impl<'a> EventView<'a> {
     fn decode(c: &mut Cursor<'a>) -> Result<Self, WireError> {
         let seq = c.u64("event.seq")?;
@@ -476,25 +375,7 @@ fn find_message<'a>(mut c: Cursor<'a>) -> Option<(&'a str, usize)> {
 
 fn read_field<'a>(c: &mut Cursor<'a>) -> Result<Field<'a>, WireError> {
     let name = c.str("field.name")?;
-    let offset = c.offset();
-    let value = match c.u8("field.tag")? {
-        tag::I64 => Value::I64(c.i64("field.value")?),
-        tag::U64 => Value::U64(c.u64("field.value")?),
-        tag::I128 => Value::I128(i128::from_le_bytes(c.array("field.value")?)),
-        tag::U128 => Value::U128(u128::from_le_bytes(c.array("field.value")?)),
-        tag::F64 => Value::F64(f64::from_bits(c.u64("field.value")?)),
-        tag::BOOL => {
-            let offset = c.offset();
-            match c.u8("field.value")? {
-                0 => Value::Bool(false),
-                1 => Value::Bool(true),
-                found => return Err(WireError::InvalidBool { found, offset }),
-            }
-        }
-        tag::STR => Value::Str(c.str("field.value")?),
-        tag::DEBUG => Value::Debug(c.str("field.value")?),
-        found => return Err(WireError::UnknownValueTag { found, offset }),
-    };
+    let value = Value::decode(c)?;
     Ok(Field { name, value })
 }
 
@@ -581,44 +462,4 @@ pub struct Field<'a> {
     pub name: &'a str,
     /// The field's value.
     pub value: Value<'a>,
-}
-
-/// A field's typed value.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub enum Value<'a> {
-    /// A signed integer (tag 1).
-    I64(i64),
-    /// An unsigned integer (tag 2).
-    U64(u64),
-    /// A 128-bit signed integer (tag 3).
-    I128(i128),
-    /// A 128-bit unsigned integer (tag 4).
-    U128(u128),
-    /// A float (tag 5).
-    F64(f64),
-    /// A boolean (tag 6).
-    Bool(bool),
-    /// A string recorded with `record_str` (tag 7).
-    Str(&'a str),
-    /// The text of a value recorded with `Debug` (or an error's `Display`,
-    /// tag 8).
-    Debug(&'a str),
-}
-
-impl fmt::Display for Value<'_> {
-    /// Writes the value as `tracing_subscriber::fmt` prints a field: strings
-    /// quoted and escaped (`Debug` of `str`), everything else as it prints.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::I64(v) => write!(f, "{v}"),
-            Value::U64(v) => write!(f, "{v}"),
-            Value::I128(v) => write!(f, "{v}"),
-            Value::U128(v) => write!(f, "{v}"),
-            Value::F64(v) => write!(f, "{v:?}"),
-            Value::Bool(v) => write!(f, "{v}"),
-            Value::Str(v) => write!(f, "{v:?}"),
-            Value::Debug(v) => f.write_str(v),
-        }
-    }
 }

@@ -53,17 +53,21 @@
 //! ```
 
 pub(crate) mod buf;
+mod cursor;
 mod decode;
 mod error;
 mod owned;
 mod reader;
+mod value;
 
 pub use decode::{
-    DropReason, Dropped, EventView, Field, Fields, Frame, Goodbye, Hello, SpanView, Spans, Value,
+    DropReason, Dropped, EventView, Field, Fields, Frame, Goodbye, Hello, SpanView, Spans,
 };
 pub use error::WireError;
 pub use owned::{OwnedEvent, OwnedField, OwnedFrame, OwnedHello, OwnedSpan, OwnedValue};
 pub use reader::FrameReader;
+pub(crate) use value::Tag;
+pub use value::Value;
 
 pub(crate) use decode::{FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME, level_to_u8};
 
@@ -110,18 +114,6 @@ impl FrameType {
             _ => return None,
         })
     }
-}
-
-/// Value tags of fields.
-pub(crate) mod tag {
-    pub(crate) const I64: u8 = 1;
-    pub(crate) const U64: u8 = 2;
-    pub(crate) const I128: u8 = 3;
-    pub(crate) const U128: u8 = 4;
-    pub(crate) const F64: u8 = 5;
-    pub(crate) const BOOL: u8 = 6;
-    pub(crate) const STR: u8 = 7;
-    pub(crate) const DEBUG: u8 = 8;
 }
 
 #[cfg(test)]

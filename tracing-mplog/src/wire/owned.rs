@@ -4,10 +4,10 @@
 
 use tracing_core::Level;
 
-use super::buf::{begin_frame, begin_len, end_len, put_i64, put_i128, put_str, put_u8};
-use super::buf::{put_u16, put_u32, put_u64, put_u128};
+use super::buf::{begin_frame, begin_len, end_len, put_i64, put_str, put_u8};
+use super::buf::{put_u16, put_u32, put_u64};
 use super::decode::{FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME, level_to_u8};
-use super::{Dropped, EventView, Field, Frame, FrameType, Goodbye, Hello, MAGIC, Value, tag};
+use super::{Dropped, EventView, Field, Frame, FrameType, Goodbye, Hello, MAGIC, Value};
 
 /// An owned frame that can be encoded.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,47 +170,29 @@ fn encode_fields(out: &mut Vec<u8>, message: Option<&str>, fields: &[OwnedField]
     let at = begin_len(out);
     if let Some(m) = message {
         put_str(out, "message");
-        put_u8(out, tag::DEBUG);
-        put_str(out, m);
+        Value::Debug(m).encode(out);
     }
     for f in fields {
         put_str(out, &f.name);
-        match &f.value {
-            OwnedValue::I64(v) => {
-                put_u8(out, tag::I64);
-                put_i64(out, *v);
-            }
-            OwnedValue::U64(v) => {
-                put_u8(out, tag::U64);
-                put_u64(out, *v);
-            }
-            OwnedValue::I128(v) => {
-                put_u8(out, tag::I128);
-                put_i128(out, *v);
-            }
-            OwnedValue::U128(v) => {
-                put_u8(out, tag::U128);
-                put_u128(out, *v);
-            }
-            OwnedValue::F64(v) => {
-                put_u8(out, tag::F64);
-                put_u64(out, v.to_bits());
-            }
-            OwnedValue::Bool(v) => {
-                put_u8(out, tag::BOOL);
-                put_u8(out, u8::from(*v));
-            }
-            OwnedValue::Str(v) => {
-                put_u8(out, tag::STR);
-                put_str(out, v);
-            }
-            OwnedValue::Debug(v) => {
-                put_u8(out, tag::DEBUG);
-                put_str(out, v);
-            }
-        }
+        f.value.as_value().encode(out);
     }
     end_len(out, at);
+}
+
+impl OwnedValue {
+    /// The borrowed form, which knows its tag and encoding.
+    fn as_value(&self) -> Value<'_> {
+        match self {
+            OwnedValue::I64(v) => Value::I64(*v),
+            OwnedValue::U64(v) => Value::U64(*v),
+            OwnedValue::I128(v) => Value::I128(*v),
+            OwnedValue::U128(v) => Value::U128(*v),
+            OwnedValue::F64(v) => Value::F64(*v),
+            OwnedValue::Bool(v) => Value::Bool(*v),
+            OwnedValue::Str(v) => Value::Str(v),
+            OwnedValue::Debug(v) => Value::Debug(v),
+        }
+    }
 }
 
 impl From<Value<'_>> for OwnedValue {

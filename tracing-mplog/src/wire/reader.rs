@@ -117,6 +117,9 @@ impl<R: Read> FrameReader<R> {
         while self.body_filled < len {
             if self.body.len() <= self.body_filled {
                 let grown = (self.body_filled + GROWTH_STEP).min(len);
+                // `resize` alone grows the capacity geometrically (to twice
+                // the old one), past the declared length and the limit.
+                self.body.reserve_exact(grown - self.body.len());
                 self.body.resize(grown, 0);
             }
             let end = self.body.len().min(len);

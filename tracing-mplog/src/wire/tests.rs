@@ -163,11 +163,24 @@ proptest! {
         prop_assert_eq!(back, frames);
     }
 
+    /// Whatever decodes survives a round trip: the owned copy encodes,
+    /// decodes again to the same frame, and encodes to the same bytes (the
+    /// byte check also covers NaN fields, which are not equal to themselves).
     #[test]
     fn arbitrary_bodies_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
-        if let Ok(Frame::Event(e)) = Frame::decode(&bytes) {
+        let Ok(frame) = Frame::decode(&bytes) else {
+            return Ok(());
+        };
+        if let Frame::Event(e) = frame {
             // Iterating a validated view must not fail either.
             let _ = (e.fields().count(), e.spans().map(|s| s.fields().count()).sum::<usize>());
+        }
+        let owned = frame.into_owned();
+        let first = encode(&owned);
+        let again = Frame::decode(&first[4..]).expect("a re-encoded frame decodes").into_owned();
+        prop_assert_eq!(encode(&again), first);
+        if !has_nan(&owned) {
+            prop_assert_eq!(again, owned);
         }
     }
 
@@ -188,6 +201,33 @@ proptest! {
         }
     }
 
+    /// A stream of real frames with a few bytes changed, read whole and
+    /// read in arbitrary chunks with `WouldBlock` between them: the same
+    /// frames and the same final error either way, and the buffer within
+    /// the limit.
+    #[test]
+    fn chunked_reads_resume_where_they_stopped(
+        frames in prop::collection::vec(arb_frame(), 1..5),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        chunks in prop::collection::vec(1..20usize, 1..8),
+    ) {
+        let mut stream = Vec::new();
+        for f in &frames {
+            f.encode(&mut stream);
+        }
+        for (at, b) in flips {
+            let i = at.index(stream.len());
+            stream[i] = b;
+        }
+        let mut whole = FrameReader::with_max_frame_size(&stream[..], 400);
+        let mut chunked = FrameReader::with_max_frame_size(
+            Chunked { bytes: &stream, sizes: chunks, next: 0, block: false },
+            400,
+        );
+        prop_assert_eq!(read_outcomes(&mut whole), read_outcomes(&mut chunked));
+        prop_assert!(chunked.buffer_capacity() <= 400);
+    }
+
     #[test]
     fn arbitrary_streams_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let mut reader = FrameReader::with_max_frame_size(&bytes[..], 300);
@@ -198,6 +238,65 @@ proptest! {
             }
         }
         prop_assert!(reader.buffer_capacity() <= 300);
+    }
+}
+
+/// Whether an event frame has a NaN field (which is not equal to itself).
+fn has_nan(frame: &OwnedFrame) -> bool {
+    let OwnedFrame::Event(e) = frame else {
+        return false;
+    };
+    e.fields
+        .iter()
+        .chain(e.spans.iter().flat_map(|s| &s.fields))
+        .any(|f| matches!(f.value, OwnedValue::F64(v) if v.is_nan()))
+}
+
+/// A reader handing out `bytes` in chunks of the given sizes (cycling),
+/// with `WouldBlock` before each chunk.
+struct Chunked<'a> {
+    bytes: &'a [u8],
+    sizes: Vec<usize>,
+    next: usize,
+    block: bool,
+}
+
+impl std::io::Read for Chunked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.block = !self.block;
+        if self.block {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        let size = self.sizes[self.next % self.sizes.len()];
+        self.next += 1;
+        let n = size.min(buf.len()).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+/// Reads until the stream ends or loses step with frame boundaries,
+/// retrying `WouldBlock`: each frame by its owned encoding, each error by
+/// its `Debug` text. Errors inside a frame body keep the stream in step, so
+/// reading goes on after them.
+fn read_outcomes<R: std::io::Read>(reader: &mut FrameReader<R>) -> Vec<Result<Vec<u8>, String>> {
+    let mut out = Vec::new();
+    loop {
+        match reader.read_frame() {
+            Ok(Some(frame)) => out.push(Ok(encode(&frame.into_owned()))),
+            Ok(None) => return out,
+            Err(WireError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(
+                e @ (WireError::Io(_)
+                | WireError::UnexpectedEof { .. }
+                | WireError::Oversized { .. }),
+            ) => {
+                out.push(Err(format!("{e:?}")));
+                return out;
+            }
+            Err(e) => out.push(Err(format!("{e:?}"))),
+        }
     }
 }
 
@@ -344,7 +443,7 @@ fn one_field_event(value: OwnedValue) -> (Vec<u8>, usize) {
     let b = body(&OwnedFrame::Event(e));
     let tag_at = b
         .windows(6)
-        .rposition(|w| w == [1, 0, 0, 0, b'f', tag::BOOL])
+        .rposition(|w| w == [1, 0, 0, 0, b'f', Tag::Bool as u8])
         .map_or(0, |i| i + 5);
     (b, tag_at)
 }
@@ -464,6 +563,36 @@ fn oversized_length_is_rejected_before_allocating() {
         "{}",
         reader.buffer_capacity()
     );
+}
+
+/// A length prefix and a body of `len` bytes (a goodbye type byte, then
+/// zeros: framed correctly, though too long to decode).
+fn raw_frame(len: u32) -> Vec<u8> {
+    let mut b = len.to_le_bytes().to_vec();
+    b.push(0x04);
+    b.resize(4 + len as usize, 0);
+    b
+}
+
+/// Found by the `wire_stream` fuzz target: `Vec::resize` grows capacity
+/// geometrically, so a 250-byte body after a 200-byte one took 400 bytes
+/// under a 300-byte limit, and a 100 KiB body grown in 64 KiB steps took
+/// 128 KiB. The buffer holds no more than the largest body it has read.
+#[test]
+fn buffer_never_grows_past_the_largest_body() {
+    let mut stream = raw_frame(200);
+    stream.extend(raw_frame(250));
+    let mut reader = FrameReader::with_max_frame_size(&stream[..], 300);
+    for expected in [200, 250] {
+        let body = reader.read_raw().expect("framed").expect("a body");
+        assert_eq!(body.len(), expected);
+        assert_eq!(reader.buffer_capacity(), expected);
+    }
+
+    let stream = raw_frame(100 * 1024);
+    let mut reader = FrameReader::new(&stream[..]);
+    reader.read_raw().expect("framed").expect("a body");
+    assert_eq!(reader.buffer_capacity(), 100 * 1024);
 }
 
 #[test]

@@ -1,0 +1,110 @@
+//! A bounds-checked reader over a frame body, the one place the decoder
+//! reads bytes.
+
+use std::fmt;
+
+use super::error::WireError;
+
+/// A bounds-checked reader over a frame body (or a part of one). `base` is
+/// the offset of `buf[0]` within the frame body, for error messages.
+#[derive(Clone, Copy)]
+pub(super) struct Cursor<'a> {
+    pub(super) buf: &'a [u8],
+    pub(super) pos: usize,
+    pub(super) base: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(super) fn new(buf: &'a [u8], base: usize) -> Self {
+        Self { buf, pos: 0, base }
+    }
+
+    pub(super) fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+
+    pub(super) fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    pub(super) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
+        let available = self.remaining();
+        if n > available {
+            return Err(WireError::Truncated {
+                what,
+                offset: self.offset(),
+                needed: n,
+                available,
+            });
+        }
+        let out = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    pub(super) fn array<const N: usize>(
+        &mut self,
+        what: &'static str,
+    ) -> Result<[u8; N], WireError> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N, what)?);
+        Ok(out)
+    }
+
+    pub(super) fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    pub(super) fn u16(&mut self, what: &'static str) -> Result<u16, WireError> {
+        Ok(u16::from_le_bytes(self.array(what)?))
+    }
+
+    pub(super) fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+
+    pub(super) fn u64(&mut self, what: &'static str) -> Result<u64, WireError> {
+        Ok(u64::from_le_bytes(self.array(what)?))
+    }
+
+    pub(super) fn i64(&mut self, what: &'static str) -> Result<i64, WireError> {
+        Ok(i64::from_le_bytes(self.array(what)?))
+    }
+
+    /// A `u32` length followed by that many bytes.
+    pub(super) fn blob(&mut self, what: &'static str) -> Result<Cursor<'a>, WireError> {
+        let len = self.u32(what)? as usize;
+        let base = self.offset();
+        Ok(Cursor::new(self.take(len, what)?, base))
+    }
+
+    pub(super) fn str(&mut self, what: &'static str) -> Result<&'a str, WireError> {
+        let len = self.u32(what)? as usize;
+        let offset = self.offset();
+        let bytes = self.take(len, what)?;
+        std::str::from_utf8(bytes).map_err(|_| WireError::InvalidUtf8 { what, offset })
+    }
+
+    pub(super) fn finish(&self, what: &'static str) -> Result<(), WireError> {
+        match self.remaining() {
+            0 => Ok(()),
+            extra => Err(WireError::TrailingBytes {
+                what,
+                offset: self.offset(),
+                extra,
+            }),
+        }
+    }
+}
+
+impl PartialEq for Cursor<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.buf[self.pos..] == other.buf[other.pos..]
+    }
+}
+
+impl fmt::Debug for Cursor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes>", self.remaining())
+    }
+}
