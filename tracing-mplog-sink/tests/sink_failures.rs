@@ -463,3 +463,26 @@ fn write_errors_are_counted_reported_and_retried() {
         "{own:?}"
     );
 }
+
+#[test]
+fn records_still_failing_at_shutdown_are_counted_as_unwritten() {
+    let env = Env::new();
+    let sink = env.builder().name("sink").start().expect("start");
+    let mut conn = connect(&sink);
+    send(&mut conn, &hello(150, 1, "w1"));
+    send(&mut conn, &events(1, 1, 3));
+    wait_until("the first lines", || {
+        lines_now(&env.log("w1.log")).len() == 3
+    });
+    std::fs::remove_dir_all(env.logdir()).expect("remove the log folder");
+    std::fs::write(env.logdir(), "in the way").expect("a file in the way");
+    send(&mut conn, &events(1, 4, 6));
+    send(&mut conn, &goodbye(6));
+    drop(conn);
+    let report = sink.shutdown().expect("shutdown");
+    assert!(report.write_errors > 0, "{report}");
+    // w1's three lines, and the sink's own ERROR record about them (its
+    // file, sink.log, cannot be created either).
+    assert_eq!(report.unwritten, 4, "{report}");
+    assert_eq!(report.processes[0].received, 6);
+}

@@ -32,7 +32,7 @@ const CHANNEL_CAPACITY: usize = 1024;
 /// The smallest `max_frame_size` accepted (a hello must fit).
 const MIN_FRAME_SIZE: usize = 1024;
 
-/// Configures a sink; get one with [`Sink::builder`].
+/// Configures a sink; get one with [`Sink::builder`](super::Sink::builder).
 ///
 /// | setting | default | meaning |
 /// |---|---|---|
@@ -127,7 +127,7 @@ impl Builder {
     }
 
     /// The sink's name: the consolidated file's, and the process name of the
-    /// sink's own records and of [`SinkLayer`] events.
+    /// sink's own records and of [`SinkLayer`](super::SinkLayer) events.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self

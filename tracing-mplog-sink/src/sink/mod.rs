@@ -183,13 +183,8 @@ struct Shared {
 impl Shared {
     /// Sends one of the sink's own messages to the writer.
     fn notice(&self, level: Level, message: String) {
-        if self
-            .tx
-            .send(Msg::Notice {
-                level,
-                message: message.clone(),
-            })
-            .is_err()
+        if let Err(flume::SendError(Msg::Notice { message, .. })) =
+            self.tx.send(Msg::Notice { level, message })
         {
             eprintln!("{}: {message}", writer::SINK_TARGET);
         }

@@ -179,7 +179,34 @@ fn serve(
 
 #[cfg(test)]
 mod tests {
-    use super::whole_frame_buffered;
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_patient_read_waits_through_timeouts_until_cut() {
+        let (a, mut b) = Stream::pair().expect("socket pair");
+        a.set_read_timeout(Some(Duration::from_millis(5)))
+            .expect("timeout");
+        let cut = AtomicBool::new(false);
+        let mut patient = Patient {
+            stream: a,
+            cut: &cut,
+        };
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(60));
+            b.write_all(b"late").expect("write");
+            b
+        });
+        let mut buf = [0; 8];
+        let n = patient.read(&mut buf).expect("waits for the late bytes");
+        assert_eq!(&buf[..n], b"late");
+        let _b = writer.join().expect("writer");
+        cut.store(true, Ordering::Release);
+        let err = patient.read(&mut buf).expect_err("cut");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        let why = reason(&WireError::Io(err));
+        assert!(why.contains("drain timeout"), "{why}");
+    }
 
     #[test]
     fn whole_frame_needs_its_prefix_and_body() {

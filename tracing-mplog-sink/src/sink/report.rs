@@ -15,8 +15,9 @@ pub struct SinkReport {
     pub processes: Vec<ProcessReport>,
     /// Failed write attempts to log files (each also reported on stderr).
     pub write_errors: u64,
-    /// Records that never reached their file: still failing at shutdown, or
-    /// beyond the retry buffer while a file was failing.
+    /// Records that never reached their file: still failing at shutdown
+    /// (including those its write buffer held since its last successful
+    /// flush), or beyond the retry queue while a file was failing.
     pub unwritten: u64,
     /// Connections refused because the peer's uid is not allowed.
     pub rejected_connections: u64,

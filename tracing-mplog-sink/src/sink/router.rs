@@ -202,6 +202,24 @@ mod tests {
     }
 
     #[test]
+    fn process_keys_print_and_parse_back() {
+        for key in [
+            ProcessKey::Name,
+            ProcessKey::Pid,
+            ProcessKey::Target,
+            ProcessKey::Host,
+        ] {
+            assert_eq!(key.to_string().parse::<ProcessKey>(), Ok(key));
+            assert_eq!(
+                key.to_string().to_uppercase().parse::<ProcessKey>(),
+                Ok(key)
+            );
+        }
+        let err = "tid".parse::<ProcessKey>().expect_err("unknown");
+        assert!(err.to_string().contains("`tid`"), "{err}");
+    }
+
+    #[test]
     fn names_join_non_empty_parts_with_dots() {
         let r = Router::new(Path::new("/l"), "app", "", "", vec![], true);
         assert_eq!(r.consolidated(), Some(Path::new("/l/app.log")));

@@ -9,7 +9,10 @@
 //! A failed write is reported on stderr (and as a sink record), counted in
 //! `write_errors`, and the line is kept to be retried, in order, before the
 //! next line for that file; lines beyond [`MAX_PENDING`] per file are counted
-//! as `unwritten`, as are lines still failing at shutdown.
+//! as `unwritten`, as are lines still failing at shutdown, and the lines
+//! a file's buffer took since its last successful flush when that file
+//! cannot be flushed at shutdown (an upper bound: a buffer that overflowed
+//! wrote some of them).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
@@ -80,6 +83,9 @@ struct Output {
     path: PathBuf,
     file: Option<RotatingFile>,
     pending: VecDeque<String>,
+    /// Records accepted by the file's buffer since its last successful
+    /// flush: lost if the file never works again before shutdown.
+    unflushed: u64,
     /// The last write failed (reported once until it recovers).
     failing: bool,
 }
@@ -119,6 +125,7 @@ impl Output {
                 return Err(e.to_string());
             }
             self.pending.pop_front();
+            self.unflushed += 1;
         }
         Ok(())
     }
@@ -150,10 +157,13 @@ impl Output {
             let Some(file) = &self.file else {
                 return Err("the file is not open".into());
             };
-            (&*file).write(line.as_bytes()).map(drop).map_err(|e| {
-                tally.write_errors += 1;
-                e.to_string()
-            })
+            (&*file)
+                .write(line.as_bytes())
+                .map(|_| self.unflushed += 1)
+                .map_err(|e| {
+                    tally.write_errors += 1;
+                    e.to_string()
+                })
         });
         if result.is_err() {
             self.keep(line, tally);
@@ -163,10 +173,16 @@ impl Output {
 
     fn flush(&mut self, cfg: &Config, tally: &mut Tally) -> Health {
         let result = self.retry(cfg, tally).and_then(|()| match &self.file {
-            Some(file) => (&*file).flush().map_err(|e| {
-                tally.write_errors += 1;
-                e.to_string()
-            }),
+            Some(file) => match (&*file).flush() {
+                Ok(()) => {
+                    self.unflushed = 0;
+                    Ok(())
+                }
+                Err(e) => {
+                    tally.write_errors += 1;
+                    Err(e.to_string())
+                }
+            },
             None => Ok(()),
         });
         self.health(result)
@@ -187,6 +203,7 @@ fn write_line(
             path: path.to_owned(),
             file: None,
             pending: VecDeque::new(),
+            unflushed: 0,
             failing: false,
         }),
     };
@@ -468,7 +485,13 @@ impl Writer {
             if let Some(file) = &out.file {
                 if let Err(e) = file.sync_all() {
                     self.tally.write_errors += 1;
-                    eprintln!("{SINK_TARGET}: cannot sync {}: {e}", out.path.display());
+                    // What the file's buffer still holds is dropped with it.
+                    self.tally.unwritten += out.unflushed;
+                    eprintln!(
+                        "{SINK_TARGET}: cannot write or sync {}: {e} ({} records may be lost)",
+                        out.path.display(),
+                        out.unflushed
+                    );
                 }
                 file.wait_idle();
             }
