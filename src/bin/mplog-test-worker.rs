@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! mplog-test-worker --id K --events N [--sleep-us U] [--threads T]
-//!                   [--mode init|drop-newest:CAPACITY|hang-after-flush|fork:M]
+//!                   [--mode init|drop-newest:CAPACITY|hang-after-flush|fork:M
+//!                          |flush-every:K|connect-raw]
 //! ```
 //!
 //! - `init` (default): `tracing_mplog::worker::init()`, log, drop the guard.
@@ -18,6 +19,13 @@
 //! - `fork:M`: log, then `fork()`; the child logs `M` events as worker
 //!   `id + 1000` and flushes with `fork::after_fork_guard`, the parent logs
 //!   the same number as itself meanwhile and waits for the child.
+//!
+//! - `flush-every:K`: log, calling `flush()` after every `K` events and
+//!   printing `flushed N` (N = events logged so far) after each; meant to be
+//!   killed at a random moment.
+//! - `connect-raw`: no `MpLayer`: connect to the endpoint, send a hello and
+//!   one event by hand, then print `closed` if the sink closes the connection
+//!   within 2 s, else `open` (for peer-credential tests).
 //!
 //! With `--threads T`, events are spread over T threads (each thread logs
 //! its own numbered series as worker `id * 100 + thread`).
@@ -43,6 +51,8 @@ enum Mode {
     DropNewest(usize),
     HangAfterFlush,
     Fork(u64),
+    FlushEvery(u64),
+    ConnectRaw,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -70,6 +80,12 @@ fn parse_args() -> Result<Args, String> {
                 args.mode = match value.split_once(':') {
                     None if value == "init" => Mode::Init,
                     None if value == "hang-after-flush" => Mode::HangAfterFlush,
+                    None if value == "connect-raw" => Mode::ConnectRaw,
+                    Some(("flush-every", k)) => Mode::FlushEvery(
+                        k.parse::<u64>()
+                            .map_err(|e| format!("--mode {value}: {e}"))?
+                            .max(1),
+                    ),
                     Some(("drop-newest", c)) => {
                         Mode::DropNewest(c.parse().map_err(|e| format!("--mode {value}: {e}"))?)
                     }
@@ -146,6 +162,20 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
+        Mode::FlushEvery(k) => {
+            let guard = tracing_mplog::worker::init()?;
+            let id = args.id;
+            let span = tracing::info_span!("job", worker = id);
+            let _entered = span.enter();
+            for n in 1..=args.events {
+                tracing::info!(n, "w{id} e{n}");
+                if n % k == 0 {
+                    guard.flush()?;
+                    say(&format!("flushed {n}"));
+                }
+            }
+        }
+        Mode::ConnectRaw => connect_raw(args)?,
         Mode::Fork(child_events) => {
             let _guard = tracing_mplog::worker::init()?;
             log_all(args);
@@ -186,6 +216,57 @@ fn fork_and_log(args: &Args, child_events: u64) -> Result<(), Box<dyn std::error
             Ok(())
         }
     }
+}
+
+#[cfg(unix)]
+fn connect_raw(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{Read, Write};
+    use tracing_mplog::wire::{OwnedEvent, OwnedFrame, OwnedHello, VERSION};
+    let endpoint: tracing_mplog::Endpoint = std::env::var(tracing_mplog::ENDPOINT_ENV)?.parse()?;
+    let tracing_mplog::Endpoint::Unix(path) = endpoint else {
+        return Err("connect-raw needs a unix: endpoint".into());
+    };
+    let mut stream = std::os::unix::net::UnixStream::connect(path)?;
+    let mut bytes = Vec::new();
+    OwnedFrame::Hello(OwnedHello {
+        version: VERSION,
+        capabilities: 0,
+        pid: std::process::id(),
+        start_time_ns: 1,
+        process_name: format!("raw-{}", args.id),
+        host: "test".into(),
+    })
+    .encode(&mut bytes);
+    OwnedFrame::Event(OwnedEvent {
+        seq: 1,
+        timestamp_ns: 1,
+        level: tracing::Level::INFO,
+        target: "raw".into(),
+        module_path: None,
+        file: None,
+        line: None,
+        thread_id: 1,
+        thread_name: None,
+        message: Some(format!("w{} e1", args.id)),
+        fields: Vec::new(),
+        spans: Vec::new(),
+    })
+    .encode(&mut bytes);
+    // The sink may have closed already: a failed write also means "closed".
+    let _ = stream.write_all(&bytes);
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => say("closed"),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => say("closed"),
+        _ => say("open"),
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn connect_raw(_: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    Err("connect-raw is Unix-only".into())
 }
 
 #[cfg(not(unix))]

@@ -10,15 +10,27 @@
 //!   native syntax), also a `tracing_subscriber::fmt::FormatEvent`;
 //! - [`record`]: the record view shared by in-process events and decoded frames;
 //! - [`rotate`]: [`RotatingFile`], a log file rotated by time or size, whichever
-//!   comes first, with retention and compression.
+//!   comes first, with retention and compression;
+//! - [`sink`]: the running sink (Unix): [`Sink::builder`] listens for workers
+//!   and writes their records to consolidated and per-key files. The guide
+//!   is [`docs/sink.md`](https://github.com/tracing-mplog/tracing-mplog/blob/main/docs/sink.md).
+//!
+//! Start with the [`guide`]: the three ways in, each with a runnable example.
 #![warn(missing_docs)]
 
 pub mod clock;
 pub mod format;
+#[cfg(unix)]
+#[doc = include_str!("../../docs/guide.md")]
+pub mod guide {}
 pub mod record;
 pub mod rotate;
+#[cfg(unix)]
+pub mod sink;
 mod sys;
 pub mod zone;
 
 pub use format::{FormatError, FormatLevel, LevelFormatter};
 pub use rotate::RotatingFile;
+#[cfg(unix)]
+pub use sink::{ProcessKey, ProcessReport, Sink, SinkError, SinkHandle, SinkLayer, SinkReport};

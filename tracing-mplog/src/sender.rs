@@ -36,6 +36,12 @@ const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// How often an idle sender looks whether the sink asked it to leave.
 const IDLE_CHECK: Duration = Duration::from_millis(50);
+/// After writing a batch of fewer events than this, the sender pauses for
+/// [`LINGER`] before it waits on the channel again, so events logged at a
+/// high rate queue up into the next batch instead of each one paying for
+/// waking the sender (a futex call in the logging thread).
+const LINGER_EVENTS: usize = 64;
+const LINGER: Duration = Duration::from_micros(200);
 
 /// The end of one frame inside the batch, and whether it is an event.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +65,8 @@ pub(crate) struct Sender {
     shutdown: Option<flume::Sender<()>>,
     finished: bool,
     backoff: Duration,
+    /// Whether to pause before the next wait (the last batch was small).
+    linger: bool,
 }
 
 impl Sender {
@@ -83,6 +91,7 @@ impl Sender {
             shutdown: None,
             finished: false,
             backoff: BACKOFF_MIN,
+            linger: false,
         }
     }
 
@@ -98,6 +107,10 @@ impl Sender {
                         let _ = ack.send(());
                     }
                     return;
+                }
+                if self.shutdown.is_none() && std::mem::take(&mut self.linger) {
+                    std::thread::sleep(LINGER);
+                    continue;
                 }
                 if self.shutdown.is_none() {
                     match self.rx.recv_timeout(IDLE_CHECK) {
@@ -214,6 +227,8 @@ impl Sender {
                 }
             }
         }
+        let events = self.marks.iter().filter(|m| m.event).count();
+        self.linger = events > 0 && events < LINGER_EVENTS && self.waiters.is_empty();
         self.batch.clear();
         self.marks.clear();
         true

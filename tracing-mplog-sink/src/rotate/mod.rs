@@ -394,6 +394,11 @@ impl RotatingFile {
         if st.buf.is_empty() {
             return Ok(());
         }
+        // Buffered records reach the file here: the same check as in
+        // `write_record`, or they would go to a deleted file and be lost.
+        if st.file.as_ref().is_some_and(sys::is_unlinked) {
+            st.file = None;
+        }
         self.open(st, self.clock.now())?;
         Self::flush_buf(st)
     }

@@ -1,12 +1,17 @@
 //! Platform-specific pieces, in one place so other platforms slot in here.
 //!
-//! Unix: file permission bits, and noticing that an open file was deleted.
-//! Other platforms: the same functions, doing what the platform allows.
+//! Unix: file permission bits, noticing that an open file was deleted, and
+//! the sink's transport (Unix stream sockets, the socket folder's mode, the
+//! peer's credentials).
+//! Other platforms: the file functions, doing what the platform allows; the
+//! sink itself is Unix-only until a TCP transport lands here.
 
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
-pub(crate) use unix::{is_unlinked, set_create_mode};
+pub(crate) use unix::{
+    Listener, PeerCred, Stream, bind_listener, current_uid, is_unlinked, peer_cred, set_create_mode,
+};
 
 /// Permission bits have no meaning here; files get the platform default.
 #[cfg(not(unix))]

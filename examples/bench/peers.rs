@@ -1,0 +1,61 @@
+//! Python peers (acrilog 1.1.4, stdlib QueueListener), when Python 3 is here.
+
+use std::error::Error;
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{Args, Outcome};
+
+/// Runs `scripts/bench_python.sh` and turns its JSON lines into outcomes.
+/// Python is slow: acrilog runs a smaller workload (its events/s is what
+/// is compared).
+pub(crate) fn run(args: &Args, root: &Path) -> Result<Vec<Outcome>, Box<dyn Error>> {
+    let stdlib_events = args.events.min(50_000);
+    let acrilog_events = args.events.min(5_000);
+    let out = Command::new("bash")
+        .arg("scripts/bench_python.sh")
+        .arg(root.join("python"))
+        .arg(args.workers.to_string())
+        .arg(acrilog_events.to_string())
+        .arg(stdlib_events.to_string())
+        .output()?;
+    if !out.status.success() {
+        eprintln!(
+            "bench: python peers skipped ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
+        );
+        return Ok(Vec::new());
+    }
+    let mut v = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some(o) = parse_json(line) {
+            v.push(o);
+        }
+    }
+    Ok(v)
+}
+
+/// Reads the few keys we need from a flat JSON object of bench_peers.py.
+fn parse_json(line: &str) -> Option<Outcome> {
+    let get = |key: &str| -> Option<&str> {
+        let at = line.find(&format!("\"{key}\":"))? + key.len() + 3;
+        let rest = line[at..].trim_start();
+        let end = rest.find([',', '}'])?;
+        Some(rest[..end].trim().trim_matches('"'))
+    };
+    let procs: u64 = get("procs")?.parse().ok()?;
+    let events: u64 = procs * get("events")?.parse::<u64>().ok()?;
+    Some(Outcome {
+        name: format!("python-{}", get("impl")?),
+        events,
+        seconds: get("seconds")?.parse().ok()?,
+        caller_ns: None,
+        lost: get("lost")?.parse().ok()?,
+        duplicated: get("duplicated")?.parse().ok()?,
+        peak_rss_kib: None,
+    })
+}

@@ -1,0 +1,154 @@
+//! Shared pieces of the cross-process tests: a sink in a temp dir, the test
+//! worker binary, and readers of what landed on disk.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tracing_mplog::Endpoint;
+use tracing_mplog_sink::format::FormatLevel;
+use tracing_mplog_sink::sink::Builder;
+use tracing_mplog_sink::{ProcessKey, Sink};
+
+/// The template every test sink writes: easy to parse, one line per event.
+pub const TEMPLATE: &str = "{process_name} {pid} {level} {message}";
+
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+}
+
+impl Setup {
+    pub fn new() -> Self {
+        Setup {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("sock").join("sink.sock")
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::Unix(self.socket())
+    }
+
+    pub fn logdir(&self) -> PathBuf {
+        self.dir.path().join("logs")
+    }
+
+    /// A sink builder: consolidated `all.log` + per-name files, our template.
+    pub fn sink(&self) -> Builder {
+        Sink::builder()
+            .listen(self.endpoint())
+            .logdir(self.logdir())
+            .name("all")
+            .consolidate(true)
+            .process_key([ProcessKey::Name])
+            .format(FormatLevel::Default, TEMPLATE)
+            .drain_timeout(Duration::from_secs(10))
+    }
+
+    /// A test worker process (see `src/bin/mplog-test-worker.rs`).
+    pub fn worker(&self, id: u64, events: u64, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mplog-test-worker"));
+        cmd.args(["--id", &id.to_string(), "--events", &events.to_string()])
+            .args(extra)
+            .env(
+                "TRACING_MPLOG_ENDPOINT",
+                format!("unix:{}", self.socket().display()),
+            )
+            .env("TRACING_MPLOG_PROCESS_NAME", format!("worker-{id}"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+}
+
+/// Waits for a child, panicking with its stderr if it failed.
+pub fn wait_ok(child: Child) -> String {
+    let out = child.wait_with_output().expect("wait for worker");
+    assert!(
+        out.status.success(),
+        "worker failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The files of one log in write order: rotated ones (their names sort
+/// chronologically) then the active file.
+pub fn log_files(logdir: &Path, base: &str) -> Vec<PathBuf> {
+    let active = logdir.join(base);
+    let mut rotated: Vec<PathBuf> = fs::read_dir(logdir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(&format!("{base}.")))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    rotated.sort();
+    if active.exists() {
+        rotated.push(active);
+    }
+    rotated
+}
+
+/// Every line of the files, in order.
+pub fn lines(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .flat_map(|f| {
+            let text = fs::read_to_string(f).expect("readable log file");
+            assert!(
+                text.is_empty() || text.ends_with('\n'),
+                "{} ends in a torn line",
+                f.display()
+            );
+            text.lines().map(str::to_owned).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Event numbers per test-worker id (`w{id} e{n}` messages), in file order.
+pub fn series(lines: &[String]) -> HashMap<u64, Vec<u64>> {
+    let mut map: HashMap<u64, Vec<u64>> = HashMap::new();
+    for line in lines {
+        let Some(at) = line.find(" w") else { continue };
+        let mut words = line[at + 2..].split(' ');
+        let (Some(id), Some(n)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let (Ok(id), Some(Ok(n))) = (
+            id.parse::<u64>(),
+            n.strip_prefix('e').map(str::parse::<u64>),
+        ) else {
+            continue;
+        };
+        map.entry(id).or_default().push(n);
+    }
+    map
+}
+
+/// Asserts that worker `id` has events 1..=n exactly once, in order.
+pub fn assert_series(map: &HashMap<u64, Vec<u64>>, id: u64, n: u64) {
+    let got = map.get(&id).cloned().unwrap_or_default();
+    let want: Vec<u64> = (1..=n).collect();
+    if got != want {
+        let missing = want.iter().filter(|e| !got.contains(e)).count();
+        panic!(
+            "worker {id}: {} lines, {missing} missing, first mismatch at {:?}",
+            got.len(),
+            got.iter().zip(&want).position(|(a, b)| a != b)
+        );
+    }
+}

@@ -1,0 +1,462 @@
+//! [`Builder`]: the sink's settings, checked and put to work by
+//! [`Builder::start`].
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use tracing_core::Level;
+use tracing_mplog::{Endpoint, wire};
+
+use super::router::Router;
+use super::view::Origin;
+use super::writer::{Config, Msg, Writer};
+use super::{ProcessKey, Shared, SinkError, SinkHandle, listener};
+use crate::clock::{Clock, SystemClock};
+use crate::format::{FormatLevel, LevelFormatter};
+use crate::rotate::{self, FileMode, When};
+use crate::sys;
+
+/// Write buffer of every output file; the writer flushes it whenever it
+/// has nothing else to do.
+const FILE_BUFFER: usize = 64 * 1024;
+/// Permission bits of created log files (umask applies).
+const FILE_PERMISSIONS: u32 = 0o640;
+/// Batches that may wait for the writer before readers (and so workers)
+/// wait.
+const CHANNEL_CAPACITY: usize = 1024;
+/// The smallest `max_frame_size` accepted (a hello must fit).
+const MIN_FRAME_SIZE: usize = 1024;
+
+/// Configures a sink; get one with [`Sink::builder`].
+///
+/// | setting | default | meaning |
+/// |---|---|---|
+/// | [`listen`](Self::listen) | — (required) | the endpoint workers connect to (`unix:/path`) |
+/// | [`logdir`](Self::logdir) | `logs` | folder of the log files (created if missing) |
+/// | [`name`](Self::name) | `mplog` | name of the consolidated file and of the sink's own records |
+/// | [`consolidate`](Self::consolidate) | `false` | one file with every record: `{prefix.}{name}{.suffix}.log` |
+/// | [`process_key`](Self::process_key) | `[ProcessKey::Name]` | per-key files `{prefix.}{key}{.suffix}.log`; empty: none (then `consolidate` or `echo` is required) |
+/// | [`file_prefix`](Self::file_prefix) / [`file_suffix`](Self::file_suffix) | `""` | parts of every file name |
+/// | [`file_mode`](Self::file_mode) | [`FileMode::Append`] | append to or truncate existing files |
+/// | [`level`](Self::level) | `TRACE` (everything) | the most verbose level written |
+/// | [`format`](Self::format) / [`default_format`](Self::default_format) | the formatter's [`DEFAULT_TEMPLATE`](crate::format::DEFAULT_TEMPLATE) | templates per level |
+/// | [`datefmt`](Self::datefmt) | the formatter's [`DEFAULT_DATEFMT`](crate::format::DEFAULT_DATEFMT) | `asctime` format |
+/// | [`when`](Self::when), [`interval`](Self::interval), [`at_time`](Self::at_time) | no time rotation, 1, 00:00 | time rotation (see [`rotate`](crate::rotate)) |
+/// | [`utc`](Self::utc) | `false` (local time) | rotation boundaries and dates in UTC |
+/// | [`max_bytes`](Self::max_bytes) | `0` (no limit) | size rotation |
+/// | [`backup_count`](Self::backup_count) / [`max_age`](Self::max_age) | keep all | retention of rotated files |
+/// | [`compress`](Self::compress) | `false` | gzip rotated files |
+/// | [`echo`](Self::echo) | `false` | copy every line to stderr |
+/// | [`socket_dir_mode`](Self::socket_dir_mode) | `0o700` | mode of the socket's folder when the sink creates it |
+/// | [`allowed_uids`](Self::allowed_uids) | the sink's own uid and root | peers allowed to connect |
+/// | [`max_frame_size`](Self::max_frame_size) | 1 MiB ([`wire::DEFAULT_MAX_FRAME_SIZE`]) | larger frames close their connection |
+/// | [`drain_timeout`](Self::drain_timeout) | 10 s | how long shutdown waits for connections to end |
+/// | [`clock`](Self::clock) | [`SystemClock`] | time for rotation and the sink's own records |
+///
+/// Log files are created with mode `0640` and written through a 64 KiB
+/// buffer that is flushed whenever the sink is idle.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Builder {
+    endpoint: Option<Endpoint>,
+    logdir: PathBuf,
+    name: String,
+    consolidate: bool,
+    keys: Vec<ProcessKey>,
+    prefix: String,
+    suffix: String,
+    level: Level,
+    formats: Vec<(FormatLevel, String)>,
+    datefmt: Option<String>,
+    utc: bool,
+    rotation: rotate::Builder,
+    echo: bool,
+    socket_dir_mode: u32,
+    allowed_uids: Option<Vec<u32>>,
+    max_frame_size: usize,
+    drain_timeout: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// A builder with every default (table above).
+    pub fn new() -> Self {
+        Builder {
+            endpoint: None,
+            logdir: PathBuf::from("logs"),
+            name: "mplog".to_owned(),
+            consolidate: false,
+            keys: vec![ProcessKey::Name],
+            prefix: String::new(),
+            suffix: String::new(),
+            level: Level::TRACE,
+            formats: Vec::new(),
+            datefmt: None,
+            utc: false,
+            rotation: rotate::Builder::new(),
+            echo: false,
+            socket_dir_mode: 0o700,
+            allowed_uids: None,
+            max_frame_size: wire::DEFAULT_MAX_FRAME_SIZE,
+            drain_timeout: Duration::from_secs(10),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The endpoint to listen on. Required.
+    pub fn listen(mut self, endpoint: Endpoint) -> Self {
+        self.endpoint = Some(endpoint);
+        self
+    }
+
+    /// The folder of the log files.
+    pub fn logdir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.logdir = dir.into();
+        self
+    }
+
+    /// The sink's name: the consolidated file's, and the process name of the
+    /// sink's own records and of [`SinkLayer`] events.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Whether to write one file with every record.
+    pub fn consolidate(mut self, on: bool) -> Self {
+        self.consolidate = on;
+        self
+    }
+
+    /// The record attributes whose values name the per-key files, joined
+    /// with `.` in this order. Empty: no per-key files.
+    pub fn process_key(mut self, keys: impl IntoIterator<Item = ProcessKey>) -> Self {
+        self.keys = keys.into_iter().collect();
+        self
+    }
+
+    /// Text before every file name (followed by a `.` when not empty).
+    pub fn file_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Text after every file name's key, before `.log` (preceded by a `.`
+    /// when not empty).
+    pub fn file_suffix(mut self, suffix: impl Into<String>) -> Self {
+        self.suffix = suffix.into();
+        self
+    }
+
+    /// Append to or truncate existing files at start.
+    pub fn file_mode(mut self, mode: FileMode) -> Self {
+        self.rotation = self.rotation.file_mode(mode);
+        self
+    }
+
+    /// The most verbose level written (`INFO`: info, warn and error).
+    pub fn level(mut self, threshold: Level) -> Self {
+        self.level = threshold;
+        self
+    }
+
+    /// The template for `level` (see [`crate::format`]).
+    pub fn format(mut self, level: FormatLevel, template: impl Into<String>) -> Self {
+        self.formats.push((level, template.into()));
+        self
+    }
+
+    /// The template for levels without their own: `format(FormatLevel::Default, ..)`.
+    pub fn default_format(self, template: impl Into<String>) -> Self {
+        self.format(FormatLevel::Default, template)
+    }
+
+    /// The `asctime` format (strftime, `%f` = microseconds).
+    pub fn datefmt(mut self, datefmt: impl Into<String>) -> Self {
+        self.datefmt = Some(datefmt.into());
+        self
+    }
+
+    /// The time rotation period's unit.
+    pub fn when(mut self, when: When) -> Self {
+        self.rotation = self.rotation.when(when);
+        self
+    }
+
+    /// The number of `when` units per rotation period.
+    pub fn interval(mut self, n: u32) -> Self {
+        self.rotation = self.rotation.interval(n);
+        self
+    }
+
+    /// The time of day of `midnight` and weekday rotations.
+    pub fn at_time(mut self, t: time::Time) -> Self {
+        self.rotation = self.rotation.at_time(t);
+        self
+    }
+
+    /// Rotation boundaries and shown dates in UTC instead of local time.
+    pub fn utc(mut self, utc: bool) -> Self {
+        self.utc = utc;
+        self.rotation = self.rotation.utc(utc);
+        self
+    }
+
+    /// Rotate before a record would make a file larger than `n` bytes
+    /// (0: no limit).
+    pub fn max_bytes(mut self, n: u64) -> Self {
+        self.rotation = self.rotation.max_bytes(n);
+        self
+    }
+
+    /// Rotated files kept per file (0: all).
+    pub fn backup_count(mut self, n: usize) -> Self {
+        self.rotation = self.rotation.backup_count(n);
+        self
+    }
+
+    /// Delete rotated files older than this.
+    pub fn max_age(mut self, d: Duration) -> Self {
+        self.rotation = self.rotation.max_age(d);
+        self
+    }
+
+    /// Gzip rotated files (on a background thread).
+    pub fn compress(mut self, on: bool) -> Self {
+        self.rotation = self.rotation.compress(on);
+        self
+    }
+
+    /// Copy every line to stderr as well.
+    pub fn echo(mut self, on: bool) -> Self {
+        self.echo = on;
+        self
+    }
+
+    /// Permission bits of the socket's folder when the sink creates it.
+    pub fn socket_dir_mode(mut self, mode: u32) -> Self {
+        self.socket_dir_mode = mode;
+        self
+    }
+
+    /// The user ids allowed to connect (checked with the peer's
+    /// credentials); others are refused and counted.
+    pub fn allowed_uids(mut self, uids: impl IntoIterator<Item = u32>) -> Self {
+        self.allowed_uids = Some(uids.into_iter().collect());
+        self
+    }
+
+    /// The largest frame body accepted; a larger one closes its connection.
+    pub fn max_frame_size(mut self, n: usize) -> Self {
+        self.max_frame_size = n;
+        self
+    }
+
+    /// How long [`SinkHandle::shutdown`] waits for connections to end
+    /// before cutting them.
+    pub fn drain_timeout(mut self, d: Duration) -> Self {
+        self.drain_timeout = d;
+        self
+    }
+
+    /// Where "now" comes from for rotation and the sink's own records.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
+        self.rotation = self.rotation.clock(Arc::clone(&clock));
+        self.clock = clock;
+        self
+    }
+
+    /// Validates every setting, checks that the log folder is writable,
+    /// binds the socket and starts the threads.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::Config`] naming the setting, [`SinkError::Format`] /
+    /// [`SinkError::Rotate`] for templates and rotation settings,
+    /// [`SinkError::Io`] naming the log folder or socket path that failed,
+    /// [`SinkError::Thread`].
+    pub fn start(self) -> Result<SinkHandle, SinkError> {
+        let endpoint = self
+            .endpoint
+            .clone()
+            .ok_or_else(|| SinkError::config("listen", "no endpoint given (required)"))?;
+        let Endpoint::Unix(socket_path) = &endpoint else {
+            return Err(SinkError::config(
+                "listen",
+                format!("unsupported endpoint {endpoint}"),
+            ));
+        };
+        let socket_path = socket_path.clone();
+        if self.name.is_empty() {
+            return Err(SinkError::config("name", "must not be empty"));
+        }
+        if self.keys.is_empty() && !self.consolidate && !self.echo {
+            return Err(SinkError::config(
+                "process_key",
+                "empty, with consolidate and echo off: records would be written nowhere",
+            ));
+        }
+        if self.max_frame_size < MIN_FRAME_SIZE {
+            return Err(SinkError::config(
+                "max_frame_size",
+                format!(
+                    "{} is below the minimum of {MIN_FRAME_SIZE} bytes",
+                    self.max_frame_size
+                ),
+            ));
+        }
+        if self.socket_dir_mode > 0o7777 {
+            return Err(SinkError::config(
+                "socket_dir_mode",
+                format!("{:o} is not a permission mode", self.socket_dir_mode),
+            ));
+        }
+        let own_uid = sys::current_uid();
+        let allowed_uids = self.allowed_uids.clone().unwrap_or_else(|| {
+            let mut uids = vec![own_uid];
+            if own_uid != 0 {
+                uids.push(0);
+            }
+            uids
+        });
+        if allowed_uids.is_empty() {
+            return Err(SinkError::config(
+                "allowed_uids",
+                "empty: nobody could connect",
+            ));
+        }
+        let mut format = LevelFormatter::builder()
+            .process_name(self.name.clone())
+            .clock(Arc::clone(&self.clock));
+        for (level, template) in &self.formats {
+            format = format.format(*level, template.clone());
+        }
+        if let Some(datefmt) = &self.datefmt {
+            format = format.datefmt(datefmt.clone());
+        }
+        if self.utc {
+            format = format.utc(true);
+        }
+        let formatter = format.build()?;
+
+        check_logdir(&self.logdir)?;
+        let router = Router::new(
+            &self.logdir,
+            &self.name,
+            &self.prefix,
+            &self.suffix,
+            self.keys.clone(),
+            self.consolidate,
+        );
+        let rotation = self
+            .rotation
+            .clone()
+            .buffer_capacity(FILE_BUFFER)
+            .permissions(FILE_PERMISSIONS);
+        // Checks the rotation settings without creating a file.
+        rotation
+            .clone()
+            .delay(true)
+            .build(router.own_file())
+            .map_err(SinkError::Rotate)?;
+
+        let listener = sys::bind_listener(&socket_path, self.socket_dir_mode)
+            .map_err(|(context, e)| SinkError::io(context, &socket_path, e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| SinkError::io("cannot configure the socket", &socket_path, e))?;
+
+        let (tx, rx) = flume::bounded(CHANNEL_CAPACITY);
+        let files = Arc::new(Mutex::new(Vec::new()));
+        let own = Origin {
+            conn: 0,
+            pid: std::process::id(),
+            start_time_ns: 0,
+            process_name: self.name.clone(),
+            host: tracing_mplog::origin::hostname(),
+        };
+        let writer = Writer::new(Config {
+            formatter,
+            router,
+            rotation,
+            level: self.level,
+            echo: self.echo,
+            own,
+            clock: Arc::clone(&self.clock),
+            files: Arc::clone(&files),
+        });
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            cut: AtomicBool::new(false),
+            conns: Mutex::new(HashMap::new()),
+            readers: Mutex::new(Vec::new()),
+            rejected: AtomicU64::new(0),
+            next_conn: AtomicU64::new(0),
+            tx,
+            max_frame_size: self.max_frame_size,
+            allowed_uids,
+        });
+        let cleanup = |e| {
+            let _ = fs::remove_file(&socket_path);
+            SinkError::Thread {
+                thread: "writer",
+                source: e,
+            }
+        };
+        let writer = thread::Builder::new()
+            .name("mplog-writer".into())
+            .spawn(move || writer.run(&rx))
+            .map_err(cleanup)?;
+        let for_listener = Arc::clone(&shared);
+        let listener = match thread::Builder::new()
+            .name("mplog-listen".into())
+            .spawn(move || listener::run(&for_listener, &listener))
+        {
+            Ok(handle) => handle,
+            Err(e) => {
+                let _ = shared.tx.send(Msg::Shutdown);
+                let _ = writer.join();
+                let _ = fs::remove_file(&socket_path);
+                return Err(SinkError::Thread {
+                    thread: "listener",
+                    source: e,
+                });
+            }
+        };
+        Ok(SinkHandle {
+            endpoint,
+            socket_path,
+            shared,
+            files,
+            clock: self.clock,
+            drain_timeout: self.drain_timeout,
+            threads: Some((listener, writer)),
+        })
+    }
+}
+
+/// Creates the log folder and checks that a file can be created in it.
+fn check_logdir(dir: &Path) -> Result<(), SinkError> {
+    fs::create_dir_all(dir).map_err(|e| SinkError::io("cannot create the log folder", dir, e))?;
+    let probe = dir.join(format!(".mplog-write-check-{}", std::process::id()));
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .map_err(|e| SinkError::io("the log folder is not writable", dir, e))?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}

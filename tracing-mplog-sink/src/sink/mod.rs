@@ -1,0 +1,197 @@
+//! The running sink: listens for workers, writes their records to files.
+//!
+//! [`Sink::builder`] configures it, [`Builder::start`] validates everything,
+//! binds the socket and starts the threads; the returned [`SinkHandle`]
+//! gives the endpoint to workers ([`SinkHandle::configure_command`]), a
+//! [`SinkLayer`] for the parent's own events, and [`SinkHandle::shutdown`],
+//! which drains every connection and returns a [`SinkReport`].
+//!
+//! Threads: one accept loop, one reader per connection (small stacks), and
+//! one writer that owns every file. The guide, with the file naming and the
+//! failure behaviour, is `docs/sink.md`.
+//!
+//! | module | concern |
+//! |---|---|
+//! | `listener` | accept loop, peer uid check |
+//! | `reader` | one connection: read, validate, batch |
+//! | `writer` | the one thread owning the files: dedup, threshold, format, write |
+//! | `router` | which files a record goes to, file names |
+//! | `layer` | [`SinkLayer`] |
+//! | `report` | [`SinkReport`], [`ProcessReport`] |
+//! | `builder`, `handle` | [`Builder`] and [`SinkHandle`] |
+
+mod builder;
+mod handle;
+mod layer;
+mod listener;
+mod reader;
+mod report;
+mod router;
+mod view;
+mod writer;
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::thread::JoinHandle;
+
+use tracing_core::Level;
+
+pub use builder::Builder;
+pub use handle::SinkHandle;
+pub use layer::SinkLayer;
+pub use report::{ProcessReport, SinkReport};
+pub use router::{ParseProcessKeyError, ProcessKey};
+
+use crate::format::FormatError;
+use crate::rotate::RotateError;
+use crate::sys::Stream;
+use writer::Msg;
+
+/// Why a sink could not start or stop.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// A builder setting is missing or invalid.
+    #[error("sink builder: `{field}`: {reason}")]
+    Config {
+        /// The builder method at fault.
+        field: &'static str,
+        /// Why the value was refused.
+        reason: String,
+    },
+    /// A file system or socket operation failed.
+    #[error("sink: {context} {path:?}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// The file, folder or socket concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A `format` template or the `datefmt` is invalid.
+    #[error("sink builder: {0}")]
+    Format(#[from] FormatError),
+    /// A rotation setting is invalid.
+    #[error("sink builder: {0}")]
+    Rotate(#[source] RotateError),
+    /// A thread could not be started.
+    #[error("sink: cannot start the {thread} thread: {source}")]
+    Thread {
+        /// Which thread.
+        thread: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The writer thread panicked; what it had not written is lost.
+    #[error("sink: the writer thread panicked")]
+    WriterPanicked,
+}
+
+impl SinkError {
+    fn config(field: &'static str, reason: impl Into<String>) -> Self {
+        SinkError::Config {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    fn io(context: &'static str, path: &Path, source: io::Error) -> Self {
+        SinkError::Io {
+            context,
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// The sink; see [`Sink::builder`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Sink;
+
+impl Sink {
+    /// A [`Builder`] with the defaults in its table.
+    ///
+    /// ```
+    /// use tracing_mplog_sink::{ProcessKey, Sink};
+    /// use tracing_mplog::wire::{OwnedEvent, OwnedFrame, OwnedHello, Goodbye};
+    /// use std::io::Write;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let sink = Sink::builder()
+    ///     .listen(format!("unix:{}", dir.path().join("run/log.sock").display()).parse()?)
+    ///     .logdir(dir.path().join("logs"))
+    ///     .name("app")
+    ///     .consolidate(true)
+    ///     .process_key([ProcessKey::Name])
+    ///     .default_format("%(processName)s %(levelname)s %(message)s")
+    ///     .start()?;
+    ///
+    /// // A worker: normally `tracing_mplog::MpLayer`; here, raw frames.
+    /// let tracing_mplog::Endpoint::Unix(path) = sink.endpoint() else { unreachable!() };
+    /// let mut conn = std::os::unix::net::UnixStream::connect(path)?;
+    /// let mut bytes = Vec::new();
+    /// OwnedFrame::Hello(OwnedHello {
+    ///     version: 1, capabilities: 0, pid: 42, start_time_ns: 1,
+    ///     process_name: "worker".into(), host: "h".into(),
+    /// }).encode(&mut bytes);
+    /// OwnedFrame::Event(OwnedEvent {
+    ///     seq: 1, timestamp_ns: 0, level: tracing::Level::INFO, target: "app".into(),
+    ///     module_path: None, file: None, line: None, thread_id: 1, thread_name: None,
+    ///     message: Some("hello".into()), fields: vec![], spans: vec![],
+    /// }).encode(&mut bytes);
+    /// OwnedFrame::Goodbye(Goodbye { last_seq: 1 }).encode(&mut bytes);
+    /// conn.write_all(&bytes)?;
+    /// drop(conn);
+    ///
+    /// let report = sink.shutdown()?;
+    /// assert_eq!(report.processes[0].received, 1);
+    /// assert!(report.processes[0].clean);
+    /// assert_eq!(std::fs::read_to_string(dir.path().join("logs/app.log"))?, "worker INFO hello\n");
+    /// assert_eq!(std::fs::read_to_string(dir.path().join("logs/worker.log"))?, "worker INFO hello\n");
+    /// # Ok(()) }
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}
+
+/// What the handle, the listener and the readers share.
+#[derive(Debug)]
+struct Shared {
+    /// Stop accepting.
+    stop: AtomicBool,
+    /// The drain timeout passed: readers close what is left.
+    cut: AtomicBool,
+    /// Open connections, to shut them down at shutdown.
+    conns: Mutex<HashMap<u64, Stream>>,
+    readers: Mutex<Vec<JoinHandle<()>>>,
+    rejected: AtomicU64,
+    next_conn: AtomicU64,
+    tx: flume::Sender<Msg>,
+    max_frame_size: usize,
+    allowed_uids: Vec<u32>,
+}
+
+impl Shared {
+    /// Sends one of the sink's own messages to the writer.
+    fn notice(&self, level: Level, message: String) {
+        if self
+            .tx
+            .send(Msg::Notice {
+                level,
+                message: message.clone(),
+            })
+            .is_err()
+        {
+            eprintln!("{}: {message}", writer::SINK_TARGET);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! One reader thread per connection: read frames, validate them, hand them
+//! to the writer in batches (one message per read from the socket, not per
+//! event).
+//!
+//! The first frame must be a hello. A corrupt, truncated or oversized frame
+//! closes this connection alone, with the reason logged by the writer as a
+//! WARN record; every other connection carries on.
+
+use std::io::{self, BufReader, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use tracing_core::Level;
+use tracing_mplog::wire::{Frame, FrameReader, WireError};
+
+use super::Shared;
+use super::view::Origin;
+use super::writer::Msg;
+use crate::sys::{PeerCred, Stream};
+
+/// Bytes read from the socket at a time.
+const READ_BUFFER: usize = 64 * 1024;
+/// A batch is sent once it holds this many bytes, even mid-read.
+const MAX_BATCH: usize = 256 * 1024;
+/// How often a blocked read looks at the drain deadline.
+pub(crate) const POLL: Duration = Duration::from_millis(250);
+
+/// The socket, read with a timeout so the sink can cut the connection once
+/// its drain timeout has passed.
+struct Patient<'a> {
+    stream: Stream,
+    cut: &'a AtomicBool,
+}
+
+impl Read for Patient<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.stream.read(buf) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if self.cut.load(Ordering::Acquire) {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the connection did not end within the drain timeout",
+                        ));
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Whether `buf` starts with a whole frame (so reading it needs no wait).
+fn whole_frame_buffered(buf: &[u8]) -> bool {
+    match buf.first_chunk::<4>() {
+        Some(head) => buf.len() - 4 >= u32::from_le_bytes(*head) as usize,
+        None => false,
+    }
+}
+
+/// Why a connection was closed, in words for the log.
+fn reason(e: &WireError) -> String {
+    match e {
+        WireError::UnexpectedEof { .. } => format!("truncated frame: {e}"),
+        WireError::Oversized { .. } => format!("oversized frame: {e}"),
+        WireError::Io(io) => format!("read error: {io}"),
+        _ => format!("corrupt frame: {e}"),
+    }
+}
+
+/// Serves connection `id` to its end.
+pub(crate) fn run(shared: &Shared, id: u64, stream: Stream, peer: PeerCred) {
+    if let Err(e) = stream.set_read_timeout(Some(POLL)) {
+        shared.notice(
+            Level::WARN,
+            format!("connection {id}: cannot set a read timeout ({e}); the drain timeout will not cut it"),
+        );
+    }
+    let patient = Patient {
+        stream,
+        cut: &shared.cut,
+    };
+    let mut frames = FrameReader::with_max_frame_size(
+        BufReader::with_capacity(READ_BUFFER, patient),
+        shared.max_frame_size,
+    );
+    serve(shared, id, &mut frames, peer);
+    shared
+        .conns
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&id);
+}
+
+fn serve(
+    shared: &Shared,
+    id: u64,
+    frames: &mut FrameReader<BufReader<Patient<'_>>>,
+    peer: PeerCred,
+) {
+    let refuse = |why: String| {
+        shared.notice(
+            Level::WARN,
+            format!(
+                "closed connection {id} (peer pid {}, uid {}) before its hello: {why}",
+                peer.pid, peer.uid
+            ),
+        );
+    };
+    let origin = match frames.read_raw() {
+        Ok(None) => return, // connected and left: nothing to say
+        Err(e) => return refuse(reason(&e)),
+        Ok(Some(body)) => match Frame::decode(body) {
+            Ok(Frame::Hello(h)) => Arc::new(Origin {
+                conn: id,
+                pid: h.pid,
+                start_time_ns: h.start_time_ns,
+                process_name: h.process_name.to_owned(),
+                host: h.host.to_owned(),
+            }),
+            Ok(_) => return refuse("the first frame is not a hello".into()),
+            Err(e) => return refuse(reason(&e)),
+        },
+    };
+    if shared.tx.send(Msg::Opened(Arc::clone(&origin))).is_err() {
+        return;
+    }
+    let mut bytes = Vec::new();
+    let mut ends = Vec::new();
+    let mut goodbye = false;
+    let error = loop {
+        match frames.read_raw() {
+            Ok(None) => break None,
+            Err(e) => break Some(reason(&e)),
+            Ok(Some(body)) => match Frame::decode(body) {
+                Ok(Frame::Hello(_)) => break Some("a second hello on the same connection".into()),
+                Ok(Frame::Goodbye(_)) => goodbye = true,
+                Ok(_) => {
+                    bytes.extend_from_slice(body);
+                    ends.push(bytes.len());
+                }
+                Err(e) => break Some(reason(&e)),
+            },
+        }
+        let more = whole_frame_buffered(frames.get_ref().buffer());
+        if !ends.is_empty() && (!more || bytes.len() >= MAX_BATCH) {
+            let msg = Msg::Frames {
+                origin: Arc::clone(&origin),
+                bytes: std::mem::take(&mut bytes),
+                ends: std::mem::take(&mut ends),
+            };
+            if shared.tx.send(msg).is_err() {
+                return;
+            }
+        }
+    };
+    if !ends.is_empty() {
+        let msg = Msg::Frames {
+            origin: Arc::clone(&origin),
+            bytes,
+            ends,
+        };
+        if shared.tx.send(msg).is_err() {
+            return;
+        }
+    }
+    let _ = shared.tx.send(Msg::Closed {
+        origin,
+        goodbye: goodbye && error.is_none(),
+        error,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_frame_buffered;
+
+    #[test]
+    fn whole_frame_needs_its_prefix_and_body() {
+        assert!(!whole_frame_buffered(&[]));
+        assert!(!whole_frame_buffered(&[2, 0, 0]));
+        assert!(!whole_frame_buffered(&[2, 0, 0, 0, 1]));
+        assert!(whole_frame_buffered(&[2, 0, 0, 0, 1, 2]));
+        assert!(whole_frame_buffered(&[1, 0, 0, 0, 1, 2]));
+    }
+}

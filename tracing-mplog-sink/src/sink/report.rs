@@ -1,0 +1,147 @@
+//! Per-process counts: what [`SinkHandle::shutdown`](super::SinkHandle::shutdown)
+//! returns.
+
+use std::collections::HashMap;
+use std::fmt;
+
+/// What a sink received, per worker process, and what went wrong.
+///
+/// `Display` prints a small table, one row per process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SinkReport {
+    /// One entry per worker process (a `pid` and start time from its
+    /// hello), in the order their first connection said hello.
+    pub processes: Vec<ProcessReport>,
+    /// Failed write attempts to log files (each also reported on stderr).
+    pub write_errors: u64,
+    /// Records that never reached their file: still failing at shutdown, or
+    /// beyond the retry buffer while a file was failing.
+    pub unwritten: u64,
+    /// Connections refused because the peer's uid is not allowed.
+    pub rejected_connections: u64,
+}
+
+/// The counts of one worker process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProcessReport {
+    /// The process id from the hello.
+    pub pid: u32,
+    /// The process name from the hello.
+    pub process_name: String,
+    /// Event frames received (resent duplicates not counted), whether or
+    /// not their level passed the threshold.
+    pub received: u64,
+    /// Events the worker reported as dropped (dropped frames).
+    pub dropped_by_worker: u64,
+    /// Whether the process's last connection ended with a goodbye.
+    pub clean: bool,
+    /// Connections the process opened (reconnects add one each).
+    pub connections: u32,
+    /// Why the last connection that failed was closed, if one was.
+    pub error: Option<String>,
+}
+
+impl fmt::Display for SinkReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:>8}  {:<20} {:>10} {:>8} {:>5} {:>5}  error",
+            "pid", "process", "received", "dropped", "conns", "clean"
+        )?;
+        for p in &self.processes {
+            writeln!(
+                f,
+                "{:>8}  {:<20} {:>10} {:>8} {:>5} {:>5}  {}",
+                p.pid,
+                p.process_name,
+                p.received,
+                p.dropped_by_worker,
+                p.connections,
+                if p.clean { "yes" } else { "no" },
+                p.error.as_deref().unwrap_or("-")
+            )?;
+        }
+        write!(
+            f,
+            "write errors: {}, unwritten records: {}, rejected connections: {}",
+            self.write_errors, self.unwritten, self.rejected_connections
+        )
+    }
+}
+
+/// The writer's running counts.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    order: Vec<(u32, i64)>,
+    procs: HashMap<(u32, i64), Proc>,
+    pub(crate) write_errors: u64,
+    pub(crate) unwritten: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Proc {
+    pub(crate) report: ProcessReport,
+    /// The highest `seq` written; frames at or below it are resent
+    /// duplicates.
+    pub(crate) last_seq: u64,
+}
+
+impl Tally {
+    /// The process of a hello, created on first sight.
+    pub(crate) fn process(&mut self, pid: u32, start_time_ns: i64, name: &str) -> &mut Proc {
+        let key = (pid, start_time_ns);
+        self.procs.entry(key).or_insert_with(|| {
+            self.order.push(key);
+            Proc {
+                report: ProcessReport {
+                    pid,
+                    process_name: name.to_owned(),
+                    received: 0,
+                    dropped_by_worker: 0,
+                    clean: false,
+                    connections: 0,
+                    error: None,
+                },
+                last_seq: 0,
+            }
+        })
+    }
+
+    pub(crate) fn into_report(mut self, rejected_connections: u64) -> SinkReport {
+        let processes = self
+            .order
+            .iter()
+            .filter_map(|k| self.procs.remove(k))
+            .map(|p| p.report)
+            .collect();
+        SinkReport {
+            processes,
+            write_errors: self.write_errors,
+            unwritten: self.unwritten,
+            rejected_connections,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_prints_one_row_per_process_and_the_totals() {
+        let mut t = Tally::default();
+        let p = t.process(42, 1, "w1");
+        p.report.received = 7;
+        p.report.clean = true;
+        p.report.connections = 1;
+        t.process(43, 1, "w2").report.error = Some("bad frame".into());
+        let text = t.into_report(2).to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[1].contains("42") && lines[1].contains("w1") && lines[1].contains("yes"));
+        assert!(lines[2].contains("w2") && lines[2].contains("bad frame"));
+        assert!(lines[3].contains("rejected connections: 2"));
+    }
+}

@@ -1,0 +1,104 @@
+//! A decoded event frame plus its connection's hello, as a [`RecordView`]
+//! for the formatter and the router.
+
+use std::fmt;
+
+use time::OffsetDateTime;
+use tracing_core::Level;
+use tracing_mplog::wire::{EventView, Fields};
+
+use crate::record::RecordView;
+
+/// Who sent the frames of one connection (from its hello), or the parent
+/// process itself for [`SinkLayer`](super::SinkLayer) events and the sink's
+/// own messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin {
+    /// The connection's number (0: the parent process itself).
+    pub(crate) conn: u64,
+    pub(crate) pid: u32,
+    pub(crate) start_time_ns: i64,
+    pub(crate) process_name: String,
+    pub(crate) host: String,
+}
+
+/// One event with where it came from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WireRecord<'a> {
+    pub(crate) event: &'a EventView<'a>,
+    pub(crate) origin: &'a Origin,
+}
+
+fn write_field_list(fields: Fields<'_>, w: &mut dyn fmt::Write) -> fmt::Result {
+    for (i, field) in fields.enumerate() {
+        if i > 0 {
+            w.write_char(' ')?;
+        }
+        let name = field.name.strip_prefix("r#").unwrap_or(field.name);
+        write!(w, "{name}={}", field.value)?;
+    }
+    Ok(())
+}
+
+impl RecordView for WireRecord<'_> {
+    fn timestamp(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.event.timestamp_ns()))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+    fn level(&self) -> Level {
+        self.event.level()
+    }
+    fn target(&self) -> &str {
+        self.event.target()
+    }
+    fn module_path(&self) -> Option<&str> {
+        self.event.module_path()
+    }
+    fn file(&self) -> Option<&str> {
+        self.event.file()
+    }
+    fn line(&self) -> Option<u32> {
+        self.event.line()
+    }
+    fn pid(&self) -> u32 {
+        self.origin.pid
+    }
+    fn process_name(&self) -> &str {
+        &self.origin.process_name
+    }
+    fn thread_name(&self) -> Option<&str> {
+        self.event.thread_name()
+    }
+    fn thread_id(&self) -> u64 {
+        self.event.thread_id()
+    }
+    fn host(&self) -> &str {
+        &self.origin.host
+    }
+    fn write_message(&self, w: &mut dyn fmt::Write) -> fmt::Result {
+        w.write_str(self.event.message())
+    }
+    fn write_fields(&self, w: &mut dyn fmt::Write) -> fmt::Result {
+        write_field_list(self.event.fields(), w)
+    }
+    fn has_fields(&self) -> bool {
+        self.event.fields().next().is_some()
+    }
+    fn innermost_span(&self) -> Option<&str> {
+        self.event.spans().last().map(|s| s.name())
+    }
+    fn write_spans(&self, w: &mut dyn fmt::Write) -> fmt::Result {
+        for (i, span) in self.event.spans().enumerate() {
+            if i > 0 {
+                w.write_char(':')?;
+            }
+            w.write_str(span.name())?;
+            if span.fields().next().is_some() {
+                w.write_char('{')?;
+                write_field_list(span.fields(), w)?;
+                w.write_char('}')?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,331 @@
+//! The sink's files: consolidated and per-key, naming, threshold, SinkLayer,
+//! rotation. Real sockets, real files.
+
+mod sink_support;
+
+use std::thread;
+
+use sink_support::*;
+use tracing::Level;
+use tracing_mplog_sink::ProcessKey;
+use tracing_subscriber::prelude::*;
+
+#[test]
+fn consolidated_and_per_key_files_hold_every_event_once_in_order() {
+    let env = Env::new();
+    let sink = env
+        .builder()
+        .name("all")
+        .consolidate(true)
+        .start()
+        .expect("start");
+    let workers: Vec<_> = (1..=3u32)
+        .map(|w| {
+            let mut conn = connect(&sink);
+            thread::spawn(move || {
+                send(&mut conn, &hello(100 + w, 1, &format!("w{w}")));
+                // Many small writes, so the connections interleave.
+                for n in 1..=300 {
+                    send(&mut conn, &events(w, n, n));
+                }
+                send(&mut conn, &goodbye(300));
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker thread");
+    }
+    let report = sink.shutdown().expect("shutdown");
+    let all = env.lines("all.log");
+    assert_eq!(all.len(), 900);
+    for w in 1..=3 {
+        assert_series(&all, w, 300);
+        let own = env.lines(&format!("w{w}.log"));
+        assert_eq!(own.len(), 300);
+        assert_series(&own, w, 300);
+        assert!(
+            own[0].starts_with(&format!("w{w}[{}] INFO ", 100 + w)),
+            "{}",
+            own[0]
+        );
+    }
+    assert_eq!(report.processes.len(), 3);
+    assert!(
+        report
+            .processes
+            .iter()
+            .all(|p| p.received == 300 && p.clean)
+    );
+}
+
+#[test]
+fn names_use_prefix_suffix_and_every_key_in_order() {
+    let env = Env::new();
+    let sink = env
+        .builder()
+        .name("main")
+        .consolidate(true)
+        .file_prefix("pre")
+        .file_suffix("suf")
+        .process_key([ProcessKey::Name, ProcessKey::Pid])
+        .start()
+        .expect("start");
+    let mut conn = connect(&sink);
+    send(&mut conn, &session(1, 4242, 2));
+    drop(conn);
+    let files = {
+        sink.shutdown().expect("shutdown");
+        let mut names: Vec<String> = std::fs::read_dir(env.logdir())
+            .expect("list logs")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(files, ["pre.main.suf.log", "pre.w1.4242.suf.log"]);
+    assert_eq!(env.lines("pre.w1.4242.suf.log").len(), 2);
+    assert_eq!(env.lines("pre.main.suf.log").len(), 2);
+}
+
+#[test]
+fn key_values_are_sanitized_for_file_names() {
+    let env = Env::new();
+    let sink = env
+        .builder()
+        .process_key([ProcessKey::Target])
+        .start()
+        .expect("start");
+    let mut conn = connect(&sink);
+    let mut bytes = hello(7, 1, "w");
+    let mut e = event_at(1, Level::INFO, "w1 e1");
+    e.target = "../up/and\nout".into();
+    tracing_mplog::wire::OwnedFrame::Event(e).encode(&mut bytes);
+    bytes.extend(goodbye(1));
+    send(&mut conn, &bytes);
+    drop(conn);
+    sink.shutdown().expect("shutdown");
+    assert_eq!(env.lines("_._up_and_out.log").len(), 1);
+}
+
+#[test]
+fn a_record_whose_key_file_is_the_consolidated_file_is_written_once() {
+    let env = Env::new();
+    let sink = env
+        .builder()
+        .name("same")
+        .consolidate(true)
+        .start()
+        .expect("start");
+    let mut conn = connect(&sink);
+    let mut bytes = hello(9, 1, "same");
+    bytes.extend(events(1, 1, 5));
+    bytes.extend(goodbye(5));
+    send(&mut conn, &bytes);
+    drop(conn);
+    sink.shutdown().expect("shutdown");
+    let lines = env.lines("same.log");
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert_series(&lines, 1, 5);
+}
+
+#[test]
+fn the_level_threshold_keeps_only_as_severe_or_more() {
+    let env = Env::new();
+    let sink = env.builder().level(Level::WARN).start().expect("start");
+    let mut conn = connect(&sink);
+    let mut bytes = hello(5, 1, "lv");
+    for (seq, level) in [
+        Level::TRACE,
+        Level::DEBUG,
+        Level::INFO,
+        Level::WARN,
+        Level::ERROR,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        bytes.extend(event(seq as u64 + 1, level, &format!("at {level}")));
+    }
+    bytes.extend(goodbye(5));
+    send(&mut conn, &bytes);
+    drop(conn);
+    let report = sink.shutdown().expect("shutdown");
+    assert_eq!(
+        env.lines("lv.log"),
+        ["lv[5] WARN at WARN", "lv[5] ERROR at ERROR"]
+    );
+    assert_eq!(
+        report.processes[0].received, 5,
+        "received counts before the threshold"
+    );
+}
+
+#[test]
+fn sink_layer_writes_the_parents_events_under_the_sink_name() {
+    let env = Env::new();
+    let sink = env
+        .builder()
+        .name("parent")
+        .default_format("%(processName)s[%(process)d] %(levelname)s %(name)s %(msg)s | %(fields)s | %(spans)s | %(funcName)s")
+        .start()
+        .expect("start");
+    let subscriber = tracing_subscriber::registry().with(sink.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("job", id = 3);
+        let _in = span.enter();
+        tracing::warn!(n = 5, "p e1");
+        tracing::info!("p e2");
+    });
+    sink.shutdown().expect("shutdown");
+    let lines = env.lines("parent.log");
+    let pid = std::process::id();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(
+        lines[0],
+        format!("parent[{pid}] WARN sink_files p e1 | n=5 | job{{id=3}} | job")
+    );
+    assert!(lines[1].starts_with(&format!("parent[{pid}] INFO sink_files p e2")));
+}
+
+#[test]
+fn size_rotation_through_the_sink_keeps_every_line() {
+    let env = Env::new();
+    let sink = env
+        .builder()
+        .name("rot")
+        .process_key([])
+        .consolidate(true)
+        .max_bytes(2_000)
+        .start()
+        .expect("start");
+    let mut conn = connect(&sink);
+    send(&mut conn, &session(1, 11, 400));
+    drop(conn);
+    sink.shutdown().expect("shutdown");
+    let mut files: Vec<_> = std::fs::read_dir(env.logdir())
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert!(files.len() > 3, "rotated: {files:?}");
+    let mut all = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read");
+        assert!(
+            text.len() <= 2_000,
+            "{} has {} bytes",
+            f.display(),
+            text.len()
+        );
+        all.extend(text.lines().map(str::to_owned));
+    }
+    files.sort();
+    all.sort_by_key(|l| {
+        l.rsplit(" e")
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    });
+    assert_series(&all, 1, 400);
+}
+
+#[test]
+fn files_lists_the_outputs_and_they_are_0640() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let sink = env
+        .builder()
+        .name("c")
+        .consolidate(true)
+        .start()
+        .expect("start");
+    let mut conn = connect(&sink);
+    send(&mut conn, &session(1, 12, 1));
+    wait_until("both files", || sink.files().len() == 2);
+    let mut files = sink.files();
+    files.sort();
+    assert_eq!(files, [env.log("c.log"), env.log("w1.log")]);
+    drop(conn);
+    sink.shutdown().expect("shutdown");
+    let mode = std::fs::metadata(env.log("w1.log"))
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640 & !umask());
+    let dir_mode = std::fs::metadata(env.socket().parent().expect("parent"))
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o777, 0o700);
+}
+
+fn umask() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("proc status");
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .expect("Umask line");
+    u32::from_str_radix(line.trim(), 8).expect("octal umask")
+}
+
+/// Set in the child process of [`echo_copies_every_line_to_stderr`].
+const ECHO_CHILD: &str = "MPLOG_SINK_TEST_ECHO_CHILD";
+
+#[test]
+fn echo_copies_every_line_to_stderr() {
+    if let Some(dir) = std::env::var_os(ECHO_CHILD) {
+        // The child: a sink with echo on, fed one worker.
+        let sink = tracing_mplog_sink::Sink::builder()
+            .listen(tracing_mplog::Endpoint::Unix(
+                std::path::Path::new(&dir).join("log.sock"),
+            ))
+            .logdir(std::path::Path::new(&dir).join("logs"))
+            .default_format(TEMPLATE)
+            .echo(true)
+            .start()
+            .expect("start");
+        let mut conn = connect(&sink);
+        send(&mut conn, &session(1, 140, 3));
+        drop(conn);
+        sink.shutdown().expect("shutdown");
+        return;
+    }
+    let env = Env::new();
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "echo_copies_every_line_to_stderr", "--nocapture"])
+        .env(ECHO_CHILD, env.dir.path())
+        .output()
+        .expect("run the child");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let echoed: Vec<String> = stderr
+        .lines()
+        .filter(|l| l.starts_with("w1[140] INFO"))
+        .map(str::to_owned)
+        .collect();
+    assert_series(&echoed, 1, 3);
+    assert_eq!(echoed, env.lines("w1.log"), "stderr and the file agree");
+}
+
+#[test]
+fn the_socket_folder_gets_the_configured_mode_when_the_sink_creates_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let sink = env.builder().socket_dir_mode(0o750).start().expect("start");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&env.dir.path().join("run")), 0o750);
+    sink.shutdown().expect("shutdown");
+    // An existing folder keeps its mode.
+    std::fs::set_permissions(
+        env.dir.path().join("run"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    let sink = env.builder().start().expect("start again");
+    assert_eq!(mode(&env.dir.path().join("run")), 0o755);
+    sink.shutdown().expect("shutdown");
+}
