@@ -107,7 +107,7 @@ impl Read for Chunked<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if !self.blocked {
             self.blocked = true;
-            let kind = if self.next() % 4 == 0 {
+            let kind = if self.next().is_multiple_of(4) {
                 io::ErrorKind::Interrupted
             } else {
                 io::ErrorKind::WouldBlock
