@@ -322,3 +322,64 @@ fn disk_full_is_an_error() {
     let err = (&file).write_all(b"x\n").expect_err("no space");
     assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
 }
+
+/// A buffer flush that fails half-way (a full disk) must cut the file back
+/// to where it was, so the retried buffer does not leave a partial copy or a
+/// hole of NUL bytes. Needs root for a small tmpfs; says so when skipped.
+#[test]
+fn a_failed_buffer_flush_leaves_no_partial_copy() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).expect("mount point");
+    let mount = |opts: &str| {
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
+            .arg(&mnt)
+            .status()
+            .expect("run mount");
+        assert!(ok.success(), "mount {opts}");
+    };
+    mount("size=64k");
+    struct Unmount<'a>(&'a std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&mnt);
+    let file = RotatingFile::builder()
+        .clock(clock())
+        .buffer_capacity(10_000)
+        .build(mnt.join("app.log"))
+        .expect("open");
+    let mut written = Vec::new();
+    let mut failed = false;
+    for i in 0..5000 {
+        let line = format!("record {i:05} {}\n", "x".repeat(40));
+        match (&file).write_all(line.as_bytes()) {
+            Ok(()) => written.push(line),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "the 64 KiB file system filled up");
+    mount("remount,size=8m");
+    (&file)
+        .flush()
+        .expect("the kept buffer is written once there is space");
+    drop(file);
+    let text = std::fs::read_to_string(mnt.join("app.log")).expect("read back");
+    assert!(!text.contains('\0'), "no hole of NUL bytes");
+    assert_eq!(
+        text,
+        written.concat(),
+        "every accepted record exactly once, in order"
+    );
+}

@@ -366,6 +366,12 @@ impl RotatingFile {
     /// where it was and closes it, so the next write reopens it.
     fn write_through(st: &mut State, bytes: &[u8]) -> io::Result<()> {
         let on_disk = st.size - st.buf.len() as u64;
+        Self::write_at(st, bytes, on_disk)
+    }
+
+    /// [`write_through`](Self::write_through) for a file whose length
+    /// before this write is `on_disk`.
+    fn write_at(st: &mut State, bytes: &[u8], on_disk: u64) -> io::Result<()> {
         let Some(file) = st.file.as_mut() else {
             return Err(io::Error::other("the log file is not open"));
         };
@@ -381,8 +387,11 @@ impl RotatingFile {
         if st.buf.is_empty() {
             return Ok(());
         }
+        // What the file held before the buffer: computed before the buffer
+        // is taken out (a failed write is cut back to exactly this).
+        let on_disk = st.size - st.buf.len() as u64;
         let buf = std::mem::take(&mut st.buf);
-        let result = Self::write_through(st, &buf);
+        let result = Self::write_at(st, &buf, on_disk);
         st.buf = buf;
         if result.is_ok() {
             st.buf.clear();
