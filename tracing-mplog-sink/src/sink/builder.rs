@@ -12,6 +12,7 @@ use std::time::Duration;
 use tracing_core::Level;
 use tracing_mplog::{Endpoint, wire};
 
+use super::lines::LineMaker;
 use super::router::Router;
 use super::view::Origin;
 use super::writer::{Config, Msg, Writer};
@@ -28,7 +29,7 @@ const FILE_BUFFER: usize = 64 * 1024;
 const FILE_PERMISSIONS: u32 = 0o640;
 /// Batches that may wait for the writer before readers (and so workers)
 /// wait.
-const CHANNEL_CAPACITY: usize = 1024;
+const CHANNEL_CAPACITY: usize = 64;
 /// The smallest `max_frame_size` accepted (a hello must fit).
 const MIN_FRAME_SIZE: usize = 1024;
 
@@ -387,6 +388,11 @@ impl Builder {
             process_name: self.name.clone(),
             host: tracing_mplog::origin::hostname(),
         };
+        let lines = LineMaker {
+            formatter: formatter.clone(),
+            router: router.clone(),
+            level: self.level,
+        };
         let writer = Writer::new(Config {
             formatter,
             router,
@@ -407,6 +413,7 @@ impl Builder {
             tx,
             max_frame_size: self.max_frame_size,
             allowed_uids,
+            lines,
         });
         let cleanup = |e| {
             let _ = fs::remove_file(&socket_path);

@@ -23,6 +23,7 @@
 mod builder;
 mod handle;
 mod layer;
+mod lines;
 mod listener;
 mod reader;
 mod report;
@@ -178,6 +179,8 @@ struct Shared {
     tx: flume::Sender<Msg>,
     max_frame_size: usize,
     allowed_uids: Vec<u32>,
+    /// How readers turn events into lines.
+    lines: lines::LineMaker,
 }
 
 impl Shared {

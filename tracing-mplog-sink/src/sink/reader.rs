@@ -1,6 +1,11 @@
-//! One reader thread per connection: read frames, validate them, hand them
-//! to the writer in batches (one message per read from the socket, not per
-//! event).
+//! One reader thread per connection: read frames, validate and decode them,
+//! apply the level threshold, format each event into its line and work out
+//! its per-key file, then hand the lines to the writer in batches (one
+//! message per read from the socket, not per event).
+//!
+//! Formatting here rather than in the writer decodes every frame once and
+//! spreads the formatting over the connections' threads; the single writer
+//! only copies lines into its files.
 //!
 //! The first frame must be a hello. A corrupt, truncated or oversized frame
 //! closes this connection alone, with the reason logged by the writer as a
@@ -15,14 +20,15 @@ use tracing_core::Level;
 use tracing_mplog::wire::{Frame, FrameReader, WireError};
 
 use super::Shared;
-use super::view::Origin;
+use super::lines::{LineMaker, Lines};
+use super::view::{Origin, WireRecord};
 use super::writer::Msg;
 use crate::sys::{PeerCred, Stream};
 
 /// Bytes read from the socket at a time.
 const READ_BUFFER: usize = 64 * 1024;
-/// A batch is sent once it holds this many bytes, even mid-read.
-const MAX_BATCH: usize = 256 * 1024;
+/// A batch is sent once its lines hold this many bytes, even mid-read.
+const MAX_BATCH: usize = 128 * 1024;
 /// How often a blocked read looks at the drain deadline.
 pub(crate) const POLL: Duration = Duration::from_millis(250);
 
@@ -131,9 +137,14 @@ fn serve(
     if shared.tx.send(Msg::Opened(Arc::clone(&origin))).is_err() {
         return;
     }
-    let mut bytes = Vec::new();
-    let mut ends = Vec::new();
+    let maker: &LineMaker = &shared.lines;
+    let conn_key = maker.connection_key(&origin);
+    let mut batch = Lines::new(Arc::clone(&origin));
     let mut goodbye = false;
+    let send = |batch: &mut Lines| {
+        let full = std::mem::replace(batch, Lines::new(Arc::clone(&origin)));
+        shared.tx.send(Msg::Lines(Box::new(full))).is_ok()
+    };
     let error = loop {
         match frames.read_raw() {
             Ok(None) => break None,
@@ -141,34 +152,38 @@ fn serve(
             Ok(Some(body)) => match Frame::decode(body) {
                 Ok(Frame::Hello(_)) => break Some("a second hello on the same connection".into()),
                 Ok(Frame::Goodbye(_)) => goodbye = true,
-                Ok(_) => {
-                    bytes.extend_from_slice(body);
-                    ends.push(bytes.len());
+                Ok(Frame::Event(event)) => {
+                    let rec = WireRecord {
+                        event: &event,
+                        origin: &origin,
+                    };
+                    maker.add(&mut batch, event.seq(), &rec, conn_key.as_deref());
                 }
+                Ok(Frame::Dropped(dropped)) => {
+                    // Keep the order: the lines before it, then the report.
+                    if !batch.is_empty() && !send(&mut batch) {
+                        return;
+                    }
+                    let msg = Msg::Dropped {
+                        origin: Arc::clone(&origin),
+                        reason: dropped.reason,
+                        count: dropped.count,
+                    };
+                    if shared.tx.send(msg).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
                 Err(e) => break Some(reason(&e)),
             },
         }
         let more = whole_frame_buffered(frames.get_ref().buffer());
-        if !ends.is_empty() && (!more || bytes.len() >= MAX_BATCH) {
-            let msg = Msg::Frames {
-                origin: Arc::clone(&origin),
-                bytes: std::mem::take(&mut bytes),
-                ends: std::mem::take(&mut ends),
-            };
-            if shared.tx.send(msg).is_err() {
-                return;
-            }
-        }
-    };
-    if !ends.is_empty() {
-        let msg = Msg::Frames {
-            origin: Arc::clone(&origin),
-            bytes,
-            ends,
-        };
-        if shared.tx.send(msg).is_err() {
+        if !batch.is_empty() && (!more || batch.text_len() >= MAX_BATCH) && !send(&mut batch) {
             return;
         }
+    };
+    if !batch.is_empty() && !send(&mut batch) {
+        return;
     }
     let _ = shared.tx.send(Msg::Closed {
         origin,

@@ -147,6 +147,18 @@ impl Router {
     /// Writes the per-key file's key of `rec` (the sanitised values joined
     /// with `.`) into `out`; `false` when no key is configured.
     pub(crate) fn key(&self, rec: &dyn RecordView, out: &mut String) -> bool {
+        self.key_of(rec.process_name(), rec.pid(), rec.target(), rec.host(), out)
+    }
+
+    /// [`key`](Self::key) from the parts a key can use.
+    pub(crate) fn key_of(
+        &self,
+        name: &str,
+        pid: u32,
+        target: &str,
+        host: &str,
+        out: &mut String,
+    ) -> bool {
         if self.keys.is_empty() {
             return false;
         }
@@ -158,16 +170,22 @@ impl Router {
             }
             value.clear();
             match key {
-                ProcessKey::Name => value.push_str(rec.process_name()),
+                ProcessKey::Name => value.push_str(name),
                 ProcessKey::Pid => {
-                    let _ = write!(value, "{}", rec.pid());
+                    let _ = write!(value, "{pid}");
                 }
-                ProcessKey::Target => value.push_str(rec.target()),
-                ProcessKey::Host => value.push_str(rec.host()),
+                ProcessKey::Target => value.push_str(target),
+                ProcessKey::Host => value.push_str(host),
             }
             sanitize(&value, out);
         }
         true
+    }
+
+    /// Whether the key changes from record to record (it uses the target),
+    /// rather than being fixed by the connection's hello.
+    pub(crate) fn key_per_record(&self) -> bool {
+        self.keys.contains(&ProcessKey::Target)
     }
 
     /// The per-key file for `key` (from [`key`](Self::key)), or `None` when

@@ -1,6 +1,7 @@
-//! The one thread that owns every output file: it decodes the readers'
-//! batches, drops resent duplicates, applies the level threshold, formats,
-//! routes and writes; it keeps the per-process counts.
+//! The one thread that owns every output file: it takes the readers'
+//! batches of formatted lines, drops resent duplicates, and writes each line
+//! to the consolidated file and its per-key file; it keeps the per-process
+//! counts. (The readers decode and format: see [`super::lines`].)
 //!
 //! Every file is a [`RotatingFile`] with a write buffer. The writer flushes
 //! the buffers whenever its channel is momentarily empty, so a quiet sink
@@ -18,11 +19,13 @@ use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use flume::{Receiver, TryRecvError};
 use tracing_core::Level;
 use tracing_mplog::wire::{DropReason, EventView, Frame, OwnedEvent, OwnedFrame};
 
+use super::lines::{Lines, NO_KEY};
 use super::report::Tally;
 use super::router::Router;
 use super::view::{Origin, WireRecord};
@@ -36,18 +39,23 @@ pub(crate) const SINK_TARGET: &str = "tracing_mplog_sink";
 /// Lines kept per failing file for a retry.
 pub(crate) const MAX_PENDING: usize = 100_000;
 
+/// How long a failing file must write without failure to count as
+/// recovered.
+pub(crate) const QUIET: Duration = Duration::from_secs(1);
+
 /// What the readers, the listener and [`SinkLayer`](super::SinkLayer) send
 /// to the writer.
 #[derive(Debug)]
 pub(crate) enum Msg {
     /// A connection said hello.
     Opened(Arc<Origin>),
-    /// Validated frame bodies from one read, concatenated; `ends[i]` is
-    /// where body `i` ends.
-    Frames {
+    /// Formatted lines of one connection.
+    Lines(Box<Lines>),
+    /// A connection's worker reported events it dropped.
+    Dropped {
         origin: Arc<Origin>,
-        bytes: Vec<u8>,
-        ends: Vec<usize>,
+        reason: DropReason,
+        count: u64,
     },
     /// A connection that said hello ended.
     Closed {
@@ -86,11 +94,16 @@ struct Output {
     /// Records accepted by the file's buffer since its last successful
     /// flush: lost if the file never works again before shutdown.
     unflushed: u64,
-    /// The last write failed (reported once until it recovers).
+    /// The last write failed.
     failing: bool,
+    /// The current failure was reported (so its recovery will be).
+    reported: bool,
+    /// When a write last failed.
+    last_failure: Option<Instant>,
 }
 
 /// What a write did to a file's health.
+#[derive(Debug)]
 enum Health {
     Same,
     Failed(String),
@@ -139,16 +152,26 @@ impl Output {
     }
 
     fn health(&mut self, result: Result<(), String>) -> Health {
-        match (result, self.failing) {
-            (Ok(()), true) => {
+        match result {
+            Err(e) => {
+                self.failing = true;
+                self.last_failure = Some(Instant::now());
+                if std::mem::replace(&mut self.reported, true) {
+                    Health::Same
+                } else {
+                    Health::Failed(e)
+                }
+            }
+            Ok(())
+                if self.failing
+                    && self.pending.is_empty()
+                    && self.last_failure.is_none_or(|t| t.elapsed() >= QUIET) =>
+            {
                 self.failing = false;
+                self.reported = false;
                 Health::Recovered
             }
-            (Err(e), false) => {
-                self.failing = true;
-                Health::Failed(e)
-            }
-            _ => Health::Same,
+            Ok(()) => Health::Same,
         }
     }
 
@@ -189,37 +212,45 @@ impl Output {
     }
 }
 
-/// Writes `line` to the output at `path`, creating it on first use.
-fn write_line(
-    outputs: &mut HashMap<PathBuf, Output>,
-    path: &Path,
-    line: &str,
-    cfg: &Config,
-    tally: &mut Tally,
-) -> Health {
-    let out = match outputs.get_mut(path) {
-        Some(out) => out,
-        None => outputs.entry(path.to_owned()).or_insert_with(|| Output {
+/// Every output file, by index; `index` finds a path's.
+#[derive(Debug, Default)]
+struct Outputs {
+    files: Vec<Output>,
+    index: HashMap<PathBuf, usize>,
+}
+
+impl Outputs {
+    /// The index of the output at `path`, created (not yet opened) on first use.
+    fn at(&mut self, path: &Path) -> usize {
+        if let Some(&i) = self.index.get(path) {
+            return i;
+        }
+        self.files.push(Output {
             path: path.to_owned(),
             file: None,
             pending: VecDeque::new(),
             unflushed: 0,
             failing: false,
-        }),
-    };
-    out.write(line, cfg, tally)
+            reported: false,
+            last_failure: None,
+        });
+        self.index.insert(path.to_owned(), self.files.len() - 1);
+        self.files.len() - 1
+    }
 }
 
 /// The writer thread's state.
 #[derive(Debug)]
 pub(crate) struct Writer {
     cfg: Config,
-    outputs: HashMap<PathBuf, Output>,
+    outputs: Outputs,
     tally: Tally,
     line: String,
-    scratch: String,
-    /// Per-key file of each key seen (`None`: the consolidated file).
-    key_files: HashMap<String, Option<PathBuf>>,
+    /// Output of each per-key file key seen (`None`: it is the consolidated
+    /// file, written once).
+    key_files: HashMap<String, Option<usize>>,
+    /// Health changes met while writing a batch, reported after it.
+    changes: Vec<(usize, Health)>,
     /// Reporting a write failure as a record must not report its own.
     reporting: bool,
 }
@@ -228,11 +259,11 @@ impl Writer {
     pub(crate) fn new(cfg: Config) -> Self {
         Writer {
             cfg,
-            outputs: HashMap::new(),
+            outputs: Outputs::default(),
             tally: Tally::default(),
             line: String::with_capacity(512),
-            scratch: String::new(),
             key_files: HashMap::new(),
+            changes: Vec::new(),
             reporting: false,
         }
     }
@@ -268,18 +299,28 @@ impl Writer {
                     .process(origin.pid, origin.start_time_ns, &origin.process_name);
                 p.report.connections += 1;
             }
-            Msg::Frames {
+            Msg::Lines(lines) => self.lines(&lines),
+            Msg::Dropped {
                 origin,
-                bytes,
-                ends,
+                reason,
+                count,
             } => {
-                let mut start = 0;
-                for end in ends {
-                    if let Some(body) = bytes.get(start..end) {
-                        self.frame(&origin, body);
-                    }
-                    start = end;
-                }
+                let p = self
+                    .tally
+                    .process(origin.pid, origin.start_time_ns, &origin.process_name);
+                p.report.dropped_by_worker += count;
+                let why = match reason {
+                    DropReason::ChannelFull => "channel full",
+                    DropReason::Oversized => "larger than the maximum frame size",
+                    _ => "unknown reason",
+                };
+                self.notice(
+                    Level::WARN,
+                    &format!(
+                        "worker {}[{}] dropped {count} events ({why})",
+                        origin.process_name, origin.pid
+                    ),
+                );
             }
             Msg::Closed {
                 origin,
@@ -312,46 +353,85 @@ impl Writer {
         }
     }
 
-    fn frame(&mut self, origin: &Origin, body: &[u8]) {
-        // The reader validated every body; a failure here cannot happen.
-        let Ok(frame) = Frame::decode(body) else {
+    /// The output of a per-key file key (`None`: the consolidated file).
+    fn key_output(&mut self, key: &str) -> Option<usize> {
+        if let Some(&out) = self.key_files.get(key) {
+            return out;
+        }
+        let out = self
+            .cfg
+            .router
+            .key_file(key)
+            .map(|path| self.outputs.at(&path));
+        self.key_files.insert(key.to_owned(), out);
+        out
+    }
+
+    /// Writes a reader's batch: each line once, unless it was resent.
+    fn lines(&mut self, batch: &Lines) {
+        let origin = &batch.origin;
+        let mut last_seq = self
+            .tally
+            .process(origin.pid, origin.start_time_ns, &origin.process_name)
+            .last_seq;
+        let consolidated = self
+            .cfg
+            .router
+            .consolidated()
+            .map(Path::to_path_buf)
+            .map(|p| self.outputs.at(&p));
+        let keys: Vec<Option<usize>> = batch.keys.iter().map(|k| self.key_output(k)).collect();
+        let mut received = 0;
+        for (i, item) in batch.items.iter().enumerate() {
+            if item.seq <= last_seq {
+                continue; // resent after a reconnect: written already
+            }
+            last_seq = item.seq;
+            received += 1;
+            let line = batch.line(i);
+            if line.is_empty() {
+                continue; // below the level threshold
+            }
+            if self.cfg.echo {
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            }
+            if let Some(out) = consolidated {
+                self.write_out(out, line);
+            }
+            if item.key != NO_KEY {
+                if let Some(Some(out)) = keys.get(item.key as usize) {
+                    self.write_out(*out, line);
+                }
+            }
+        }
+        let p = self
+            .tally
+            .process(origin.pid, origin.start_time_ns, &origin.process_name);
+        p.last_seq = last_seq;
+        p.report.received += received;
+        self.report_changes();
+    }
+
+    /// Writes one line to an output, noting a change of its health.
+    fn write_out(&mut self, out: usize, line: &str) {
+        let Some(output) = self.outputs.files.get_mut(out) else {
             return;
         };
-        match frame {
-            Frame::Event(event) => {
-                let p = self
-                    .tally
-                    .process(origin.pid, origin.start_time_ns, &origin.process_name);
-                let seq = event.seq();
-                if seq <= p.last_seq {
-                    return; // resent after a reconnect: written already
-                }
-                p.last_seq = seq;
-                p.report.received += 1;
-                self.event(&event, origin);
-            }
-            Frame::Dropped(d) => {
-                let p = self
-                    .tally
-                    .process(origin.pid, origin.start_time_ns, &origin.process_name);
-                p.report.dropped_by_worker += d.count;
-                let why = match d.reason {
-                    DropReason::ChannelFull => "channel full",
-                    DropReason::Oversized => "larger than the maximum frame size",
-                    _ => "unknown reason",
-                };
-                self.notice(
-                    Level::WARN,
-                    &format!(
-                        "worker {}[{}] dropped {} events ({why})",
-                        origin.process_name, origin.pid, d.count
-                    ),
-                );
-            }
-            _ => {}
+        match output.write(line, &self.cfg, &mut self.tally) {
+            Health::Same => {}
+            h => self.changes.push((out, h)),
         }
     }
 
+    fn report_changes(&mut self) {
+        for (out, health) in std::mem::take(&mut self.changes) {
+            if let Some(path) = self.outputs.files.get(out).map(|o| o.path.clone()) {
+                self.report_health(&path, health);
+            }
+        }
+    }
+
+    /// Formats and writes one event of the parent process (or the sink).
     fn event(&mut self, event: &EventView<'_>, origin: &Origin) {
         if event.level() > self.cfg.level {
             return;
@@ -363,51 +443,28 @@ impl Writer {
         if self.cfg.echo {
             let _ = std::io::stderr().write_all(self.line.as_bytes());
         }
-        let keyed = self.cfg.router.key(&rec, &mut self.scratch);
-        if let Some(path) = self.cfg.router.consolidated() {
-            let health = write_line(
-                &mut self.outputs,
-                path,
-                &self.line,
-                &self.cfg,
-                &mut self.tally,
-            );
-            if !matches!(health, Health::Same) {
-                let path = path.to_path_buf();
-                self.report_health(&path, health);
+        let line = std::mem::take(&mut self.line);
+        if let Some(path) = self.cfg.router.consolidated().map(Path::to_path_buf) {
+            let out = self.outputs.at(&path);
+            self.write_out(out, &line);
+        }
+        let mut key = String::new();
+        if self.cfg.router.key(&rec, &mut key) {
+            if let Some(out) = self.key_output(&key) {
+                self.write_out(out, &line);
             }
         }
-        if keyed {
-            if !self.key_files.contains_key(self.scratch.as_str()) {
-                let file = self.cfg.router.key_file(&self.scratch);
-                self.key_files.insert(self.scratch.clone(), file);
-            }
-            if let Some(Some(path)) = self.key_files.get(self.scratch.as_str()) {
-                let health = write_line(
-                    &mut self.outputs,
-                    path,
-                    &self.line,
-                    &self.cfg,
-                    &mut self.tally,
-                );
-                if !matches!(health, Health::Same) {
-                    let path = path.clone();
-                    self.report_health(&path, health);
-                }
-            }
-        }
+        self.line = line;
+        self.report_changes();
     }
 
     /// Writes `self.line` to `path`.
     fn write_to(&mut self, path: &Path) {
-        let health = write_line(
-            &mut self.outputs,
-            path,
-            &self.line,
-            &self.cfg,
-            &mut self.tally,
-        );
-        self.report_health(path, health);
+        let out = self.outputs.at(path);
+        let line = std::mem::take(&mut self.line);
+        self.write_out(out, &line);
+        self.line = line;
+        self.report_changes();
     }
 
     fn report_health(&mut self, path: &Path, health: Health) {
@@ -468,7 +525,7 @@ impl Writer {
 
     fn flush_all(&mut self) {
         let mut changes = Vec::new();
-        for out in self.outputs.values_mut() {
+        for out in &mut self.outputs.files {
             match out.flush(&self.cfg, &mut self.tally) {
                 Health::Same => {}
                 h => changes.push((out.path.clone(), h)),
@@ -480,8 +537,32 @@ impl Writer {
     }
 
     fn finish(mut self) -> Tally {
+        let flushing = Instant::now();
         self.flush_all();
-        for out in self.outputs.values_mut() {
+        // A file that failed and works again (this last flush did not fail),
+        // but too recently to be reported while running, is reported now.
+        let healed: Vec<usize> = (0..self.outputs.files.len())
+            .filter(|&i| {
+                let out = &self.outputs.files[i];
+                out.failing
+                    && out.reported
+                    && out.pending.is_empty()
+                    && out.file.is_some()
+                    && out.last_failure.is_some_and(|t| t < flushing)
+            })
+            .collect();
+        if !healed.is_empty() {
+            for i in healed {
+                if let Some(out) = self.outputs.files.get_mut(i) {
+                    out.failing = false;
+                    out.reported = false;
+                    self.changes.push((i, Health::Recovered));
+                }
+            }
+            self.report_changes();
+            self.flush_all();
+        }
+        for out in &mut self.outputs.files {
             if let Some(file) = &out.file {
                 if let Err(e) = file.sync_all() {
                     self.tally.write_errors += 1;

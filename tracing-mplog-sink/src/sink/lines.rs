@@ -1,0 +1,128 @@
+//! Events become lines in the readers: [`LineMaker`] applies the level
+//! threshold, formats with the [`LevelFormatter`] and works out each line's
+//! per-key file key; [`Lines`] is the batch a reader hands the writer.
+
+use std::sync::Arc;
+
+use tracing_core::Level;
+
+use super::router::Router;
+use super::view::{Origin, WireRecord};
+use crate::format::LevelFormatter;
+use crate::record::RecordView;
+
+/// `Item::key` of a line that goes to no per-key file.
+pub(crate) const NO_KEY: u32 = u32::MAX;
+
+/// One event of a batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Item {
+    /// Where its line ends in [`Lines::text`]; a line that starts where it
+    /// ends is an event below the level threshold (counted, not written).
+    pub(crate) end: usize,
+    /// The event's sequence number (resent duplicates are dropped by it).
+    pub(crate) seq: u64,
+    /// Index of its per-key file key in [`Lines::keys`], or [`NO_KEY`].
+    pub(crate) key: u32,
+}
+
+/// Formatted lines of one connection, in the order its events came.
+#[derive(Debug)]
+pub(crate) struct Lines {
+    pub(crate) origin: Arc<Origin>,
+    pub(crate) text: String,
+    pub(crate) items: Vec<Item>,
+    /// The distinct keys of this batch's lines.
+    pub(crate) keys: Vec<String>,
+    /// Reused to compute per-record keys.
+    scratch: String,
+}
+
+impl Lines {
+    pub(crate) fn new(origin: Arc<Origin>) -> Self {
+        Lines {
+            origin,
+            text: String::new(),
+            items: Vec::new(),
+            keys: Vec::new(),
+            scratch: String::new(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub(crate) fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// The line of item `i` (empty: below the threshold).
+    pub(crate) fn line(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.items[i - 1].end };
+        self.text.get(start..self.items[i].end).unwrap_or("")
+    }
+
+    fn key_index(&mut self, key: &str) -> u32 {
+        // Batches hold few distinct keys; a short scan beats hashing.
+        if let Some(i) = self.keys.iter().rposition(|k| k == key) {
+            return u32::try_from(i).unwrap_or(NO_KEY);
+        }
+        self.keys.push(key.to_owned());
+        u32::try_from(self.keys.len() - 1).unwrap_or(NO_KEY)
+    }
+}
+
+/// What the readers need to turn events into lines, shared by all.
+#[derive(Debug)]
+pub(crate) struct LineMaker {
+    pub(crate) formatter: LevelFormatter,
+    pub(crate) router: Router,
+    pub(crate) level: Level,
+}
+
+impl LineMaker {
+    /// The key of every line of a connection, when it does not depend on
+    /// the record (no `target` key); `None` otherwise or without keys.
+    pub(crate) fn connection_key(&self, origin: &Origin) -> Option<String> {
+        if self.router.key_per_record() {
+            return None;
+        }
+        let mut key = String::new();
+        self.router
+            .key_of(&origin.process_name, origin.pid, "", &origin.host, &mut key)
+            .then_some(key)
+    }
+
+    /// Adds the line of one event to `batch`.
+    pub(crate) fn add(
+        &self,
+        batch: &mut Lines,
+        seq: u64,
+        rec: &WireRecord<'_>,
+        conn_key: Option<&str>,
+    ) {
+        if rec.level() <= self.level {
+            // Only the record's own writes could fail, into a String.
+            let _ = self.formatter.format_record(rec, &mut batch.text);
+        }
+        let key = match conn_key {
+            Some(key) => batch.key_index(key),
+            None => {
+                let mut key = std::mem::take(&mut batch.scratch);
+                let index = if self.router.key(rec, &mut key) {
+                    batch.key_index(&key)
+                } else {
+                    NO_KEY
+                };
+                batch.scratch = key;
+                index
+            }
+        };
+        batch.items.push(Item {
+            end: batch.text.len(),
+            seq,
+            key,
+        });
+    }
+}
