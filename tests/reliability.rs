@@ -1,5 +1,5 @@
 //! The failure model, proven with real processes (docs/reliability.md):
-//! workers killed mid-stream, strangers on the socket, and
+//! workers killed mid-stream, a full disk, strangers on the socket, and
 //! many threads in many processes at once.
 
 mod support;
@@ -7,6 +7,7 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -136,6 +137,86 @@ fn killed_workers_keep_every_flushed_event_and_the_others_lose_nothing() {
             "at most one warning per cut connection, got {cut}"
         );
     }
+}
+
+/// Mounts a tmpfs of `size` at `dir` for the test's duration.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("run mount");
+        assert!(ok.success(), "mount tmpfs");
+        Tmpfs(dir.to_owned())
+    }
+
+    fn resize(&self, size: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .expect("run mount");
+        assert!(ok.success(), "remount tmpfs");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_reported_counted_and_survived() {
+    if !is_root() {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    const EVENTS: u64 = 6000;
+    let s = Setup::new();
+    let fs = Tmpfs::mount(&s.logdir(), "128k");
+    let sink = s.sink().process_key([]).start().expect("sink");
+    let child = s
+        .worker(1, EVENTS, &["--sleep-us", "100"])
+        .spawn()
+        .expect("spawn");
+    // Wait until the disk is full and the sink has said so.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sink.files().is_empty()
+        || std::fs::metadata(s.logdir().join("all.log")).map_or(0, |m| m.len()) < 100 * 1024
+    {
+        assert!(Instant::now() < deadline, "the disk never filled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // Space comes back while the worker is still logging.
+    fs.resize("16m");
+    wait_ok(child);
+    let report = sink.shutdown().expect("shutdown");
+    assert!(
+        report.write_errors > 0,
+        "the full disk was counted: {report}"
+    );
+    assert_eq!(
+        report.unwritten, 0,
+        "every kept line was written once space returned: {report}"
+    );
+    let all = lines(&log_files(&s.logdir(), "all.log"));
+    assert_series(&series(&all), 1, EVENTS);
+    assert!(
+        all.iter()
+            .any(|l| l.contains("ERROR") && l.contains("cannot write")),
+        "the failure is logged"
+    );
+    assert!(
+        all.iter()
+            .any(|l| l.contains("WARN") && l.contains("again")),
+        "the recovery is logged"
+    );
 }
 
 #[test]
