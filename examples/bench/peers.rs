@@ -54,6 +54,7 @@ fn parse_json(line: &str) -> Option<Outcome> {
         events,
         seconds: get("seconds")?.parse().ok()?,
         caller_ns: None,
+        caller_cpu_ns: None,
         lost: get("lost")?.parse().ok()?,
         duplicated: get("duplicated")?.parse().ok()?,
         peak_rss_kib: None,

@@ -44,6 +44,7 @@ pub(crate) fn run(args: &Args) -> Result<Outcome, Box<dyn Error>> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut caller_ns = 0.0;
+    let mut caller_cpu_ns = 0.0;
     let mut first_event = f64::MAX;
     for child in children {
         let out = child.wait_with_output()?;
@@ -54,6 +55,9 @@ pub(crate) fn run(args: &Args) -> Result<Outcome, Box<dyn Error>> {
         for kv in text.split_whitespace() {
             if let Some(v) = kv.strip_prefix("caller_ns=") {
                 caller_ns += v.parse::<f64>()?;
+            }
+            if let Some(v) = kv.strip_prefix("caller_cpu_ns=") {
+                caller_cpu_ns += v.parse::<f64>()?;
             }
             if let Some(v) = kv.strip_prefix("started_after_s=") {
                 first_event = first_event.min(v.parse::<f64>()?);
@@ -85,6 +89,7 @@ pub(crate) fn run(args: &Args) -> Result<Outcome, Box<dyn Error>> {
         events: args.workers as u64 * args.events,
         seconds,
         caller_ns: Some(caller_ns / args.workers as f64),
+        caller_cpu_ns: Some(caller_cpu_ns / args.workers as f64),
         lost,
         duplicated,
         peak_rss_kib: common::peak_rss_kib(),
@@ -97,16 +102,18 @@ pub(crate) fn worker(id: usize, events: u64) -> Result<(), Box<dyn Error>> {
     let guard = tracing_mplog::worker::init()?;
     let started_after_s = boot.elapsed().as_secs_f64();
     let start = Instant::now();
+    let cpu = common::thread_cpu_ns();
     for i in 0..events {
         tracing::info!("worker {id} event {i} {PAD}");
     }
+    let caller_cpu_ns = (common::thread_cpu_ns() - cpu) / events as f64;
     let caller_ns = start.elapsed().as_nanos() as f64 / events as f64;
     guard.flush()?;
     drop(guard);
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "caller_ns={caller_ns:.1} started_after_s={started_after_s:.6}"
+        "caller_ns={caller_ns:.1} caller_cpu_ns={caller_cpu_ns:.1} started_after_s={started_after_s:.6}"
     )?;
     Ok(())
 }

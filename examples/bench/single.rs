@@ -16,12 +16,11 @@ use tracing_subscriber::prelude::*;
 
 use crate::common::{self, Args, DATEFMT, MAX_BYTES, Outcome, PAD, TEMPLATE};
 
-/// N threads log M events each under `dispatch`; returns (wall time of the
-/// slowest thread's first to last event is not needed: the mean caller
-/// cost per event in ns).
-fn log_from_threads(dispatch: &Dispatch, args: &Args) -> Result<f64, Box<dyn Error>> {
+/// N threads log M events each under `dispatch`; returns the mean wall
+/// time and CPU time per event of the logging threads, in ns.
+fn log_from_threads(dispatch: &Dispatch, args: &Args) -> Result<(f64, f64), Box<dyn Error>> {
     let barrier = Barrier::new(args.workers);
-    let total_ns = thread::scope(|s| {
+    let (wall, cpu) = thread::scope(|s| {
         let handles: Vec<_> = (0..args.workers)
             .map(|w| {
                 let barrier = &barrier;
@@ -29,20 +28,25 @@ fn log_from_threads(dispatch: &Dispatch, args: &Args) -> Result<f64, Box<dyn Err
                     tracing::dispatcher::with_default(dispatch, || {
                         barrier.wait();
                         let start = Instant::now();
+                        let cpu = common::thread_cpu_ns();
                         for i in 0..args.events {
                             tracing::info!("worker {w} event {i} {PAD}");
                         }
-                        start.elapsed().as_nanos() as f64
+                        (
+                            start.elapsed().as_nanos() as f64,
+                            common::thread_cpu_ns() - cpu,
+                        )
                     })
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or(f64::NAN))
-            .sum::<f64>()
+            .map(|h| h.join().unwrap_or((f64::NAN, f64::NAN)))
+            .fold((0.0, 0.0), |(w, c), (dw, dc)| (w + dw, c + dc))
     });
-    Ok(total_ns / (args.workers as f64 * args.events as f64))
+    let n = args.workers as f64 * args.events as f64;
+    Ok((wall / n, cpu / n))
 }
 
 /// fmt + tracing_appender::non_blocking (lossy off) + rolling file.
@@ -59,7 +63,7 @@ pub(crate) fn baseline_a(args: &Args) -> Result<Outcome, Box<dyn Error>> {
         ),
     );
     let start = Instant::now();
-    let caller_ns = log_from_threads(&dispatch, args)?;
+    let (caller_ns, caller_cpu_ns) = log_from_threads(&dispatch, args)?;
     drop(dispatch);
     drop(guard); // flushes the worker thread
     fs::File::open(args.dir.join("baseline_a.log"))?.sync_all()?;
@@ -71,6 +75,7 @@ pub(crate) fn baseline_a(args: &Args) -> Result<Outcome, Box<dyn Error>> {
         events: args.workers as u64 * args.events,
         seconds,
         caller_ns: Some(caller_ns),
+        caller_cpu_ns: Some(caller_cpu_ns),
         lost,
         duplicated,
         peak_rss_kib: common::peak_rss_kib(),
@@ -98,7 +103,7 @@ pub(crate) fn baseline_b(args: &Args) -> Result<Outcome, Box<dyn Error>> {
         ),
     );
     let start = Instant::now();
-    let caller_ns = log_from_threads(&dispatch, args)?;
+    let (caller_ns, caller_cpu_ns) = log_from_threads(&dispatch, args)?;
     drop(dispatch);
     (&*file).flush()?;
     file.sync_all()?;
@@ -110,6 +115,7 @@ pub(crate) fn baseline_b(args: &Args) -> Result<Outcome, Box<dyn Error>> {
         events: args.workers as u64 * args.events,
         seconds,
         caller_ns: Some(caller_ns),
+        caller_cpu_ns: Some(caller_cpu_ns),
         lost,
         duplicated,
         peak_rss_kib: common::peak_rss_kib(),
@@ -209,6 +215,7 @@ pub(crate) fn floor(args: &Args) -> Result<Outcome, Box<dyn Error>> {
         events: args.workers as u64 * args.events,
         seconds,
         caller_ns: None,
+        caller_cpu_ns: None,
         lost: expected.saturating_sub(written) / frame_len,
         duplicated: written.saturating_sub(expected) / frame_len,
         peak_rss_kib: common::peak_rss_kib(),
