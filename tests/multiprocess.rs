@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use support::{Setup, assert_series, lines, log_files, series, wait_ok};
+use support::{Setup, SpawnGuarded, assert_series, lines, log_files, series, wait_ok};
 
 fn report_for<'a>(
     report: &'a tracing_mplog_sink::SinkReport,
@@ -26,7 +26,7 @@ fn every_event_once_and_in_order_in_consolidated_and_per_key_files() {
     let s = Setup::new();
     let sink = s.sink().max_bytes(64 * 1024).start().expect("sink starts");
     let children: Vec<_> = (1..=WORKERS)
-        .map(|id| s.worker(id, EVENTS, &[]).spawn().expect("spawn"))
+        .map(|id| s.worker(id, EVENTS, &[]).spawn_guarded())
         .collect();
     for child in children {
         wait_ok(child);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{Setup, assert_series, lines, log_files, series, wait_ok};
+use support::{Setup, SpawnGuarded, assert_series, lines, log_files, series, wait_ok};
 use tracing_subscriber::prelude::*;
 
 fn is_root() -> bool {
@@ -229,9 +229,7 @@ fn strangers_are_refused_by_peer_uid_unless_allowed() {
     let raw = |s: &Setup| -> String {
         let mut cmd = s.worker(9, 1, &["--mode", "connect-raw"]);
         cmd.uid(NOBODY).gid(NOBODY);
-        wait_ok(cmd.spawn().expect("spawn as nobody"))
-            .trim()
-            .to_owned()
+        wait_ok(cmd.spawn_guarded()).trim().to_owned()
     };
     let open_up = |s: &Setup| {
         // Let `nobody` reach the socket, so the uid check is what stops it.

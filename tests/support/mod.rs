@@ -68,9 +68,65 @@ impl Setup {
     }
 }
 
+/// A child process that is killed if the test ends (or panics) before it
+/// was waited for, so a failing test leaves no worker behind.
+#[derive(Debug)]
+pub struct Proc(Option<Child>);
+
+impl Proc {
+    pub fn into_child(mut self) -> Child {
+        self.0.take().expect("the child is still here")
+    }
+}
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().expect("the child is still here")
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().expect("the child is still here")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl From<Child> for Proc {
+    fn from(child: Child) -> Self {
+        Proc(Some(child))
+    }
+}
+
+impl From<Proc> for Child {
+    fn from(proc: Proc) -> Self {
+        proc.into_child()
+    }
+}
+
+/// `Command::spawn` that returns a [`Proc`].
+pub trait SpawnGuarded {
+    fn spawn_guarded(&mut self) -> Proc;
+}
+
+impl SpawnGuarded for Command {
+    fn spawn_guarded(&mut self) -> Proc {
+        Proc::from(self.spawn().expect("spawn a worker"))
+    }
+}
+
 /// Waits for a child, panicking with its stderr if it failed.
-pub fn wait_ok(child: Child) -> String {
-    let out = child.wait_with_output().expect("wait for worker");
+pub fn wait_ok(child: impl Into<Child>) -> String {
+    let out = child.into().wait_with_output().expect("wait for worker");
     assert!(
         out.status.success(),
         "worker failed: {}\n{}",
