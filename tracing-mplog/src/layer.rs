@@ -27,6 +27,11 @@ pub enum Backpressure {
     /// The event is dropped and counted; the count reaches the sink as a
     /// dropped frame as soon as the connection allows.
     DropNewest,
+    /// The logging thread waits for room up to this long, then the event is
+    /// dropped and counted as with `DropNewest`: lossless while the sink
+    /// keeps up or comes back soon, but a sink gone for good cannot stall
+    /// the program.
+    BlockFor(std::time::Duration),
 }
 
 /// Why [`Builder::build`] failed.

@@ -135,6 +135,10 @@ impl ProcState {
                 .tx
                 .try_send(Msg::Frame(frame))
                 .map_err(|e| matches!(e, flume::TrySendError::Full(_))),
+            Backpressure::BlockFor(wait) => self
+                .tx
+                .send_timeout(Msg::Frame(frame), wait)
+                .map_err(|e| matches!(e, flume::SendTimeoutError::Timeout(_))),
         };
         if let Err(full) = result {
             c.queued.fetch_sub(1, Ordering::SeqCst);

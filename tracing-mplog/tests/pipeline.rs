@@ -197,6 +197,47 @@ fn drop_newest_reports_the_exact_count() {
 }
 
 #[test]
+fn block_for_waits_then_drops_and_counts_when_the_sink_stays_away() {
+    let sink = TestSink::new();
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(sink.endpoint())
+        .channel_capacity(4)
+        .backpressure(Backpressure::BlockFor(Duration::from_millis(20)))
+        .build()
+        .expect("build");
+    const N: u64 = 40;
+    let start = Instant::now();
+    tracing::subscriber::with_default(subscriber(layer), || {
+        for i in 0..N {
+            tracing::info!(i, "burst");
+        }
+    });
+    let took = start.elapsed();
+    // The channel and the sender's batch hold a few; each other event
+    // waited its 20 ms and was dropped.
+    assert!(
+        took >= Duration::from_millis(20 * 20),
+        "it waited: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "it did not wait forever: {took:?}"
+    );
+    let rx = sink.serve();
+    drop(guard);
+    let seen = collect_until(&rx, WAIT, has_goodbye);
+    let delivered = events(&seen).len() as u64;
+    let dropped: u64 = frames(&seen)
+        .filter_map(|(_, f)| match f {
+            OwnedFrame::Dropped(d) if d.reason == DropReason::ChannelFull => Some(d.count),
+            _ => None,
+        })
+        .sum();
+    assert!(dropped >= 20, "dropped {dropped}");
+    assert_eq!(delivered + dropped, N);
+}
+
+#[test]
 fn oversized_events_are_reported_not_sent() {
     let sink = TestSink::new();
     let rx = sink.serve();
