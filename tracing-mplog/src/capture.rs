@@ -340,49 +340,4 @@ mod tests {
         let expected: Vec<_> = (0..5).map(OwnedValue::I64).collect();
         assert_eq!(order, expected);
     }
-
-    /// Timing of the hot path (run with `--release -- --ignored --nocapture`):
-    /// a message and three fields inside two spans.
-    #[test]
-    #[ignore = "timing, run by hand in release mode"]
-    fn time_encoding_a_typical_event() {
-        #[derive(Clone, Default)]
-        struct Timed(Arc<Mutex<(Vec<u8>, u64)>>);
-        impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Timed {
-            fn on_new_span(&self, a: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
-                if let Some(span) = ctx.span(id) {
-                    span.extensions_mut().insert(SpanFields::new(a));
-                }
-            }
-            fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
-                let origin = Origin {
-                    timestamp_ns: 1,
-                    thread_id: 2,
-                    thread_name: Some("main"),
-                };
-                let mut g = self.0.lock().expect("test lock");
-                g.0.clear();
-                encode_event(&mut g.0, event, &ctx, origin);
-                g.1 += g.0.len() as u64;
-            }
-        }
-        let t = Timed::default();
-        let subscriber = tracing_subscriber::registry().with(t.clone());
-        let n = 1_000_000;
-        tracing::subscriber::with_default(subscriber, || {
-            let a = info_span!("request", id = 17u64, path = "/users");
-            let _a = a.enter();
-            let b = info_span!("db", table = "users");
-            let _b = b.enter();
-            let start = std::time::Instant::now();
-            for i in 0..n {
-                tracing::info!(user = i, ok = true, ratio = 0.25, "saved user");
-            }
-            let per = start.elapsed().as_nanos() / n as u128;
-            eprintln!(
-                "hand-written: {per} ns/event, {} bytes/event",
-                t.0.lock().expect("l").1 / n
-            );
-        });
-    }
 }

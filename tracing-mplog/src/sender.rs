@@ -9,9 +9,14 @@
 //! accepted all of its bytes on the socket. If the connection breaks, every
 //! frame not accepted whole (including one cut in the middle) is sent again,
 //! whole and with the same sequence number, on the next connection, after a
-//! new hello. The sink discards a partial frame at the end of a connection,
-//! and reads what was accepted before it closes (see `docs/wire.md`), so the
-//! `Block` policy loses nothing across a graceful sink restart.
+//! new hello. The sink discards a partial frame at the end of a connection.
+//!
+//! **Graceful sink restarts.** A sink that shuts down gracefully shuts down
+//! its write side of every connection and reads on until the worker closes.
+//! Between batches (and every 50 ms when idle) the sender looks for that
+//! end-of-stream and closes the connection at a frame boundary; the sink has
+//! then read every byte, and the next batch goes to the next sink. So `Block`
+//! loses nothing across a graceful restart (see `docs/wire.md`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -29,6 +34,8 @@ const BATCH_BYTES: usize = 256 * 1024;
 const RECYCLE_MAX: usize = 64 * 1024;
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// How often an idle sender looks whether the sink asked it to leave.
+const IDLE_CHECK: Duration = Duration::from_millis(50);
 
 /// The end of one frame inside the batch, and whether it is an event.
 #[derive(Debug, Clone, Copy)]
@@ -93,10 +100,14 @@ impl Sender {
                     return;
                 }
                 if self.shutdown.is_none() {
-                    match self.rx.recv() {
+                    match self.rx.recv_timeout(IDLE_CHECK) {
                         Ok(msg) => self.take(msg),
+                        Err(flume::RecvTimeoutError::Timeout) => {
+                            self.leave_if_asked();
+                            continue;
+                        }
                         // Every layer and guard is gone.
-                        Err(_) => return,
+                        Err(flume::RecvTimeoutError::Disconnected) => return,
                     }
                 }
             }
@@ -112,9 +123,19 @@ impl Sender {
                 self.push_control(&goodbye);
                 self.finished = true;
             }
+            self.leave_if_asked();
             if !self.write_batch() {
                 return;
             }
+        }
+    }
+
+    /// Closes the connection if the sink shut down its side: a graceful sink
+    /// shutdown reads until every worker closes, so everything written on
+    /// this connection so far is read; the rest goes to the next sink.
+    fn leave_if_asked(&mut self) {
+        if self.conn.as_ref().is_some_and(Conn::peer_closed) {
+            self.conn = None;
         }
     }
 

@@ -295,3 +295,108 @@ fn reconnects_after_a_graceful_sink_restart_without_loss() {
     let expected: Vec<u64> = (1..=N).collect();
     assert_eq!(all, expected, "every event exactly once, in order");
 }
+
+#[test]
+fn leaves_at_a_frame_boundary_when_the_sink_closes_its_side() {
+    // A sink that only shuts down its write side (as a sink on a platform
+    // where SHUT_RD does not stop the peer would) and reads on: the worker
+    // must notice, close at a frame boundary, and send the rest to the next
+    // connection. Nothing lost, nothing twice, no partial frame.
+    const N: u64 = 2000;
+    let sink = TestSink::new();
+    let listener = UnixListener::bind(&sink.path).expect("bind");
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(sink.endpoint())
+        .channel_capacity(64)
+        .build()
+        .expect("build");
+    let dispatch = tracing::Dispatch::new(subscriber(layer));
+    let logger = std::thread::spawn(move || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            for i in 0..N {
+                tracing::info!(i, "steady");
+                if i % 100 == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        });
+    });
+    let (stream, _) = listener.accept().expect("accept");
+    // Without the worker's check this test would wait forever: fail instead.
+    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut reader = FrameReader::new(stream.try_clone().expect("clone"));
+    let mut first = Vec::new();
+    while first.len() < 200 {
+        if let OwnedFrame::Event(e) = reader
+            .read_frame()
+            .expect("frame")
+            .expect("not eof")
+            .into_owned()
+        {
+            first.push(e.seq);
+        }
+    }
+    stream.shutdown(Shutdown::Write).expect("shutdown");
+    let asked = Instant::now();
+    loop {
+        match reader.read_frame() {
+            Ok(Some(f)) => {
+                if let OwnedFrame::Event(e) = f.into_owned() {
+                    first.push(e.seq);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => panic!("the worker must close at a frame boundary: {e}"),
+        }
+    }
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "the worker left within a batch or an idle check"
+    );
+    let rx = common::serve(listener);
+    logger.join().expect("logger");
+    drop(guard);
+    let seen = collect_until(&rx, WAIT, has_goodbye);
+    let mut all = first;
+    all.extend(events(&seen).iter().map(|e| e.seq));
+    assert_eq!(
+        all,
+        (1..=N).collect::<Vec<_>>(),
+        "every event exactly once, in order"
+    );
+}
+
+#[test]
+fn an_idle_worker_leaves_when_asked() {
+    let sink = TestSink::new();
+    let listener = UnixListener::bind(&sink.path).expect("bind");
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(sink.endpoint())
+        .build()
+        .expect("build");
+    let dispatch = tracing::Dispatch::new(subscriber(layer));
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("one"));
+    guard.flush().expect("flushed");
+    let (stream, _) = listener.accept().expect("accept");
+    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut reader = FrameReader::new(stream.try_clone().expect("clone"));
+    let mut got = 0;
+    while got < 2 {
+        reader
+            .read_frame()
+            .expect("frame")
+            .expect("hello and one event");
+        got += 1;
+    }
+    stream.shutdown(Shutdown::Write).expect("shutdown");
+    let asked = Instant::now();
+    assert!(
+        matches!(reader.read_frame(), Ok(None)),
+        "clean end of stream"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "the idle sender noticed within its check interval"
+    );
+    drop(guard);
+}

@@ -116,6 +116,38 @@ impl Conn {
         }
     }
 
+    /// Whether the sink has closed its side (a graceful sink shutdown asks
+    /// its workers to go this way: it shuts down its write side and keeps
+    /// reading until each worker closes). Never blocks. The sink sends no
+    /// data in protocol v1; anything readable is read and ignored.
+    pub(crate) fn peer_closed(&self) -> bool {
+        let mut buf = [0u8; 256];
+        loop {
+            // SAFETY: the pointer and length describe `buf`; the fd is open
+            // for as long as `self.0` lives.
+            let n = unsafe {
+                libc::recv(
+                    self.0.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            match n {
+                0 => return true,
+                n if n > 0 => continue,
+                _ => {
+                    let e = io::Error::last_os_error();
+                    return match e.kind() {
+                        io::ErrorKind::WouldBlock => false,
+                        io::ErrorKind::Interrupted => continue,
+                        _ => true,
+                    };
+                }
+            }
+        }
+    }
+
     /// Writes all of `bytes`, retrying on `EINTR`.
     pub(crate) fn send_all(&self, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {

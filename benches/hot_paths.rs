@@ -1,0 +1,261 @@
+//! Criterion benchmarks of the hot paths, each next to its baseline in the
+//! same run (`cargo bench --bench hot_paths`; see BENCHMARKS.md).
+//!
+//! - `caller/*`: what a thread pays per `info!` (a message + 3 fields inside
+//!   2 spans) through `MpLayer` (a reader drains the socket), through
+//!   `fmt` + `tracing_appender::non_blocking` + a rolling file (the usual
+//!   setup today), and through `fmt` + `LevelFormatter` + `RotatingFile`.
+//! - `wire/*`: encoding and decoding one event frame.
+//! - `format/*`: `LevelFormatter::format_record` on a record.
+
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
+use std::fmt;
+use std::hint::black_box;
+use std::io::Read;
+use std::os::unix::net::UnixListener;
+use std::thread;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use time::OffsetDateTime;
+use tracing::{Dispatch, Level};
+use tracing_mplog::wire::{Frame, OwnedEvent, OwnedField, OwnedFrame, OwnedSpan, OwnedValue};
+use tracing_mplog::{Endpoint, MpLayer};
+use tracing_mplog_sink::RotatingFile;
+use tracing_mplog_sink::format::{FormatLevel, LevelFormatter};
+use tracing_mplog_sink::record::RecordView;
+use tracing_subscriber::prelude::*;
+
+const DEBUG_TEMPLATE: &str =
+    "[ %(asctime)s ][ %(levelname)s ][ %(message)s ][ %(module)s.%(funcName)s(%(lineno)d) ]";
+const DEFAULT_TEMPLATE: &str = "[ %(asctime)s ][ %(levelname)s ][ %(message)s ]";
+const DATEFMT: &str = "%Y-%m-%d,%H:%M:%S.%f";
+
+/// Logs the typical event `iters` times inside two spans under `dispatch`.
+fn log_typical(dispatch: &Dispatch, iters: u64) -> std::time::Duration {
+    tracing::dispatcher::with_default(dispatch, || {
+        let a = tracing::info_span!("request", id = 17u64, path = "/users");
+        let _a = a.enter();
+        let b = tracing::info_span!("db", table = "users");
+        let _b = b.enter();
+        let start = std::time::Instant::now();
+        for i in 0..iters {
+            tracing::info!(user = i, ok = true, ratio = 0.25, "saved user");
+        }
+        start.elapsed()
+    })
+}
+
+fn caller(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut g = c.benchmark_group("caller");
+    g.throughput(Throughput::Elements(1));
+
+    // MpLayer with a reader that drains the socket as fast as it can.
+    let sock = dir.path().join("bench.sock");
+    let listener = UnixListener::bind(&sock).expect("bind");
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 20];
+                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(Endpoint::Unix(sock))
+        .process_name("bench")
+        .build()
+        .expect("layer");
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    g.bench_function("mplayer", |b| b.iter_custom(|n| log_typical(&dispatch, n)));
+    drop(dispatch);
+    drop(guard);
+
+    // Baseline A: fmt + non_blocking (lossless) + tracing-appender's rolling file.
+    let appender = tracing_appender::rolling::never(dir.path(), "baseline_a.log");
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(appender);
+    let dispatch = Dispatch::new(
+        tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer),
+        ),
+    );
+    g.bench_function("fmt_nonblocking_rolling", |b| {
+        b.iter_custom(|n| log_typical(&dispatch, n))
+    });
+    drop(dispatch);
+    drop(guard);
+
+    // Baseline B: fmt + LevelFormatter + RotatingFile, written in the caller.
+    let file = RotatingFile::builder()
+        .max_bytes(64 << 20)
+        .backup_count(2)
+        .build(dir.path().join("baseline_b.log"))
+        .expect("rotating file");
+    let dispatch = Dispatch::new(
+        tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .event_format(formatter())
+                .with_writer(file),
+        ),
+    );
+    g.bench_function("fmt_levelformatter_rotatingfile", |b| {
+        b.iter_custom(|n| log_typical(&dispatch, n))
+    });
+    g.finish();
+}
+
+fn formatter() -> LevelFormatter {
+    LevelFormatter::builder()
+        .format(FormatLevel::Debug, DEBUG_TEMPLATE)
+        .default_format(DEFAULT_TEMPLATE)
+        .datefmt(DATEFMT)
+        .build()
+        .expect("valid templates")
+}
+
+fn typical_event() -> OwnedFrame {
+    let field = |name: &str, value| OwnedField {
+        name: name.into(),
+        value,
+    };
+    OwnedFrame::Event(OwnedEvent {
+        seq: 42,
+        timestamp_ns: 1_700_000_000_123_456_789,
+        level: Level::INFO,
+        target: "app::db".into(),
+        module_path: Some("app::db".into()),
+        file: Some("src/db.rs".into()),
+        line: Some(120),
+        thread_id: 4242,
+        thread_name: Some("worker".into()),
+        message: Some("saved user".into()),
+        fields: vec![
+            field("user", OwnedValue::U64(7)),
+            field("ok", OwnedValue::Bool(true)),
+            field("ratio", OwnedValue::F64(0.25)),
+        ],
+        spans: vec![
+            OwnedSpan {
+                name: "request".into(),
+                fields: vec![
+                    field("id", OwnedValue::U64(17)),
+                    field("path", OwnedValue::Str("/users".into())),
+                ],
+            },
+            OwnedSpan {
+                name: "db".into(),
+                fields: vec![field("table", OwnedValue::Str("users".into()))],
+            },
+        ],
+    })
+}
+
+fn wire(c: &mut Criterion) {
+    let frame = typical_event();
+    let mut buf = Vec::with_capacity(512);
+    frame.encode(&mut buf);
+    let body = buf[4..].to_vec();
+    let mut g = c.benchmark_group("wire");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("encode_event", |b| {
+        b.iter(|| {
+            buf.clear();
+            black_box(&frame).encode(&mut buf);
+            black_box(buf.len())
+        })
+    });
+    g.bench_function("decode_event", |b| {
+        b.iter(|| match Frame::decode(black_box(&body)) {
+            Ok(Frame::Event(e)) => black_box(e.fields().count() + e.spans().count()),
+            _ => panic!("the bench frame decodes"),
+        })
+    });
+    g.finish();
+}
+
+/// A record with fixed parts, as the sink's decoded records present them.
+struct Rec {
+    time: OffsetDateTime,
+}
+
+impl RecordView for Rec {
+    fn timestamp(&self) -> OffsetDateTime {
+        self.time
+    }
+    fn level(&self) -> Level {
+        Level::INFO
+    }
+    fn target(&self) -> &str {
+        "app::db"
+    }
+    fn module_path(&self) -> Option<&str> {
+        Some("app::db")
+    }
+    fn file(&self) -> Option<&str> {
+        Some("src/db.rs")
+    }
+    fn line(&self) -> Option<u32> {
+        Some(120)
+    }
+    fn pid(&self) -> u32 {
+        4242
+    }
+    fn process_name(&self) -> &str {
+        "worker-1"
+    }
+    fn thread_name(&self) -> Option<&str> {
+        Some("worker")
+    }
+    fn thread_id(&self) -> u64 {
+        4243
+    }
+    fn host(&self) -> &str {
+        "box"
+    }
+    fn write_message(&self, w: &mut dyn fmt::Write) -> fmt::Result {
+        w.write_str("saved user")
+    }
+    fn write_fields(&self, w: &mut dyn fmt::Write) -> fmt::Result {
+        w.write_str("user=7 ok=true ratio=0.25")
+    }
+    fn has_fields(&self) -> bool {
+        true
+    }
+    fn innermost_span(&self) -> Option<&str> {
+        Some("db")
+    }
+    fn write_spans(&self, w: &mut dyn fmt::Write) -> fmt::Result {
+        w.write_str("request{id=17 path=\"/users\"}:db{table=\"users\"}")
+    }
+}
+
+fn format(c: &mut Criterion) {
+    let f = formatter();
+    let mut out = String::with_capacity(256);
+    let mut rec = Rec {
+        time: OffsetDateTime::now_utc(),
+    };
+    let mut g = c.benchmark_group("format");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("format_record", |b| {
+        b.iter(|| {
+            // One microsecond later each time: the date cache is hit within a second.
+            rec.time += time::Duration::microseconds(1);
+            out.clear();
+            f.format_record(black_box(&rec), &mut out).expect("formats");
+            black_box(out.len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, caller, wire, format);
+criterion_main!(benches);
