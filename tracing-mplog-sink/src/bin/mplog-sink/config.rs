@@ -57,6 +57,8 @@ pub(crate) enum Source {
     File(PathBuf),
     /// Nobody set it: the default.
     Default,
+    /// A setting of the sink that has no flag.
+    Internal,
 }
 
 /// A setting named the way its source spells it: `--max-bytes`, or key
@@ -77,6 +79,7 @@ impl fmt::Display for Setting {
                 write!(f, "config file {}: key `{}`", path.display(), self.key)
             }
             Source::Default => write!(f, "--{} (default)", self.key),
+            Source::Internal => write!(f, "sink setting `{}`", self.key),
         }
     }
 }
@@ -119,7 +122,12 @@ impl Config {
     /// `max_age`), named after where its value came from.
     pub(crate) fn setting(&self, key: &str) -> Setting {
         let key = key.replace('_', "-");
-        let source = self.sources.get(&key).cloned().unwrap_or(Source::Default);
+        let known = KEYS.contains(&key.as_str()) || key.starts_with("format.");
+        let source = match self.sources.get(&key) {
+            Some(source) => source.clone(),
+            None if known => Source::Default,
+            None => Source::Internal,
+        };
         Setting { key, source }
     }
 }
@@ -565,6 +573,12 @@ mod tests {
         assert_eq!((c.datefmt.clone(), c.formats.len()), (None, 0));
         assert_eq!(c.level, Level::TRACE);
         assert_eq!(c.setting("max_bytes").source, Source::Default);
+        assert_eq!(c.setting("max_bytes").to_string(), "--max-bytes (default)");
+        assert_eq!(c.setting("drain_timeout").source, Source::Internal);
+        assert_eq!(
+            c.setting("drain_timeout").to_string(),
+            "sink setting `drain-timeout`"
+        );
     }
 
     #[test]
@@ -651,6 +665,11 @@ mod tests {
         assert_eq!(c.name, "fromfile");
         assert_eq!(c.backup_count, 5);
         assert_eq!(c.setting("max-bytes").source, Source::Flag);
+        assert_eq!(c.setting("max_bytes").to_string(), "--max-bytes");
+        assert_eq!(
+            c.setting("backup_count").to_string(),
+            "config file test.toml: key `backup-count`"
+        );
         assert_eq!(c.setting("format.info").source, Source::Flag);
         assert_eq!(
             c.setting("format.default").source,
