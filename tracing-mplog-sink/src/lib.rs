@@ -6,7 +6,7 @@
 //!
 //! - [`zone`]: time zones (UTC, fixed, the system's rules) for dates and rotation;
 //! - [`clock`]: where "now" comes from, so tests can drive time;
-//! - [`format`]: [`LevelFormatter`], one template per level (Python `logging` or
+//! - [`format`](mod@format): [`LevelFormatter`], one template per level (Python `logging` or
 //!   native syntax), also a `tracing_subscriber::fmt::FormatEvent`;
 //! - [`record`]: the record view shared by in-process events and decoded frames;
 //! - [`rotate`]: [`RotatingFile`], a log file rotated by time or size, whichever
