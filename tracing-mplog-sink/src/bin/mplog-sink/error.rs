@@ -1,0 +1,93 @@
+//! Everything that stops `mplog-sink`, with its exit status.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::config::Setting;
+
+/// Exit status of a usage error: bad flag, bad config file, invalid setting
+/// (the status clap uses for bad flags).
+pub(crate) const EXIT_USAGE: i32 = 2;
+/// Exit status of a runtime error: log folder, socket, shutdown.
+pub(crate) const EXIT_RUNTIME: i32 = 1;
+
+/// Why `mplog-sink` stopped. Each variant names the flag, config key or
+/// path at fault.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// The config file cannot be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    ConfigRead {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The config file is not valid TOML (the message has line and column).
+    #[error("config file {} is not valid TOML: {message}", path.display())]
+    ConfigSyntax { path: PathBuf, message: String },
+    /// A key of the config file is none of the flags.
+    #[error(
+        "config file {}: unknown key `{key}` (keys are the flag names: {})",
+        path.display(),
+        crate::config::KEYS.join(", ")
+    )]
+    UnknownKey { path: PathBuf, key: String },
+    /// One key given in both spellings.
+    #[error("config file {}: key `{key}` given twice, as `{first}` and `{second}`", path.display())]
+    DuplicateKey {
+        path: PathBuf,
+        key: &'static str,
+        first: String,
+        second: String,
+    },
+    /// A key of the config file has a value of the wrong type or shape.
+    #[error("config file {}: key `{key}` = {value}: {reason}", path.display())]
+    BadValue {
+        path: PathBuf,
+        key: String,
+        value: String,
+        reason: String,
+    },
+    /// Neither the command line nor the config file gives the endpoint.
+    #[error("no endpoint: give --listen unix:PATH or `listen` in the config file")]
+    MissingListen,
+    /// A setting is invalid on its own or together with others.
+    #[error("{setting}: {reason}")]
+    Invalid { setting: Setting, reason: String },
+    /// SIGTERM/SIGINT could not be caught.
+    #[error("cannot catch SIGTERM/SIGINT: {source}")]
+    Signals {
+        #[source]
+        source: io::Error,
+    },
+    /// The sink could not start (log folder, socket, threads).
+    #[error("{source}")]
+    Start {
+        #[source]
+        source: tracing_mplog_sink::SinkError,
+    },
+    /// The drain at shutdown failed.
+    #[error("shutdown: {source}")]
+    Shutdown {
+        #[source]
+        source: tracing_mplog_sink::SinkError,
+    },
+}
+
+impl CliError {
+    /// The process exit status for this error.
+    pub(crate) fn exit_code(&self) -> i32 {
+        match self {
+            CliError::ConfigRead { .. }
+            | CliError::ConfigSyntax { .. }
+            | CliError::UnknownKey { .. }
+            | CliError::DuplicateKey { .. }
+            | CliError::BadValue { .. }
+            | CliError::MissingListen
+            | CliError::Invalid { .. } => EXIT_USAGE,
+            CliError::Signals { .. } | CliError::Start { .. } | CliError::Shutdown { .. } => {
+                EXIT_RUNTIME
+            }
+        }
+    }
+}

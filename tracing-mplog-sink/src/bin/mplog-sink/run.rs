@@ -1,0 +1,85 @@
+//! Running the sink: the resolved [`Config`] → `Sink::builder()`, the wait
+//! for SIGTERM/SIGINT, the drain and the report.
+
+use tracing_mplog_sink::{Sink, SinkError, sink};
+
+use crate::config::Config;
+use crate::error::{CliError, EXIT_RUNTIME};
+use crate::signals::{self, Signals};
+
+/// The sink's builder with every setting of `config`.
+pub(crate) fn builder(config: &Config) -> sink::Builder {
+    let mut b = Sink::builder()
+        .listen(config.listen.clone())
+        .logdir(config.logdir.clone())
+        .name(config.name.clone())
+        .consolidate(config.consolidate)
+        .process_key(config.process_key.iter().copied())
+        .file_prefix(config.file_prefix.clone())
+        .file_suffix(config.file_suffix.clone())
+        .file_mode(config.file_mode)
+        .level(config.level)
+        .when(config.when)
+        .interval(config.interval)
+        .utc(config.utc)
+        .max_bytes(config.max_bytes)
+        .backup_count(config.backup_count)
+        .compress(config.compress)
+        .echo(config.echo);
+    if let Some(at) = config.at_time {
+        b = b.at_time(at);
+    }
+    if let Some(age) = config.max_age {
+        b = b.max_age(age);
+    }
+    if let Some(datefmt) = &config.datefmt {
+        b = b.datefmt(datefmt.clone());
+    }
+    for (level, template) in &config.formats {
+        b = b.format(*level, template.clone());
+    }
+    b
+}
+
+/// Starts the sink, says `listening on <endpoint>`, waits for SIGTERM or
+/// SIGINT, drains and prints the report.
+pub(crate) fn run(config: &Config) -> Result<(), CliError> {
+    // Before the sink starts, so a signal sent as soon as the socket exists
+    // already drains instead of killing.
+    let mut signals = Signals::register().map_err(|source| CliError::Signals { source })?;
+    let handle = builder(config)
+        .start()
+        .map_err(|error| start_error(config, error))?;
+    eprintln!("listening on {}", handle.endpoint());
+
+    let signal = signals.wait();
+    eprintln!(
+        "mplog-sink: {}: draining (a second signal exits at once)",
+        signals::name(signal)
+    );
+    if let Err(error) = signals.exit_on_next(EXIT_RUNTIME) {
+        // Not fatal: the drain is bounded by the sink's drain timeout.
+        eprintln!("mplog-sink: cannot watch for a second signal: {error}");
+    }
+    let report = handle
+        .shutdown()
+        .map_err(|source| CliError::Shutdown { source })?;
+    let text = report.to_string();
+    eprint!("{text}");
+    if !text.ends_with('\n') {
+        eprintln!();
+    }
+    Ok(())
+}
+
+/// A start error: an invalid setting is a usage error named after its flag
+/// or key; anything else (log folder, socket) a runtime error.
+fn start_error(config: &Config, error: SinkError) -> CliError {
+    match error {
+        SinkError::Config { field, reason } => CliError::Invalid {
+            setting: config.setting(field),
+            reason,
+        },
+        source => CliError::Start { source },
+    }
+}

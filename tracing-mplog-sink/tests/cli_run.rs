@@ -1,0 +1,262 @@
+//! `mplog-sink` running: it says when it listens, writes what workers send
+//! where the flags say, rotates, and on SIGTERM/SIGINT drains every
+//! connection before it exits 0. Events come from `MpLayer`s in this test
+//! process, over the real socket.
+#![cfg(unix)]
+
+mod cli_support;
+
+use std::fs;
+use std::path::Path;
+
+use cli_support::{Running, file_names, run_to_end, send_events};
+
+/// `--listen` and `--logdir` flags inside `dir`, and the endpoint text.
+fn place(dir: &Path) -> (String, String) {
+    let endpoint = format!("unix:{}", dir.join("run/sink.sock").display());
+    let logdir = dir.join("logs").display().to_string();
+    (endpoint, logdir)
+}
+
+fn read(path: impl AsRef<Path>) -> String {
+    fs::read_to_string(path.as_ref())
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.as_ref().display()))
+}
+
+/// The lines of `text` that contain `needle`.
+fn count(text: &str, needle: &str) -> usize {
+    text.lines().filter(|l| l.contains(needle)).count()
+}
+
+/// Events logged before and after the signal all reach the files: the sink
+/// stops accepting but drains the connection that is still open, then
+/// flushes, prints the report and exits 0.
+fn signal_drains_everything(signal: i32, signal_name: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (endpoint, logdir) = place(dir.path());
+    let sink = Running::start(
+        dir.path(),
+        &[
+            "--listen",
+            &endpoint,
+            "--logdir",
+            &logdir,
+            "--name",
+            "all",
+            "--consolidate",
+        ],
+    );
+    sink.wait_line(&format!("listening on {endpoint}"));
+
+    // A second process name, sent and finished before the signal.
+    send_events(&endpoint, "beta", || {
+        for n in 0..50 {
+            tracing::info!(n, "beta e{n}");
+        }
+    });
+
+    send_events(&endpoint, "alpha", || {
+        for n in 0..300 {
+            tracing::info!(n, "alpha e{n}");
+        }
+        sink.signal(signal);
+        sink.wait_line(&format!(
+            "mplog-sink: {signal_name}: draining (a second signal exits at once)"
+        ));
+        // The connection opened before the signal is still served.
+        for n in 300..600 {
+            tracing::warn!(n, "alpha e{n}");
+        }
+    });
+
+    let (status, stderr) = sink.wait_exit();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let logs = dir.path().join("logs");
+    let all = read(logs.join("all.log"));
+    let alpha = read(logs.join("alpha.log"));
+    let beta = read(logs.join("beta.log"));
+    for n in 0..600 {
+        let needle = format!("alpha e{n} n={n}");
+        assert_eq!(count(&all, &needle), 1, "{needle} in all.log");
+        assert_eq!(count(&alpha, &needle), 1, "{needle} in alpha.log");
+    }
+    for n in 0..50 {
+        let needle = format!("beta e{n} n={n}");
+        assert_eq!(count(&all, &needle), 1, "{needle} in all.log");
+        assert_eq!(count(&beta, &needle), 1, "{needle} in beta.log");
+    }
+    assert_eq!(count(&alpha, "beta e"), 0, "beta's events in alpha.log");
+    assert_eq!(all.lines().count(), 650, "{all}");
+    // The report names both processes with their counts.
+    assert!(
+        stderr.contains("alpha") && stderr.contains("600"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("beta") && stderr.contains("50"), "{stderr}");
+    // The socket is gone: nobody can connect to a stopped sink.
+    assert!(!dir.path().join("run/sink.sock").exists());
+}
+
+#[test]
+fn sigterm_drains_flushes_reports_and_exits_0() {
+    signal_drains_everything(libc::SIGTERM, "SIGTERM");
+}
+
+#[test]
+fn sigint_does_the_same() {
+    signal_drains_everything(libc::SIGINT, "SIGINT");
+}
+
+#[test]
+fn flags_reach_the_files_templates_threshold_and_echo() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (endpoint, logdir) = place(dir.path());
+    let sink = Running::start(
+        dir.path(),
+        &[
+            "--listen",
+            &endpoint,
+            "--logdir",
+            &logdir,
+            "--process-key",
+            "name",
+            "--process-key",
+            "pid",
+            "--file-prefix",
+            "pre",
+            "--file-suffix",
+            "suf",
+            "--level",
+            "info",
+            "--format",
+            "warn=W|%(processName)s|%(msg)s",
+            "--format",
+            "default={level}|{msg}",
+            "--echo",
+        ],
+    );
+    sink.wait_line(&format!("listening on {endpoint}"));
+    send_events(&endpoint, "gamma", || {
+        tracing::debug!("below the threshold");
+        tracing::info!("an info line");
+        tracing::warn!("a warn line");
+    });
+    sink.signal(libc::SIGTERM);
+    let (status, stderr) = sink.wait_exit();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+
+    let logs = dir.path().join("logs");
+    let name = format!("pre.gamma.{}.suf.log", std::process::id());
+    assert_eq!(file_names(&logs), vec![name.clone()]);
+    let text = read(logs.join(&name));
+    assert_eq!(text, "INFO|an info line\nW|gamma|a warn line\n");
+    // --echo: the same lines on stderr.
+    assert!(stderr.lines().any(|l| l == "INFO|an info line"), "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l == "W|gamma|a warn line"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn config_file_with_a_flag_override() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (endpoint, logdir) = place(dir.path());
+    let config = dir.path().join("sink.toml");
+    fs::write(
+        &config,
+        format!(
+            "listen = {endpoint:?}\nlogdir = {logdir:?}\nname = \"fromfile\"\n\
+             consolidate = true\nprocess_key = \"none\"\n\
+             [format]\ndefault = \"F|%(msg)s\"\n"
+        ),
+    )
+    .expect("write config");
+    let sink = Running::start(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().expect("UTF-8"),
+            "--name",
+            "fromflag",
+        ],
+    );
+    sink.wait_line(&format!("listening on {endpoint}"));
+    send_events(&endpoint, "delta", || tracing::info!("configured"));
+    sink.signal(libc::SIGTERM);
+    let (status, stderr) = sink.wait_exit();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let logs = dir.path().join("logs");
+    // The flag's name, the file's consolidate / process-key none / template.
+    assert_eq!(file_names(&logs), vec!["fromflag.log".to_owned()]);
+    assert_eq!(read(logs.join("fromflag.log")), "F|configured\n");
+}
+
+#[test]
+fn max_bytes_1kib_rotates_and_keeps_every_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (endpoint, logdir) = place(dir.path());
+    let sink = Running::start(
+        dir.path(),
+        &[
+            "--listen",
+            &endpoint,
+            "--logdir",
+            &logdir,
+            "--consolidate",
+            "--process-key",
+            "none",
+            "--max-bytes",
+            "1KiB",
+            "--format",
+            "default=%(msg)s",
+        ],
+    );
+    sink.wait_line(&format!("listening on {endpoint}"));
+    // 200 lines of 50 bytes: 10 000 bytes, at least 10 files of ≤ 1024.
+    send_events(&endpoint, "epsilon", || {
+        for n in 0..200 {
+            tracing::info!("line {n:05} {}", "x".repeat(38));
+        }
+    });
+    sink.signal(libc::SIGTERM);
+    let (status, stderr) = sink.wait_exit();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+
+    let logs = dir.path().join("logs");
+    let names = file_names(&logs);
+    assert!(names.len() >= 10, "{names:?}");
+    assert!(names.contains(&"mplog.log".to_owned()), "{names:?}");
+    let mut all = String::new();
+    for name in &names {
+        let text = read(logs.join(name));
+        assert!(text.len() <= 1024, "{name}: {} bytes", text.len());
+        all.push_str(&text);
+    }
+    for n in 0..200 {
+        assert_eq!(count(&all, &format!("line {n:05} ")), 1, "line {n}");
+    }
+    assert_eq!(all.lines().count(), 200);
+}
+
+#[test]
+fn unusable_logdir_exits_1_naming_the_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (endpoint, _) = place(dir.path());
+    let blocker = dir.path().join("blocker");
+    fs::write(&blocker, "a regular file").expect("write blocker");
+    let logdir = blocker.join("logs");
+    let (status, stderr) = run_to_end(
+        dir.path(),
+        &[
+            "--listen",
+            &endpoint,
+            "--logdir",
+            logdir.to_str().expect("UTF-8"),
+        ],
+    );
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&*blocker.to_string_lossy()), "{stderr}");
+    assert!(!stderr.contains("listening on"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

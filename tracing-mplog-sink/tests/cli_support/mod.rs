@@ -1,0 +1,183 @@
+//! Helpers shared by the `mplog-sink` process tests: run the real binary,
+//! watch its stderr, signal it, send it events.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long any single wait of these tests may take before it fails.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The binary under test.
+pub fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mplog-sink"));
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// Runs the binary to completion with `args` in `dir`; (status, stderr).
+pub fn run_to_end(dir: &Path, args: &[&str]) -> (ExitStatus, String) {
+    let out = bin()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run mplog-sink");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A running `mplog-sink` whose stderr is collected line by line.
+#[derive(Debug)]
+pub struct Running {
+    child: Child,
+    stderr: Arc<(Mutex<Stderr>, Condvar)>,
+}
+
+#[derive(Debug, Default)]
+struct Stderr {
+    text: String,
+    closed: bool,
+}
+
+impl Running {
+    /// Starts the binary with `args`, in `dir`.
+    pub fn start(dir: &Path, args: &[&str]) -> Self {
+        let mut child = bin()
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn mplog-sink");
+        let pipe = child.stderr.take().expect("piped stderr");
+        let stderr = Arc::new((Mutex::new(Stderr::default()), Condvar::new()));
+        let shared = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(pipe).lines();
+            while let Some(Ok(line)) = lines.next() {
+                let (lock, cond) = &*shared;
+                let mut s = lock.lock().expect("stderr lock");
+                s.text.push_str(&line);
+                s.text.push('\n');
+                cond.notify_all();
+            }
+            let (lock, cond) = &*shared;
+            lock.lock().expect("stderr lock").closed = true;
+            cond.notify_all();
+        });
+        Self { child, stderr }
+    }
+
+    /// Waits until stderr has a line equal to `line`; panics (with the
+    /// stderr so far) after [`TIMEOUT`] or if stderr closes first.
+    pub fn wait_line(&self, line: &str) {
+        let (lock, cond) = &*self.stderr;
+        let deadline = Instant::now() + TIMEOUT;
+        let mut s = lock.lock().expect("stderr lock");
+        loop {
+            if s.text.lines().any(|l| l == line) {
+                return;
+            }
+            let now = Instant::now();
+            if s.closed || now >= deadline {
+                panic!(
+                    "no line {line:?} on stderr ({}):\n{}",
+                    if s.closed { "closed" } else { "timeout" },
+                    s.text
+                );
+            }
+            s = cond.wait_timeout(s, deadline - now).expect("stderr lock").0;
+        }
+    }
+
+    /// Everything on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.0.lock().expect("stderr lock").text.clone()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`libc::SIGTERM`, …) to the process.
+    pub fn signal(&self, signal: i32) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t");
+        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our
+        // own child, not yet reaped (we hold the `Child`).
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+    }
+
+    /// Waits for the process to exit (at most [`TIMEOUT`], then kills it and
+    /// panics); returns its status and its whole stderr.
+    pub fn wait_exit(mut self) -> (ExitStatus, String) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // The reader thread sees EOF right after the exit.
+                let (lock, cond) = &*self.stderr;
+                let mut s = lock.lock().expect("stderr lock");
+                while !s.closed {
+                    s = cond
+                        .wait_timeout(s, Duration::from_millis(100))
+                        .expect("stderr lock")
+                        .0;
+                }
+                return (status, s.text.clone());
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!("mplog-sink did not exit; stderr:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A test that failed half-way must not leave a daemon behind.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Logs through an `MpLayer` connected to `endpoint`, as a process named
+/// `process_name`: runs `log` with the layer as the thread's default
+/// subscriber, then flushes and says goodbye (drops the guard).
+pub fn send_events(endpoint: &str, process_name: &str, log: impl FnOnce()) {
+    use tracing_subscriber::prelude::*;
+
+    let (layer, guard) = tracing_mplog::MpLayer::builder()
+        .endpoint(endpoint.parse().expect("endpoint"))
+        .process_name(process_name)
+        .build()
+        .expect("build MpLayer");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, log);
+    guard.flush().expect("flush to the sink");
+    drop(guard);
+}
+
+/// The names of the regular files directly in `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list the log folder")
+        .map(|e| {
+            e.expect("folder entry")
+                .file_name()
+                .into_string()
+                .expect("UTF-8 name")
+        })
+        .collect();
+    names.sort();
+    names
+}

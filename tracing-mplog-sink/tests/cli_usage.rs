@@ -1,0 +1,161 @@
+//! `mplog-sink` refusing what it cannot use: bad flags, bad config files,
+//! a missing endpoint. Each must exit with status 2 and name the problem,
+//! without a panic and without creating anything.
+#![cfg(unix)]
+
+mod cli_support;
+
+use cli_support::run_to_end;
+
+/// Status 2, the message names every needle, no panic, no socket or log
+/// folder left behind.
+fn assert_usage_error(dir: &std::path::Path, args: &[&str], needles: &[&str]) {
+    let (status, stderr) = run_to_end(dir, args);
+    assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: stderr lacks {needle:?}:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("listening on"), "{stderr}");
+    assert!(
+        !dir.join("logs").exists(),
+        "{args:?} created the log folder"
+    );
+}
+
+#[test]
+fn help_explains_every_flag_with_its_default() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (status, _) = run_to_end(dir.path(), &[]);
+    assert_eq!(status.code(), Some(2), "no --listen is a usage error");
+    let out = cli_support::bin()
+        .arg("--help")
+        .output()
+        .expect("run --help");
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--listen",
+        "--logdir",
+        "--name",
+        "--consolidate",
+        "--process-key",
+        "--file-prefix",
+        "--file-suffix",
+        "--file-mode",
+        "--when",
+        "--interval",
+        "--at-time",
+        "--utc",
+        "--max-bytes",
+        "--backup-count",
+        "--max-age",
+        "--compress",
+        "--datefmt",
+        "--format",
+        "--level",
+        "--echo",
+        "--config",
+    ] {
+        let line = help
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with(flag))
+            .nth(1)
+            .unwrap_or_else(|| panic!("--help lacks {flag}:\n{help}"));
+        if flag != "--config" {
+            assert!(
+                line.contains("[default:") || line.contains("[required"),
+                "{flag}: {line}"
+            );
+        }
+    }
+    assert!(help.contains("10M == 10MiB"), "{help}");
+}
+
+#[test]
+fn bad_flags_are_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    assert_usage_error(
+        d,
+        &["--listen", "unix:/x.sock", "--frobnicate"],
+        &["--frobnicate"],
+    );
+    assert_usage_error(
+        d,
+        &["--listen", "unix:/x.sock", "--max-bytes", "12Q"],
+        &["--max-bytes", "12Q"],
+    );
+    assert_usage_error(
+        d,
+        &["--listen", "unix:/x.sock", "--max-age", "3y"],
+        &["--max-age", "3y"],
+    );
+    assert_usage_error(
+        d,
+        &["--listen", "unix:/x.sock", "--when", "W7"],
+        &["--when", "W7"],
+    );
+    assert_usage_error(
+        d,
+        &["--listen", "tcp://localhost:1"],
+        &["--listen", "tcp://localhost:1"],
+    );
+    assert_usage_error(
+        d,
+        &[
+            "--listen",
+            "unix:/x.sock",
+            "--process-key",
+            "none",
+            "--process-key",
+            "pid",
+        ],
+        &["--process-key", "none"],
+    );
+    assert_usage_error(
+        d,
+        &["--listen", "unix:/x.sock", "--format", "info=%(bogus)s"],
+        &["--format info", "bogus"],
+    );
+    assert_usage_error(d, &[], &["--listen"]);
+}
+
+#[test]
+fn bad_config_files_are_named_with_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let write = |name: &str, text: &str| {
+        let path = d.join(name);
+        std::fs::write(&path, text).expect("write config");
+        path.to_str().expect("UTF-8 path").to_owned()
+    };
+    let unknown = write(
+        "unknown.toml",
+        "listen = \"unix:/x.sock\"\nmax_bites = 10\n",
+    );
+    assert_usage_error(d, &["--config", &unknown], &["unknown.toml", "max_bites"]);
+    let bad = write(
+        "bad.toml",
+        "listen = \"unix:/x.sock\"\nmax-bytes = \"10Q\"\n",
+    );
+    assert_usage_error(
+        d,
+        &["--config", &bad],
+        &["bad.toml", "max-bytes", "\"10Q\""],
+    );
+    let syntax = write("syntax.toml", "listen = \n");
+    assert_usage_error(d, &["--config", &syntax], &["syntax.toml", "TOML"]);
+    let missing = d.join("missing.toml");
+    assert_usage_error(
+        d,
+        &["--config", missing.to_str().expect("UTF-8 path")],
+        &["missing.toml"],
+    );
+    // Without `listen` anywhere.
+    let no_listen = write("nolisten.toml", "name = \"x\"\n");
+    assert_usage_error(d, &["--config", &no_listen], &["--listen"]);
+}
