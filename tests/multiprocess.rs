@@ -26,7 +26,7 @@ fn every_event_once_and_in_order_in_consolidated_and_per_key_files() {
     let s = Setup::new();
     let sink = s.sink().max_bytes(64 * 1024).start().expect("sink starts");
     let children: Vec<_> = (1..=WORKERS)
-        .map(|id| s.worker(id, EVENTS, &[]).spawn_guarded())
+        .map(|id| s.worker_for(&sink, id, EVENTS, &[]).spawn_guarded())
         .collect();
     for child in children {
         wait_ok(child);
@@ -117,7 +117,7 @@ fn drop_newest_reports_the_exact_drop_count() {
     let s = Setup::new();
     let sink = s.sink().start().expect("sink");
     let out = wait_ok(
-        s.worker(7, EVENTS, &["--mode", "drop-newest:8"])
+        s.worker_for(&sink, 7, EVENTS, &["--mode", "drop-newest:8"])
             .spawn()
             .expect("spawn"),
     );

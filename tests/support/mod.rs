@@ -124,6 +124,23 @@ impl SpawnGuarded for Command {
     }
 }
 
+impl Setup {
+    /// A test worker whose endpoint comes from the running sink's
+    /// `configure_command` (what a parent program does).
+    pub fn worker_for(
+        &self,
+        sink: &tracing_mplog_sink::SinkHandle,
+        id: u64,
+        events: u64,
+        extra: &[&str],
+    ) -> Command {
+        let mut cmd = self.worker(id, events, extra);
+        cmd.env_remove("TRACING_MPLOG_ENDPOINT");
+        sink.configure_command(&mut cmd);
+        cmd
+    }
+}
+
 /// Waits for a child, panicking with its stderr if it failed.
 pub fn wait_ok(child: impl Into<Child>) -> String {
     let out = child.into().wait_with_output().expect("wait for worker");
