@@ -86,7 +86,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "N", value_parser = values::parse_interval)]
     pub(crate) interval: Option<u32>,
 
-    /// Time of day for --when midnight and W0..W6: HH:MM[:SS] [default: 00:00]
+    /// Time of day for --when midnight and W0..W6: HH:MM or HH:MM:SS [default: 00:00]
     #[arg(long = "at-time", value_name = "HH:MM[:SS]", value_parser = values::parse_at_time)]
     pub(crate) at_time: Option<Time>,
 
