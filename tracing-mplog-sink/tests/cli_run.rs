@@ -193,6 +193,55 @@ fn config_file_with_a_flag_override() {
 }
 
 #[test]
+fn per_output_levels_from_a_flag_and_the_config_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (endpoint, logdir) = place(dir.path());
+    let config = dir.path().join("sink.toml");
+    fs::write(&config, "per-key-level = \"info\"\n").expect("write config");
+    let sink = Running::start(
+        dir.path(),
+        &[
+            "--listen",
+            &endpoint,
+            "--logdir",
+            &logdir,
+            "--name",
+            "all",
+            "--consolidate",
+            "--level",
+            "debug",
+            "--consolidated-level",
+            "warn",
+            "--config",
+            config.to_str().expect("UTF-8"),
+            "--format",
+            "default={level}|{msg}",
+        ],
+    );
+    sink.wait_line(&format!("listening on {endpoint}"));
+    send_events(&endpoint, "eps", || {
+        tracing::trace!("t");
+        tracing::debug!("d");
+        tracing::info!("i");
+        tracing::warn!("w");
+    });
+    sink.signal(libc::SIGTERM);
+    let (status, stderr) = sink.wait_exit();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let logs = dir.path().join("logs");
+    assert_eq!(
+        read(logs.join("all.log")),
+        "WARN|w\n",
+        "--consolidated-level warn"
+    );
+    assert_eq!(
+        read(logs.join("eps.log")),
+        "INFO|i\nWARN|w\n",
+        "per-key-level = info from the file"
+    );
+}
+
+#[test]
 fn max_bytes_1kib_rotates_and_keeps_every_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (endpoint, logdir) = place(dir.path());

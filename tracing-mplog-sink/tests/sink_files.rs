@@ -161,6 +161,62 @@ fn the_level_threshold_keeps_only_as_severe_or_more() {
 }
 
 #[test]
+fn each_output_can_have_a_stricter_threshold() {
+    let env = Env::new();
+    let sink = env
+        .builder()
+        .name("all")
+        .consolidate(true)
+        .level(Level::DEBUG)
+        .consolidated_level(Level::WARN)
+        .start()
+        .expect("start");
+    let mut conn = connect(&sink);
+    let mut bytes = hello(6, 1, "po");
+    for (seq, level) in [
+        Level::TRACE,
+        Level::DEBUG,
+        Level::INFO,
+        Level::WARN,
+        Level::ERROR,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        bytes.extend(event(seq as u64 + 1, level, &format!("at {level}")));
+    }
+    bytes.extend(goodbye(5));
+    send(&mut conn, &bytes);
+    drop(conn);
+    // The parent's own events follow the same thresholds.
+    let subscriber = tracing_subscriber::registry().with(sink.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("parent info");
+        tracing::error!("parent error");
+    });
+    sink.shutdown().expect("shutdown");
+    assert_eq!(
+        env.lines("po.log"),
+        [
+            "po[6] DEBUG at DEBUG",
+            "po[6] INFO at INFO",
+            "po[6] WARN at WARN",
+            "po[6] ERROR at ERROR"
+        ],
+        "the per-key file keeps the sink's level"
+    );
+    let all: Vec<String> = env.lines("all.log");
+    let worker: Vec<&String> = all.iter().filter(|l| l.contains(" at ")).collect();
+    assert_eq!(
+        worker,
+        ["po[6] WARN at WARN", "po[6] ERROR at ERROR"],
+        "the consolidated file keeps WARN and above only"
+    );
+    assert!(all.iter().any(|l| l.contains("parent error")));
+    assert!(!all.iter().any(|l| l.contains("parent info")));
+}
+
+#[test]
 fn sink_layer_writes_the_parents_events_under_the_sink_name() {
     let env = Env::new();
     let sink = env

@@ -44,7 +44,8 @@ const MIN_FRAME_SIZE: usize = 1024;
 /// | [`process_key`](Self::process_key) | `[ProcessKey::Name]` | per-key files `{prefix.}{key}{.suffix}.log`; empty: none (then `consolidate` or `echo` is required) |
 /// | [`file_prefix`](Self::file_prefix) / [`file_suffix`](Self::file_suffix) | `""` | parts of every file name |
 /// | [`file_mode`](Self::file_mode) | [`FileMode::Append`] | append to or truncate existing files |
-/// | [`level`](Self::level) | `TRACE` (everything) | the most verbose level written |
+/// | [`level`](Self::level) | `TRACE` (everything) | the most verbose level written anywhere |
+/// | [`consolidated_level`](Self::consolidated_level), [`per_key_level`](Self::per_key_level), [`echo_level`](Self::echo_level) | `level` | a stricter threshold for one output |
 /// | [`format`](Self::format) / [`default_format`](Self::default_format) | the formatter's [`DEFAULT_TEMPLATE`](crate::format::DEFAULT_TEMPLATE) | templates per level |
 /// | [`datefmt`](Self::datefmt) | the formatter's [`DEFAULT_DATEFMT`](crate::format::DEFAULT_DATEFMT) | `asctime` format |
 /// | [`when`](Self::when), [`interval`](Self::interval), [`at_time`](Self::at_time) | no time rotation, 1, 00:00 | time rotation (see [`rotate`](crate::rotate)) |
@@ -72,6 +73,7 @@ pub struct Builder {
     prefix: String,
     suffix: String,
     level: Level,
+    outputs: OutputLevels,
     formats: Vec<(FormatLevel, String)>,
     datefmt: Option<String>,
     utc: bool,
@@ -102,6 +104,7 @@ impl Builder {
             prefix: String::new(),
             suffix: String::new(),
             level: Level::TRACE,
+            outputs: OutputLevels::default(),
             formats: Vec::new(),
             datefmt: None,
             utc: false,
@@ -167,8 +170,29 @@ impl Builder {
     }
 
     /// The most verbose level written (`INFO`: info, warn and error).
+    /// Records below it are not even formatted.
     pub fn level(mut self, threshold: Level) -> Self {
         self.level = threshold;
+        self
+    }
+
+    /// A stricter threshold for the consolidated file only (for example
+    /// `INFO` there while the per-process files keep `DEBUG`).
+    pub fn consolidated_level(mut self, threshold: Level) -> Self {
+        self.outputs.consolidated = Some(threshold);
+        self
+    }
+
+    /// A stricter threshold for the per-key files only.
+    pub fn per_key_level(mut self, threshold: Level) -> Self {
+        self.outputs.per_key = Some(threshold);
+        self
+    }
+
+    /// A stricter threshold for the copy on stderr only (with
+    /// [`echo`](Self::echo)), for example `WARN`.
+    pub fn echo_level(mut self, threshold: Level) -> Self {
+        self.outputs.echo = Some(threshold);
         self
     }
 
@@ -398,6 +422,9 @@ impl Builder {
             router,
             rotation,
             level: self.level,
+            consolidated_level: self.outputs.consolidated.unwrap_or(self.level),
+            per_key_level: self.outputs.per_key.unwrap_or(self.level),
+            echo_level: self.outputs.echo.unwrap_or(self.level),
             echo: self.echo,
             own,
             clock: Arc::clone(&self.clock),
@@ -452,6 +479,14 @@ impl Builder {
             threads: Some((listener, writer)),
         })
     }
+}
+
+/// Stricter thresholds of single outputs (`None`: the sink's `level`).
+#[derive(Debug, Clone, Copy, Default)]
+struct OutputLevels {
+    consolidated: Option<Level>,
+    per_key: Option<Level>,
+    echo: Option<Level>,
 }
 
 /// Creates the log folder and checks that a file can be created in it.

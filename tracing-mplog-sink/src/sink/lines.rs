@@ -24,6 +24,8 @@ pub(crate) struct Item {
     pub(crate) seq: u64,
     /// Index of its per-key file key in [`Lines::keys`], or [`NO_KEY`].
     pub(crate) key: u32,
+    /// The event's level (outputs may have stricter thresholds).
+    pub(crate) level: Level,
 }
 
 /// Formatted lines of one connection, in the order its events came.
@@ -123,6 +125,7 @@ impl LineMaker {
             end: batch.text.len(),
             seq,
             key,
+            level: rec.level(),
         });
     }
 }

@@ -78,6 +78,10 @@ pub(crate) struct Config {
     pub(crate) router: Router,
     pub(crate) rotation: rotate::Builder,
     pub(crate) level: Level,
+    /// Thresholds of the single outputs (each at most as verbose as `level`).
+    pub(crate) consolidated_level: Level,
+    pub(crate) per_key_level: Level,
+    pub(crate) echo_level: Level,
     pub(crate) echo: bool,
     /// The parent process, for its own events and the sink's messages.
     pub(crate) own: Origin,
@@ -392,13 +396,13 @@ impl Writer {
             if line.is_empty() {
                 continue; // below the level threshold
             }
-            if self.cfg.echo {
+            if self.cfg.echo && item.level <= self.cfg.echo_level {
                 let _ = std::io::stderr().write_all(line.as_bytes());
             }
-            if let Some(out) = consolidated {
+            if let Some(out) = consolidated.filter(|_| item.level <= self.cfg.consolidated_level) {
                 self.write_out(out, line);
             }
-            if item.key != NO_KEY {
+            if item.key != NO_KEY && item.level <= self.cfg.per_key_level {
                 if let Some(Some(out)) = keys.get(item.key as usize) {
                     self.write_out(*out, line);
                 }
@@ -440,16 +444,19 @@ impl Writer {
         self.line.clear();
         // Only the record's own writes could fail, and they write to a String.
         let _ = self.cfg.formatter.format_record(&rec, &mut self.line);
-        if self.cfg.echo {
+        let level = event.level();
+        if self.cfg.echo && level <= self.cfg.echo_level {
             let _ = std::io::stderr().write_all(self.line.as_bytes());
         }
         let line = std::mem::take(&mut self.line);
         if let Some(path) = self.cfg.router.consolidated().map(Path::to_path_buf) {
-            let out = self.outputs.at(&path);
-            self.write_out(out, &line);
+            if level <= self.cfg.consolidated_level {
+                let out = self.outputs.at(&path);
+                self.write_out(out, &line);
+            }
         }
         let mut key = String::new();
-        if self.cfg.router.key(&rec, &mut key) {
+        if level <= self.cfg.per_key_level && self.cfg.router.key(&rec, &mut key) {
             if let Some(out) = self.key_output(&key) {
                 self.write_out(out, &line);
             }

@@ -129,6 +129,18 @@ pub(crate) struct Args {
     #[arg(long, value_name = "LEVEL", value_parser = values::parse_level)]
     pub(crate) level: Option<Level>,
 
+    /// A stricter threshold for the consolidated file only [default: --level]
+    #[arg(long = "consolidated-level", value_name = "LEVEL", value_parser = values::parse_level)]
+    pub(crate) consolidated_level: Option<Level>,
+
+    /// A stricter threshold for the per-key files only [default: --level]
+    #[arg(long = "per-key-level", value_name = "LEVEL", value_parser = values::parse_level)]
+    pub(crate) per_key_level: Option<Level>,
+
+    /// A stricter threshold for --echo only, e.g. warn [default: --level]
+    #[arg(long = "echo-level", value_name = "LEVEL", value_parser = values::parse_level)]
+    pub(crate) echo_level: Option<Level>,
+
     /// Copy every written line to stderr [default: false]
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_missing_value = "true")]

@@ -46,6 +46,9 @@ pub(crate) const KEYS: &[&str] = &[
     "datefmt",
     "format",
     "level",
+    "consolidated-level",
+    "per-key-level",
+    "echo-level",
     "echo",
 ];
 
@@ -113,6 +116,10 @@ pub(crate) struct Config {
     /// The templates given, one per level at most, in level order.
     pub(crate) formats: Vec<(FormatLevel, String)>,
     pub(crate) level: Level,
+    /// Stricter thresholds of single outputs, if given.
+    pub(crate) consolidated_level: Option<Level>,
+    pub(crate) per_key_level: Option<Level>,
+    pub(crate) echo_level: Option<Level>,
     pub(crate) echo: bool,
     /// Where each key's value came from (keys absent: the default).
     sources: BTreeMap<String, Source>,
@@ -219,6 +226,16 @@ impl FileReader<'_> {
             "datefmt" => a.datefmt = Some(string(value).map_err(bad)?.to_owned()),
             "format" => a.format = formats(value).map_err(bad)?,
             "level" => a.level = Some(string(value).and_then(values::parse_level).map_err(bad)?),
+            "consolidated-level" => {
+                a.consolidated_level =
+                    Some(string(value).and_then(values::parse_level).map_err(bad)?);
+            }
+            "per-key-level" => {
+                a.per_key_level = Some(string(value).and_then(values::parse_level).map_err(bad)?);
+            }
+            "echo-level" => {
+                a.echo_level = Some(string(value).and_then(values::parse_level).map_err(bad)?);
+            }
             "echo" => a.echo = Some(boolean(value).map_err(bad)?),
             other => unreachable!("key `{other}` is in KEYS but not handled"),
         }
@@ -398,6 +415,9 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
     let compress = pick!(compress, "compress").unwrap_or(false);
     let datefmt = pick!(datefmt, "datefmt");
     let level = pick!(level, "level").unwrap_or(Level::TRACE);
+    let consolidated_level = pick!(consolidated_level, "consolidated-level");
+    let per_key_level = pick!(per_key_level, "per-key-level");
+    let echo_level = pick!(echo_level, "echo-level");
     let echo = pick!(echo, "echo").unwrap_or(false);
 
     let process_key = if !flags.process_key.is_empty() {
@@ -466,6 +486,9 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
         datefmt,
         formats,
         level,
+        consolidated_level,
+        per_key_level,
+        echo_level,
         echo,
         sources,
     };

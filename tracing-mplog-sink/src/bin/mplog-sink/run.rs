@@ -26,6 +26,15 @@ pub(crate) fn builder(config: &Config) -> sink::Builder {
         .backup_count(config.backup_count)
         .compress(config.compress)
         .echo(config.echo);
+    if let Some(level) = config.consolidated_level {
+        b = b.consolidated_level(level);
+    }
+    if let Some(level) = config.per_key_level {
+        b = b.per_key_level(level);
+    }
+    if let Some(level) = config.echo_level {
+        b = b.echo_level(level);
+    }
     if let Some(at) = config.at_time {
         b = b.at_time(at);
     }
