@@ -248,8 +248,12 @@ impl RotatingFile {
     /// Writes one record (see the module docs for the contract).
     fn write_record(&self, record: &[u8]) -> io::Result<()> {
         let mut st = self.lock();
-        let now = self.clock.now();
-        self.open(&mut st, now)?;
+        // Only a timed schedule needs the time of every record; a size-only
+        // file asks the clock when it opens or rotates.
+        let timed = self.schedule.is_timed();
+        let now = (timed || st.file.is_none()).then(|| self.clock.now());
+        let now_or_clock = |now: Option<OffsetDateTime>| now.unwrap_or_else(|| self.clock.now());
+        self.open(&mut st, now_or_clock(now))?;
         // Checked only when this record reaches the file (one `fstat`), so
         // buffered records cost no system call.
         let reaches_file =
@@ -258,9 +262,9 @@ impl RotatingFile {
             // Deleted behind our back (with its folder, perhaps): what is
             // written there is lost, so start a new file at the same path.
             st.file = None;
-            self.open(&mut st, now)?;
+            self.open(&mut st, now_or_clock(now))?;
         }
-        if st.period.end.is_some_and(|end| now >= end) {
+        if let Some(now) = now.filter(|&now| st.period.end.is_some_and(|end| now >= end)) {
             let next = self.schedule.period_at(now);
             if st.size > 0 {
                 let stamp = naming::stamp(st.period.start_civil);
@@ -270,7 +274,8 @@ impl RotatingFile {
         }
         let len = record.len() as u64;
         if self.max_bytes > 0 && st.size > 0 && st.size.saturating_add(len) > self.max_bytes {
-            let civil = if self.schedule.is_timed() {
+            let now = now_or_clock(now);
+            let civil = if timed {
                 st.period.start_civil
             } else {
                 self.schedule.civil(now)
