@@ -23,16 +23,46 @@
 //! - **Helper**: a worker spawned with `TRACING_MPLOG_ENDPOINT` in its
 //!   environment calls [`worker::init`] and keeps the returned guard.
 //!
+//! The sink is normally `tracing_mplog_sink::Sink` (or the `mplog-sink`
+//! daemon); anything that reads the [`wire`] protocol will do. Here a plain
+//! listener stands in for it and decodes what one event became:
+//!
+//! ```
+//! use std::os::unix::net::UnixListener;
+//! use tracing_mplog::wire::{Frame, FrameReader};
+//! use tracing_subscriber::prelude::*;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let listener = UnixListener::bind(dir.path().join("log.sock"))?;
+//! let (layer, guard) = tracing_mplog::MpLayer::builder()
+//!     .endpoint(format!("unix:{}", dir.path().join("log.sock").display()).parse()?)
+//!     .process_name("worker-1")
+//!     .build()?;
+//! let subscriber = tracing_subscriber::registry().with(layer);
+//! tracing::subscriber::with_default(subscriber, || tracing::info!(job = 3, "started"));
+//! guard.flush()?; // returns once the event is in the socket
+//!
+//! let (stream, _) = listener.accept()?;
+//! let mut frames = FrameReader::new(stream);
+//! let Some(Frame::Hello(hello)) = frames.read_frame()? else { panic!("hello first") };
+//! assert_eq!(hello.process_name, "worker-1");
+//! let Some(Frame::Event(event)) = frames.read_frame()? else { panic!("then the event") };
+//! assert_eq!((event.message(), event.seq()), ("started", 1));
+//! # Ok(()) }
+//! ```
+//!
 //! The public surface:
 //!
 //! | item | what |
 //! |---|---|
-//! | [`MpLayer`], [`Builder`], [`Backpressure`], [`BuildError`] | the layer and its options |
+//! | [`MpLayer`], [`Builder`], [`Backpressure`] (`Block`, `BlockFor`, `DropNewest`), [`BuildError`] | the layer and its options |
 //! | [`FlushGuard`], [`FlushError`] | flushing on drop or on demand |
 //! | [`Endpoint`], [`EndpointError`] | `unix:/path` (TCP later) |
 //! | [`worker::init`], [`ENDPOINT_ENV`], [`PROCESS_NAME_ENV`] | one-call worker setup |
 //! | [`fork::after_fork_guard`] | flushing in a `fork()`ed child |
 //! | [`wire`] | the protocol: frames, encoder, decoder (`docs/wire.md`) |
+//! | [`origin`] | thread id, host name and process name, as the frames carry them |
 //!
 //! **Delivery guarantee.** With [`Backpressure::Block`] (the default) no
 //! event is lost while the process lives: a missing or restarting sink makes
