@@ -2,7 +2,8 @@
 //! same run (`cargo bench --bench hot_paths`; see BENCHMARKS.md).
 //!
 //! - `caller/*`: what a thread pays per `info!` (a message + 3 fields inside
-//!   2 spans) through `MpLayer` (a reader drains the socket), through
+//!   2 spans), in wall time and (`*_cpu`) in the logging thread's CPU time,
+//!   through `MpLayer` (the real sink drains the socket in this process), through
 //!   `fmt` + `tracing_appender::non_blocking` + a rolling file (the usual
 //!   setup today), and through `fmt` + `LevelFormatter` + `RotatingFile`.
 //! - `wire/*`: encoding and decoding one event frame.
@@ -13,18 +14,15 @@
 
 use std::fmt;
 use std::hint::black_box;
-use std::io::Read;
-use std::os::unix::net::UnixListener;
-use std::thread;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use time::OffsetDateTime;
 use tracing::{Dispatch, Level};
 use tracing_mplog::wire::{Frame, OwnedEvent, OwnedField, OwnedFrame, OwnedSpan, OwnedValue};
 use tracing_mplog::{Endpoint, MpLayer};
-use tracing_mplog_sink::RotatingFile;
 use tracing_mplog_sink::format::{FormatLevel, LevelFormatter};
 use tracing_mplog_sink::record::RecordView;
+use tracing_mplog_sink::{RotatingFile, Sink};
 use tracing_subscriber::prelude::*;
 
 const DEBUG_TEMPLATE: &str =
@@ -32,18 +30,40 @@ const DEBUG_TEMPLATE: &str =
 const DEFAULT_TEMPLATE: &str = "[ %(asctime)s ][ %(levelname)s ][ %(message)s ]";
 const DATEFMT: &str = "%Y-%m-%d,%H:%M:%S.%f";
 
+/// How a caller bench measures: the wall time of the logging loop, or the
+/// CPU time the logging thread used (what logging costs the caller itself,
+/// without waiting for room in a full channel or for a core).
+#[derive(Clone, Copy)]
+enum Measure {
+    Wall,
+    Cpu,
+}
+
+/// CPU time the calling thread has used.
+fn thread_cpu() -> std::time::Duration {
+    // SAFETY: clock_gettime writes into the zeroed struct we own.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid clock id and pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// Logs the typical event `iters` times inside two spans under `dispatch`.
-fn log_typical(dispatch: &Dispatch, iters: u64) -> std::time::Duration {
+fn log_typical(dispatch: &Dispatch, iters: u64, measure: Measure) -> std::time::Duration {
     tracing::dispatcher::with_default(dispatch, || {
         let a = tracing::info_span!("request", id = 17u64, path = "/users");
         let _a = a.enter();
         let b = tracing::info_span!("db", table = "users");
         let _b = b.enter();
         let start = std::time::Instant::now();
+        let cpu = thread_cpu();
         for i in 0..iters {
             tracing::info!(user = i, ok = true, ratio = 0.25, "saved user");
         }
-        start.elapsed()
+        match measure {
+            Measure::Wall => start.elapsed(),
+            Measure::Cpu => thread_cpu().saturating_sub(cpu),
+        }
     })
 }
 
@@ -52,27 +72,34 @@ fn caller(c: &mut Criterion) {
     let mut g = c.benchmark_group("caller");
     g.throughput(Throughput::Elements(1));
 
-    // MpLayer with a reader that drains the socket as fast as it can.
+    // MpLayer with the real sink draining (consolidated file, size
+    // rotation keeping the disk use bounded).
     let sock = dir.path().join("bench.sock");
-    let listener = UnixListener::bind(&sock).expect("bind");
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            thread::spawn(move || {
-                let mut buf = vec![0u8; 1 << 20];
-                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
-            });
-        }
-    });
+    let sink = Sink::builder()
+        .listen(Endpoint::Unix(sock.clone()))
+        .logdir(dir.path().join("logs"))
+        .name("bench")
+        .consolidate(true)
+        .process_key([])
+        .max_bytes(64 << 20)
+        .backup_count(1)
+        .start()
+        .expect("sink");
     let (layer, guard) = MpLayer::builder()
         .endpoint(Endpoint::Unix(sock))
         .process_name("bench")
         .build()
         .expect("layer");
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
-    g.bench_function("mplayer", |b| b.iter_custom(|n| log_typical(&dispatch, n)));
+    g.bench_function("mplayer", |b| {
+        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Wall))
+    });
+    g.bench_function("mplayer_cpu", |b| {
+        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Cpu))
+    });
     drop(dispatch);
     drop(guard);
+    sink.shutdown().expect("sink shutdown");
 
     // Baseline A: fmt + non_blocking (lossless) + tracing-appender's rolling file.
     let appender = tracing_appender::rolling::never(dir.path(), "baseline_a.log");
@@ -87,7 +114,10 @@ fn caller(c: &mut Criterion) {
         ),
     );
     g.bench_function("fmt_nonblocking_rolling", |b| {
-        b.iter_custom(|n| log_typical(&dispatch, n))
+        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Wall))
+    });
+    g.bench_function("fmt_nonblocking_rolling_cpu", |b| {
+        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Cpu))
     });
     drop(dispatch);
     drop(guard);
@@ -107,7 +137,7 @@ fn caller(c: &mut Criterion) {
         ),
     );
     g.bench_function("fmt_levelformatter_rotatingfile", |b| {
-        b.iter_custom(|n| log_typical(&dispatch, n))
+        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Wall))
     });
     g.finish();
 }
