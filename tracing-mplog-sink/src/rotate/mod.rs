@@ -413,7 +413,9 @@ impl RotatingFile {
         if st.file.as_ref().is_some_and(sys::is_unlinked) {
             st.file = None;
         }
-        self.open(st, self.clock.now())?;
+        if st.file.is_none() {
+            self.open(st, self.clock.now())?;
+        }
         Self::flush_buf(st)
     }
 }

@@ -4,8 +4,9 @@
 //! counts. (The readers decode and format: see [`super::lines`].)
 //!
 //! Every file is a [`RotatingFile`] with a write buffer. The writer flushes
-//! the buffers whenever its channel is momentarily empty, so a quiet sink
-//! shows every line at once and a busy one writes in large batches.
+//! the buffers once its channel has stayed empty for [`FLUSH_AFTER`], so a
+//! quiet sink shows every line within milliseconds and a busy one writes in
+//! large batches.
 //!
 //! A failed write is reported on stderr (and as a sink record), counted in
 //! `write_errors`, and the line is kept to be retried, in order, before the
@@ -21,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use flume::{Receiver, TryRecvError};
+use flume::{Receiver, RecvTimeoutError, TryRecvError};
 use tracing_core::Level;
 use tracing_mplog::wire::{DropReason, EventView, Frame, OwnedEvent, OwnedFrame};
 
@@ -38,6 +39,11 @@ pub(crate) const SINK_TARGET: &str = "tracing_mplog_sink";
 
 /// Lines kept per failing file for a retry.
 pub(crate) const MAX_PENDING: usize = 100_000;
+
+/// How long the writer's channel must stay empty before the files'
+/// buffers are flushed: a busy sink writes large buffers, a quiet one shows
+/// every line within this time.
+pub(crate) const FLUSH_AFTER: Duration = Duration::from_millis(2);
 
 /// How long a failing file must write without failure to count as
 /// recovered.
@@ -278,13 +284,17 @@ impl Writer {
         loop {
             let msg = match rx.try_recv() {
                 Ok(msg) => msg,
-                Err(TryRecvError::Empty) => {
-                    self.flush_all();
-                    match rx.recv() {
-                        Ok(msg) => msg,
-                        Err(_) => break,
+                Err(TryRecvError::Empty) => match rx.recv_timeout(FLUSH_AFTER) {
+                    Ok(msg) => msg,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.flush_all();
+                        match rx.recv() {
+                            Ok(msg) => msg,
+                            Err(_) => break,
+                        }
                     }
-                }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
                 Err(TryRecvError::Disconnected) => break,
             };
             if matches!(msg, Msg::Shutdown) {
