@@ -177,18 +177,15 @@ fn a_full_disk_is_reported_counted_and_survived() {
         eprintln!("skipped: mounting a small tmpfs needs root");
         return;
     }
-    const EVENTS: u64 = 6000;
+    const EVENTS: u64 = 20_000;
     let s = Setup::new();
     let Some(fs) = Tmpfs::mount(&s.logdir(), "128k") else {
         eprintln!("skipped: this machine does not allow mounting a tmpfs");
         return;
     };
     let sink = s.sink().process_key([]).start().expect("sink");
-    let child = s
-        .worker(1, EVENTS, &["--sleep-us", "100"])
-        .spawn()
-        .expect("spawn");
-    // Wait until the disk is full and the sink has said so.
+    let child = s.worker(1, EVENTS, &["--sleep-us", "100"]).spawn_guarded();
+    // Wait until the file has grown close to the disk's size.
     let deadline = Instant::now() + Duration::from_secs(20);
     while sink.files().is_empty()
         || std::fs::metadata(s.logdir().join("all.log")).map_or(0, |m| m.len()) < 100 * 1024
@@ -196,7 +193,9 @@ fn a_full_disk_is_reported_counted_and_survived() {
         assert!(Instant::now() < deadline, "the disk never filled");
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // ~0.7 MB/s of lines: within 0.7 s the 128 KiB disk is certainly full
+    // (the sink writes 64 KiB buffers, so the file alone does not show it).
+    std::thread::sleep(Duration::from_millis(700));
     // Space comes back while the worker is still logging.
     fs.resize("16m");
     wait_ok(child);
