@@ -62,11 +62,7 @@ fn every_event_once_and_in_order_in_consolidated_and_per_key_files() {
 fn workers_started_before_the_sink_wait_and_reconnect() {
     let s = Setup::new();
     let children: Vec<_> = (1..=3)
-        .map(|id| {
-            s.worker(id, 300, &["--sleep-us", "200"])
-                .spawn()
-                .expect("spawn")
-        })
+        .map(|id| s.worker(id, 300, &["--sleep-us", "200"]).spawn_guarded())
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     let sink = s.sink().start().expect("sink starts");
@@ -87,11 +83,7 @@ fn a_graceful_sink_restart_mid_run_loses_nothing_under_block() {
     let s = Setup::new();
     let first = s.sink().start().expect("first sink");
     let children: Vec<_> = (1..=4)
-        .map(|id| {
-            s.worker(id, EVENTS, &["--sleep-us", "100"])
-                .spawn()
-                .expect("spawn")
-        })
+        .map(|id| s.worker(id, EVENTS, &["--sleep-us", "100"]).spawn_guarded())
         .collect();
     std::thread::sleep(Duration::from_millis(200));
     let first_report = first.shutdown().expect("first shutdown");
@@ -118,8 +110,7 @@ fn drop_newest_reports_the_exact_drop_count() {
     let sink = s.sink().start().expect("sink");
     let out = wait_ok(
         s.worker_for(&sink, 7, EVENTS, &["--mode", "drop-newest:8"])
-            .spawn()
-            .expect("spawn"),
+            .spawn_guarded(),
     );
     assert!(out.contains(&format!("logged {EVENTS}")), "{out}");
     let report = sink.shutdown().expect("shutdown");
@@ -160,11 +151,7 @@ fn drop_newest_reports_the_exact_drop_count() {
 fn a_forked_child_logs_through_the_inherited_layer() {
     let s = Setup::new();
     let sink = s.sink().start().expect("sink");
-    wait_ok(
-        s.worker(3, 200, &["--mode", "fork:500"])
-            .spawn()
-            .expect("spawn"),
-    );
+    wait_ok(s.worker(3, 200, &["--mode", "fork:500"]).spawn_guarded());
     let report = sink.shutdown().expect("shutdown");
     let map = series(&lines(&log_files(&s.logdir(), "all.log")));
     assert_series(&map, 3, 200);
@@ -189,12 +176,8 @@ fn a_worker_killed_after_flush_loses_nothing_flushed_and_others_go_on() {
     let sink = s.sink().start().expect("sink");
     let mut victim = s
         .worker(1, 1500, &["--mode", "hang-after-flush"])
-        .spawn()
-        .expect("spawn");
-    let other = s
-        .worker(2, 3000, &["--sleep-us", "200"])
-        .spawn()
-        .expect("spawn");
+        .spawn_guarded();
+    let other = s.worker(2, 3000, &["--sleep-us", "200"]).spawn_guarded();
     let stdout = victim.stdout.take().expect("piped stdout");
     let mut line = String::new();
     BufReader::new(stdout)
@@ -220,10 +203,7 @@ fn a_worker_killed_after_flush_loses_nothing_flushed_and_others_go_on() {
 fn garbage_and_a_truncated_frame_close_only_their_connection() {
     let s = Setup::new();
     let sink = s.sink().start().expect("sink");
-    let worker = s
-        .worker(5, 2000, &["--sleep-us", "100"])
-        .spawn()
-        .expect("spawn");
+    let worker = s.worker(5, 2000, &["--sleep-us", "100"]).spawn_guarded();
     // Garbage from the first byte.
     let mut garbage = UnixStream::connect(s.socket()).expect("connect");
     let _ = garbage.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -54,8 +54,7 @@ fn killed_workers_keep_every_flushed_event_and_the_others_lose_nothing() {
     for id in 1..=KILLED {
         let mut child = s
             .worker(id, 10_000_000, &["--mode", "flush-every:100"])
-            .spawn()
-            .expect("spawn");
+            .spawn_guarded();
         let flushed = Arc::new(AtomicU64::new(0));
         let stdout = child.stdout.take().expect("piped stdout");
         let seen = Arc::clone(&flushed);
@@ -71,8 +70,7 @@ fn killed_workers_keep_every_flushed_event_and_the_others_lose_nothing() {
     let survivors: Vec<_> = (KILLED + 1..=KILLED + SURVIVORS)
         .map(|id| {
             s.worker(id, SURVIVOR_EVENTS, &["--mode", "flush-every:1000"])
-                .spawn()
-                .expect("spawn")
+                .spawn_guarded()
         })
         .collect();
     let start = Instant::now();
@@ -294,8 +292,7 @@ fn threads_in_workers_and_the_parent_write_every_record_once_across_rotations() 
     let children: Vec<_> = (1..=WORKERS)
         .map(|id| {
             s.worker(id, EVENTS, &["--threads", &THREADS.to_string()])
-                .spawn()
-                .expect("spawn")
+                .spawn_guarded()
         })
         .collect();
     // The parent logs from 4 threads through SinkLayer at the same time.
