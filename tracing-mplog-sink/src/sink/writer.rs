@@ -6,7 +6,7 @@
 //! Every file is a [`RotatingFile`] with a write buffer. The writer flushes
 //! the buffers once its channel has stayed empty for [`FLUSH_AFTER`], so a
 //! quiet sink shows every line within milliseconds and a busy one writes in
-//! large batches.
+//! large batches; a line never waits longer than [`FLUSH_EVERY`].
 //!
 //! A failed write is reported on stderr (and as a sink record), counted in
 //! `write_errors`, and the line is kept to be retried, in order, before the
@@ -44,6 +44,10 @@ pub(crate) const MAX_PENDING: usize = 100_000;
 /// buffers are flushed: a busy sink writes large buffers, a quiet one shows
 /// every line within this time.
 pub(crate) const FLUSH_AFTER: Duration = Duration::from_millis(2);
+
+/// The longest a written line waits in a file's buffer while the sink is
+/// busy (its channel never quiet for [`FLUSH_AFTER`]).
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// How long a failing file must write without failure to count as
 /// recovered.
@@ -281,6 +285,7 @@ impl Writer {
     /// Runs until [`Msg::Shutdown`] (or every sender is gone), then flushes
     /// and syncs every file and returns the counts.
     pub(crate) fn run(mut self, rx: &Receiver<Msg>) -> Tally {
+        let mut flushed = Instant::now();
         loop {
             let msg = match rx.try_recv() {
                 Ok(msg) => msg,
@@ -288,6 +293,7 @@ impl Writer {
                     Ok(msg) => msg,
                     Err(RecvTimeoutError::Timeout) => {
                         self.flush_all();
+                        flushed = Instant::now();
                         match rx.recv() {
                             Ok(msg) => msg,
                             Err(_) => break,
@@ -301,6 +307,12 @@ impl Writer {
                 break;
             }
             self.handle(msg);
+            // A steady trickle never leaves the channel quiet for long:
+            // flush at least this often anyway.
+            if flushed.elapsed() >= FLUSH_EVERY {
+                self.flush_all();
+                flushed = Instant::now();
+            }
         }
         self.finish()
     }
