@@ -385,3 +385,32 @@ fn a_failed_buffer_flush_leaves_no_partial_copy() {
         "every accepted record exactly once, in order"
     );
 }
+
+/// A file left by a run killed in the middle of a record ends in a
+/// fragment: the next run ends that line before appending, so its first
+/// record is not glued to the fragment. A file ending in a newline is left
+/// as it is.
+#[test]
+fn a_partial_last_line_is_ended_before_appending() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (before, after) in [
+        ("a\nfragm", "a\nfragm\nb\n"),
+        ("a\n", "a\nb\n"),
+        ("", "b\n"),
+    ] {
+        let path = dir.path().join("t.log");
+        fs::write(&path, before).expect("earlier run");
+        let file = RotatingFile::builder()
+            .max_bytes(1 << 20)
+            .clock(clock())
+            .build(&path)
+            .expect("build");
+        write(&file, "b\n");
+        drop(file);
+        assert_eq!(
+            fs::read_to_string(&path).expect("read"),
+            after,
+            "{before:?}"
+        );
+    }
+}

@@ -317,6 +317,12 @@ impl RotatingFile {
             file.set_len(0)?;
         }
         st.size = file.metadata()?.len() + st.buf.len() as u64;
+        if first && self.file_mode == FileMode::Append && ends_mid_line(&self.path)? {
+            // An earlier run was killed in the middle of a record: end that
+            // fragment so the first record of this run starts a line of its own.
+            (&file).write_all(b"\n")?;
+            st.size += 1;
+        }
         st.file = Some(file);
         st.opened_once = true;
         Ok(())
@@ -487,4 +493,19 @@ impl<'a> MakeWriter<'a> for RotatingFile {
     fn make_writer(&'a self) -> Self::Writer {
         RotatingWriter { file: self }
     }
+}
+
+/// Whether the file at `path` is non-empty and its last byte is not a
+/// newline: what a process killed in the middle of a `write` leaves behind.
+fn ends_mid_line(path: &Path) -> io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
 }
