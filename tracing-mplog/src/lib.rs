@@ -82,6 +82,8 @@ pub mod origin;
 mod sender;
 mod state;
 mod sys;
+#[allow(dead_code)] // wired up with acknowledged delivery
+mod window;
 pub mod wire;
 pub mod worker;
 
