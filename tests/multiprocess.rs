@@ -217,6 +217,7 @@ fn garbage_and_a_truncated_frame_close_only_their_connection() {
         start_time_ns: 1,
         process_name: "truncated".into(),
         host: "h".into(),
+        token: String::new(),
     })
     .encode(&mut bytes);
     let hello_len = bytes.len();

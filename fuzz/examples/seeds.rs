@@ -29,6 +29,7 @@ fn main() -> std::io::Result<()> {
         start_time_ns: 1_700_000_000_123_456_789,
         process_name: "worker".into(),
         host: "box".into(),
+        token: String::new(),
     });
     let goodbye = OwnedFrame::Goodbye(Goodbye { last_seq: 2 });
     let seeds = [

@@ -235,6 +235,7 @@ fn connect_raw(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         start_time_ns: 1,
         process_name: format!("raw-{}", args.id),
         host: "test".into(),
+        token: String::new(),
     })
     .encode(&mut bytes);
     OwnedFrame::Event(OwnedEvent {

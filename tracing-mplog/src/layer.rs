@@ -64,6 +64,9 @@ pub enum BuildError {
         #[source]
         source: io::Error,
     },
+    /// The TLS files, the token file or the endpoint are unusable.
+    #[error("MpLayer builder: {0}")]
+    Transport(#[from] crate::TransportError),
     /// The fork hook or the sender thread could not be set up.
     #[error("MpLayer builder: starting the sender thread: {source}")]
     Start {
@@ -86,6 +89,9 @@ const MAX_FRAME: usize = 1 << 30;
 /// | [`backpressure`](Self::backpressure) | [`Backpressure::Block`] |
 /// | [`flush_timeout`](Self::flush_timeout) | 5 s |
 /// | [`max_frame_size`](Self::max_frame_size) | 1 MiB ([`wire::DEFAULT_MAX_FRAME_SIZE`]) |
+/// | [`tls_ca`](Self::tls_ca), [`tls_cert`](Self::tls_cert), [`tls_key`](Self::tls_key) | system roots, no client certificate (`tls://` only) |
+/// | [`token_file`](Self::token_file) / [`token`](Self::token) | no token |
+/// | [`connect_timeout`](Self::connect_timeout) / [`handshake_timeout`](Self::handshake_timeout) | 5 s / 5 s |
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Builder {
@@ -95,6 +101,7 @@ pub struct Builder {
     backpressure: Backpressure,
     flush_timeout: Duration,
     max_frame_size: usize,
+    pub(crate) net: crate::transport::Options,
 }
 
 impl Builder {
@@ -166,7 +173,9 @@ impl Builder {
             Some(name) => name,
             None => default_process_name().map_err(|source| BuildError::ProcessName { source })?,
         };
+        let net = self.net.settle(&endpoint)?;
         let config = Config {
+            net,
             endpoint,
             process_name,
             host: sys::hostname(),
@@ -237,6 +246,7 @@ impl MpLayer {
             backpressure: Backpressure::Block,
             flush_timeout: Duration::from_secs(5),
             max_frame_size: wire::DEFAULT_MAX_FRAME_SIZE,
+            net: crate::transport::Options::default(),
         }
     }
 }

@@ -58,7 +58,8 @@
 //! |---|---|
 //! | [`MpLayer`], [`Builder`], [`Backpressure`] (`Block`, `BlockFor`, `DropNewest`), [`BuildError`] | the layer and its options |
 //! | [`FlushGuard`], [`FlushError`] | flushing on drop or on demand |
-//! | [`Endpoint`], [`EndpointError`] | `unix:/path` (TCP later) |
+//! | [`Endpoint`], [`EndpointError`] | `unix:/path`, `tcp://host:port`, `tls://host:port` |
+//! | [`TransportError`], [`TLS_CA_ENV`], [`TLS_CERT_ENV`], [`TLS_KEY_ENV`], [`TOKEN_FILE_ENV`] | TLS and token settings (`docs/cluster.md`) |
 //! | [`worker::init`], [`ENDPOINT_ENV`], [`PROCESS_NAME_ENV`] | one-call worker setup |
 //! | [`fork::after_fork_guard`] | flushing in a `fork()`ed child |
 //! | [`wire`] | the protocol: frames, encoder, decoder (`docs/wire.md`) |
@@ -82,14 +83,17 @@ pub mod origin;
 mod sender;
 mod state;
 mod sys;
+mod transport;
+pub mod wire;
 #[allow(dead_code)] // wired up with acknowledged delivery
 mod window;
-pub mod wire;
 pub mod worker;
 
 pub use endpoint::{Endpoint, EndpointError};
 pub use guard::{FlushError, FlushGuard};
 pub use layer::{Backpressure, BuildError, Builder, MpLayer};
+pub use transport::TransportError;
+pub use transport::{TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TOKEN_FILE_ENV};
 
 /// The environment variable that hands a worker the sink's endpoint
 /// (`unix:/path`), read by [`worker::init`].

@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::state::{Config, Counters, Msg};
-use crate::sys::Conn;
+use crate::transport::{self, Conn};
 use crate::wire::buf::patch_event_seq;
 use crate::wire::{DropReason, Dropped, Goodbye, OwnedFrame};
 
@@ -34,6 +34,9 @@ const BATCH_BYTES: usize = 256 * 1024;
 const RECYCLE_MAX: usize = 64 * 1024;
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// The pause after the sink refused this process (bad token, too many
+/// connections): long enough not to flood the sink's log.
+const REFUSED_BACKOFF: Duration = Duration::from_secs(2);
 /// How often an idle sender looks whether the sink asked it to leave.
 const IDLE_CHECK: Duration = Duration::from_millis(50);
 /// After writing a batch of fewer events than this, the sender pauses for
@@ -147,7 +150,7 @@ impl Sender {
     /// shutdown reads until every worker closes, so everything written on
     /// this connection so far is read; the rest goes to the next sink.
     fn leave_if_asked(&mut self) {
-        if self.conn.as_ref().is_some_and(Conn::peer_closed) {
+        if self.conn.as_mut().is_some_and(Conn::peer_closed) {
             self.conn = None;
         }
     }
@@ -203,7 +206,7 @@ impl Sender {
         let mut pos = 0;
         let mut done = 0;
         while pos < self.batch.len() {
-            let Some(conn) = &self.conn else {
+            let Some(conn) = &mut self.conn else {
                 if !self.connect() {
                     return false;
                 }
@@ -234,20 +237,24 @@ impl Sender {
         true
     }
 
-    /// Tries once to connect and send hello; sleeps the backoff on failure.
+    /// Tries once to connect and shake hands; sleeps the backoff (with
+    /// jitter) on failure.
     fn connect(&mut self) -> bool {
         if self.counters.abandoned.load(Ordering::SeqCst) {
             return false;
         }
-        let attempt = Conn::connect(&self.config.endpoint)
-            .and_then(|conn| conn.send_all(&self.hello).map(|()| conn));
-        match attempt {
+        match transport::open(&self.config, &self.hello) {
             Ok(conn) => {
                 self.conn = Some(conn);
                 self.backoff = BACKOFF_MIN;
             }
-            Err(_) => {
-                std::thread::sleep(self.backoff);
+            Err(e) => {
+                let pause = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    REFUSED_BACKOFF
+                } else {
+                    self.backoff
+                };
+                std::thread::sleep(transport::jitter(pause));
                 self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
             }
         }

@@ -10,7 +10,6 @@ use crate::endpoint::Endpoint;
 use crate::layer::Backpressure;
 use crate::sender::Sender;
 use crate::sys;
-use crate::wire::{OwnedFrame, OwnedHello, VERSION};
 
 /// What the builder settled; shared by every process state of a layer.
 #[derive(Debug)]
@@ -22,6 +21,8 @@ pub(crate) struct Config {
     pub(crate) backpressure: Backpressure,
     pub(crate) flush_timeout: Duration,
     pub(crate) max_frame_size: usize,
+    /// TCP/TLS settings, the token and the handshake (see `transport`).
+    pub(crate) net: crate::transport::Net,
 }
 
 /// What travels from the layer and the guard to the sender thread.
@@ -86,15 +87,7 @@ impl ProcState {
         let counters = Arc::new(Counters::default());
         let pid = std::process::id();
         let mut hello = Vec::new();
-        OwnedFrame::Hello(OwnedHello {
-            version: VERSION,
-            capabilities: 0,
-            pid,
-            start_time_ns: now_ns(),
-            process_name: config.process_name.clone(),
-            host: config.host.clone(),
-        })
-        .encode(&mut hello);
+        crate::transport::hello(config, pid, now_ns()).encode(&mut hello);
         let sender = Sender::new(
             rx,
             pool_tx,

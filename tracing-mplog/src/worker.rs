@@ -46,7 +46,9 @@ pub enum Error {
 
 /// Sets up logging in a worker: reads the sink's endpoint from
 /// `TRACING_MPLOG_ENDPOINT`, the process name from
-/// `TRACING_MPLOG_PROCESS_NAME` (else the executable's name) and the filter
+/// `TRACING_MPLOG_PROCESS_NAME` (else the executable's name), the TLS and
+/// token files from `TRACING_MPLOG_TLS_CA`, `TRACING_MPLOG_TLS_CERT`,
+/// `TRACING_MPLOG_TLS_KEY` and `TRACING_MPLOG_TOKEN_FILE` (those set), and the filter
 /// from `RUST_LOG` (default `info`), installs
 /// `registry().with(EnvFilter).with(MpLayer)` as the global default, and
 /// returns the guard that flushes on drop.
@@ -75,7 +77,10 @@ pub fn init() -> Result<FlushGuard, Error> {
     let filter = EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())
         .from_env()?;
-    let (layer, guard) = MpLayer::builder().endpoint(endpoint).build()?;
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(endpoint)
+        .net_from_env()
+        .build()?;
     tracing::subscriber::set_global_default(
         tracing_subscriber::registry().with(filter).with(layer),
     )?;

@@ -143,7 +143,7 @@ impl Sink {
     /// let mut bytes = Vec::new();
     /// OwnedFrame::Hello(OwnedHello {
     ///     version: 1, capabilities: 0, pid: 42, start_time_ns: 1,
-    ///     process_name: "worker".into(), host: "h".into(),
+    ///     process_name: "worker".into(), host: "h".into(), token: String::new(),
     /// }).encode(&mut bytes);
     /// OwnedFrame::Event(OwnedEvent {
     ///     seq: 1, timestamp_ns: 0, level: tracing::Level::INFO, target: "app".into(),

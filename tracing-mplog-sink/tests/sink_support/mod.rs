@@ -79,6 +79,7 @@ pub fn hello(pid: u32, start: i64, name: &str) -> Vec<u8> {
         start_time_ns: start,
         process_name: name.into(),
         host: "testhost".into(),
+        token: String::new(),
     })
     .encode(&mut out);
     out

@@ -89,7 +89,14 @@ impl Conn {
     pub(crate) fn connect(endpoint: &Endpoint) -> io::Result<Self> {
         match endpoint {
             Endpoint::Unix(path) => UnixStream::connect(path).map(Conn),
+            // TCP and TLS live in `crate::transport`.
+            _ => Err(io::ErrorKind::InvalidInput.into()),
         }
+    }
+
+    /// The socket, to read the sink's reply to a hello.
+    pub(crate) fn stream(&self) -> &UnixStream {
+        &self.0
     }
 
     /// One `send` that never raises `SIGPIPE`: a sink that went away is an
@@ -146,18 +153,5 @@ impl Conn {
                 }
             }
         }
-    }
-
-    /// Writes all of `bytes`, retrying on `EINTR`.
-    pub(crate) fn send_all(&self, mut bytes: &[u8]) -> io::Result<()> {
-        while !bytes.is_empty() {
-            match self.send(bytes) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => bytes = &bytes[n..],
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
     }
 }

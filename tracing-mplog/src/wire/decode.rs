@@ -5,7 +5,7 @@ use tracing_core::Level;
 use super::cursor::Cursor;
 use super::error::WireError;
 use super::value::Value;
-use super::{FrameType, MAGIC, VERSION};
+use super::{FrameType, MAGIC, MIN_VERSION, VERSION};
 
 /// One decoded frame, borrowing from the buffer it was decoded from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,9 +64,12 @@ impl<'a> Frame<'a> {
 }
 
 /// The hello frame: sent first on every connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// `Debug` does not show the token.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Hello<'a> {
-    /// Protocol version (this crate speaks [`VERSION`]).
+    /// Protocol version: [`MIN_VERSION`](super::MIN_VERSION) to
+    /// [`VERSION`] (this crate sends [`VERSION`]).
     pub version: u16,
     /// Capability bits the worker offers (see [`capabilities`](super::capabilities)).
     /// Unknown bits must be ignored.
@@ -81,6 +84,23 @@ pub struct Hello<'a> {
     pub process_name: &'a str,
     /// The host the worker runs on.
     pub host: &'a str,
+    /// The shared token the worker presents (version 2; empty: none, and
+    /// always empty in a version-1 hello).
+    pub token: &'a str,
+}
+
+impl std::fmt::Debug for Hello<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hello")
+            .field("version", &self.version)
+            .field("capabilities", &self.capabilities)
+            .field("pid", &self.pid)
+            .field("start_time_ns", &self.start_time_ns)
+            .field("process_name", &self.process_name)
+            .field("host", &self.host)
+            .field("token", &super::redacted(self.token))
+            .finish()
+    }
 }
 
 impl<'a> Hello<'a> {
@@ -90,7 +110,7 @@ impl<'a> Hello<'a> {
             return Err(WireError::BadMagic { found });
         }
         let version = c.u16("hello.version")?;
-        if version != VERSION {
+        if !(MIN_VERSION..=VERSION).contains(&version) {
             return Err(WireError::UnsupportedVersion {
                 found: version,
                 supported: VERSION,
@@ -103,6 +123,11 @@ impl<'a> Hello<'a> {
             start_time_ns: c.i64("hello.start_time_ns")?,
             process_name: c.str("hello.process_name")?,
             host: c.str("hello.host")?,
+            token: if version >= 2 {
+                c.str("hello.token")?
+            } else {
+                ""
+            },
         })
     }
 }

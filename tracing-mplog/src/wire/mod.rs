@@ -4,7 +4,9 @@
 //! `u32` body length followed by the body; the body starts with a frame-type
 //! byte. The first frame on every connection is a [`Hello`]; then come
 //! [`Event`](Frame::Event) frames, [`Dropped`] counts and, on a clean exit, a
-//! [`Goodbye`]. The byte-by-byte specification, with an annotated example, is
+//! [`Goodbye`]. In version 2 the sink answers a hello with one [`Reply`]
+//! (welcome or refused) on the same framing, and may later acknowledge
+//! events. The byte-by-byte specification, with an annotated example, is
 //! `docs/wire.md` at the root of the repository.
 //!
 //! # Decoding
@@ -58,6 +60,7 @@ mod decode;
 mod error;
 mod owned;
 mod reader;
+mod reply;
 mod value;
 
 pub use decode::{
@@ -66,6 +69,7 @@ pub use decode::{
 pub use error::WireError;
 pub use owned::{OwnedEvent, OwnedField, OwnedFrame, OwnedHello, OwnedSpan, OwnedValue};
 pub use reader::FrameReader;
+pub use reply::{Ack, RefuseReason, Refused, Reply, Welcome};
 pub(crate) use value::Tag;
 pub use value::Value;
 
@@ -74,25 +78,37 @@ pub(crate) use decode::{FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME
 /// The four bytes that open a [`Hello`] body after its type byte: `MPLG`.
 pub const MAGIC: [u8; 4] = *b"MPLG";
 
-/// The protocol version this crate speaks.
-pub const VERSION: u16 = 1;
+/// The protocol version this crate speaks and sends: 2 (version 1 plus a
+/// token in the hello and the sink's [`Reply`]).
+pub const VERSION: u16 = 2;
+
+/// The oldest hello version a sink of this crate accepts: 1 (a version-1
+/// worker gets no reply; see `docs/wire.md`).
+pub const MIN_VERSION: u16 = 1;
 
 /// The default limit on a frame body: 1 MiB.
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 1024 * 1024;
 
-/// Capability bits of [`Hello::capabilities`].
+/// Capability bits of [`Hello::capabilities`] and [`Welcome::capabilities`].
 ///
-/// Version 1 defines none; a worker sends 0. A sink ignores bits it does
-/// not know. Bits are reserved for extensions that need the sink's consent
-/// before the worker changes its behaviour (for example acknowledged
-/// delivery, or token authentication over TCP); until a sink agrees, the
-/// worker speaks plain version 1.
+/// A version-2 worker offers bits in its hello; the sink answers with the
+/// subset it agrees to in its [`Welcome`], and only agreed behaviour is
+/// used. A sink ignores bits it does not know (and never agrees to them).
+/// A version-1 hello gets no answer, so nothing is agreed.
 pub mod capabilities {
-    /// Reserved: the worker can keep unacknowledged events and resend them
-    /// (acknowledged delivery by [`seq`](super::EventView::seq)).
+    /// Acknowledged delivery: the worker asks the sink to acknowledge
+    /// events by [`seq`](super::EventView::seq) with [`Ack`](super::Ack)
+    /// frames, and keeps what is not yet acknowledged to resend it. A sink
+    /// that does not implement it answers with this bit cleared.
     pub const ACKED_DELIVERY: u64 = 1 << 0;
-    /// Reserved: the worker can present an authentication token.
+    /// The hello carries a token. The sink sets it in its welcome when it
+    /// checked the token (it requires one).
     pub const AUTH_TOKEN: u64 = 1 << 1;
+}
+
+/// How secrets appear in `Debug` output.
+fn redacted(token: &str) -> &'static str {
+    if token.is_empty() { "" } else { "<redacted>" }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,8 +23,9 @@ pub enum OwnedFrame {
     Goodbye(Goodbye),
 }
 
-/// The owned form of [`Hello`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The owned form of [`Hello`]. Encoded as version 1 (no token) when
+/// `version` is 1, else with the token; `Debug` does not show the token.
+#[derive(Clone, PartialEq, Eq)]
 #[allow(missing_docs)] // Same fields, same meaning as `Hello`.
 pub struct OwnedHello {
     pub version: u16,
@@ -33,6 +34,21 @@ pub struct OwnedHello {
     pub start_time_ns: i64,
     pub process_name: String,
     pub host: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for OwnedHello {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedHello")
+            .field("version", &self.version)
+            .field("capabilities", &self.capabilities)
+            .field("pid", &self.pid)
+            .field("start_time_ns", &self.start_time_ns)
+            .field("process_name", &self.process_name)
+            .field("host", &self.host)
+            .field("token", &super::redacted(&self.token))
+            .finish()
+    }
 }
 
 /// The owned form of [`EventView`]. `message`, if set, is encoded as the
@@ -107,6 +123,9 @@ impl OwnedFrame {
                 put_i64(out, h.start_time_ns);
                 put_str(out, &h.process_name);
                 put_str(out, &h.host);
+                if h.version >= 2 {
+                    put_str(out, &h.token);
+                }
                 end_len(out, at);
             }
             OwnedFrame::Event(e) => e.encode(out),
@@ -228,6 +247,7 @@ impl From<Hello<'_>> for OwnedHello {
             start_time_ns: h.start_time_ns,
             process_name: h.process_name.to_owned(),
             host: h.host.to_owned(),
+            token: h.token.to_owned(),
         }
     }
 }

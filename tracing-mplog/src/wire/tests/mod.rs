@@ -10,14 +10,16 @@ fn encode(frame: &OwnedFrame) -> Vec<u8> {
     out
 }
 
+/// A version-1 hello (the host is its last field); `replies` tests v2.
 fn hello() -> OwnedHello {
     OwnedHello {
-        version: VERSION,
+        version: 1,
         capabilities: 0,
         pid: 4242,
         start_time_ns: 1_700_000_000_123_456_789,
         process_name: "worker".into(),
         host: "box".into(),
+        token: String::new(),
     }
 }
 
@@ -59,6 +61,7 @@ fn body(frame: &OwnedFrame) -> Vec<u8> {
 }
 
 mod props;
+mod replies;
 
 #[test]
 fn message_and_fields_are_separate() {
@@ -96,19 +99,15 @@ fn bad_magic() {
 
 #[test]
 fn unsupported_version() {
-    let mut h = hello();
-    h.version = 2;
-    let err = Frame::decode(&body(&OwnedFrame::Hello(h))).expect_err("v2");
-    assert!(
-        matches!(
-            err,
-            WireError::UnsupportedVersion {
-                found: 2,
-                supported: 1
-            }
-        ),
-        "{err}"
-    );
+    for found in [0, 3] {
+        let mut h = hello();
+        h.version = found;
+        let err = Frame::decode(&body(&OwnedFrame::Hello(h))).expect_err("v0, v3");
+        assert!(
+            matches!(err, WireError::UnsupportedVersion { found: f, supported: 2 } if f == found),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -73,18 +73,23 @@ fn arb_frame() -> impl Strategy<Value = OwnedFrame> {
             any::<u32>(),
             any::<i64>(),
             ".{0,12}",
-            ".{0,12}"
+            ".{0,12}",
+            prop_oneof![Just(None), ".{0,12}".prop_map(Some)],
         )
-            .prop_map(|(capabilities, pid, start_time_ns, process_name, host)| {
-                OwnedFrame::Hello(OwnedHello {
-                    version: VERSION,
-                    capabilities,
-                    pid,
-                    start_time_ns,
-                    process_name,
-                    host,
-                })
-            }),
+            .prop_map(
+                |(capabilities, pid, start_time_ns, process_name, host, token)| {
+                    // Version 1 has no token; version 2 has one (maybe empty).
+                    OwnedFrame::Hello(OwnedHello {
+                        version: if token.is_some() { VERSION } else { 1 },
+                        capabilities,
+                        pid,
+                        start_time_ns,
+                        process_name,
+                        host,
+                        token: token.unwrap_or_default(),
+                    })
+                }
+            ),
         arb_event().prop_map(OwnedFrame::Event),
         (
             prop_oneof![Just(DropReason::ChannelFull), Just(DropReason::Oversized)],
