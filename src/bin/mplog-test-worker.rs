@@ -8,7 +8,7 @@
 //! ```text
 //! mplog-test-worker --id K --events N [--sleep-us U] [--threads T]
 //!                   [--mode init|drop-newest:CAPACITY|hang-after-flush|fork:M
-//!                          |flush-every:K|connect-raw]
+//!                          |flush-every:K|connect-raw|outage:M]
 //! ```
 //!
 //! - `init` (default): `tracing_mplog::worker::init()`, log, drop the guard.
@@ -26,6 +26,11 @@
 //! - `connect-raw`: no `MpLayer`: connect to the endpoint, send a hello and
 //!   one event by hand, then print `closed` if the sink closes the connection
 //!   within 2 s, else `open` (for peer-credential tests).
+//! - `outage:M`: `worker::init()` (so `TRACING_MPLOG_OUTAGE_GRACE` applies),
+//!   log `N` events, print `logged N`, wait for a line on stdin (the test
+//!   starts the sink meanwhile), call `flush()` until it succeeds (at most
+//!   10 tries) and print `reconnected`, then log `M` more events numbered
+//!   `N+1..=N+M` and drop the guard.
 //!
 //! With `--threads T`, events are spread over T threads (each thread logs
 //! its own numbered series as worker `id * 100 + thread`).
@@ -53,6 +58,7 @@ enum Mode {
     Fork(u64),
     FlushEvery(u64),
     ConnectRaw,
+    Outage(u64),
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -89,6 +95,9 @@ fn parse_args() -> Result<Args, String> {
                     Some(("drop-newest", c)) => {
                         Mode::DropNewest(c.parse().map_err(|e| format!("--mode {value}: {e}"))?)
                     }
+                    Some(("outage", m)) => {
+                        Mode::Outage(m.parse().map_err(|e| format!("--mode {value}: {e}"))?)
+                    }
                     Some(("fork", m)) => {
                         Mode::Fork(m.parse().map_err(|e| format!("--mode {value}: {e}"))?)
                     }
@@ -103,9 +112,14 @@ fn parse_args() -> Result<Args, String> {
 
 /// Logs `events` numbered events as worker `id`.
 fn log_series(id: u64, events: u64, sleep_us: u64) {
+    log_range(id, 1..=events, sleep_us);
+}
+
+/// Logs the events numbered `range` as worker `id`.
+fn log_range(id: u64, range: std::ops::RangeInclusive<u64>, sleep_us: u64) {
     let span = tracing::info_span!("job", worker = id);
     let _entered = span.enter();
-    for n in 1..=events {
+    for n in range {
         tracing::info!(n, "w{id} e{n}");
         if sleep_us > 0 {
             std::thread::sleep(Duration::from_micros(sleep_us));
@@ -176,6 +190,23 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Mode::ConnectRaw => connect_raw(args)?,
+        Mode::Outage(more) => {
+            let guard = tracing_mplog::worker::init()?;
+            log_range(args.id, 1..=args.events, args.sleep_us);
+            say(&format!("logged {}", args.events));
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let mut tries = 0;
+            while let Err(e) = guard.flush() {
+                tries += 1;
+                if tries == 10 {
+                    return Err(e.into());
+                }
+            }
+            say("reconnected");
+            log_range(args.id, args.events + 1..=args.events + more, args.sleep_us);
+            drop(guard);
+        }
         Mode::Fork(child_events) => {
             let _guard = tracing_mplog::worker::init()?;
             log_all(args);

@@ -17,20 +17,52 @@ use crate::state::{Config, Shared, now_ns};
 use crate::{PROCESS_NAME_ENV, sys, wire};
 
 /// What `on_event` does when the channel to the sender thread is full.
+///
+/// Whatever the policy, every event the channel takes is written once the
+/// sink takes it; the policies differ only in what a logging thread does
+/// when the channel is full (the sink is slow, absent or not reading).
+/// Dropped events are counted and the count reaches the sink as a dropped
+/// frame (reason "channel full") as soon as the connection allows.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tracing_mplog::{Backpressure, MpLayer};
+///
+/// // The default, with a shorter grace: lossless through outages up to 5 s.
+/// let (layer, guard) = MpLayer::builder()
+///     .endpoint("unix:/run/app/log.sock".parse()?)
+///     .backpressure(Backpressure::BlockWithGrace)
+///     .outage_grace(Duration::from_secs(5))
+///     .build()?;
+/// # drop((layer, guard));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Backpressure {
-    /// The logging thread waits for room: nothing is lost, but a sink that
-    /// stays away stalls logging once the channel is full.
+    /// The default. The logging thread waits for room as long as the sink
+    /// takes events: nothing is lost while the sink is slow, restarts, or
+    /// is away for less than the [outage grace](Builder::outage_grace). Once
+    /// the sink has taken nothing for the grace (not connected, or connected
+    /// but not reading), the outage is declared: one warning on stderr
+    /// naming the endpoint, and from then on events that do not fit in the
+    /// channel are dropped and counted at once, with no wait per event,
+    /// until the sink takes events again (a second line on stderr says so,
+    /// with the number dropped). A sink that never comes back costs the
+    /// program at most one grace period.
     #[default]
+    BlockWithGrace,
+    /// Strict: the logging thread waits for room for as long as it takes.
+    /// Nothing is ever dropped, but a sink that stays away or stops reading
+    /// stalls every logging thread once the channel is full, forever and
+    /// silently. Only for programs that would rather stop than lose a line.
     Block,
     /// The event is dropped and counted; the count reaches the sink as a
     /// dropped frame as soon as the connection allows.
     DropNewest,
     /// The logging thread waits for room up to this long, then the event is
-    /// dropped and counted as with `DropNewest`: lossless while the sink
-    /// keeps up or comes back soon, but a sink gone for good cannot stall
-    /// the program.
+    /// dropped and counted as with `DropNewest`. Each event waits again: a
+    /// sink gone for good costs this much per event logged.
     BlockFor(std::time::Duration),
 }
 
@@ -76,6 +108,9 @@ pub enum BuildError {
     },
 }
 
+/// The default [`Builder::outage_grace`].
+pub(crate) const DEFAULT_OUTAGE_GRACE: Duration = Duration::from_secs(30);
+
 const MIN_FRAME: usize = 1024;
 const MAX_FRAME: usize = 1 << 30;
 
@@ -86,7 +121,8 @@ const MAX_FRAME: usize = 1 << 30;
 /// | [`endpoint`](Self::endpoint) | none: required |
 /// | [`process_name`](Self::process_name) | env `TRACING_MPLOG_PROCESS_NAME`, else the executable's file stem |
 /// | [`channel_capacity`](Self::channel_capacity) | 1024 events |
-/// | [`backpressure`](Self::backpressure) | [`Backpressure::Block`] |
+/// | [`backpressure`](Self::backpressure) | [`Backpressure::BlockWithGrace`] |
+/// | [`outage_grace`](Self::outage_grace) | 30 s (for [`worker::init`](crate::worker::init): env `TRACING_MPLOG_OUTAGE_GRACE`) |
 /// | [`flush_timeout`](Self::flush_timeout) | 5 s |
 /// | [`max_frame_size`](Self::max_frame_size) | 1 MiB ([`wire::DEFAULT_MAX_FRAME_SIZE`]) |
 /// | [`tls_ca`](Self::tls_ca), [`tls_cert`](Self::tls_cert), [`tls_key`](Self::tls_key) | system roots, no client certificate (`tls://` only) |
@@ -99,6 +135,7 @@ pub struct Builder {
     process_name: Option<String>,
     capacity: usize,
     backpressure: Backpressure,
+    outage_grace: Duration,
     flush_timeout: Duration,
     max_frame_size: usize,
     pub(crate) net: crate::transport::Options,
@@ -126,6 +163,15 @@ impl Builder {
     /// What happens when the channel is full.
     pub fn backpressure(mut self, policy: Backpressure) -> Self {
         self.backpressure = policy;
+        self
+    }
+
+    /// How long the sink may take nothing (absent, or connected but not
+    /// reading) while the channel is full before
+    /// [`Backpressure::BlockWithGrace`] stops waiting for it and drops
+    /// (counted) until it takes events again. Other policies ignore it.
+    pub fn outage_grace(mut self, grace: Duration) -> Self {
+        self.outage_grace = grace;
         self
     }
 
@@ -181,6 +227,7 @@ impl Builder {
             host: sys::hostname(),
             capacity: self.capacity,
             backpressure: self.backpressure,
+            outage_grace: self.outage_grace,
             flush_timeout: self.flush_timeout,
             max_frame_size: self.max_frame_size,
         };
@@ -243,7 +290,8 @@ impl MpLayer {
             endpoint: None,
             process_name: None,
             capacity: 1024,
-            backpressure: Backpressure::Block,
+            backpressure: Backpressure::BlockWithGrace,
+            outage_grace: DEFAULT_OUTAGE_GRACE,
             flush_timeout: Duration::from_secs(5),
             max_frame_size: wire::DEFAULT_MAX_FRAME_SIZE,
             net: crate::transport::Options::default(),
@@ -292,6 +340,6 @@ where
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             return;
         }
-        state.submit(buf, config.backpressure);
+        state.submit(buf);
     }
 }

@@ -56,22 +56,34 @@
 //!
 //! | item | what |
 //! |---|---|
-//! | [`MpLayer`], [`Builder`], [`Backpressure`] (`Block`, `BlockFor`, `DropNewest`), [`BuildError`] | the layer and its options |
+//! | [`MpLayer`], [`Builder`], [`Backpressure`] (`BlockWithGrace`, `Block`, `BlockFor`, `DropNewest`), [`BuildError`] | the layer and its options |
 //! | [`FlushGuard`], [`FlushError`] | flushing on drop or on demand |
 //! | [`Endpoint`], [`EndpointError`] | `unix:/path`, `tcp://host:port`, `tls://host:port` |
 //! | [`TransportError`], [`TLS_CA_ENV`], [`TLS_CERT_ENV`], [`TLS_KEY_ENV`], [`TOKEN_FILE_ENV`] | TLS and token settings (`docs/cluster.md`) |
-//! | [`worker::init`], [`ENDPOINT_ENV`], [`PROCESS_NAME_ENV`] | one-call worker setup |
+//! | [`worker::init`], [`ENDPOINT_ENV`], [`PROCESS_NAME_ENV`], [`OUTAGE_GRACE_ENV`] | one-call worker setup |
 //! | [`fork::after_fork_guard`] | flushing in a `fork()`ed child |
 //! | [`wire`] | the protocol: frames, encoder, decoder (`docs/wire.md`) |
 //! | [`origin`] | thread id, host name and process name, as the frames carry them |
 //!
-//! **Delivery guarantee.** With [`Backpressure::Block`] (the default) no
-//! event is lost while the process lives: a missing or restarting sink makes
-//! the sender reconnect with backoff and resend every frame not accepted
-//! whole by the socket. An event counts as delivered once the kernel accepted
-//! its frame on the socket; what is then lost is only what a sink that
-//! crashes (rather than shutting down gracefully) had not read. A process
-//! killed outright loses what was still in its channel.
+//! **Delivery guarantee.** With [`Backpressure::BlockWithGrace`] (the
+//! default) no event is lost while the process lives, as long as the sink
+//! takes events again within the [outage grace](Builder::outage_grace)
+//! (30 s by default): a missing, restarting or slow sink makes the sender
+//! reconnect with backoff and resend every frame not accepted whole by the
+//! socket, and logging threads wait for room in the channel. A sink that
+//! takes nothing for longer than the grace (absent, or connected but not
+//! reading) never stops the program: the worker says so once on stderr,
+//! drops and counts what does not fit in the channel without waiting, and
+//! reports the count to the sink (a dropped frame) when it returns, from
+//! which point logging is lossless again. [`Backpressure::Block`] never
+//! drops, and waits as long as the sink does.
+//!
+//! An event counts as delivered once the kernel accepted its frame on the
+//! socket; what is then lost is only what a sink that crashes (rather than
+//! shutting down gracefully) had not read. A process killed outright loses
+//! what was still in its channel. The [`FlushGuard`]'s drop waits at most
+//! its flush timeout (5 s by default) and says on stderr what it could not
+//! deliver.
 #![warn(missing_docs)]
 
 mod capture;
@@ -80,6 +92,7 @@ pub mod fork;
 mod guard;
 mod layer;
 pub mod origin;
+mod outage;
 mod sender;
 mod state;
 mod sys;
@@ -98,6 +111,12 @@ pub use transport::{TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TOKEN_FILE_ENV};
 /// The environment variable that hands a worker the sink's endpoint
 /// (`unix:/path`), read by [`worker::init`].
 pub const ENDPOINT_ENV: &str = "TRACING_MPLOG_ENDPOINT";
+
+/// The environment variable that sets a worker's
+/// [outage grace](Builder::outage_grace), read by [`worker::init`]: seconds
+/// (`30`, `2.5`) or a number with unit `s` or `ms` (`30s`, `500ms`).
+/// Unset: 30 s.
+pub const OUTAGE_GRACE_ENV: &str = "TRACING_MPLOG_OUTAGE_GRACE";
 
 /// The environment variable that names a worker process (default: the
 /// executable's file stem).

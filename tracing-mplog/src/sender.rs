@@ -116,6 +116,8 @@ impl Sender {
                     continue;
                 }
                 if self.shutdown.is_none() {
+                    // Idle: nothing waits on the sink, so no outage runs.
+                    self.counters.outage.progress(&self.config.endpoint);
                     match self.rx.recv_timeout(IDLE_CHECK) {
                         Ok(msg) => self.take(msg),
                         Err(flume::RecvTimeoutError::Timeout) => {
@@ -214,6 +216,9 @@ impl Sender {
             };
             match conn.send(&self.batch[pos..]) {
                 Ok(n) => {
+                    if n > 0 {
+                        self.counters.outage.progress(&self.config.endpoint);
+                    }
                     pos += n;
                     while done < self.marks.len() && self.marks[done].end <= pos {
                         if self.marks[done].event {

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::endpoint::Endpoint;
 use crate::layer::Backpressure;
+use crate::outage::Outage;
 use crate::sender::Sender;
 use crate::sys;
 
@@ -19,6 +20,8 @@ pub(crate) struct Config {
     pub(crate) host: String,
     pub(crate) capacity: usize,
     pub(crate) backpressure: Backpressure,
+    /// How long the sink may take nothing before `BlockWithGrace` drops.
+    pub(crate) outage_grace: Duration,
     pub(crate) flush_timeout: Duration,
     pub(crate) max_frame_size: usize,
     /// TCP/TLS settings, the token and the handshake (see `transport`).
@@ -50,6 +53,8 @@ pub(crate) struct Counters {
     pub(crate) closed: AtomicBool,
     /// The guard gave up waiting: the sender thread should stop retrying.
     pub(crate) abandoned: AtomicBool,
+    /// Whether the sink is in an outage (see [`Outage`]).
+    pub(crate) outage: Outage,
     warned_closed: AtomicBool,
 }
 
@@ -69,6 +74,7 @@ impl Counters {
 pub(crate) struct ProcState {
     generation: u64,
     pub(crate) pid: u32,
+    config: Arc<Config>,
     tx: flume::Sender<Msg>,
     pool: flume::Receiver<Vec<u8>>,
     pub(crate) counters: Arc<Counters>,
@@ -101,6 +107,7 @@ impl ProcState {
         Ok(Self {
             generation,
             pid,
+            config: Arc::clone(config),
             tx,
             pool,
             counters,
@@ -114,7 +121,7 @@ impl ProcState {
     }
 
     /// Hands an encoded frame to the sender under the configured policy.
-    pub(crate) fn submit(&self, frame: Vec<u8>, policy: Backpressure) {
+    pub(crate) fn submit(&self, frame: Vec<u8>) {
         let c = &self.counters;
         if c.closed.load(Ordering::Acquire) {
             self.warn_closed();
@@ -122,15 +129,17 @@ impl ProcState {
         }
         // Counted before sending, so `written` never overtakes `queued`.
         c.queued.fetch_add(1, Ordering::SeqCst);
-        let result = match policy {
-            Backpressure::Block => self.tx.send(Msg::Frame(frame)).map_err(|_| false),
+        let msg = Msg::Frame(frame);
+        let result = match self.config.backpressure {
+            Backpressure::BlockWithGrace => self.send_within_grace(msg),
+            Backpressure::Block => self.tx.send(msg).map_err(|_| false),
             Backpressure::DropNewest => self
                 .tx
-                .try_send(Msg::Frame(frame))
+                .try_send(msg)
                 .map_err(|e| matches!(e, flume::TrySendError::Full(_))),
             Backpressure::BlockFor(wait) => self
                 .tx
-                .send_timeout(Msg::Frame(frame), wait)
+                .send_timeout(msg, wait)
                 .map_err(|e| matches!(e, flume::SendTimeoutError::Timeout(_))),
         };
         if let Err(full) = result {
@@ -139,6 +148,42 @@ impl ProcState {
                 c.dropped_full.fetch_add(1, Ordering::SeqCst);
             } else {
                 self.warn_closed();
+            }
+        }
+    }
+
+    /// `BlockWithGrace`: waits for room while the sender makes progress,
+    /// declares an outage once it has made none for the grace, and does not
+    /// wait at all during one. `Err(true)`: dropped (channel full);
+    /// `Err(false)`: the sender is gone.
+    fn send_within_grace(&self, mut msg: Msg) -> Result<(), bool> {
+        let outage = &self.counters.outage;
+        let grace = self.config.outage_grace;
+        let dropped = || {
+            outage.count_drop();
+            Err(true)
+        };
+        if outage.dropping() {
+            return match self.tx.try_send(msg) {
+                Ok(()) => Ok(()),
+                Err(flume::TrySendError::Full(_)) => dropped(),
+                Err(flume::TrySendError::Disconnected(_)) => Err(false),
+            };
+        }
+        loop {
+            match self.tx.send_deadline(msg, outage.deadline(grace)) {
+                Ok(()) => return Ok(()),
+                Err(flume::SendTimeoutError::Disconnected(_)) => return Err(false),
+                Err(flume::SendTimeoutError::Timeout(m)) => msg = m,
+            }
+            // Another thread may have declared it while this one waited;
+            // otherwise wait on only if the sender made progress meanwhile.
+            if outage.dropping() {
+                return dropped();
+            }
+            if outage.stalled_for(grace) {
+                outage.declare(&self.config.endpoint, grace);
+                return dropped();
             }
         }
     }

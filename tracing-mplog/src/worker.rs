@@ -1,10 +1,14 @@
 //! One call for a worker process: [`init`].
 
+use std::time::Duration;
+
 use tracing_subscriber::filter::{EnvFilter, FromEnvError, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt;
 
+use crate::layer::DEFAULT_OUTAGE_GRACE;
+use crate::outage::parse_grace;
 use crate::{BuildError, Endpoint, EndpointError, FlushGuard, MpLayer};
-pub use crate::{ENDPOINT_ENV, PROCESS_NAME_ENV};
+pub use crate::{ENDPOINT_ENV, OUTAGE_GRACE_ENV, PROCESS_NAME_ENV};
 
 /// Why [`init`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,17 @@ pub enum Error {
         #[source]
         source: EndpointError,
     },
+    /// The outage grace variable does not hold a duration.
+    #[error(
+        "environment variable {var}: {value:?} is not a duration: expected seconds (`30`, `2.5`) \
+         or a number with unit `s` or `ms` (`30s`, `500ms`)"
+    )]
+    InvalidOutageGrace {
+        /// The variable's name ([`OUTAGE_GRACE_ENV`]).
+        var: &'static str,
+        /// Its value (lossily decoded if it is not Unicode).
+        value: String,
+    },
     /// `RUST_LOG` is not a valid filter.
     #[error("environment variable RUST_LOG: {0}")]
     Filter(#[from] FromEnvError),
@@ -48,8 +63,11 @@ pub enum Error {
 /// `TRACING_MPLOG_ENDPOINT`, the process name from
 /// `TRACING_MPLOG_PROCESS_NAME` (else the executable's name), the TLS and
 /// token files from `TRACING_MPLOG_TLS_CA`, `TRACING_MPLOG_TLS_CERT`,
-/// `TRACING_MPLOG_TLS_KEY` and `TRACING_MPLOG_TOKEN_FILE` (those set), and the filter
-/// from `RUST_LOG` (default `info`), installs
+/// `TRACING_MPLOG_TLS_KEY` and `TRACING_MPLOG_TOKEN_FILE` (those set), the
+/// [outage grace](crate::Builder::outage_grace) from
+/// `TRACING_MPLOG_OUTAGE_GRACE` (seconds such as `30` or `2.5`, or `30s`,
+/// `500ms`; default 30 s) and the filter from `RUST_LOG` (default `info`),
+/// installs
 /// `registry().with(EnvFilter).with(MpLayer)` as the global default, and
 /// returns the guard that flushes on drop.
 ///
@@ -74,15 +92,29 @@ pub fn init() -> Result<FlushGuard, Error> {
         var: ENDPOINT_ENV,
         source,
     })?;
+    let outage_grace = outage_grace_from_env()?;
     let filter = EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())
         .from_env()?;
     let (layer, guard) = MpLayer::builder()
         .endpoint(endpoint)
         .net_from_env()
+        .outage_grace(outage_grace)
         .build()?;
     tracing::subscriber::set_global_default(
         tracing_subscriber::registry().with(filter).with(layer),
     )?;
     Ok(guard)
+}
+
+/// `TRACING_MPLOG_OUTAGE_GRACE`, else the builder's default.
+fn outage_grace_from_env() -> Result<Duration, Error> {
+    let Some(value) = std::env::var_os(OUTAGE_GRACE_ENV) else {
+        return Ok(DEFAULT_OUTAGE_GRACE);
+    };
+    let value = value.to_string_lossy();
+    parse_grace(&value).ok_or_else(|| Error::InvalidOutageGrace {
+        var: OUTAGE_GRACE_ENV,
+        value: value.into_owned(),
+    })
 }

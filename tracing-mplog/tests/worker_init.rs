@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{TestSink, collect_until, frames, has_goodbye};
 use tracing_mplog::wire::OwnedFrame;
-use tracing_mplog::{ENDPOINT_ENV, PROCESS_NAME_ENV};
+use tracing_mplog::{ENDPOINT_ENV, OUTAGE_GRACE_ENV, PROCESS_NAME_ENV};
 
 #[test]
 #[ignore = "helper: the other tests run it in a child process"]
@@ -35,6 +35,7 @@ fn run_child(env: &[(&str, &str)]) -> String {
     ])
     .env_remove(ENDPOINT_ENV)
     .env_remove(PROCESS_NAME_ENV)
+    .env_remove(OUTAGE_GRACE_ENV)
     .env_remove("RUST_LOG");
     for (k, v) in env {
         cmd.env(k, v);
@@ -74,6 +75,33 @@ fn invalid_endpoint_names_the_variable_and_the_text() {
         line.contains("invalid endpoint \"/no/scheme.sock\""),
         "{line}"
     );
+}
+
+#[test]
+fn invalid_outage_grace_names_the_variable_the_text_and_the_syntax() {
+    for bad in ["soon", "-1", "5m", ""] {
+        let line = run_child(&[
+            (ENDPOINT_ENV, "unix:/nowhere/sink.sock"),
+            (OUTAGE_GRACE_ENV, bad),
+        ]);
+        assert_eq!(
+            line,
+            format!(
+                "CHILD-ERR environment variable TRACING_MPLOG_OUTAGE_GRACE: {bad:?} is not a \
+                 duration: expected seconds (`30`, `2.5`) or a number with unit `s` or `ms` \
+                 (`30s`, `500ms`)"
+            )
+        );
+    }
+    for good in ["2.5", "500ms"] {
+        let line = run_child(&[
+            (ENDPOINT_ENV, "unix:/nowhere/sink.sock"),
+            (OUTAGE_GRACE_ENV, good),
+        ]);
+        // No sink: the one event fits in the channel and the guard gives
+        // up after its flush timeout; init itself succeeded.
+        assert_eq!(line, "CHILD-OK", "{good}");
+    }
 }
 
 #[test]

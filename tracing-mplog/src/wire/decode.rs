@@ -136,7 +136,9 @@ impl<'a> Hello<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DropReason {
-    /// The channel was full under `Backpressure::DropNewest` (wire value 1).
+    /// The channel was full: under `Backpressure::DropNewest`, after
+    /// `BlockFor`'s wait, or during a sink outage longer than the grace under
+    /// the default `BlockWithGrace` (wire value 1).
     ChannelFull,
     /// The encoded event exceeded the maximum frame size (wire value 2).
     Oversized,

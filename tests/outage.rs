@@ -1,0 +1,209 @@
+//! Sink outages with the default policy (`Backpressure::BlockWithGrace`):
+//! real worker processes set up by `worker::init()` with a short
+//! `TRACING_MPLOG_OUTAGE_GRACE`, against no sink, a sink that stopped
+//! reading, and a sink that appears after the grace.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixListener;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Proc, Setup, SpawnGuarded, lines, log_files, series};
+
+/// The grace the workers get.
+const GRACE: Duration = Duration::from_secs(2);
+/// `worker::init()`'s flush timeout (the builder's default).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Room for a loaded machine (2 cores shared by many builds and tests).
+const SLACK: Duration = Duration::from_secs(60);
+
+const UNREACHABLE: &str = "is unreachable";
+const BACK: &str = "takes events again";
+
+/// Waits for the worker to end, at most `limit`: a worker still running
+/// then is killed (by `Proc`'s drop) and the test fails.
+fn wait_within(mut child: Proc, limit: Duration) -> (Output, Duration) {
+    let start = Instant::now();
+    loop {
+        match child.try_wait().expect("poll the worker") {
+            Some(_) => break,
+            None if start.elapsed() > limit => {
+                panic!("the worker was still running after {limit:?}: it froze")
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let took = start.elapsed();
+    let out = child
+        .into_child()
+        .wait_with_output()
+        .expect("collect the worker's output");
+    (out, took)
+}
+
+fn count(text: &str, needle: &str) -> usize {
+    text.lines().filter(|l| l.contains(needle)).count()
+}
+
+/// A worker on the test's socket path with a short grace.
+fn worker(s: &Setup, id: u64, events: u64, extra: &[&str], grace: Duration) -> Proc {
+    s.worker(id, events, extra)
+        .env(
+            "TRACING_MPLOG_OUTAGE_GRACE",
+            format!("{}ms", grace.as_millis()),
+        )
+        .spawn_guarded()
+}
+
+/// What a worker that cannot deliver says: one outage warning naming the
+/// endpoint, and the guard's report of what it could not deliver.
+fn assert_one_warning(s: &Setup, out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "worker failed: {}\n{stderr}",
+        out.status
+    );
+    assert_eq!(count(&stderr, UNREACHABLE), 1, "one warning:\n{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains(UNREACHABLE))
+        .unwrap_or_default();
+    assert!(
+        warning.contains(&format!("unix:{}", s.socket().display()))
+            && warning.contains("dropped and counted"),
+        "the warning names the endpoint and says events are dropped: {warning}"
+    );
+    assert!(
+        stderr.contains("gave up after") && stderr.contains("not delivered"),
+        "the guard says what it could not deliver:\n{stderr}"
+    );
+}
+
+#[test]
+fn an_absent_sink_costs_at_most_the_grace_and_the_flush_timeout() {
+    let s = Setup::new();
+    let child = worker(&s, 1, 5000, &[], GRACE);
+    let (out, _) = wait_within(child, GRACE + FLUSH_TIMEOUT + SLACK);
+    assert_one_warning(&s, &out);
+}
+
+#[test]
+fn a_sink_that_stopped_reading_does_not_freeze_the_worker() {
+    let s = Setup::new();
+    let dir = s.socket().parent().expect("socket dir").to_owned();
+    std::fs::create_dir_all(&dir).expect("socket dir");
+    // Connections land in the backlog and are never read: the worker's
+    // sender fills the socket buffer and blocks in `send`.
+    let listener = UnixListener::bind(s.socket()).expect("bind");
+    let child = worker(&s, 2, 20_000, &[], GRACE);
+    let (out, _) = wait_within(child, GRACE + FLUSH_TIMEOUT + SLACK);
+    assert_one_warning(&s, &out);
+    drop(listener);
+}
+
+#[test]
+fn a_sink_that_comes_back_gets_the_later_events_and_the_drop_count() {
+    const FIRST: u64 = 20_000;
+    const LATER: u64 = 2_000;
+    // Longer than the others: phase two must stay lossless on a loaded
+    // machine, so a short hiccup of the sink must not count as an outage.
+    let grace = Duration::from_secs(3);
+    let s = Setup::new();
+    let mut cmd = s.worker(3, FIRST, &["--mode", &format!("outage:{LATER}")]);
+    cmd.env(
+        "TRACING_MPLOG_OUTAGE_GRACE",
+        format!("{}s", grace.as_secs()),
+    )
+    .stdin(Stdio::piped());
+    let mut child = cmd.spawn_guarded();
+
+    // The worker logs FIRST events with no sink: it waits out the grace,
+    // then drops what does not fit.
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (said, hear) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if said.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let limit = grace + FLUSH_TIMEOUT + SLACK;
+    let first = hear
+        .recv_timeout(limit)
+        .expect("the worker logs with no sink");
+    assert_eq!(first, format!("logged {FIRST}"));
+
+    // The sink appears; the worker flushes (reconnects), then logs LATER.
+    let sink = s.sink().start().expect("sink starts");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    writeln!(stdin, "go").expect("tell the worker");
+    drop(stdin);
+    let back = hear.recv_timeout(limit).expect("the worker reconnects");
+    assert_eq!(back, "reconnected");
+    let (out, _) = wait_within(child, limit);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "worker failed: {}\n{stderr}",
+        out.status
+    );
+    let report = sink.shutdown().expect("shutdown");
+
+    let r: Vec<_> = report
+        .processes
+        .iter()
+        .filter(|p| p.process_name == "worker-3")
+        .collect();
+    assert_eq!(r.len(), 1, "{report}");
+    let (received, dropped) = (r[0].received, r[0].dropped_by_worker);
+    assert!(dropped > 0, "the outage dropped events: {report}");
+    assert_eq!(received + dropped, FIRST + LATER, "{report}");
+
+    let all = lines(&log_files(&s.logdir(), "all.log"));
+    let got = series(&all).remove(&3).unwrap_or_default();
+    assert_eq!(
+        got.len() as u64,
+        received,
+        "every received event is on disk"
+    );
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "in order, no duplicates"
+    );
+    let later: Vec<u64> = got.iter().copied().filter(|&n| n > FIRST).collect();
+    let want: Vec<u64> = (FIRST + 1..=FIRST + LATER).collect();
+    assert!(
+        later == want,
+        "every event logged after the sink came back is on disk"
+    );
+    // The sink writes one WARN line per dropped frame it got.
+    let reported: u64 = all
+        .iter()
+        .filter(|l| l.contains(" WARN ") && l.contains("worker-3["))
+        .filter_map(|l| {
+            l.split(" dropped ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(reported, dropped, "the files report every dropped event");
+    assert_eq!(
+        received + reported,
+        FIRST + LATER,
+        "what landed plus what was reported dropped is what was logged"
+    );
+
+    assert_eq!(count(&stderr, UNREACHABLE), 1, "one warning:\n{stderr}");
+    assert_eq!(count(&stderr, BACK), 1, "one all-clear:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("{dropped} event(s) were dropped")),
+        "the all-clear gives the count dropped ({dropped}):\n{stderr}"
+    );
+}
