@@ -60,7 +60,7 @@
 //! | [`FlushGuard`], [`FlushError`] | flushing on drop or on demand |
 //! | [`Endpoint`], [`EndpointError`] | `unix:/path`, `tcp://host:port`, `tls://host:port` |
 //! | [`TransportError`], [`TLS_CA_ENV`], [`TLS_CERT_ENV`], [`TLS_KEY_ENV`], [`TOKEN_FILE_ENV`] | TLS and token settings (`docs/cluster.md`) |
-//! | [`worker::init`], [`ENDPOINT_ENV`], [`PROCESS_NAME_ENV`], [`OUTAGE_GRACE_ENV`] | one-call worker setup |
+//! | [`worker::init`], [`ENDPOINT_ENV`], [`PROCESS_NAME_ENV`], [`OUTAGE_GRACE_ENV`], [`ACK_ENV`] | one-call worker setup |
 //! | [`fork::after_fork_guard`] | flushing in a `fork()`ed child |
 //! | [`wire`] | the protocol: frames, encoder, decoder (`docs/wire.md`) |
 //! | [`origin`] | thread id, host name and process name, as the frames carry them |
@@ -98,7 +98,6 @@ mod state;
 mod sys;
 mod transport;
 pub mod wire;
-#[allow(dead_code)] // wired up with acknowledged delivery
 mod window;
 pub mod worker;
 
@@ -117,6 +116,12 @@ pub const ENDPOINT_ENV: &str = "TRACING_MPLOG_ENDPOINT";
 /// (`30`, `2.5`) or a number with unit `s` or `ms` (`30s`, `500ms`).
 /// Unset: 30 s.
 pub const OUTAGE_GRACE_ENV: &str = "TRACING_MPLOG_OUTAGE_GRACE";
+
+/// The environment variable that turns [acknowledged
+/// delivery](Builder::acknowledged) on (`1`, `true`, `yes`, `on`) or off
+/// (`0`, `false`, `no`, `off`), read by [`worker::init`]. Unset or empty:
+/// on for `tcp://` and `tls://`, off for `unix:`.
+pub const ACK_ENV: &str = "TRACING_MPLOG_ACK";
 
 /// The environment variable that names a worker process (default: the
 /// executable's file stem).

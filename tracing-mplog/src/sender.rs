@@ -11,6 +11,16 @@
 //! whole and with the same sequence number, on the next connection, after a
 //! new hello. The sink discards a partial frame at the end of a connection.
 //!
+//! **Acknowledged delivery.** When the sink agreed to it in its welcome
+//! (`docs/wire.md`), a frame the kernel accepted is not yet delivered: it
+//! moves into the [`Window`] until the sink acknowledges its `seq` (once
+//! its line is handed to the operating system), and only then counts as
+//! written. Every new connection starts by resending the window, so a lost
+//! connection or a sink killed and restarted loses nothing; the sink drops
+//! what it had written already. A full window (8 MiB) stops the sender
+//! from taking more events until acknowledgements come, and the channel's
+//! backpressure policy applies as with a slow sink.
+//!
 //! **Graceful sink restarts.** A sink that shuts down gracefully shuts down
 //! its write side of every connection and reads on until the worker closes.
 //! Between batches (and every 50 ms when idle) the sender looks for that
@@ -25,7 +35,8 @@ use std::time::Duration;
 use crate::state::{Config, Counters, Msg};
 use crate::transport::{self, Conn};
 use crate::wire::buf::patch_event_seq;
-use crate::wire::{DropReason, Dropped, Goodbye, OwnedFrame};
+use crate::wire::{DropReason, Dropped, Goodbye, OwnedFrame, Reply, capabilities};
+use crate::window::Window;
 
 /// Batches grow to about this many bytes before they are written.
 const BATCH_BYTES: usize = 256 * 1024;
@@ -39,6 +50,13 @@ const BACKOFF_MAX: Duration = Duration::from_millis(500);
 const REFUSED_BACKOFF: Duration = Duration::from_secs(2);
 /// How often an idle sender looks whether the sink asked it to leave.
 const IDLE_CHECK: Duration = Duration::from_millis(50);
+/// How often a sender waiting for acknowledgements looks for them.
+const ACK_POLL: Duration = Duration::from_millis(1);
+/// Unacknowledged bytes kept at most; then no more events are taken until
+/// acknowledgements come.
+const WINDOW_BYTES: usize = 8 * 1024 * 1024;
+/// The largest frame a sink sends (an ack is 13 bytes).
+const MAX_REPLY: usize = 64 * 1024;
 /// After writing a batch of fewer events than this, the sender pauses for
 /// [`LINGER`] before it waits on the channel again, so events logged at a
 /// high rate queue up into the next batch instead of each one paying for
@@ -46,11 +64,12 @@ const IDLE_CHECK: Duration = Duration::from_millis(50);
 const LINGER_EVENTS: usize = 64;
 const LINGER: Duration = Duration::from_micros(200);
 
-/// The end of one frame inside the batch, and whether it is an event.
+/// The end of one frame inside the batch, and its `seq` if it is an event
+/// (0 for the other frames).
 #[derive(Debug, Clone, Copy)]
 struct Mark {
     end: usize,
-    event: bool,
+    seq: u64,
 }
 
 #[derive(Debug)]
@@ -70,6 +89,12 @@ pub(crate) struct Sender {
     backoff: Duration,
     /// Whether to pause before the next wait (the last batch was small).
     linger: bool,
+    /// Whether the current connection acknowledges events.
+    acked: bool,
+    /// Events written in acknowledged mode and not yet acknowledged.
+    window: Window,
+    /// Bytes the sink sent that do not make a whole frame yet.
+    inbox: Vec<u8>,
 }
 
 impl Sender {
@@ -95,16 +120,22 @@ impl Sender {
             finished: false,
             backoff: BACKOFF_MIN,
             linger: false,
+            acked: false,
+            window: Window::default(),
+            inbox: Vec::new(),
         }
     }
 
     pub(crate) fn run(mut self) {
         loop {
             if self.batch.is_empty() {
-                for w in self.waiters.drain(..) {
-                    let _ = w.send(());
+                if self.window.frames() == 0 {
+                    for w in self.waiters.drain(..) {
+                        let _ = w.send(());
+                    }
                 }
                 if self.finished {
+                    self.await_acks();
                     self.conn = None;
                     if let Some(ack) = self.shutdown.take() {
                         let _ = ack.send(());
@@ -116,17 +147,27 @@ impl Sender {
                     continue;
                 }
                 if self.shutdown.is_none() {
-                    // Idle: nothing waits on the sink, so no outage runs.
-                    self.counters.outage.progress(&self.config.endpoint);
-                    match self.rx.recv_timeout(IDLE_CHECK) {
+                    let wait = if self.window.frames() == 0 {
+                        // Idle: nothing waits on the sink, so no outage runs.
+                        self.counters.outage.progress(&self.config.endpoint);
+                        IDLE_CHECK
+                    } else {
+                        ACK_POLL
+                    };
+                    match self.rx.recv_timeout(wait) {
                         Ok(msg) => self.take(msg),
                         Err(flume::RecvTimeoutError::Timeout) => {
-                            self.leave_if_asked();
+                            self.poll_sink();
                             continue;
                         }
                         // Every layer and guard is gone.
                         Err(flume::RecvTimeoutError::Disconnected) => return,
                     }
+                }
+            }
+            while self.window.bytes() >= WINDOW_BYTES {
+                if !self.wait_for_acks() {
+                    return;
                 }
             }
             while self.batch.len() < BATCH_BYTES {
@@ -141,19 +182,89 @@ impl Sender {
                 self.push_control(&goodbye);
                 self.finished = true;
             }
-            self.leave_if_asked();
+            self.poll_sink();
             if !self.write_batch() {
                 return;
             }
         }
     }
 
-    /// Closes the connection if the sink shut down its side: a graceful sink
+    /// Reads what the sink sent: acknowledgements release the window. Closes
+    /// the connection if the sink shut down its side (a graceful sink
     /// shutdown reads until every worker closes, so everything written on
-    /// this connection so far is read; the rest goes to the next sink.
-    fn leave_if_asked(&mut self) {
-        if self.conn.as_mut().is_some_and(Conn::peer_closed) {
+    /// this connection so far is read; the rest goes to the next sink) or
+    /// sent anything but acknowledgements (a version-1 sink sends nothing).
+    fn poll_sink(&mut self) {
+        let Some(conn) = &mut self.conn else {
+            return;
+        };
+        let closed = conn.read_available(&mut self.inbox);
+        let mut at = 0;
+        let mut bad = false;
+        let mut released = 0;
+        while let Some(head) = self.inbox[at..].first_chunk::<4>() {
+            let len = u32::from_le_bytes(*head) as usize;
+            if len == 0 || len > MAX_REPLY {
+                bad = true;
+                break;
+            }
+            let Some(body) = self.inbox.get(at + 4..at + 4 + len) else {
+                break;
+            };
+            match Reply::decode(body) {
+                Ok(Reply::Ack(ack)) if self.acked => released += self.window.ack(ack.seq),
+                _ => {
+                    bad = true;
+                    break;
+                }
+            }
+            at += 4 + len;
+        }
+        self.inbox.drain(..at);
+        if released > 0 {
+            self.counters.written.fetch_add(released, Ordering::SeqCst);
+            self.counters.outage.progress(&self.config.endpoint);
+        }
+        if closed || bad {
             self.conn = None;
+            self.inbox.clear();
+        }
+    }
+
+    /// Waits a moment for acknowledgements, or reconnects (resending the
+    /// window) if the connection is gone. `false` if the guard gave up.
+    fn wait_for_acks(&mut self) -> bool {
+        if self.conn.is_none() {
+            return self.connect();
+        }
+        std::thread::sleep(ACK_POLL);
+        self.poll_sink();
+        !self.counters.abandoned.load(Ordering::SeqCst)
+    }
+
+    /// After the goodbye: waits until the sink acknowledged every event, or
+    /// the guard gives up. A goodbye lost with its connection is sent again
+    /// after the window on the next one.
+    fn await_acks(&mut self) {
+        while self.window.frames() > 0 {
+            if self.counters.abandoned.load(Ordering::SeqCst) {
+                return;
+            }
+            if self.conn.is_none() {
+                if !self.connect() {
+                    return;
+                }
+                if self.conn.is_some() {
+                    let goodbye = OwnedFrame::Goodbye(Goodbye { last_seq: self.seq });
+                    self.push_control(&goodbye);
+                    if !self.write_batch() {
+                        return;
+                    }
+                }
+                continue;
+            }
+            std::thread::sleep(ACK_POLL);
+            self.poll_sink();
         }
     }
 
@@ -165,7 +276,7 @@ impl Sender {
                 self.batch.extend_from_slice(&frame);
                 self.marks.push(Mark {
                     end: self.batch.len(),
-                    event: true,
+                    seq: self.seq,
                 });
                 if frame.capacity() <= RECYCLE_MAX {
                     frame.clear();
@@ -181,7 +292,7 @@ impl Sender {
         frame.encode(&mut self.batch);
         self.marks.push(Mark {
             end: self.batch.len(),
-            event: false,
+            seq: 0,
         });
     }
 
@@ -196,7 +307,7 @@ impl Sender {
                 frame.encode(&mut self.batch);
                 self.marks.push(Mark {
                     end: self.batch.len(),
-                    event: false,
+                    seq: 0,
                 });
             }
         }
@@ -221,7 +332,11 @@ impl Sender {
                     }
                     pos += n;
                     while done < self.marks.len() && self.marks[done].end <= pos {
-                        if self.marks[done].event {
+                        let Mark { end, seq } = self.marks[done];
+                        if seq > 0 && self.acked {
+                            let start = done.checked_sub(1).map_or(0, |d| self.marks[d].end);
+                            self.window.push(seq, &self.batch[start..end]);
+                        } else if seq > 0 {
                             self.counters.written.fetch_add(1, Ordering::SeqCst);
                         }
                         done += 1;
@@ -235,7 +350,7 @@ impl Sender {
                 }
             }
         }
-        let events = self.marks.iter().filter(|m| m.event).count();
+        let events = self.marks.iter().filter(|m| m.seq > 0).count();
         self.linger = events > 0 && events < LINGER_EVENTS && self.waiters.is_empty();
         self.batch.clear();
         self.marks.clear();
@@ -249,9 +364,25 @@ impl Sender {
             return false;
         }
         match transport::open(&self.config, &self.hello) {
-            Ok(conn) => {
-                self.conn = Some(conn);
+            Ok((mut conn, agreed)) => {
                 self.backoff = BACKOFF_MIN;
+                self.acked = agreed & capabilities::ACKED_DELIVERY != 0;
+                self.inbox.clear();
+                // What the last connection(s) did not get acknowledged
+                // comes first, whole and with its own seq.
+                if self.window.frames() > 0 {
+                    if conn.send_all(self.window.unacked()).is_err() {
+                        return true;
+                    }
+                    if !self.acked {
+                        // A sink that does not acknowledge: written is all
+                        // it will ever say.
+                        let frames = self.window.frames() as u64;
+                        self.counters.written.fetch_add(frames, Ordering::SeqCst);
+                        self.window = Window::default();
+                    }
+                }
+                self.conn = Some(conn);
             }
             Err(e) => {
                 let pause = if e.kind() == std::io::ErrorKind::PermissionDenied {

@@ -8,7 +8,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use crate::layer::DEFAULT_OUTAGE_GRACE;
 use crate::outage::parse_grace;
 use crate::{BuildError, Endpoint, EndpointError, FlushGuard, MpLayer};
-pub use crate::{ENDPOINT_ENV, OUTAGE_GRACE_ENV, PROCESS_NAME_ENV};
+pub use crate::{ACK_ENV, ENDPOINT_ENV, OUTAGE_GRACE_ENV, PROCESS_NAME_ENV};
 
 /// Why [`init`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,14 @@ pub enum Error {
     )]
     InvalidOutageGrace {
         /// The variable's name ([`OUTAGE_GRACE_ENV`]).
+        var: &'static str,
+        /// Its value (lossily decoded if it is not Unicode).
+        value: String,
+    },
+    /// The acknowledged-delivery variable is neither on nor off.
+    #[error("environment variable {var}: {value:?} is not 1/true/yes/on or 0/false/no/off")]
+    InvalidAck {
+        /// The variable's name ([`ACK_ENV`]).
         var: &'static str,
         /// Its value (lossily decoded if it is not Unicode).
         value: String,
@@ -93,18 +101,38 @@ pub fn init() -> Result<FlushGuard, Error> {
         source,
     })?;
     let outage_grace = outage_grace_from_env()?;
+    let acknowledged = ack_from_env()?;
     let filter = EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())
         .from_env()?;
-    let (layer, guard) = MpLayer::builder()
+    let mut builder = MpLayer::builder()
         .endpoint(endpoint)
         .net_from_env()
-        .outage_grace(outage_grace)
-        .build()?;
+        .outage_grace(outage_grace);
+    if let Some(on) = acknowledged {
+        builder = builder.acknowledged(on);
+    }
+    let (layer, guard) = builder.build()?;
     tracing::subscriber::set_global_default(
         tracing_subscriber::registry().with(filter).with(layer),
     )?;
     Ok(guard)
+}
+
+/// `TRACING_MPLOG_ACK`: `None` (the endpoint's default) if unset or empty.
+fn ack_from_env() -> Result<Option<bool>, Error> {
+    let Some(value) = std::env::var_os(ACK_ENV).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let value = value.to_string_lossy();
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" => Ok(Some(false)),
+        _ => Err(Error::InvalidAck {
+            var: ACK_ENV,
+            value: value.into_owned(),
+        }),
+    }
 }
 
 /// `TRACING_MPLOG_OUTAGE_GRACE`, else the builder's default.

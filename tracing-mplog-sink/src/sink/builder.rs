@@ -12,6 +12,7 @@ use std::time::Duration;
 use tracing_core::Level;
 use tracing_mplog::{Endpoint, wire};
 
+use super::seen::SeqStore;
 use super::lines::LineMaker;
 use super::router::Router;
 use super::view::Origin;
@@ -429,6 +430,7 @@ impl Builder {
             own,
             clock: Arc::clone(&self.clock),
             files: Arc::clone(&files),
+            seq_store: SeqStore::open(&self.logdir, &self.name),
         });
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),

@@ -3,6 +3,7 @@
 //! per-key file key; [`Lines`] is the batch a reader hands the writer.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use tracing_core::Level;
 
@@ -38,6 +39,9 @@ pub(crate) struct Lines {
     pub(crate) keys: Vec<String>,
     /// Reused to compute per-record keys.
     scratch: String,
+    /// In acknowledged mode: where the writer publishes the highest `seq`
+    /// of this connection's process whose line is handed to the OS.
+    pub(crate) ack: Option<Arc<AtomicU64>>,
 }
 
 impl Lines {
@@ -48,6 +52,7 @@ impl Lines {
             items: Vec::new(),
             keys: Vec::new(),
             scratch: String::new(),
+            ack: None,
         }
     }
 

@@ -28,7 +28,6 @@ mod listener;
 mod reader;
 mod report;
 mod router;
-#[allow(dead_code)] // wired up with acknowledged delivery
 mod seen;
 mod view;
 mod writer;

@@ -19,6 +19,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,7 @@ use tracing_mplog::wire::{DropReason, EventView, Frame, OwnedEvent, OwnedFrame};
 
 use super::lines::{Lines, NO_KEY};
 use super::report::Tally;
+use super::seen::{ProcId, SeqStore};
 use super::router::Router;
 use super::view::{Origin, WireRecord};
 use crate::clock::Clock;
@@ -48,6 +50,10 @@ pub(crate) const FLUSH_AFTER: Duration = Duration::from_millis(2);
 /// The longest a written line waits in a file's buffer while the sink is
 /// busy (its channel never quiet for [`FLUSH_AFTER`]).
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// The longest an event of a connection in acknowledged mode waits in a
+/// file's buffer: its worker holds it until acknowledged.
+pub(crate) const FLUSH_ACKED: Duration = Duration::from_millis(5);
 
 /// How long a failing file must write without failure to count as
 /// recovered.
@@ -98,6 +104,9 @@ pub(crate) struct Config {
     pub(crate) clock: Arc<dyn Clock>,
     /// Active output files, for [`SinkHandle::files`](super::SinkHandle::files).
     pub(crate) files: Arc<Mutex<Vec<PathBuf>>>,
+    /// The high-water marks of processes in acknowledged mode, and why the
+    /// saved ones could not be read, if so.
+    pub(crate) seq_store: (SeqStore, Option<String>),
 }
 
 #[derive(Debug)]
@@ -253,6 +262,15 @@ impl Outputs {
     }
 }
 
+/// A process as the high-water marks know it.
+fn proc_id(origin: &Origin) -> ProcId {
+    ProcId {
+        host: origin.host.clone(),
+        pid: origin.pid,
+        start_time_ns: origin.start_time_ns,
+    }
+}
+
 /// The writer thread's state.
 #[derive(Debug)]
 pub(crate) struct Writer {
@@ -267,11 +285,19 @@ pub(crate) struct Writer {
     changes: Vec<(usize, Health)>,
     /// Reporting a write failure as a record must not report its own.
     reporting: bool,
+    /// High-water marks of processes in acknowledged mode.
+    seen: SeqStore,
+    /// Acknowledgements to publish once the lines are handed to the OS:
+    /// the connection's slot and the `seq` it may acknowledge.
+    acks: Vec<(Arc<AtomicU64>, u64)>,
+    /// The marks could not be saved (reported once per failure run).
+    seen_failing: bool,
 }
 
 impl Writer {
-    pub(crate) fn new(cfg: Config) -> Self {
-        Writer {
+    pub(crate) fn new(mut cfg: Config) -> Self {
+        let (seen, warning) = std::mem::replace(&mut cfg.seq_store, (SeqStore::empty(), None));
+        let mut writer = Writer {
             cfg,
             outputs: Outputs::default(),
             tally: Tally::default(),
@@ -279,7 +305,17 @@ impl Writer {
             key_files: HashMap::new(),
             changes: Vec::new(),
             reporting: false,
+            seen,
+            acks: Vec::new(),
+            seen_failing: false,
+        };
+        if let Some(why) = warning {
+            writer.notice(
+                Level::WARN,
+                &format!("high-water marks: {why}; resent events may be written twice"),
+            );
         }
+        writer
     }
 
     /// Runs until [`Msg::Shutdown`] (or every sender is gone), then flushes
@@ -309,7 +345,12 @@ impl Writer {
             self.handle(msg);
             // A steady trickle never leaves the channel quiet for long:
             // flush at least this often anyway.
-            if flushed.elapsed() >= FLUSH_EVERY {
+            let every = if self.acks.is_empty() {
+                FLUSH_EVERY
+            } else {
+                FLUSH_ACKED
+            };
+            if flushed.elapsed() >= every {
                 self.flush_all();
                 flushed = Instant::now();
             }
@@ -357,6 +398,9 @@ impl Writer {
                     .tally
                     .process(origin.pid, origin.start_time_ns, &origin.process_name);
                 p.report.clean = goodbye;
+                if goodbye {
+                    self.seen.ended(&proc_id(&origin));
+                }
                 if let Some(reason) = error {
                     p.report.error = Some(reason.clone());
                     self.notice(
@@ -400,6 +444,11 @@ impl Writer {
             .tally
             .process(origin.pid, origin.start_time_ns, &origin.process_name)
             .last_seq;
+        let id = batch.ack.as_ref().map(|_| proc_id(origin));
+        if let Some(id) = &id {
+            // Written by an earlier run of the sink, not yet acknowledged.
+            last_seq = last_seq.max(self.seen.get(id));
+        }
         let consolidated = self
             .cfg
             .router
@@ -435,6 +484,10 @@ impl Writer {
             .process(origin.pid, origin.start_time_ns, &origin.process_name);
         p.last_seq = last_seq;
         p.report.received += received;
+        if let (Some(id), Some(slot)) = (id, &batch.ack) {
+            self.seen.set(&id, last_seq);
+            self.acks.push((Arc::clone(slot), last_seq));
+        }
         self.report_changes();
     }
 
@@ -562,6 +615,39 @@ impl Writer {
         }
         for (path, h) in changes {
             self.report_health(&path, h);
+        }
+        self.release_acks();
+    }
+
+    /// Publishes the acknowledgements of lines now handed to the OS: only
+    /// when every file took its lines (none kept for a retry, no buffer left
+    /// unflushed) and the high-water marks are saved, so an acknowledged
+    /// line is in the files and a restarted sink knows it is.
+    fn release_acks(&mut self) {
+        if self.acks.is_empty() {
+            return;
+        }
+        let all_written = self
+            .outputs
+            .files
+            .iter()
+            .all(|o| o.pending.is_empty() && o.unflushed == 0);
+        if !all_written {
+            return;
+        }
+        if let Err(e) = self.seen.save() {
+            if !std::mem::replace(&mut self.seen_failing, true) {
+                let path = self.seen.path().display().to_string();
+                self.notice(
+                    Level::WARN,
+                    &format!("cannot save the high-water marks to {path}: {e}; acknowledgements wait"),
+                );
+            }
+            return;
+        }
+        self.seen_failing = false;
+        for (slot, seq) in self.acks.drain(..) {
+            slot.fetch_max(seq, Ordering::AcqRel);
         }
     }
 

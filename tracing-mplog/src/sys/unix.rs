@@ -123,12 +123,12 @@ impl Conn {
         }
     }
 
-    /// Whether the sink has closed its side (a graceful sink shutdown asks
+    /// Reads what the sink sent without blocking, appending it to `out`:
+    /// `true` if the sink has closed its side (a graceful sink shutdown asks
     /// its workers to go this way: it shuts down its write side and keeps
-    /// reading until each worker closes). Never blocks. The sink sends no
-    /// data in protocol v1; anything readable is read and ignored.
-    pub(crate) fn peer_closed(&self) -> bool {
-        let mut buf = [0u8; 256];
+    /// reading until each worker closes) or the connection broke.
+    pub(crate) fn read_available(&self, out: &mut Vec<u8>) -> bool {
+        let mut buf = [0u8; 4096];
         loop {
             // SAFETY: the pointer and length describe `buf`; the fd is open
             // for as long as `self.0` lives.
@@ -140,10 +140,10 @@ impl Conn {
                     libc::MSG_DONTWAIT,
                 )
             };
-            match n {
-                0 => return true,
-                n if n > 0 => continue,
-                _ => {
+            match usize::try_from(n) {
+                Ok(0) => return true,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(_) => {
                     let e = io::Error::last_os_error();
                     return match e.kind() {
                         io::ErrorKind::WouldBlock => false,

@@ -36,6 +36,8 @@ pub(crate) struct Net {
     pub(crate) token: String,
     /// Whether the hello is version 2 and the sink's reply awaited.
     pub(crate) handshake: bool,
+    /// Whether the hello asks for acknowledged delivery.
+    pub(crate) acked: bool,
     pub(crate) connect_timeout: Duration,
     pub(crate) handshake_timeout: Duration,
     /// The TLS client settings of a `tls://` endpoint.
@@ -49,6 +51,9 @@ pub(crate) fn hello(config: &Config, pid: u32, start_time_ns: i64) -> crate::wir
     let mut caps = 0;
     if !net.token.is_empty() {
         caps |= capabilities::AUTH_TOKEN;
+    }
+    if net.acked {
+        caps |= capabilities::ACKED_DELIVERY;
     }
     crate::wire::OwnedFrame::Hello(OwnedHello {
         version: if net.handshake { VERSION } else { 1 },
@@ -96,14 +101,14 @@ impl Conn {
         Ok(())
     }
 
-    /// Whether the sink closed its side (or the connection broke). Never
-    /// blocks; bytes the sink sent are read and ignored.
-    pub(crate) fn peer_closed(&mut self) -> bool {
+    /// Reads what the sink sent without blocking, appending it to `out`:
+    /// `true` if the sink closed its side or the connection broke.
+    pub(crate) fn read_available(&mut self, out: &mut Vec<u8>) -> bool {
         match self {
-            Conn::Unix(c) => c.peer_closed(),
-            Conn::Tcp(c) => c.peer_closed(),
+            Conn::Unix(c) => c.read_available(out),
+            Conn::Tcp(c) => c.read_available(out),
             #[cfg(feature = "tls")]
-            Conn::Tls(c) => c.peer_closed(),
+            Conn::Tls(c) => c.read_available(out),
         }
     }
 
@@ -129,22 +134,23 @@ impl Conn {
 }
 
 /// Connects, sends `hello` and, for a version-2 hello, waits for the
-/// sink's welcome. A refusal is an error of kind `PermissionDenied` (said
+/// sink's welcome, whose agreed capabilities it returns (0 for a
+/// version-1 hello). A refusal is an error of kind `PermissionDenied` (said
 /// once per process on stderr); no answer within the handshake timeout is
 /// `TimedOut`.
-pub(crate) fn open(config: &Config, hello: &[u8]) -> io::Result<Conn> {
+pub(crate) fn open(config: &Config, hello: &[u8]) -> io::Result<(Conn, u64)> {
     let net = &config.net;
     let deadline = Instant::now() + net.connect_timeout + net.handshake_timeout;
     let mut conn = connect(&config.endpoint, net)?;
     conn.send_all(hello)?;
     if !net.handshake {
-        return Ok(conn);
+        return Ok((conn, 0));
     }
     let left = deadline.saturating_duration_since(Instant::now());
     conn.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
     let answer = read_reply(&mut conn, &config.endpoint);
     conn.set_read_timeout(None)?;
-    answer.map(|()| conn)
+    answer.map(|caps| (conn, caps))
 }
 
 fn connect(endpoint: &Endpoint, net: &Net) -> io::Result<Conn> {
@@ -169,7 +175,7 @@ fn connect(endpoint: &Endpoint, net: &Net) -> io::Result<Conn> {
     }
 }
 
-fn read_reply(conn: &mut Conn, endpoint: &Endpoint) -> io::Result<()> {
+fn read_reply(conn: &mut Conn, endpoint: &Endpoint) -> io::Result<u64> {
     let mut frames = FrameReader::with_max_frame_size(conn.reader(), MAX_REPLY);
     let body = match frames.read_raw() {
         Ok(Some(body)) => body,
@@ -183,7 +189,7 @@ fn read_reply(conn: &mut Conn, endpoint: &Endpoint) -> io::Result<()> {
         Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
     };
     match Reply::decode(body) {
-        Ok(Reply::Welcome(w)) if w.version == VERSION => Ok(()),
+        Ok(Reply::Welcome(w)) if w.version == VERSION => Ok(w.capabilities),
         Ok(Reply::Welcome(w)) => Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!(

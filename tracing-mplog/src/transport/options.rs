@@ -104,6 +104,8 @@ pub(crate) struct Options {
     token: Option<String>,
     connect_timeout: Duration,
     handshake_timeout: Duration,
+    /// Acknowledged delivery asked for (`None`: on for TCP and TLS).
+    acknowledged: Option<bool>,
 }
 
 impl Default for Options {
@@ -116,6 +118,7 @@ impl Default for Options {
             token: None,
             connect_timeout: CONNECT_TIMEOUT,
             handshake_timeout: HANDSHAKE_TIMEOUT,
+            acknowledged: None,
         }
     }
 }
@@ -149,8 +152,10 @@ impl Options {
                 endpoint: endpoint.to_string(),
             });
         }
+        let acked = self.acknowledged.unwrap_or(network);
         Ok(Net {
-            handshake: network || !token.is_empty(),
+            handshake: network || acked || !token.is_empty(),
+            acked,
             token,
             connect_timeout: self.connect_timeout,
             handshake_timeout: self.handshake_timeout,
@@ -222,6 +227,19 @@ impl Builder {
     /// take (default 5 s); then the attempt fails and is retried.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.net.handshake_timeout = timeout;
+        self
+    }
+
+    /// Acknowledged delivery (default: on for `tcp://` and `tls://`, off
+    /// for `unix:`): the sink acknowledges events once their lines are
+    /// handed to the operating system; the worker keeps unacknowledged
+    /// events (up to 8 MiB) and resends them after a reconnect, so a lost
+    /// connection or a sink killed and restarted loses nothing. Needs a sink
+    /// that speaks protocol version 2 (`docs/wire.md`). Env:
+    /// `TRACING_MPLOG_ACK` (`1` or `0`), read by
+    /// [`worker::init`](crate::worker::init).
+    pub fn acknowledged(mut self, on: bool) -> Self {
+        self.net.acknowledged = Some(on);
         self
     }
 

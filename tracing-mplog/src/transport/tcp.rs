@@ -57,8 +57,8 @@ impl TcpConn {
     }
 
     /// Whether the sink closed its side; never blocks.
-    pub(crate) fn peer_closed(&mut self) -> bool {
-        peer_closed_with(&self.0, |buf| (&self.0).read(buf))
+    pub(crate) fn read_available(&mut self, out: &mut Vec<u8>) -> bool {
+        read_available_with(&self.0, out, |buf| (&self.0).read(buf))
     }
 }
 
@@ -79,20 +79,21 @@ impl Write for TcpConn {
 }
 
 /// Puts `socket` in non-blocking mode, calls `read` until it would block
-/// (bytes read are ignored), restores blocking mode: `true` at end of
-/// stream or on an error.
-pub(crate) fn peer_closed_with(
+/// (appending what it reads to `out`), restores blocking mode: `true` at
+/// end of stream or on an error.
+pub(crate) fn read_available_with(
     socket: &Socket,
+    out: &mut Vec<u8>,
     mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
 ) -> bool {
     if socket.set_nonblocking(true).is_err() {
         return true;
     }
-    let mut buf = [0u8; 256];
+    let mut buf = [0u8; 4096];
     let closed = loop {
         match read(&mut buf) {
             Ok(0) => break true,
-            Ok(_) => {}
+            Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => break true,

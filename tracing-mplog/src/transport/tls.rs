@@ -134,22 +134,14 @@ impl TlsConn {
         &mut self.0
     }
 
-    /// Whether the sink closed its side (close_notify or end of stream);
-    /// never blocks.
-    pub(crate) fn peer_closed(&mut self) -> bool {
-        if self.0.sock.socket().set_nonblocking(true).is_err() {
+    /// Reads what the sink sent without blocking, appending the plaintext
+    /// to `out`: `true` if the sink closed its side (close_notify or end of
+    /// stream) or the connection broke.
+    pub(crate) fn read_available(&mut self, out: &mut Vec<u8>) -> bool {
+        let stream = &mut self.0;
+        let Ok(socket) = stream.sock.socket().try_clone() else {
             return true;
-        }
-        let mut buf = [0u8; 256];
-        let closed = loop {
-            match self.0.read(&mut buf) {
-                Ok(0) => break true,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break true,
-            }
         };
-        self.0.sock.socket().set_nonblocking(false).is_err() || closed
+        super::tcp::read_available_with(&socket, out, |buf| stream.read(buf))
     }
 }
