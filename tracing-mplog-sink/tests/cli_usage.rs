@@ -109,7 +109,12 @@ fn bad_flags_are_named() {
     assert_usage_error(
         d,
         &["--listen", "tcp://0.0.0.0:0"],
-        &["--listen", "tcp://0.0.0.0:0", "without a token", "--insecure"],
+        &[
+            "--listen",
+            "tcp://0.0.0.0:0",
+            "without a token",
+            "--insecure",
+        ],
     );
     assert_usage_error(
         d,
