@@ -203,7 +203,7 @@ impl Shared {
         self.rejects.add(reason);
         self.notice(
             Level::WARN,
-            format!("refused connection {id} ({peer}) before its hello: {why}"),
+            format!("refused connection {id} ({peer}): closed before its hello: {why}"),
         );
     }
 
