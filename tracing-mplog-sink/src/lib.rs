@@ -28,9 +28,12 @@ pub mod rotate;
 #[cfg(unix)]
 pub mod sink;
 mod sys;
+mod transport;
 pub mod zone;
 
 pub use format::{FormatError, FormatLevel, LevelFormatter};
 pub use rotate::RotatingFile;
 #[cfg(unix)]
-pub use sink::{ProcessKey, ProcessReport, Sink, SinkError, SinkHandle, SinkLayer, SinkReport};
+pub use sink::{
+    ProcessKey, ProcessReport, Rejections, Sink, SinkError, SinkHandle, SinkLayer, SinkReport,
+};

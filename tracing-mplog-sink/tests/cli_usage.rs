@@ -101,8 +101,25 @@ fn bad_flags_are_named() {
     );
     assert_usage_error(
         d,
-        &["--listen", "tcp://localhost:1"],
-        &["--listen", "tcp://localhost:1"],
+        &["--listen", "tcp://localhost"],
+        &["--listen", "tcp://localhost"],
+    );
+    // Plain TCP beyond loopback without a token, and TLS without a
+    // certificate: refused at start, saying why.
+    assert_usage_error(
+        d,
+        &["--listen", "tcp://0.0.0.0:0"],
+        &[
+            "--listen",
+            "tcp://0.0.0.0:0",
+            "without a token",
+            "--insecure",
+        ],
+    );
+    assert_usage_error(
+        d,
+        &["--listen", "tls://127.0.0.1:0"],
+        &["--tls-cert", "tls://127.0.0.1:0", "certificate"],
     );
     assert_usage_error(
         d,

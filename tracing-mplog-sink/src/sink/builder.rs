@@ -22,6 +22,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::format::{FormatLevel, LevelFormatter};
 use crate::rotate::{self, FileMode, When};
 use crate::sys;
+use crate::transport::{self, Listener};
 
 /// Write buffer of every output file; the writer flushes it whenever it
 /// has nothing else to do.
@@ -38,7 +39,7 @@ const MIN_FRAME_SIZE: usize = 1024;
 ///
 /// | setting | default | meaning |
 /// |---|---|---|
-/// | [`listen`](Self::listen) | — (required) | the endpoint workers connect to (`unix:/path`) |
+/// | [`listen`](Self::listen) | — (required) | an endpoint workers connect to (`unix:/path`, `tcp://HOST:PORT`, `tls://HOST:PORT`); call again to listen on several |
 /// | [`logdir`](Self::logdir) | `logs` | folder of the log files (created if missing) |
 /// | [`name`](Self::name) | `mplog` | name of the consolidated file and of the sink's own records |
 /// | [`consolidate`](Self::consolidate) | `false` | one file with every record: `{prefix.}{name}{.suffix}.log` |
@@ -59,6 +60,12 @@ const MIN_FRAME_SIZE: usize = 1024;
 /// | [`allowed_uids`](Self::allowed_uids) | the sink's own uid and root | peers allowed to connect |
 /// | [`max_frame_size`](Self::max_frame_size) | 1 MiB ([`wire::DEFAULT_MAX_FRAME_SIZE`]) | larger frames close their connection |
 /// | [`drain_timeout`](Self::drain_timeout) | 10 s | how long shutdown waits for connections to end |
+/// | [`tls_cert`](Self::tls_cert), [`tls_key`](Self::tls_key) | — (required for `tls://`) | the sink's certificate chain and key (PEM) |
+/// | [`tls_client_ca`](Self::tls_client_ca) | none | require client certificates signed by this CA (mutual TLS) |
+/// | [`token`](Self::token) / [`token_file`](Self::token_file) | none | the token TCP/TLS workers must present |
+/// | [`insecure`](Self::insecure) | `false` | allow plain `tcp://` on a non-loopback address without a token |
+/// | [`max_connections`](Self::max_connections) | 1024 | connections served at once; more are refused |
+/// | [`hello_timeout`](Self::hello_timeout) | 5 s | a connection without a complete hello (and TLS handshake) by then is cut |
 /// | [`clock`](Self::clock) | [`SystemClock`] | time for rotation and the sink's own records |
 ///
 /// Log files are created with mode `0640` and written through a 64 KiB
@@ -66,7 +73,8 @@ const MIN_FRAME_SIZE: usize = 1024;
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Builder {
-    endpoint: Option<Endpoint>,
+    endpoints: Vec<Endpoint>,
+    net: Net,
     logdir: PathBuf,
     name: String,
     consolidate: bool,
@@ -97,7 +105,8 @@ impl Builder {
     /// A builder with every default (table above).
     pub fn new() -> Self {
         Builder {
-            endpoint: None,
+            endpoints: Vec::new(),
+            net: Net::default(),
             logdir: PathBuf::from("logs"),
             name: "mplog".to_owned(),
             consolidate: false,
@@ -119,9 +128,65 @@ impl Builder {
         }
     }
 
-    /// The endpoint to listen on. Required.
+    /// An endpoint to listen on. Required; call again to listen on
+    /// several at once (a Unix socket and TCP/TLS, say). A TCP port 0
+    /// lets the system pick one: [`SinkHandle::endpoints`] has it.
     pub fn listen(mut self, endpoint: Endpoint) -> Self {
-        self.endpoint = Some(endpoint);
+        self.endpoints.push(endpoint);
+        self
+    }
+
+    /// The sink's certificate chain (PEM), for `tls://`.
+    pub fn tls_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.net.tls_cert = Some(path.into());
+        self
+    }
+
+    /// The private key of [`tls_cert`](Self::tls_cert) (PEM).
+    pub fn tls_key(mut self, path: impl Into<PathBuf>) -> Self {
+        self.net.tls_key = Some(path.into());
+        self
+    }
+
+    /// Require TLS client certificates signed by the CA(s) in this PEM
+    /// file (mutual TLS).
+    pub fn tls_client_ca(mut self, path: impl Into<PathBuf>) -> Self {
+        self.net.tls_client_ca = Some(path.into());
+        self
+    }
+
+    /// The token every TCP/TLS worker must present in its hello (compared
+    /// in constant time). Unix peers are checked by uid instead.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.net.token = Some(Token::Text(token.into()));
+        self
+    }
+
+    /// Read the [`token`](Self::token) from this file at start (surrounding
+    /// whitespace ignored).
+    pub fn token_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.net.token = Some(Token::File(path.into()));
+        self
+    }
+
+    /// Allow plain `tcp://` on a non-loopback address without a token
+    /// (anyone who reaches the port can write to the logs).
+    pub fn insecure(mut self, on: bool) -> Self {
+        self.net.insecure = on;
+        self
+    }
+
+    /// The most connections served at once (handshakes included); more
+    /// are refused, logged and counted.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.net.max_connections = n;
+        self
+    }
+
+    /// How long a new connection may take to finish its TLS handshake and
+    /// send its whole hello before it is cut (slow or silent peers).
+    pub fn hello_timeout(mut self, d: Duration) -> Self {
+        self.net.hello_timeout = d;
         self
     }
 
@@ -314,17 +379,10 @@ impl Builder {
     /// [`SinkError::Io`] naming the log folder or socket path that failed,
     /// [`SinkError::Thread`].
     pub fn start(self) -> Result<SinkHandle, SinkError> {
-        let endpoint = self
-            .endpoint
-            .clone()
-            .ok_or_else(|| SinkError::config("listen", "no endpoint given (required)"))?;
-        let Endpoint::Unix(socket_path) = &endpoint else {
-            return Err(SinkError::config(
-                "listen",
-                format!("unsupported endpoint {endpoint}"),
-            ));
-        };
-        let socket_path = socket_path.clone();
+        if self.endpoints.is_empty() {
+            return Err(SinkError::config("listen", "no endpoint given (required)"));
+        }
+        let token = self.net.check(&self.endpoints)?;
         if self.name.is_empty() {
             return Err(SinkError::config("name", "must not be empty"));
         }
@@ -398,11 +456,8 @@ impl Builder {
             .build(router.own_file())
             .map_err(SinkError::Rotate)?;
 
-        let listener = sys::bind_listener(&socket_path, self.socket_dir_mode)
-            .map_err(|(context, e)| SinkError::io(context, &socket_path, e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| SinkError::io("cannot configure the socket", &socket_path, e))?;
+        let bound = bind_all(&self.endpoints, &self.net, self.socket_dir_mode)?;
+        let (listeners, endpoints, socket_paths) = bound;
 
         let (tx, rx) = flume::bounded(CHANNEL_CAPACITY);
         let files = Arc::new(Mutex::new(Vec::new()));
@@ -437,15 +492,23 @@ impl Builder {
             cut: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
             readers: Mutex::new(Vec::new()),
-            rejected: AtomicU64::new(0),
+            rejects: super::rejects::Counters::default(),
+            token,
+            hello_timeout: self.net.hello_timeout,
+            max_connections: self.net.max_connections,
             next_conn: AtomicU64::new(0),
             tx,
             max_frame_size: self.max_frame_size,
             allowed_uids,
             lines,
         });
+        let remove_sockets = || {
+            for path in &socket_paths {
+                let _ = fs::remove_file(path);
+            }
+        };
         let cleanup = |e| {
-            let _ = fs::remove_file(&socket_path);
+            remove_sockets();
             SinkError::Thread {
                 thread: "writer",
                 source: e,
@@ -458,13 +521,13 @@ impl Builder {
         let for_listener = Arc::clone(&shared);
         let listener = match thread::Builder::new()
             .name("mplog-listen".into())
-            .spawn(move || listener::run(&for_listener, &listener))
+            .spawn(move || listener::run(&for_listener, &listeners))
         {
             Ok(handle) => handle,
             Err(e) => {
                 let _ = shared.tx.send(Msg::Shutdown);
                 let _ = writer.join();
-                let _ = fs::remove_file(&socket_path);
+                remove_sockets();
                 return Err(SinkError::Thread {
                     thread: "listener",
                     source: e,
@@ -472,8 +535,8 @@ impl Builder {
             }
         };
         Ok(SinkHandle {
-            endpoint,
-            socket_path,
+            endpoints,
+            socket_paths,
             shared,
             files,
             clock: self.clock,
@@ -489,6 +552,199 @@ struct OutputLevels {
     consolidated: Option<Level>,
     per_key: Option<Level>,
     echo: Option<Level>,
+}
+
+/// Network settings of the builder.
+#[derive(Debug, Clone)]
+struct Net {
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
+    token: Option<Token>,
+    insecure: bool,
+    max_connections: usize,
+    hello_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+enum Token {
+    Text(String),
+    File(PathBuf),
+}
+
+impl Default for Net {
+    fn default() -> Self {
+        Net {
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            token: None,
+            insecure: false,
+            max_connections: 1024,
+            hello_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Net {
+    /// Checks the settings against the endpoints; returns the token.
+    fn check(&self, endpoints: &[Endpoint]) -> Result<Option<String>, SinkError> {
+        let token = match &self.token {
+            None => None,
+            Some(Token::Text(t)) => Some(t.trim().to_owned()),
+            Some(Token::File(path)) => Some(
+                fs::read_to_string(path)
+                    .map_err(|e| SinkError::io("cannot read the token file", path, e))?
+                    .trim()
+                    .to_owned(),
+            ),
+        };
+        if token.as_deref().is_some_and(str::is_empty) {
+            return Err(SinkError::config("token_file", "the token is empty"));
+        }
+        if self.max_connections == 0 {
+            return Err(SinkError::config("max_connections", "must be at least 1"));
+        }
+        if self.hello_timeout.is_zero() {
+            return Err(SinkError::config("hello_timeout", "must not be zero"));
+        }
+        for endpoint in endpoints {
+            match endpoint {
+                Endpoint::Tls { .. } if self.tls_cert.is_none() || self.tls_key.is_none() => {
+                    let field = if self.tls_cert.is_none() {
+                        "tls_cert"
+                    } else {
+                        "tls_key"
+                    };
+                    return Err(SinkError::config(
+                        field,
+                        format!("{endpoint} needs a certificate and its key (PEM)"),
+                    ));
+                }
+                Endpoint::Tcp { host, port }
+                    if token.is_none()
+                        && !self.insecure
+                        && !transport::is_loopback(host, *port) =>
+                {
+                    return Err(SinkError::config(
+                        "listen",
+                        format!(
+                            "{endpoint} is plain TCP on a non-loopback address without a token: \
+                             anyone who reaches it could write to the logs; use tls://, give a \
+                             token file, or pass --insecure"
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(token)
+    }
+}
+
+/// What binding produced: the listeners, the endpoints as bound (TCP
+/// port 0 replaced by the real port), the Unix socket paths.
+type Bound = (Vec<Listener>, Vec<Endpoint>, Vec<PathBuf>);
+
+/// Binds every endpoint; on failure removes the sockets already made.
+fn bind_all(endpoints: &[Endpoint], net: &Net, dir_mode: u32) -> Result<Bound, SinkError> {
+    let mut bound: Bound = (Vec::new(), Vec::new(), Vec::new());
+    #[cfg(feature = "tls")]
+    let mut server_tls = None;
+    for endpoint in endpoints {
+        let result = bind_one(endpoint, net, dir_mode, &mut bound, {
+            #[cfg(feature = "tls")]
+            {
+                &mut server_tls
+            }
+            #[cfg(not(feature = "tls"))]
+            {
+                &mut ()
+            }
+        });
+        if let Err(e) = result {
+            for path in &bound.2 {
+                let _ = fs::remove_file(path);
+            }
+            return Err(e);
+        }
+    }
+    Ok(bound)
+}
+
+#[cfg(feature = "tls")]
+type TlsSlot = Option<Arc<rustls::ServerConfig>>;
+#[cfg(not(feature = "tls"))]
+type TlsSlot = ();
+
+fn bind_one(
+    endpoint: &Endpoint,
+    net: &Net,
+    dir_mode: u32,
+    bound: &mut Bound,
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))] tls: &mut TlsSlot,
+) -> Result<(), SinkError> {
+    let net_io = |e| SinkError::io("cannot listen on", Path::new(&endpoint.to_string()), e);
+    let (listener, endpoint) = match endpoint {
+        Endpoint::Unix(path) => {
+            let l = sys::bind_listener(path, dir_mode)
+                .map_err(|(context, e)| SinkError::io(context, path, e))?;
+            l.set_nonblocking(true)
+                .map_err(|e| SinkError::io("cannot configure the socket", path, e))?;
+            bound.2.push(path.clone());
+            (Listener::Unix(l), endpoint.clone())
+        }
+        Endpoint::Tcp { host, port } => {
+            #[cfg(feature = "tls")]
+            let l = Listener::bind_tcp(host, *port, None).map_err(net_io)?;
+            #[cfg(not(feature = "tls"))]
+            let l = Listener::bind_tcp(host, *port).map_err(net_io)?;
+            let port = l.local_port().unwrap_or(*port);
+            (
+                l,
+                Endpoint::Tcp {
+                    host: host.clone(),
+                    port,
+                },
+            )
+        }
+        #[cfg(feature = "tls")]
+        Endpoint::Tls { host, port } => {
+            if tls.is_none() {
+                let (Some(cert), Some(key)) = (&net.tls_cert, &net.tls_key) else {
+                    return Err(SinkError::config("tls_cert", "required for tls://"));
+                };
+                let config = transport::tls::server_config(cert, key, net.tls_client_ca.as_deref())
+                    .map_err(|(field, reason)| SinkError::config(field, reason))?;
+                *tls = Some(config);
+            }
+            let l = Listener::bind_tcp(host, *port, tls.clone()).map_err(net_io)?;
+            let port = l.local_port().unwrap_or(*port);
+            (
+                l,
+                Endpoint::Tls {
+                    host: host.clone(),
+                    port,
+                },
+            )
+        }
+        #[cfg(not(feature = "tls"))]
+        Endpoint::Tls { .. } => {
+            return Err(SinkError::config(
+                "listen",
+                format!("{endpoint}: tls:// needs the `tls` feature of tracing-mplog-sink"),
+            ));
+        }
+        other => {
+            return Err(SinkError::config(
+                "listen",
+                format!("unsupported endpoint {other}"),
+            ));
+        }
+    };
+    bound.0.push(listener);
+    bound.1.push(endpoint);
+    Ok(())
 }
 
 /// Creates the log folder and checks that a file can be created in it.

@@ -21,8 +21,8 @@ use crate::clock::Clock;
 /// report is lost.
 #[derive(Debug)]
 pub struct SinkHandle {
-    pub(super) endpoint: Endpoint,
-    pub(super) socket_path: PathBuf,
+    pub(super) endpoints: Vec<Endpoint>,
+    pub(super) socket_paths: Vec<PathBuf>,
     pub(super) shared: Arc<Shared>,
     pub(super) files: Arc<Mutex<Vec<PathBuf>>>,
     pub(super) clock: Arc<dyn Clock>,
@@ -31,9 +31,21 @@ pub struct SinkHandle {
 }
 
 impl SinkHandle {
-    /// Where the sink listens.
+    /// Where the sink listens: the first endpoint given (see
+    /// [`endpoints`](Self::endpoints)).
     pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+        &self.endpoints[0]
+    }
+
+    /// Every endpoint the sink listens on, in the order given, with the
+    /// port the system picked for a TCP port 0.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+
+    /// Connections refused so far, by reason.
+    pub fn rejections(&self) -> super::Rejections {
+        self.shared.rejects.snapshot()
     }
 
     /// A layer writing this process's own events through the sink.
@@ -62,7 +74,7 @@ impl SinkHandle {
     /// # Ok(()) }
     /// ```
     pub fn configure_command<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
-        cmd.env(ENDPOINT_ENV, self.endpoint.to_string())
+        cmd.env(ENDPOINT_ENV, self.endpoint().to_string())
     }
 
     /// The output files opened so far.
@@ -94,7 +106,9 @@ impl SinkHandle {
         if listener.join().is_err() {
             eprintln!("{}: the accept loop panicked", writer::SINK_TARGET);
         }
-        let _ = fs::remove_file(&self.socket_path);
+        for path in &self.socket_paths {
+            let _ = fs::remove_file(path);
+        }
         for stream in shared
             .conns
             .lock()
@@ -121,7 +135,7 @@ impl SinkHandle {
         }
         let _ = shared.tx.send(Msg::Shutdown);
         let tally = writer.join().map_err(|_| SinkError::WriterPanicked)?;
-        Ok(tally.into_report(shared.rejected.load(Ordering::Relaxed)))
+        Ok(tally.into_report(shared.rejects.snapshot()))
     }
 }
 

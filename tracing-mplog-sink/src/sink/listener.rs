@@ -1,4 +1,7 @@
-//! The accept loop: checks each peer's uid and starts its reader thread.
+//! The accept loop: one thread polls every listening socket, checks each
+//! Unix peer's uid and the connection limit, and starts the connection's
+//! reader thread, which runs its handshake (so a slow or hostile peer never
+//! holds up the others).
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -8,79 +11,93 @@ use std::time::Duration;
 
 use tracing_core::Level;
 
+use super::rejects::Reason;
 use super::{Shared, reader};
-use crate::sys::{self, Listener, Stream};
+use crate::transport::{Accepted, Listener, Peer};
 
-/// Stack of a reader thread: it holds a few small buffers only.
-const READER_STACK: usize = 128 * 1024;
+/// Stack of a reader thread: it holds a few small buffers (and, for TLS,
+/// the rustls state) only.
+const READER_STACK: usize = 256 * 1024;
 /// How long the (non-blocking) accept loop sleeps when nobody is waiting.
 const IDLE: Duration = Duration::from_millis(20);
 
 /// Accepts until [`Shared::stop`] is set, then accepts what is already
-/// waiting in the backlog (a worker that connected, wrote and left before
+/// waiting in the backlogs (a worker that connected, wrote and left before
 /// shutdown is read to its end like the others).
-pub(crate) fn run(shared: &Arc<Shared>, listener: &Listener) {
+pub(crate) fn run(shared: &Arc<Shared>, listeners: &[Listener]) {
     loop {
         let stopping = shared.stop.load(Ordering::Acquire);
-        match listener.accept() {
-            Ok((stream, _)) => accept(shared, stream),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if stopping {
-                    return;
+        let mut busy = false;
+        for listener in listeners {
+            match listener.accept() {
+                Ok(accepted) => {
+                    busy = true;
+                    accept(shared, accepted);
                 }
-                thread::sleep(IDLE);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                shared.notice(Level::ERROR, format!("accepting a connection failed: {e}"));
-                if stopping {
-                    return;
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => busy = true,
+                Err(e) => {
+                    shared.notice(Level::ERROR, format!("accepting a connection failed: {e}"));
                 }
-                thread::sleep(IDLE);
             }
+        }
+        if !busy {
+            if stopping {
+                return;
+            }
+            thread::sleep(IDLE);
         }
     }
 }
 
-fn accept(shared: &Arc<Shared>, stream: Stream) {
-    let refuse = |why: String| {
-        shared.rejected.fetch_add(1, Ordering::Relaxed);
-        shared.notice(Level::WARN, format!("refused a connection: {why}"));
-    };
-    let peer = match sys::peer_cred(&stream) {
-        Ok(peer) => peer,
-        Err(e) => return refuse(format!("cannot read the peer's credentials: {e}")),
-    };
-    if !shared.allowed_uids.contains(&peer.uid) {
-        return refuse(format!(
-            "peer uid {} (pid {}) is not in allowed_uids {:?}",
-            peer.uid, peer.pid, shared.allowed_uids
-        ));
-    }
-    // Accepted sockets must block (with the reader's timeout).
-    if let Err(e) = stream.set_nonblocking(false) {
-        shared.notice(Level::WARN, format!("dropped a connection: {e}"));
-        return;
-    }
+fn accept(shared: &Arc<Shared>, accepted: Accepted) {
+    let peer = accepted.peer();
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
-    match stream.try_clone() {
-        Ok(clone) => {
-            shared
-                .conns
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(id, clone);
-        }
-        Err(e) => {
-            shared.notice(Level::WARN, format!("dropped connection {id}: {e}"));
+    if let Peer::Unix(cred) = peer {
+        if !shared.allowed_uids.contains(&cred.uid) {
+            shared.rejects.add(Reason::PeerUid);
+            shared.notice(
+                Level::WARN,
+                format!(
+                    "refused a connection: peer uid {} (pid {}) is not in allowed_uids {:?}",
+                    cred.uid, cred.pid, shared.allowed_uids
+                ),
+            );
             return;
         }
+    }
+    let closer = match accepted.prepare() {
+        Ok(closer) => closer,
+        Err(e) => {
+            shared.notice(
+                Level::WARN,
+                format!("dropped connection {id} ({peer}): {e}"),
+            );
+            return;
+        }
+    };
+    {
+        let mut conns = shared.conns.lock().unwrap_or_else(PoisonError::into_inner);
+        if conns.len() >= shared.max_connections {
+            drop(conns);
+            shared.refuse(
+                id,
+                &peer,
+                Reason::TooMany,
+                &format!(
+                    "the sink serves its maximum of {} connections",
+                    shared.max_connections
+                ),
+            );
+            return;
+        }
+        conns.insert(id, closer);
     }
     let for_reader = Arc::clone(shared);
     let spawned = thread::Builder::new()
         .name(format!("mplog-conn-{id}"))
         .stack_size(READER_STACK)
-        .spawn(move || reader::run(&for_reader, id, stream, peer));
+        .spawn(move || reader::run(&for_reader, id, accepted));
     match spawned {
         Ok(handle) => {
             let mut readers = shared

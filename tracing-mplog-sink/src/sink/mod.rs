@@ -12,8 +12,10 @@
 //!
 //! | module | concern |
 //! |---|---|
-//! | `listener` | accept loop, peer uid check |
-//! | `reader` | one connection: read, validate, batch |
+//! | `listener` | accept loop(s), peer uid check, connection limit |
+//! | `reader` | one connection: TLS handshake, hello, read, validate, batch |
+//! | `handshake` | the hello's version and token, the version-2 reply |
+//! | `rejects` | [`Rejections`]: refused connections by reason |
 //! | `writer` | the one thread owning the files: dedup, threshold, format, write |
 //! | `router` | which files a record goes to, file names |
 //! | `layer` | [`SinkLayer`] |
@@ -22,10 +24,12 @@
 
 mod builder;
 mod handle;
+mod handshake;
 mod layer;
 mod lines;
 mod listener;
 mod reader;
+mod rejects;
 mod report;
 mod router;
 mod seen;
@@ -38,18 +42,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tracing_core::Level;
 
 pub use builder::Builder;
 pub use handle::SinkHandle;
 pub use layer::SinkLayer;
+pub use rejects::Rejections;
 pub use report::{ProcessReport, SinkReport};
 pub use router::{ParseProcessKeyError, ProcessKey};
 
 use crate::format::FormatError;
 use crate::rotate::RotateError;
-use crate::sys::Stream;
+use crate::transport::{Closer, Peer};
 use writer::Msg;
 
 /// Why a sink could not start or stop.
@@ -172,10 +178,18 @@ struct Shared {
     stop: AtomicBool,
     /// The drain timeout passed: readers close what is left.
     cut: AtomicBool,
-    /// Open connections, to shut them down at shutdown.
-    conns: Mutex<HashMap<u64, Stream>>,
+    /// Open connections (handshakes included), to shut them down at
+    /// shutdown and to bound their number.
+    conns: Mutex<HashMap<u64, Closer>>,
     readers: Mutex<Vec<JoinHandle<()>>>,
-    rejected: AtomicU64,
+    /// Refused connections by reason.
+    rejects: rejects::Counters,
+    /// The token network peers must present, if any.
+    token: Option<String>,
+    /// How long a connection may take to complete its hello (and TLS
+    /// handshake) before it is cut.
+    hello_timeout: Duration,
+    max_connections: usize,
     next_conn: AtomicU64,
     tx: flume::Sender<Msg>,
     max_frame_size: usize,
@@ -185,6 +199,15 @@ struct Shared {
 }
 
 impl Shared {
+    /// Counts and logs (once) a refused connection.
+    fn refuse(&self, id: u64, peer: &Peer, reason: rejects::Reason, why: &str) {
+        self.rejects.add(reason);
+        self.notice(
+            Level::WARN,
+            format!("refused connection {id} ({peer}): closed before its hello: {why}"),
+        );
+    }
+
     /// Sends one of the sink's own messages to the writer.
     fn notice(&self, level: Level, message: String) {
         if let Err(flume::SendError(Msg::Notice { message, .. })) =

@@ -7,23 +7,30 @@
 //! spreads the formatting over the connections' threads; the single writer
 //! only copies lines into its files.
 //!
+//! The connection's own thread also runs its handshake: the TLS handshake
+//! (if any), then the hello, which must arrive whole within the hello
+//! timeout, and its check (`handshake`): version, token, and the version-2
+//! reply. A refused peer is logged once and counted; it never reaches the
+//! files and never holds up the accept loop or other connections.
+//!
 //! The first frame must be a hello. A corrupt, truncated or oversized frame
 //! closes this connection alone, with the reason logged by the writer as a
 //! WARN record; every other connection carries on.
 
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tracing_core::Level;
 use tracing_mplog::wire::{Frame, FrameReader, WireError};
 
 use super::Shared;
+use super::handshake::{self, Verdict};
 use super::lines::{LineMaker, Lines};
+use super::rejects::Reason;
 use super::view::{Origin, WireRecord};
 use super::writer::Msg;
-use crate::sys::{PeerCred, Stream};
+use crate::transport::{Accepted, Conn, Peer};
 
 /// Bytes read from the socket at a time.
 const READ_BUFFER: usize = 64 * 1024;
@@ -33,13 +40,15 @@ const MAX_BATCH: usize = 128 * 1024;
 pub(crate) const POLL: Duration = Duration::from_millis(250);
 
 /// The socket, read with a timeout so the sink can cut the connection once
-/// its drain timeout has passed.
-struct Patient<'a> {
-    stream: Stream,
+/// its drain timeout has passed, or before its hello once the hello
+/// timeout has.
+struct Patient<'a, S = Conn> {
+    stream: S,
     cut: &'a AtomicBool,
+    hello_deadline: Option<Instant>,
 }
 
-impl Read for Patient<'_> {
+impl<S: Read> Read for Patient<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.stream.read(buf) {
@@ -53,6 +62,12 @@ impl Read for Patient<'_> {
                         return Err(io::Error::new(
                             io::ErrorKind::TimedOut,
                             "the connection did not end within the drain timeout",
+                        ));
+                    }
+                    if self.hello_deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "no complete hello within the hello timeout",
                         ));
                     }
                 }
@@ -80,23 +95,25 @@ fn reason(e: &WireError) -> String {
     }
 }
 
-/// Serves connection `id` to its end.
-pub(crate) fn run(shared: &Shared, id: u64, stream: Stream, peer: PeerCred) {
-    if let Err(e) = stream.set_read_timeout(Some(POLL)) {
-        shared.notice(
-            Level::WARN,
-            format!("connection {id}: cannot set a read timeout ({e}); the drain timeout will not cut it"),
-        );
+/// Serves connection `id` to its end: handshake, hello, frames.
+pub(crate) fn run(shared: &Shared, id: u64, accepted: Accepted) {
+    let peer = accepted.peer();
+    let deadline = Instant::now() + shared.hello_timeout;
+    match accepted.establish(POLL.min(shared.hello_timeout), deadline) {
+        Ok(conn) => {
+            let patient = Patient {
+                stream: conn,
+                cut: &shared.cut,
+                hello_deadline: Some(deadline),
+            };
+            let mut frames = FrameReader::with_max_frame_size(
+                BufReader::with_capacity(READ_BUFFER, patient),
+                shared.max_frame_size,
+            );
+            serve(shared, id, &mut frames, peer);
+        }
+        Err(why) => shared.refuse(id, &peer, Reason::Tls, &why),
     }
-    let patient = Patient {
-        stream,
-        cut: &shared.cut,
-    };
-    let mut frames = FrameReader::with_max_frame_size(
-        BufReader::with_capacity(READ_BUFFER, patient),
-        shared.max_frame_size,
-    );
-    serve(shared, id, &mut frames, peer);
     shared
         .conns
         .lock()
@@ -104,36 +121,48 @@ pub(crate) fn run(shared: &Shared, id: u64, stream: Stream, peer: PeerCred) {
         .remove(&id);
 }
 
-fn serve(
-    shared: &Shared,
-    id: u64,
-    frames: &mut FrameReader<BufReader<Patient<'_>>>,
-    peer: PeerCred,
-) {
-    let refuse = |why: String| {
-        shared.notice(
-            Level::WARN,
-            format!(
-                "closed connection {id} (peer pid {}, uid {}) before its hello: {why}",
-                peer.pid, peer.uid
-            ),
-        );
-    };
-    let origin = match frames.read_raw() {
+/// Writes a reply frame whole (a failure only means the peer left).
+fn reply(frames: &mut FrameReader<BufReader<Patient<'_>>>, bytes: &[u8]) {
+    let conn = &mut frames.get_mut().get_mut().stream;
+    let _ = conn.write_all(bytes).and_then(|()| conn.flush());
+}
+
+fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_>>>, peer: Peer) {
+    let refuse = |reason: Reason, why: String| shared.refuse(id, &peer, reason, &why);
+    let (origin, welcome) = match frames.read_raw() {
         Ok(None) => return, // connected and left: nothing to say
-        Err(e) => return refuse(reason(&e)),
+        Err(e) => return refuse(Reason::Hello, reason(&e)),
         Ok(Some(body)) => match Frame::decode(body) {
-            Ok(Frame::Hello(h)) => Arc::new(Origin {
-                conn: id,
-                pid: h.pid,
-                start_time_ns: h.start_time_ns,
-                process_name: h.process_name.to_owned(),
-                host: h.host.to_owned(),
-            }),
-            Ok(_) => return refuse("the first frame is not a hello".into()),
-            Err(e) => return refuse(reason(&e)),
+            Ok(Frame::Hello(h)) => {
+                let origin = Arc::new(Origin {
+                    conn: id,
+                    pid: h.pid,
+                    start_time_ns: h.start_time_ns,
+                    process_name: h.process_name.to_owned(),
+                    host: h.host.to_owned(),
+                });
+                match handshake::check(shared, &peer, &h) {
+                    Verdict::Accept { welcome } => (origin, welcome),
+                    Verdict::Refuse {
+                        reason,
+                        why,
+                        refused,
+                    } => {
+                        if let Some(bytes) = refused {
+                            reply(frames, &bytes);
+                        }
+                        return refuse(reason, why);
+                    }
+                }
+            }
+            Ok(_) => return refuse(Reason::Hello, "the first frame is not a hello".into()),
+            Err(e) => return refuse(Reason::Hello, reason(&e)),
         },
     };
+    frames.get_mut().get_mut().hello_deadline = None;
+    if let Some(bytes) = welcome {
+        reply(frames, &bytes);
+    }
     if shared.tx.send(Msg::Opened(Arc::clone(&origin))).is_err() {
         return;
     }
@@ -199,13 +228,14 @@ mod tests {
 
     #[test]
     fn a_patient_read_waits_through_timeouts_until_cut() {
-        let (a, mut b) = Stream::pair().expect("socket pair");
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().expect("socket pair");
         a.set_read_timeout(Some(Duration::from_millis(5)))
             .expect("timeout");
         let cut = AtomicBool::new(false);
         let mut patient = Patient {
             stream: a,
             cut: &cut,
+            hello_deadline: None,
         };
         let writer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(60));

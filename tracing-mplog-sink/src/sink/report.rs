@@ -19,8 +19,10 @@ pub struct SinkReport {
     /// (including those its write buffer held since its last successful
     /// flush), or beyond the retry queue while a file was failing.
     pub unwritten: u64,
-    /// Connections refused because the peer's uid is not allowed.
+    /// Connections refused (every reason: [`rejected`](Self::rejected)).
     pub rejected_connections: u64,
+    /// Connections refused, by reason.
+    pub rejected: super::Rejections,
 }
 
 /// The counts of one worker process.
@@ -64,10 +66,19 @@ impl fmt::Display for SinkReport {
                 p.error.as_deref().unwrap_or("-")
             )?;
         }
+        let r = &self.rejected;
         write!(
             f,
-            "write errors: {}, unwritten records: {}, rejected connections: {}",
-            self.write_errors, self.unwritten, self.rejected_connections
+            "write errors: {}, unwritten records: {}, rejected connections: {} \
+             (peer uid {}, too many {}, tls {}, token {}, hello {})",
+            self.write_errors,
+            self.unwritten,
+            self.rejected_connections,
+            r.peer_uid,
+            r.too_many,
+            r.tls,
+            r.token,
+            r.hello
         )
     }
 }
@@ -110,7 +121,7 @@ impl Tally {
         })
     }
 
-    pub(crate) fn into_report(mut self, rejected_connections: u64) -> SinkReport {
+    pub(crate) fn into_report(mut self, rejected: super::Rejections) -> SinkReport {
         let processes = self
             .order
             .iter()
@@ -121,7 +132,8 @@ impl Tally {
             processes,
             write_errors: self.write_errors,
             unwritten: self.unwritten,
-            rejected_connections,
+            rejected_connections: rejected.total(),
+            rejected,
         }
     }
 }
@@ -138,11 +150,16 @@ mod tests {
         p.report.clean = true;
         p.report.connections = 1;
         t.process(43, 1, "w2").report.error = Some("bad frame".into());
-        let text = t.into_report(2).to_string();
+        let rejected = super::super::Rejections {
+            peer_uid: 1,
+            tls: 1,
+            ..Default::default()
+        };
+        let text = t.into_report(rejected).to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
         assert!(lines[1].contains("42") && lines[1].contains("w1") && lines[1].contains("yes"));
         assert!(lines[2].contains("w2") && lines[2].contains("bad frame"));
-        assert!(lines[3].contains("rejected connections: 2"));
+        assert!(lines[3].contains("rejected connections: 2 (peer uid 1, too many 0, tls 1"));
     }
 }

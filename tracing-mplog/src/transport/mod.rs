@@ -23,7 +23,7 @@ pub use options::{TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TOKEN_FILE_ENV, Transpo
 use crate::endpoint::Endpoint;
 use crate::state::Config;
 use crate::sys;
-use crate::wire::{FrameReader, OwnedHello, RefuseReason, Reply, VERSION, capabilities};
+use crate::wire::{FrameReader, OwnedHello, Reply, VERSION, capabilities};
 
 /// The largest reply frame a worker reads during the handshake.
 const MAX_REPLY: usize = 64 * 1024;
@@ -167,6 +167,15 @@ fn connect(endpoint: &Endpoint, net: &Net) -> io::Result<Conn> {
             let tcp = tcp::TcpConn::connect(host, *port, net.connect_timeout)?;
             tls::TlsConn::handshake(tcp, host, tls, net.handshake_timeout)
                 .map(|c| Conn::Tls(Box::new(c)))
+                .map_err(|e| {
+                    // rustls reports certificate and protocol failures as
+                    // InvalidData: a configuration problem, not an outage.
+                    if e.kind() != io::ErrorKind::InvalidData {
+                        return e;
+                    }
+                    warn_refused(endpoint, &format!("TLS handshake failed: {e}"));
+                    io::Error::new(io::ErrorKind::PermissionDenied, e)
+                })
         }
         #[cfg(not(feature = "tls"))]
         Endpoint::Tls { .. } => Err(io::Error::other(
@@ -198,7 +207,7 @@ fn read_reply(conn: &mut Conn, endpoint: &Endpoint) -> io::Result<u64> {
             ),
         )),
         Ok(Reply::Refused(r)) => {
-            warn_refused(endpoint, r.reason, r.text);
+            warn_refused(endpoint, &format!("{} ({})", r.reason, r.text));
             Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 format!("refused: {}: {}", r.reason, r.text),
@@ -212,13 +221,14 @@ fn read_reply(conn: &mut Conn, endpoint: &Endpoint) -> io::Result<u64> {
     }
 }
 
-/// Says once per process that the sink refused us: a worker with a wrong
-/// token keeps retrying (with backoff) and must not flood stderr.
-fn warn_refused(endpoint: &Endpoint, reason: RefuseReason, text: &str) {
+/// Says once per process that the sink refused us (or its certificate
+/// failed): a worker with a wrong token keeps retrying (with backoff) and
+/// must not flood stderr.
+fn warn_refused(endpoint: &Endpoint, why: &str) {
     static WARNED: AtomicBool = AtomicBool::new(false);
     if !WARNED.swap(true, Ordering::SeqCst) {
         eprintln!(
-            "tracing-mplog: the sink at {endpoint} refused this process: {reason} ({text}); retrying with backoff"
+            "tracing-mplog: the sink at {endpoint} refused this process: {why}; retrying with backoff"
         );
     }
 }

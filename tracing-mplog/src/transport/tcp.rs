@@ -111,6 +111,7 @@ pub(crate) fn configure(socket: &Socket) -> io::Result<()> {
 
 impl TcpConn {
     /// The socket, for the TLS layer.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) fn socket(&self) -> &Socket {
         &self.0
     }

@@ -40,12 +40,39 @@ Exit status: 0 after a clean shutdown, 1 for a runtime error (log folder, socket
 #[derive(Debug, Default, Parser)]
 #[command(name = "mplog-sink", version, after_help = AFTER_HELP)]
 pub(crate) struct Args {
-    /// Where to listen: unix:PATH [required unless the config file sets `listen`]
+    /// Where to listen: unix:PATH, tcp://HOST:PORT or tls://HOST:PORT;
+    /// repeat to listen on several [required unless the config file sets `listen`]
     ///
-    /// The socket's folder is created with mode 0700 if missing; only the
-    /// sink's own user (and root) may connect.
-    #[arg(long, value_name = "unix:PATH", value_parser = parse_endpoint)]
-    pub(crate) listen: Option<Endpoint>,
+    /// A Unix socket's folder is created with mode 0700 if missing; only
+    /// the sink's own user (and root) may connect. HOST is a DNS name, an
+    /// IPv4 address or [IPv6]. See docs/cluster.md.
+    #[arg(long, value_name = "ENDPOINT", action = ArgAction::Append, value_parser = parse_endpoint)]
+    pub(crate) listen: Vec<Endpoint>,
+
+    /// The sink's TLS certificate chain, PEM (required for tls://)
+    #[arg(long = "tls-cert", value_name = "FILE")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert, PEM (required for tls://)
+    #[arg(long = "tls-key", value_name = "FILE")]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    /// Require TLS client certificates signed by this CA, PEM (mutual TLS) [default: none]
+    #[arg(long = "tls-client-ca", value_name = "FILE")]
+    pub(crate) tls_client_ca: Option<PathBuf>,
+
+    /// File holding the token every TCP/TLS worker must present [default: none]
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+
+    /// Allow plain tcp:// on a non-loopback address without a token [default: false]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    pub(crate) insecure: Option<bool>,
+
+    /// Connections served at once; more are refused [default: 1024]
+    #[arg(long = "max-connections", value_name = "N", value_parser = values::parse_max_connections)]
+    pub(crate) max_connections: Option<usize>,
 
     /// Folder of the log files, created if missing [default: logs]
     #[arg(long, value_name = "DIR")]
@@ -151,7 +178,8 @@ pub(crate) struct Args {
     pub(crate) config: Option<PathBuf>,
 }
 
-/// `unix:PATH` (the library's parser; its message names the text).
+/// `unix:PATH`, `tcp://HOST:PORT`, `tls://HOST:PORT` (the library's parser;
+/// its message names the text).
 pub(crate) fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
     text.parse::<Endpoint>().map_err(|e| e.to_string())
 }
@@ -217,7 +245,7 @@ mod tests {
             "c.toml",
         ])
         .expect("valid command line");
-        assert_eq!(args.listen, Some(Endpoint::Unix("/tmp/s.sock".into())));
+        assert_eq!(args.listen, vec![Endpoint::Unix("/tmp/s.sock".into())]);
         assert_eq!(args.logdir, Some(PathBuf::from("/var/log/app")));
         assert_eq!(args.name.as_deref(), Some("app"));
         assert_eq!(args.consolidate, Some(true));
@@ -247,15 +275,44 @@ mod tests {
     }
 
     #[test]
+    fn listen_repeats_and_network_flags_parse() {
+        let args = parse(&[
+            "--listen=unix:/tmp/s.sock",
+            "--listen",
+            "tls://[::1]:7000",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--tls-client-ca",
+            "ca.pem",
+            "--token-file",
+            "t",
+            "--insecure",
+            "--max-connections",
+            "8",
+        ])
+        .expect("valid command line");
+        assert_eq!(args.listen.len(), 2);
+        assert_eq!(args.listen[1].to_string(), "tls://[::1]:7000");
+        assert_eq!(args.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(args.tls_key, Some(PathBuf::from("k.pem")));
+        assert_eq!(args.tls_client_ca, Some(PathBuf::from("ca.pem")));
+        assert_eq!(args.token_file, Some(PathBuf::from("t")));
+        assert_eq!((args.insecure, args.max_connections), (Some(true), Some(8)));
+    }
+
+    #[test]
     fn nothing_given_is_none() {
         let args = parse(&[]).expect("no flags is valid for clap");
-        assert!(args.listen.is_none() && args.consolidate.is_none() && args.format.is_empty());
+        assert!(args.listen.is_empty() && args.consolidate.is_none() && args.format.is_empty());
     }
 
     #[test]
     fn bad_values_name_the_flag_and_the_value() {
         for (flag, bad) in [
-            ("--listen", "tcp://x:1"),
+            ("--listen", "tcp://x"),
+            ("--max-connections", "0"),
             ("--max-bytes", "10X"),
             ("--max-age", "3y"),
             ("--at-time", "25:00"),

@@ -50,6 +50,12 @@ pub(crate) const KEYS: &[&str] = &[
     "per-key-level",
     "echo-level",
     "echo",
+    "tls-cert",
+    "tls-key",
+    "tls-client-ca",
+    "token-file",
+    "insecure",
+    "max-connections",
 ];
 
 /// Where a setting's value came from, to name it in an error.
@@ -96,7 +102,14 @@ impl fmt::Display for Setting {
     reason = "read by the sink wiring, which lands with the sink library"
 )]
 pub(crate) struct Config {
-    pub(crate) listen: Endpoint,
+    /// At least one.
+    pub(crate) listen: Vec<Endpoint>,
+    pub(crate) tls_cert: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
+    pub(crate) tls_client_ca: Option<PathBuf>,
+    pub(crate) token_file: Option<PathBuf>,
+    pub(crate) insecure: bool,
+    pub(crate) max_connections: usize,
     pub(crate) logdir: PathBuf,
     pub(crate) name: String,
     pub(crate) consolidate: bool,
@@ -201,7 +214,15 @@ impl FileReader<'_> {
         };
         let a = &mut self.args;
         match key {
-            "listen" => a.listen = Some(string(value).and_then(args::parse_endpoint).map_err(bad)?),
+            "listen" => a.listen = endpoints(value).map_err(bad)?,
+            "tls-cert" => a.tls_cert = Some(string(value).map(PathBuf::from).map_err(bad)?),
+            "tls-key" => a.tls_key = Some(string(value).map(PathBuf::from).map_err(bad)?),
+            "tls-client-ca" => {
+                a.tls_client_ca = Some(string(value).map(PathBuf::from).map_err(bad)?);
+            }
+            "token-file" => a.token_file = Some(string(value).map(PathBuf::from).map_err(bad)?),
+            "insecure" => a.insecure = Some(boolean(value).map_err(bad)?),
+            "max-connections" => a.max_connections = Some(max_connections(value).map_err(bad)?),
             "logdir" => a.logdir = Some(string(value).map(PathBuf::from).map_err(bad)?),
             "name" => a.name = Some(string(value).map_err(bad)?.to_owned()),
             "consolidate" => a.consolidate = Some(boolean(value).map_err(bad)?),
@@ -327,6 +348,34 @@ fn at_time(value: &toml::Value) -> Result<Time, String> {
     }
 }
 
+/// A string (one endpoint) or a list of endpoints.
+fn endpoints(value: &toml::Value) -> Result<Vec<Endpoint>, String> {
+    match value {
+        toml::Value::String(s) => Ok(vec![args::parse_endpoint(s)?]),
+        toml::Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .map(|item| string(item).and_then(args::parse_endpoint))
+            .collect(),
+        other => Err(format!(
+            "expected an endpoint or a non-empty list of endpoints, found {}",
+            other.type_str()
+        )),
+    }
+}
+
+fn max_connections(value: &toml::Value) -> Result<usize, String> {
+    match value {
+        toml::Value::Integer(n) => match usize::try_from(*n) {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err("expected a whole number ≥ 1".to_owned()),
+        },
+        other => Err(format!(
+            "expected a whole number ≥ 1, found {}",
+            other.type_str()
+        )),
+    }
+}
+
 /// A string (one key or `none`) or a list of keys.
 fn process_keys(value: &toml::Value) -> Result<Vec<KeyArg>, String> {
     let keys = match value {
@@ -398,7 +447,21 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
         }};
     }
 
-    let listen = pick!(listen, "listen").ok_or(CliError::MissingListen)?;
+    let listen = if !flags.listen.is_empty() {
+        sources.insert("listen".to_owned(), Source::Flag);
+        flags.listen
+    } else if !file.listen.is_empty() {
+        sources.insert("listen".to_owned(), file_source());
+        file.listen
+    } else {
+        return Err(CliError::MissingListen);
+    };
+    let tls_cert = pick!(tls_cert, "tls-cert");
+    let tls_key = pick!(tls_key, "tls-key");
+    let tls_client_ca = pick!(tls_client_ca, "tls-client-ca");
+    let token_file = pick!(token_file, "token-file");
+    let insecure = pick!(insecure, "insecure").unwrap_or(false);
+    let max_connections = pick!(max_connections, "max-connections").unwrap_or(1024);
     let logdir = pick!(logdir, "logdir").unwrap_or_else(|| PathBuf::from("logs"));
     let name = pick!(name, "name").unwrap_or_else(|| "mplog".to_owned());
     let consolidate = pick!(consolidate, "consolidate").unwrap_or(false);
@@ -468,6 +531,12 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
 
     let config = Config {
         listen,
+        tls_cert,
+        tls_key,
+        tls_client_ca,
+        token_file,
+        insecure,
+        max_connections,
         logdir,
         name,
         consolidate,

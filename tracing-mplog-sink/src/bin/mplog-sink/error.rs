@@ -49,7 +49,9 @@ pub(crate) enum CliError {
         reason: String,
     },
     /// Neither the command line nor the config file gives the endpoint.
-    #[error("no endpoint: give --listen unix:PATH or `listen` in the config file")]
+    #[error(
+        "no endpoint: give --listen unix:PATH (or tcp://HOST:PORT, tls://HOST:PORT) or `listen` in the config file"
+    )]
     MissingListen,
     /// A setting is invalid on its own or together with others.
     #[error("{setting}: {reason}")]

@@ -9,8 +9,13 @@ use crate::signals::{self, Signals};
 
 /// The sink's builder with every setting of `config`.
 pub(crate) fn builder(config: &Config) -> sink::Builder {
-    let mut b = Sink::builder()
-        .listen(config.listen.clone())
+    let mut b = Sink::builder();
+    for endpoint in &config.listen {
+        b = b.listen(endpoint.clone());
+    }
+    b = b
+        .insecure(config.insecure)
+        .max_connections(config.max_connections)
         .logdir(config.logdir.clone())
         .name(config.name.clone())
         .consolidate(config.consolidate)
@@ -41,6 +46,18 @@ pub(crate) fn builder(config: &Config) -> sink::Builder {
     if let Some(age) = config.max_age {
         b = b.max_age(age);
     }
+    if let Some(path) = &config.tls_cert {
+        b = b.tls_cert(path.clone());
+    }
+    if let Some(path) = &config.tls_key {
+        b = b.tls_key(path.clone());
+    }
+    if let Some(path) = &config.tls_client_ca {
+        b = b.tls_client_ca(path.clone());
+    }
+    if let Some(path) = &config.token_file {
+        b = b.token_file(path.clone());
+    }
     if let Some(datefmt) = &config.datefmt {
         b = b.datefmt(datefmt.clone());
     }
@@ -50,7 +67,7 @@ pub(crate) fn builder(config: &Config) -> sink::Builder {
     b
 }
 
-/// Starts the sink, says `listening on <endpoint>`, waits for SIGTERM or
+/// Starts the sink, says `listening on <endpoint>` for each endpoint, waits for SIGTERM or
 /// SIGINT, drains and prints the report.
 pub(crate) fn run(config: &Config) -> Result<(), CliError> {
     // Before the sink starts, so a signal sent as soon as the socket exists
@@ -59,7 +76,9 @@ pub(crate) fn run(config: &Config) -> Result<(), CliError> {
     let handle = builder(config)
         .start()
         .map_err(|error| start_error(config, error))?;
-    eprintln!("listening on {}", handle.endpoint());
+    for endpoint in handle.endpoints() {
+        eprintln!("listening on {endpoint}");
+    }
 
     let signal = signals.wait();
     eprintln!(

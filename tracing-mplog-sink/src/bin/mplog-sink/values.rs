@@ -188,6 +188,14 @@ pub(crate) fn parse_interval(text: &str) -> Result<u32, String> {
     check_interval(n.into())
 }
 
+/// `--max-connections`: a whole number ≥ 1.
+pub(crate) fn parse_max_connections(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number ≥ 1".into()),
+    }
+}
+
 /// An interval from a number (the config file gives integers).
 pub(crate) fn check_interval(n: i64) -> Result<u32, String> {
     match u32::try_from(n) {

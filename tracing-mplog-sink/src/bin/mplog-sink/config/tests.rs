@@ -44,7 +44,7 @@ const FULL: &str = r#"
 #[test]
 fn defaults_when_nothing_but_listen_is_given() {
     let c = resolve(flags(&["--listen", "unix:/tmp/a.sock"]), None).expect("valid");
-    assert_eq!(c.listen, Endpoint::Unix("/tmp/a.sock".into()));
+    assert_eq!(c.listen, vec![Endpoint::Unix("/tmp/a.sock".into())]);
     assert_eq!(c.logdir, PathBuf::from("logs"));
     assert_eq!(c.name, "mplog");
     assert!(!c.consolidate && !c.utc && !c.compress && !c.echo);
@@ -67,7 +67,7 @@ fn defaults_when_nothing_but_listen_is_given() {
 #[test]
 fn the_file_sets_every_key_in_either_spelling() {
     let c = resolve_with(&[], FULL).expect("valid file");
-    assert_eq!(c.listen, Endpoint::Unix("/tmp/from-file.sock".into()));
+    assert_eq!(c.listen, vec![Endpoint::Unix("/tmp/from-file.sock".into())]);
     assert_eq!(c.logdir, PathBuf::from("file-logs"));
     assert_eq!(c.name, "fromfile");
     assert!(c.consolidate && c.utc && c.compress && c.echo);
@@ -131,7 +131,7 @@ fn flags_override_the_file() {
         FULL,
     )
     .expect("valid");
-    assert_eq!(c.listen, Endpoint::Unix("/tmp/flag.sock".into()));
+    assert_eq!(c.listen, vec![Endpoint::Unix("/tmp/flag.sock".into())]);
     assert_eq!(c.max_bytes, 1024);
     assert!(!c.consolidate);
     assert_eq!(c.process_key, vec![]);
@@ -218,7 +218,7 @@ fn bad_values_name_the_key_and_the_value() {
         ("level = \"loud\"", "level", "\"loud\""),
         ("when = \"W9\"", "when", "\"W9\""),
         ("file-mode = 1", "file-mode", "1"),
-        ("listen = \"tcp://h:1\"", "listen", "\"tcp://h:1\""),
+        ("listen = \"tcp://h\"", "listen", "\"tcp://h\""),
         ("format = \"x\"", "format", "\"x\""),
         ("format = { fatal = \"x\" }", "format", "a table"),
         ("backup-count = 1.5", "backup-count", "1.5"),
@@ -280,4 +280,30 @@ fn bad_templates_are_named_after_their_source() {
     )
     .expect_err("twice");
     assert!(err.to_string().contains("twice"), "{err}");
+}
+
+#[test]
+fn listen_takes_a_string_or_a_list_and_network_keys_parse() {
+    let path = Path::new("net.toml");
+    let args = parse_file(
+        path,
+        "listen = [\"unix:/tmp/a.sock\", \"tls://127.0.0.1:7000\"]\n\
+         tls-cert = \"c.pem\"\ntls_key = \"k.pem\"\ntls-client-ca = \"ca.pem\"\n\
+         token-file = \"t\"\ninsecure = true\nmax-connections = 16\n",
+    )
+    .expect("valid file");
+    let c = resolve(Args::default(), Some((path.to_owned(), args))).expect("resolves");
+    assert_eq!(c.listen.len(), 2);
+    assert_eq!(c.listen[1].to_string(), "tls://127.0.0.1:7000");
+    assert_eq!(c.tls_key, Some(PathBuf::from("k.pem")));
+    assert_eq!((c.insecure, c.max_connections), (true, 16));
+    for bad in [
+        "listen = []",
+        "listen = 3",
+        "max-connections = 0",
+        "listen = \"tcp://x\"",
+    ] {
+        let err = parse_file(path, bad).expect_err(bad);
+        assert!(err.to_string().contains("net.toml"), "{bad}: {err}");
+    }
 }
