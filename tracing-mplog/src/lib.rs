@@ -97,8 +97,8 @@ mod sender;
 mod state;
 mod sys;
 mod transport;
-pub mod wire;
 mod window;
+pub mod wire;
 pub mod worker;
 
 pub use endpoint::{Endpoint, EndpointError};

@@ -34,9 +34,9 @@ use std::time::Duration;
 
 use crate::state::{Config, Counters, Msg};
 use crate::transport::{self, Conn};
+use crate::window::Window;
 use crate::wire::buf::patch_event_seq;
 use crate::wire::{DropReason, Dropped, Goodbye, OwnedFrame, Reply, capabilities};
-use crate::window::Window;
 
 /// Batches grow to about this many bytes before they are written.
 const BATCH_BYTES: usize = 256 * 1024;

@@ -7,8 +7,8 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use crate::layer::DEFAULT_OUTAGE_GRACE;
 use crate::outage::parse_grace;
-use crate::{BuildError, Endpoint, EndpointError, FlushGuard, MpLayer};
 pub use crate::{ACK_ENV, ENDPOINT_ENV, OUTAGE_GRACE_ENV, PROCESS_NAME_ENV};
+use crate::{BuildError, Endpoint, EndpointError, FlushGuard, MpLayer};
 
 /// Why [`init`] failed.
 #[derive(Debug, thiserror::Error)]

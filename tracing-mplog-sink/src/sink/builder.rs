@@ -12,9 +12,9 @@ use std::time::Duration;
 use tracing_core::Level;
 use tracing_mplog::{Endpoint, wire};
 
-use super::seen::SeqStore;
 use super::lines::LineMaker;
 use super::router::Router;
+use super::seen::SeqStore;
 use super::view::Origin;
 use super::writer::{Config, Msg, Writer};
 use super::{ProcessKey, Shared, SinkError, SinkHandle, listener};

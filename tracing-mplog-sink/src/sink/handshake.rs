@@ -10,8 +10,8 @@
 //!
 //! Tokens authenticate network peers; Unix peers are authenticated by
 //! their uid (`allowed_uids`), so a token is not required there.
-//! Acknowledged delivery is never agreed yet: the welcome clears
-//! `ACKED_DELIVERY`.
+//! Acknowledged delivery (`ACKED_DELIVERY`) is agreed whenever a version-2
+//! hello asks for it, on every transport.
 
 use subtle::ConstantTimeEq;
 use tracing_mplog::wire::{Hello, RefuseReason, Refused, Reply, VERSION, Welcome, capabilities};
@@ -23,8 +23,12 @@ use crate::transport::Peer;
 /// What to do with a hello.
 #[derive(Debug)]
 pub(crate) enum Verdict {
-    /// Serve the connection; send `welcome` first if any.
-    Accept { welcome: Option<Vec<u8>> },
+    /// Serve the connection; send `welcome` first if any; acknowledge
+    /// events if `acked`.
+    Accept {
+        welcome: Option<Vec<u8>>,
+        acked: bool,
+    },
     /// Refuse it: count `reason`, log `why`, send `refused` if any, close.
     Refuse {
         reason: Reason,
@@ -69,13 +73,20 @@ pub(crate) fn check(shared: &Shared, peer: &Peer, hello: &Hello<'_>) -> Verdict 
         agreed |= capabilities::AUTH_TOKEN;
     }
     if !v2 {
-        return Verdict::Accept { welcome: None };
+        return Verdict::Accept {
+            welcome: None,
+            acked: false,
+        };
     }
+    agreed |= hello.capabilities & capabilities::ACKED_DELIVERY;
     let mut out = Vec::new();
     Reply::Welcome(Welcome {
         version: VERSION,
         capabilities: agreed & hello.capabilities,
     })
     .encode(&mut out);
-    Verdict::Accept { welcome: Some(out) }
+    Verdict::Accept {
+        welcome: Some(out),
+        acked: agreed & capabilities::ACKED_DELIVERY != 0,
+    }
 }

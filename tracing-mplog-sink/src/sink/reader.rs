@@ -18,11 +18,11 @@
 //! WARN record; every other connection carries on.
 
 use std::io::{self, BufReader, Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
-use tracing_mplog::wire::{Frame, FrameReader, WireError};
+use tracing_mplog::wire::{Ack, Frame, FrameReader, Reply, WireError};
 
 use super::Shared;
 use super::handshake::{self, Verdict};
@@ -38,6 +38,63 @@ const READ_BUFFER: usize = 64 * 1024;
 const MAX_BATCH: usize = 128 * 1024;
 /// How often a blocked read looks at the drain deadline.
 pub(crate) const POLL: Duration = Duration::from_millis(250);
+/// In acknowledged mode, how often a read waiting for more looks whether
+/// the writer made events durable that are not acknowledged yet.
+const ACK_POLL: Duration = Duration::from_millis(2);
+
+/// What a connection's stream must do for its reader: read frames, write
+/// replies, change its read timeout.
+pub(crate) trait Stream: Read + Write {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl Stream for Conn {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        Conn::set_read_timeout(self, timeout)
+    }
+}
+
+#[cfg(test)]
+impl Stream for std::os::unix::net::UnixStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_read_timeout(self, timeout)
+    }
+}
+
+/// Acknowledged delivery on one connection.
+#[derive(Debug)]
+struct Acks {
+    /// Published by the writer: the highest `seq` of this connection's
+    /// process whose line is handed to the operating system.
+    durable: Arc<AtomicU64>,
+    /// The highest `seq` acknowledged to the worker.
+    sent: u64,
+    /// The highest event `seq` read from the connection.
+    read: u64,
+    /// Whether the socket has the short read timeout ([`ACK_POLL`]).
+    short: bool,
+}
+
+impl Acks {
+    /// Acknowledges what became durable; while events read are not, reads
+    /// wait [`ACK_POLL`] at a time so their acknowledgement is not late.
+    fn send_due(&mut self, stream: &mut impl Stream) -> io::Result<()> {
+        let durable = self.durable.load(Ordering::Acquire);
+        if durable > self.sent {
+            let mut out = Vec::with_capacity(16);
+            Reply::Ack(Ack { seq: durable }).encode(&mut out);
+            stream.write_all(&out)?;
+            stream.flush()?;
+            self.sent = durable;
+        }
+        let pending = self.read > self.sent;
+        if pending != self.short {
+            stream.set_read_timeout(Some(if pending { ACK_POLL } else { POLL }))?;
+            self.short = pending;
+        }
+        Ok(())
+    }
+}
 
 /// The socket, read with a timeout so the sink can cut the connection once
 /// its drain timeout has passed, or before its hello once the hello
@@ -46,11 +103,16 @@ struct Patient<'a, S = Conn> {
     stream: S,
     cut: &'a AtomicBool,
     hello_deadline: Option<Instant>,
+    /// In acknowledged mode: acknowledgements are sent between reads.
+    acks: Option<Acks>,
 }
 
-impl<S: Read> Read for Patient<'_, S> {
+impl<S: Stream> Read for Patient<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
+            if let Some(acks) = &mut self.acks {
+                acks.send_due(&mut self.stream)?;
+            }
             match self.stream.read(buf) {
                 Err(e)
                     if matches!(
@@ -105,6 +167,7 @@ pub(crate) fn run(shared: &Shared, id: u64, accepted: Accepted) {
                 stream: conn,
                 cut: &shared.cut,
                 hello_deadline: Some(deadline),
+                acks: None,
             };
             let mut frames = FrameReader::with_max_frame_size(
                 BufReader::with_capacity(READ_BUFFER, patient),
@@ -129,7 +192,7 @@ fn reply(frames: &mut FrameReader<BufReader<Patient<'_>>>, bytes: &[u8]) {
 
 fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_>>>, peer: Peer) {
     let refuse = |reason: Reason, why: String| shared.refuse(id, &peer, reason, &why);
-    let (origin, welcome) = match frames.read_raw() {
+    let (origin, welcome, acked) = match frames.read_raw() {
         Ok(None) => return, // connected and left: nothing to say
         Err(e) => return refuse(Reason::Hello, reason(&e)),
         Ok(Some(body)) => match Frame::decode(body) {
@@ -142,7 +205,7 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
                     host: h.host.to_owned(),
                 });
                 match handshake::check(shared, &peer, &h) {
-                    Verdict::Accept { welcome } => (origin, welcome),
+                    Verdict::Accept { welcome, acked } => (origin, welcome, acked),
                     Verdict::Refuse {
                         reason,
                         why,
@@ -163,15 +226,28 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
     if let Some(bytes) = welcome {
         reply(frames, &bytes);
     }
+    let durable = acked.then(|| Arc::new(AtomicU64::new(0)));
+    frames.get_mut().get_mut().acks = durable.as_ref().map(|d| Acks {
+        durable: Arc::clone(d),
+        sent: 0,
+        read: 0,
+        short: false,
+    });
+    let fresh = || {
+        let mut lines = Lines::new(Arc::clone(&origin));
+        lines.ack = durable.clone();
+        lines
+    };
     if shared.tx.send(Msg::Opened(Arc::clone(&origin))).is_err() {
         return;
     }
     let maker: &LineMaker = &shared.lines;
     let conn_key = maker.connection_key(&origin);
-    let mut batch = Lines::new(Arc::clone(&origin));
+    let mut batch = fresh();
     let mut goodbye = false;
+    let mut read_seq = 0;
     let send = |batch: &mut Lines| {
-        let full = std::mem::replace(batch, Lines::new(Arc::clone(&origin)));
+        let full = std::mem::replace(batch, fresh());
         shared.tx.send(Msg::Lines(Box::new(full))).is_ok()
     };
     let error = loop {
@@ -187,6 +263,7 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
                         origin: &origin,
                     };
                     maker.add(&mut batch, event.seq(), &rec, conn_key.as_deref());
+                    read_seq = read_seq.max(event.seq());
                 }
                 Ok(Frame::Dropped(dropped)) => {
                     // Keep the order: the lines before it, then the report.
@@ -205,6 +282,9 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
                 Ok(_) => {}
                 Err(e) => break Some(reason(&e)),
             },
+        }
+        if let Some(acks) = &mut frames.get_mut().get_mut().acks {
+            acks.read = read_seq;
         }
         let more = whole_frame_buffered(frames.get_ref().buffer());
         if !batch.is_empty() && (!more || batch.text_len() >= MAX_BATCH) && !send(&mut batch) {
@@ -236,6 +316,7 @@ mod tests {
             stream: a,
             cut: &cut,
             hello_deadline: None,
+            acks: None,
         };
         let writer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(60));

@@ -9,11 +9,13 @@
 //! acknowledge them, so a mark never claims a line that is not in the
 //! files, and an acknowledged line always has its mark.
 //!
-//! The file, `.{name}.seq` in the log folder, is text, one process a line:
+//! The file, `.{name}.seq` in the log folder, is text, one process a line,
+//! its fields separated by tabs (`%`, tab and line breaks in the host name
+//! escaped as `%25`, `%09`, `%0A`, `%0D`):
 //!
 //! ```text
 //! # mplog-sink high-water marks, version 1: seq pid start_time_ns host
-//! 1532	4242	1733123456789000000	web-1
+//! 1532<TAB>4242<TAB>1733123456789000000<TAB>web-1
 //! ```
 //!
 //! It is replaced whole (write a temporary file, then rename), so a kill

@@ -29,8 +29,8 @@ use tracing_mplog::wire::{DropReason, EventView, Frame, OwnedEvent, OwnedFrame};
 
 use super::lines::{Lines, NO_KEY};
 use super::report::Tally;
-use super::seen::{ProcId, SeqStore};
 use super::router::Router;
+use super::seen::{ProcId, SeqStore};
 use super::view::{Origin, WireRecord};
 use crate::clock::Clock;
 use crate::format::LevelFormatter;
@@ -640,7 +640,9 @@ impl Writer {
                 let path = self.seen.path().display().to_string();
                 self.notice(
                     Level::WARN,
-                    &format!("cannot save the high-water marks to {path}: {e}; acknowledgements wait"),
+                    &format!(
+                        "cannot save the high-water marks to {path}: {e}; acknowledgements wait"
+                    ),
                 );
             }
             return;

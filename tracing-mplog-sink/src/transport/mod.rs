@@ -199,6 +199,18 @@ pub(crate) enum Conn {
     Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
 }
 
+impl Conn {
+    /// Sets the read timeout of the socket under the connection.
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.set_read_timeout(timeout),
+            Conn::Tcp(s) => s.set_read_timeout(timeout),
+            #[cfg(feature = "tls")]
+            Conn::Tls(s) => s.sock.set_read_timeout(timeout),
+        }
+    }
+}
+
 impl Read for Conn {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
