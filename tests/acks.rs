@@ -106,3 +106,87 @@ fn a_sigkilled_sink_loses_nothing_in_ack_mode_and_duplicates_little() {
         "{duplicated} of {total} events written twice (more than 1 %)"
     );
 }
+
+/// A sink that welcomes acknowledged delivery and then never acknowledges:
+/// the worker's window fills, its sender stops taking events, the channel
+/// fills, and the outage grace applies as with any sink that takes nothing
+/// — the worker finishes, says so, and is not frozen.
+#[test]
+fn a_sink_that_never_acknowledges_costs_the_grace_not_a_frozen_worker() {
+    use std::io::{Read, Write};
+    use tracing_mplog::wire::{Reply, VERSION, Welcome, capabilities};
+
+    let s = Setup::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                let mut head = [0u8; 4];
+                if conn.read_exact(&mut head).is_err() {
+                    return;
+                }
+                let mut hello = vec![0u8; u32::from_le_bytes(head) as usize];
+                if conn.read_exact(&mut hello).is_err() {
+                    return;
+                }
+                let mut welcome = Vec::new();
+                Reply::Welcome(Welcome {
+                    version: VERSION,
+                    capabilities: capabilities::ACKED_DELIVERY,
+                })
+                .encode(&mut welcome);
+                let _ = conn.write_all(&welcome);
+                // Read everything, acknowledge nothing.
+                let _ = std::io::copy(&mut conn, &mut std::io::sink());
+            });
+        }
+    });
+    // ~100 000 events of ~200 bytes: far more than the 8 MiB window.
+    let started = Instant::now();
+    let mut cmd = s.worker(0, 100_000, &[]);
+    cmd.env("TRACING_MPLOG_ENDPOINT", format!("tcp://127.0.0.1:{port}"))
+        .env("TRACING_MPLOG_OUTAGE_GRACE", "1s");
+    let child = cmd.spawn_guarded().into_child();
+    let out = child.wait_with_output().expect("worker");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let took = started.elapsed();
+    assert!(out.status.success(), "worker failed: {stderr}");
+    assert!(
+        stderr.contains("unreachable") && stderr.contains("dropped"),
+        "the outage is said on stderr: {stderr}"
+    );
+    // Grace (1 s) + flush timeout (5 s) + a loaded machine's slack.
+    assert!(took < Duration::from_secs(60), "took {took:?}: {stderr}");
+}
+
+/// `unix:` with `TRACING_MPLOG_ACK=1`: the hello asks for acknowledgements,
+/// the sink agrees, every event lands once and the guard's flush returns
+/// once they are acknowledged (a flush that timed out would say "gave up").
+#[test]
+fn acknowledged_delivery_over_a_unix_socket() {
+    let s = Setup::new();
+    let handle = s.sink().start().expect("sink");
+    let workers: Vec<Proc> = (0..2)
+        .map(|id| {
+            let mut cmd = s.worker(id, 3_000, &[]);
+            cmd.env("TRACING_MPLOG_ACK", "1");
+            cmd.spawn_guarded()
+        })
+        .collect();
+    for w in workers {
+        let child = w.into_child();
+        let out = child.wait_with_output().expect("worker");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !stderr.contains("gave up"),
+            "{stderr}"
+        );
+    }
+    handle.shutdown().expect("shutdown");
+    let map = series(&lines(&log_files(&s.logdir(), "all.log")));
+    for id in 0..2 {
+        support::assert_series(&map, id, 3_000);
+    }
+}
