@@ -127,6 +127,11 @@ impl RunningSink {
         }
     }
 
+    /// The sink's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("child").id()
+    }
+
     /// Waits for a stderr line starting with `prefix`; returns the line.
     pub fn wait_line(&self, prefix: &str) -> String {
         let (lock, cond) = &*self.stderr;

@@ -50,8 +50,12 @@ const BACKOFF_MAX: Duration = Duration::from_millis(500);
 const REFUSED_BACKOFF: Duration = Duration::from_secs(2);
 /// How often an idle sender looks whether the sink asked it to leave.
 const IDLE_CHECK: Duration = Duration::from_millis(50);
-/// How often a sender waiting for acknowledgements looks for them.
+/// How often a sender waiting for acknowledgements looks for them: first
+/// after [`ACK_POLL`], then twice as long each time none came, up to
+/// [`ACK_POLL_MAX`] (a process with a thousand idle connections must not
+/// wake a thousand times a millisecond).
 const ACK_POLL: Duration = Duration::from_millis(1);
+const ACK_POLL_MAX: Duration = Duration::from_millis(32);
 /// Unacknowledged bytes kept at most; then no more events are taken until
 /// acknowledgements come.
 const WINDOW_BYTES: usize = 8 * 1024 * 1024;
@@ -95,6 +99,8 @@ pub(crate) struct Sender {
     window: Window,
     /// Bytes the sink sent that do not make a whole frame yet.
     inbox: Vec<u8>,
+    /// The current wait between looks for acknowledgements.
+    ack_poll: Duration,
 }
 
 impl Sender {
@@ -123,6 +129,7 @@ impl Sender {
             acked: false,
             window: Window::default(),
             inbox: Vec::new(),
+            ack_poll: ACK_POLL,
         }
     }
 
@@ -152,7 +159,7 @@ impl Sender {
                         self.counters.outage.progress(&self.config.endpoint);
                         IDLE_CHECK
                     } else {
-                        ACK_POLL
+                        self.ack_poll
                     };
                     match self.rx.recv_timeout(wait) {
                         Ok(msg) => self.take(msg),
@@ -224,6 +231,9 @@ impl Sender {
         if released > 0 {
             self.counters.written.fetch_add(released, Ordering::SeqCst);
             self.counters.outage.progress(&self.config.endpoint);
+            self.ack_poll = ACK_POLL;
+        } else {
+            self.ack_poll = (self.ack_poll * 2).min(ACK_POLL_MAX);
         }
         if closed || bad {
             self.conn = None;
@@ -237,7 +247,7 @@ impl Sender {
         if self.conn.is_none() {
             return self.connect();
         }
-        std::thread::sleep(ACK_POLL);
+        std::thread::sleep(self.ack_poll);
         self.poll_sink();
         !self.counters.abandoned.load(Ordering::SeqCst)
     }
@@ -263,7 +273,7 @@ impl Sender {
                 }
                 continue;
             }
-            std::thread::sleep(ACK_POLL);
+            std::thread::sleep(self.ack_poll);
             self.poll_sink();
         }
     }

@@ -39,8 +39,13 @@ const MAX_BATCH: usize = 128 * 1024;
 /// How often a blocked read looks at the drain deadline.
 pub(crate) const POLL: Duration = Duration::from_millis(250);
 /// In acknowledged mode, how often a read waiting for more looks whether
-/// the writer made events durable that are not acknowledged yet.
-const ACK_POLL: Duration = Duration::from_millis(2);
+/// the writer made events durable that are not acknowledged yet: first
+/// after [`ACK_POLL`], then twice as long each time nothing new was
+/// durable, up to [`ACK_POLL_MAX`] (a thousand connections waiting for
+/// their acknowledgements must not wake the sink a thousand times a
+/// millisecond).
+const ACK_POLL: Duration = Duration::from_millis(1);
+const ACK_POLL_MAX: Duration = Duration::from_millis(32);
 
 /// What a connection's stream must do for its reader: read frames, write
 /// replies, change its read timeout.
@@ -71,26 +76,32 @@ struct Acks {
     sent: u64,
     /// The highest event `seq` read from the connection.
     read: u64,
-    /// Whether the socket has the short read timeout ([`ACK_POLL`]).
-    short: bool,
+    /// The socket's read timeout now.
+    timeout: Duration,
 }
 
 impl Acks {
     /// Acknowledges what became durable; while events read are not, reads
-    /// wait [`ACK_POLL`] at a time so their acknowledgement is not late.
+    /// wait a short time (see [`ACK_POLL`]) so their acknowledgement is not
+    /// late.
     fn send_due(&mut self, stream: &mut impl Stream) -> io::Result<()> {
         let durable = self.durable.load(Ordering::Acquire);
-        if durable > self.sent {
+        let timeout = if durable > self.sent {
             let mut out = Vec::with_capacity(16);
             Reply::Ack(Ack { seq: durable }).encode(&mut out);
             stream.write_all(&out)?;
             stream.flush()?;
             self.sent = durable;
-        }
-        let pending = self.read > self.sent;
-        if pending != self.short {
-            stream.set_read_timeout(Some(if pending { ACK_POLL } else { POLL }))?;
-            self.short = pending;
+            ACK_POLL
+        } else if self.timeout < POLL {
+            (self.timeout * 2).min(ACK_POLL_MAX)
+        } else {
+            ACK_POLL
+        };
+        let timeout = if self.read > self.sent { timeout } else { POLL };
+        if timeout != self.timeout {
+            stream.set_read_timeout(Some(timeout))?;
+            self.timeout = timeout;
         }
         Ok(())
     }
@@ -231,7 +242,7 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
         durable: Arc::clone(d),
         sent: 0,
         read: 0,
-        short: false,
+        timeout: POLL,
     });
     let fresh = || {
         let mut lines = Lines::new(Arc::clone(&origin));
