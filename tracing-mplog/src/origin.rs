@@ -1,6 +1,7 @@
 //! Where an event comes from: the facts about the calling process and
 //! thread that [`MpLayer`](crate::MpLayer) puts into every hello and event
-//! frame, exposed so in-process formatters report them the same way.
+//! frame, exposed so in-process formatters report them the same way, and
+//! the metadata of a `log` record bridged into `tracing`.
 //!
 //! ```
 //! let tid = tracing_mplog::origin::thread_id();
