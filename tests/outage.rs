@@ -98,7 +98,10 @@ fn a_sink_that_stopped_reading_does_not_freeze_the_worker() {
     // Connections land in the backlog and are never read: the worker's
     // sender fills the socket buffer and blocks in `send`.
     let listener = UnixListener::bind(s.socket()).expect("bind");
-    let child = worker(&s, 2, 20_000, &[], GRACE);
+    // Three logging threads: once the outage is declared, none of them
+    // waits again per event (20 000 each would take hours at one grace per
+    // event).
+    let child = worker(&s, 2, 20_000, &["--threads", "3"], GRACE);
     let (out, _) = wait_within(child, GRACE + FLUSH_TIMEOUT + SLACK);
     assert_one_warning(&s, &out);
     drop(listener);
