@@ -8,7 +8,7 @@
 //! ```text
 //! mplog-test-worker --id K --events N [--sleep-us U] [--threads T]
 //!                   [--mode init|drop-newest:CAPACITY|hang-after-flush|fork:M
-//!                          |flush-every:K|connect-raw|outage:M]
+//!                          |flush-every:K|connect-raw|outage:M|log-dep|log-own]
 //! ```
 //!
 //! - `init` (default): `tracing_mplog::worker::init()`, log, drop the guard.
@@ -31,6 +31,13 @@
 //!   starts the sink meanwhile), call `flush()` until it succeeds (at most
 //!   10 tries) and print `reconnected`, then log `M` more events numbered
 //!   `N+1..=N+M` and drop the guard.
+//! - `log-dep`: `worker::init()`, then the module `dep` (a stand-in for a
+//!   dependency that logs through the `log` crate) logs `N` numbered
+//!   records with `log::warn!(target: "dep", ...)`, and one
+//!   `log::debug!` that `RUST_LOG=info` filters out.
+//! - `log-own`: install a `log` logger of our own that prints each record
+//!   as `own-logger: MESSAGE` on stdout, then `worker::init()` (which must
+//!   keep it), then log as `log-dep` does.
 //!
 //! With `--threads T`, events are spread over T threads (each thread logs
 //! its own numbered series as worker `id * 100 + thread`).
@@ -59,6 +66,8 @@ enum Mode {
     FlushEvery(u64),
     ConnectRaw,
     Outage(u64),
+    LogDep,
+    LogOwn,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -87,6 +96,8 @@ fn parse_args() -> Result<Args, String> {
                     None if value == "init" => Mode::Init,
                     None if value == "hang-after-flush" => Mode::HangAfterFlush,
                     None if value == "connect-raw" => Mode::ConnectRaw,
+                    None if value == "log-dep" => Mode::LogDep,
+                    None if value == "log-own" => Mode::LogOwn,
                     Some(("flush-every", k)) => Mode::FlushEvery(
                         k.parse::<u64>()
                             .map_err(|e| format!("--mode {value}: {e}"))?
@@ -141,6 +152,36 @@ fn log_all(args: &Args) {
     });
 }
 
+/// A stand-in for a dependency that logs through the `log` crate.
+mod dep {
+    /// Logs `events` numbered records as worker `id`, through `log`.
+    pub(crate) fn work(id: u64, events: u64) {
+        for n in 1..=events {
+            log::warn!(target: "dep", "w{id} e{n} line={}", line!());
+        }
+        log::debug!(target: "dep", "w{id} filtered out by RUST_LOG=info");
+    }
+
+    /// A `log` logger a program might have installed before `worker::init()`.
+    pub(crate) struct OwnLogger;
+
+    pub(crate) static OWN_LOGGER: OwnLogger = OwnLogger;
+
+    impl log::Log for OwnLogger {
+        fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+            metadata.level() <= log::Level::Info
+        }
+
+        fn log(&self, record: &log::Record<'_>) {
+            if self.enabled(record.metadata()) {
+                super::say(&format!("own-logger: {}", record.args()));
+            }
+        }
+
+        fn flush(&self) {}
+    }
+}
+
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     // The test reads these markers; a closed stdout only loses the marker.
@@ -190,6 +231,16 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Mode::ConnectRaw => connect_raw(args)?,
+        Mode::LogDep => {
+            let _guard = tracing_mplog::worker::init()?;
+            dep::work(args.id, args.events);
+        }
+        Mode::LogOwn => {
+            log::set_logger(&dep::OWN_LOGGER)?;
+            log::set_max_level(log::LevelFilter::Info);
+            let _guard = tracing_mplog::worker::init()?;
+            dep::work(args.id, args.events);
+        }
         Mode::Outage(more) => {
             let guard = tracing_mplog::worker::init()?;
             log_range(args.id, 1..=args.events, args.sleep_us);

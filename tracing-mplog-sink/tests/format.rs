@@ -542,3 +542,40 @@ fn fmt_path_from_many_threads_keeps_whole_lines() {
     }
     assert_eq!(text.lines().count(), 2000);
 }
+
+/// A record of the `log` crate, bridged the way `worker::init()` does it
+/// (tracing-log's `LogTracer`), without installing a global logger.
+fn log_through_the_bridge() {
+    use log::Log;
+    tracing_log::LogTracer::new().log(
+        &log::Record::builder()
+            .args(format_args!("from log {}", 7))
+            .level(log::Level::Warn)
+            .target("dep")
+            .module_path(Some("dep::inner"))
+            .file(Some("dep/src/inner.rs"))
+            .line(Some(42))
+            .build(),
+    );
+}
+
+#[test]
+fn fmt_path_reports_a_log_record_with_its_own_target_module_file_and_line() {
+    let f = LevelFormatter::builder()
+        .default_format("{level} {target} {module_path} {file}:{line} {message}|{fields}|")
+        .clock(ManualClock::new(datetime!(2024-05-01 10:00:00 UTC)))
+        .build()
+        .expect("valid");
+    let buf = Buf::default();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .event_format(f)
+            .with_writer(buf.clone()),
+    );
+    tracing::subscriber::with_default(subscriber, log_through_the_bridge);
+    assert_eq!(
+        buf.text(),
+        "WARN dep dep::inner dep/src/inner.rs:42 from log 7||\n"
+    );
+}

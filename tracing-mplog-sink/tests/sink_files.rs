@@ -244,6 +244,39 @@ fn sink_layer_writes_the_parents_events_under_the_sink_name() {
 }
 
 #[test]
+fn sink_layer_writes_a_log_record_with_its_own_target_module_file_and_line() {
+    let env = Env::new();
+    let sink = env
+        .builder()
+        .name("parent")
+        .default_format(
+            "%(levelname)s %(name)s %(module)s %(pathname)s:%(lineno)d %(msg)s|%(fields)s|",
+        )
+        .start()
+        .expect("start");
+    let subscriber = tracing_subscriber::registry().with(sink.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        use log::Log;
+        // Bridged as `worker::init()` bridges it, without a global logger.
+        tracing_log::LogTracer::new().log(
+            &log::Record::builder()
+                .args(format_args!("from log {}", 7))
+                .level(log::Level::Warn)
+                .target("dep")
+                .module_path(Some("dep::inner"))
+                .file(Some("dep/src/inner.rs"))
+                .line(Some(42))
+                .build(),
+        );
+    });
+    sink.shutdown().expect("shutdown");
+    assert_eq!(
+        env.lines("parent.log"),
+        ["WARN dep dep::inner dep/src/inner.rs:42 from log 7||"]
+    );
+}
+
+#[test]
 fn size_rotation_through_the_sink_keeps_every_line() {
     let env = Env::new();
     let sink = env

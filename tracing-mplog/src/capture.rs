@@ -52,7 +52,10 @@ pub(crate) fn encode_event<S>(
 ) where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let meta = event.metadata();
+    // A `log` record bridged by `LogTracer` carries its own target, module
+    // path, file and line in fields; the event's metadata is the bridge's.
+    let normalized = crate::origin::log_metadata(event);
+    let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
     let at = begin_frame(buf, FrameType::Event as u8);
     let mut flags = 0;
     if meta.module_path().is_some() {
@@ -84,7 +87,11 @@ pub(crate) fn encode_event<S>(
     }
     encode_scope(buf, event, ctx);
     let fields_at = begin_len(buf);
-    event.record(&mut FieldEncoder(buf));
+    if normalized.is_some() {
+        event.record(&mut LogRecordEncoder(FieldEncoder(buf)));
+    } else {
+        event.record(&mut FieldEncoder(buf));
+    }
     end_len(buf, fields_at);
     end_len(buf, at);
 }
@@ -195,6 +202,56 @@ impl Visit for FieldEncoder<'_> {
         put_str(self.0, field.name());
         put_u8(self.0, Tag::Debug as u8);
         put_debug(self.0, value);
+    }
+}
+
+/// A [`FieldEncoder`] for a bridged `log` record: leaves out the fields that
+/// carried the record's metadata (already in the frame's header).
+struct LogRecordEncoder<'a>(FieldEncoder<'a>);
+
+impl Visit for LogRecordEncoder<'_> {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.record_i64(field, value);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if !crate::origin::is_log_metadata_field(field.name()) {
+            self.0.record_u64(field, value);
+        }
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.0.record_i128(field, value);
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.0.record_u128(field, value);
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.record_f64(field, value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.record_bool(field, value);
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !crate::origin::is_log_metadata_field(field.name()) {
+            self.0.record_str(field, value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if !crate::origin::is_log_metadata_field(field.name()) {
+            self.0.record_debug(field, value);
+        }
+    }
+}
+
+impl fmt::Debug for LogRecordEncoder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogRecordEncoder").finish_non_exhaustive()
     }
 }
 
@@ -314,6 +371,32 @@ mod tests {
             })
             .collect();
         assert_eq!(spans, [("outer", vec!["a", "late"]), ("inner", vec!["b"])]);
+    }
+
+    #[cfg(feature = "log")]
+    #[test]
+    fn a_bridged_log_record_keeps_its_own_metadata() {
+        use log::Log;
+        let e = capture(|| {
+            let bridge = tracing_log::LogTracer::new();
+            bridge.log(
+                &log::Record::builder()
+                    .args(format_args!("from log {}", 1))
+                    .level(log::Level::Warn)
+                    .target("dep")
+                    .module_path(Some("dep::inner"))
+                    .file(Some("dep/src/inner.rs"))
+                    .line(Some(42))
+                    .build(),
+            );
+        });
+        assert_eq!(e.level, Level::WARN);
+        assert_eq!(e.target, "dep");
+        assert_eq!(e.module_path.as_deref(), Some("dep::inner"));
+        assert_eq!(e.file.as_deref(), Some("dep/src/inner.rs"));
+        assert_eq!(e.line, Some(42));
+        assert_eq!(e.message.as_deref(), Some("from log 1"));
+        assert!(e.fields.is_empty(), "no log.* fields: {:?}", e.fields);
     }
 
     #[test]

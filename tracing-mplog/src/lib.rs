@@ -63,7 +63,11 @@
 //! | [`worker::init`], [`ENDPOINT_ENV`], [`PROCESS_NAME_ENV`], [`OUTAGE_GRACE_ENV`], [`ACK_ENV`] | one-call worker setup |
 //! | [`fork::after_fork_guard`] | flushing in a `fork()`ed child |
 //! | [`wire`] | the protocol: frames, encoder, decoder (`docs/wire.md`) |
-//! | [`origin`] | thread id, host name and process name, as the frames carry them |
+//! | [`origin`] | thread id, host name and process name, as the frames carry them; a bridged `log` record's own metadata |
+//!
+//! **Cargo feature `log`** (on by default): [`worker::init`] bridges records of the
+//! `log` crate (tracing-log's `LogTracer`), and the layer records them with their own
+//! target, module path, file and line ([`origin::log_metadata`]).
 //!
 //! **Delivery guarantee.** With [`Backpressure::BlockWithGrace`] (the
 //! default) no event is lost while the process lives, as long as the sink

@@ -79,6 +79,13 @@ pub enum Error {
 /// `registry().with(EnvFilter).with(MpLayer)` as the global default, and
 /// returns the guard that flushes on drop.
 ///
+/// With the cargo feature `log` (on by default) it also bridges the `log`
+/// crate: records of libraries that log through `log::warn!` and friends
+/// reach the sink like events, with their own target, module path, file
+/// and line (tracing-log's `LogTracer`). If the program already installed a
+/// `log` logger, that logger is kept and `init` still succeeds; one line on
+/// stderr says that `log` records go to it, not to the sink.
+///
 /// ```no_run
 /// fn main() -> Result<(), tracing_mplog::worker::Error> {
 ///     let _guard = tracing_mplog::worker::init()?;
@@ -116,6 +123,7 @@ pub fn init() -> Result<FlushGuard, Error> {
     tracing::subscriber::set_global_default(
         tracing_subscriber::registry().with(filter).with(layer),
     )?;
+    bridge_log();
     Ok(guard)
 }
 
@@ -134,6 +142,29 @@ fn ack_from_env() -> Result<Option<bool>, Error> {
         }),
     }
 }
+
+/// Sends the `log` crate's records through `tracing` (feature `log`): installs
+/// tracing-log's `LogTracer`, with `log`'s maximum level set to what the
+/// filter lets through. A `log` logger the program installed itself is kept
+/// (it was chosen on purpose, and failing the worker for it would be worse):
+/// one line on stderr says that `log` records go there, not to the sink.
+#[cfg(feature = "log")]
+fn bridge_log() {
+    use tracing_log::AsLog;
+    let max = tracing_core::LevelFilter::current().as_log();
+    if tracing_log::LogTracer::builder()
+        .with_max_level(max)
+        .init()
+        .is_err()
+    {
+        eprintln!(
+            "tracing-mplog: a `log` logger is already installed; records of the `log` crate go to it, not to the sink"
+        );
+    }
+}
+
+#[cfg(not(feature = "log"))]
+fn bridge_log() {}
 
 /// `TRACING_MPLOG_OUTAGE_GRACE`, else the builder's default.
 fn outage_grace_from_env() -> Result<Duration, Error> {

@@ -197,6 +197,54 @@ fn drop_newest_reports_the_exact_count() {
 }
 
 #[test]
+fn block_with_grace_drops_after_the_grace_and_is_lossless_once_the_sink_is_back() {
+    let sink = TestSink::new();
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(sink.endpoint())
+        // Room for every event logged after the flush: that phase never
+        // waits, so a stall of a loaded machine cannot make it drop.
+        .channel_capacity(64)
+        .outage_grace(Duration::from_millis(300))
+        .build()
+        .expect("build");
+    const N: u64 = 300;
+    const AFTER: u64 = 50;
+    let dispatch = tracing::Dispatch::new(subscriber(layer));
+    // No sink: the first events fill the batch and the channel, one waits
+    // out the grace, the rest are dropped at once and counted.
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..N {
+            tracing::info!(i, "burst");
+        }
+    });
+    let rx = sink.serve();
+    guard
+        .flush()
+        .expect("the sink is back: everything queued is written");
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in N..N + AFTER {
+            tracing::info!(i, "after");
+        }
+    });
+    drop(guard);
+    let seen = collect_until(&rx, WAIT, has_goodbye);
+    let delivered = events(&seen);
+    let dropped: u64 = frames(&seen)
+        .filter_map(|(_, f)| match f {
+            OwnedFrame::Dropped(d) if d.reason == DropReason::ChannelFull => Some(d.count),
+            _ => None,
+        })
+        .sum();
+    assert!(dropped > 0, "the outage dropped events");
+    assert_eq!(delivered.len() as u64 + dropped, N + AFTER);
+    let after = delivered
+        .iter()
+        .filter(|e| e.message.as_deref() == Some("after"))
+        .count() as u64;
+    assert_eq!(after, AFTER, "lossless again once the sink is back");
+}
+
+#[test]
 fn block_for_waits_then_drops_and_counts_when_the_sink_stays_away() {
     let sink = TestSink::new();
     let (layer, guard) = MpLayer::builder()

@@ -7,7 +7,7 @@ use std::fmt;
 
 use time::OffsetDateTime;
 use tracing_core::field::{Field, Visit};
-use tracing_core::{Event, Level, Subscriber};
+use tracing_core::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -35,6 +35,7 @@ where
             event,
             inner: &self.inner,
             now: self.inner.clock.now(),
+            normalized: tracing_mplog::origin::log_metadata(event),
             pid: std::process::id(),
             thread_name: thread.name(),
             thread_id: tracing_mplog::origin::thread_id(),
@@ -65,9 +66,33 @@ where
     event: &'a Event<'a>,
     inner: &'a Inner,
     now: OffsetDateTime,
+    /// For a `log` record bridged by `LogTracer`: the record's own metadata.
+    normalized: Option<Metadata<'a>>,
     pid: u32,
     thread_name: Option<&'a str>,
     thread_id: u64,
+}
+
+impl<S, N> LiveRecord<'_, '_, S, N>
+where
+    S: Subscriber + for<'l> LookupSpan<'l>,
+    N: for<'w> FormatFields<'w> + 'static,
+{
+    fn meta(&self) -> &Metadata<'_> {
+        self.normalized
+            .as_ref()
+            .unwrap_or_else(|| self.event.metadata())
+    }
+
+    fn writer<'w>(&self, w: &'w mut dyn fmt::Write, message: bool) -> FieldWriter<'w> {
+        FieldWriter {
+            w,
+            message,
+            log_record: self.normalized.is_some(),
+            first: true,
+            result: Ok(()),
+        }
+    }
 }
 
 impl<S, N> RecordView for LiveRecord<'_, '_, S, N>
@@ -79,19 +104,19 @@ where
         self.now
     }
     fn level(&self) -> Level {
-        *self.event.metadata().level()
+        *self.meta().level()
     }
     fn target(&self) -> &str {
-        self.event.metadata().target()
+        self.meta().target()
     }
     fn module_path(&self) -> Option<&str> {
-        self.event.metadata().module_path()
+        self.meta().module_path()
     }
     fn file(&self) -> Option<&str> {
-        self.event.metadata().file()
+        self.meta().file()
     }
     fn line(&self) -> Option<u32> {
-        self.event.metadata().line()
+        self.meta().line()
     }
     fn pid(&self) -> u32 {
         self.pid
@@ -109,27 +134,21 @@ where
         &self.inner.host
     }
     fn write_message(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        let mut v = FieldWriter {
-            w,
-            message: true,
-            first: true,
-            result: Ok(()),
-        };
+        let mut v = self.writer(w, true);
         self.event.record(&mut v);
         v.result
     }
     fn write_fields(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        let mut v = FieldWriter {
-            w,
-            message: false,
-            first: true,
-            result: Ok(()),
-        };
+        let mut v = self.writer(w, false);
         self.event.record(&mut v);
         v.result
     }
     fn has_fields(&self) -> bool {
-        self.event.fields().any(|f| f.name() != "message")
+        let log_record = self.normalized.is_some();
+        self.event.fields().any(|f| {
+            f.name() != "message"
+                && !(log_record && tracing_mplog::origin::is_log_metadata_field(f.name()))
+        })
     }
     fn innermost_span(&self) -> Option<&str> {
         self.ctx.event_scope()?.next().map(|span| span.name())
@@ -159,6 +178,9 @@ where
 struct FieldWriter<'w> {
     w: &'w mut dyn fmt::Write,
     message: bool,
+    /// A bridged `log` record: leave out the fields that carried its
+    /// metadata.
+    log_record: bool,
     first: bool,
     result: fmt::Result,
 }
@@ -166,6 +188,9 @@ struct FieldWriter<'w> {
 impl FieldWriter<'_> {
     fn put(&mut self, field: &Field, value: fmt::Arguments<'_>) {
         if self.result.is_err() || (field.name() == "message") != self.message {
+            return;
+        }
+        if self.log_record && tracing_mplog::origin::is_log_metadata_field(field.name()) {
             return;
         }
         self.result = if self.message {

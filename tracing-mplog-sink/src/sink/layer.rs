@@ -59,10 +59,16 @@ struct SpanFields(Vec<OwnedField>);
 struct Collect<'a> {
     fields: &'a mut Vec<OwnedField>,
     message: Option<&'a mut Option<String>>,
+    /// A bridged `log` record: leave out the fields that carried its
+    /// metadata.
+    log_record: bool,
 }
 
 impl Collect<'_> {
     fn put(&mut self, field: &Field, value: OwnedValue) {
+        if self.log_record && tracing_mplog::origin::is_log_metadata_field(field.name()) {
+            return;
+        }
         if field.name() == "message" {
             if let Some(message) = self.message.as_deref_mut().filter(|m| m.is_none()) {
                 if let OwnedValue::Str(s) | OwnedValue::Debug(s) = value {
@@ -118,6 +124,7 @@ where
         attrs.record(&mut Collect {
             fields: &mut fields.0,
             message: None,
+            log_record: false,
         });
         span.extensions_mut().insert(fields);
     }
@@ -129,17 +136,22 @@ where
             values.record(&mut Collect {
                 fields: &mut fields.0,
                 message: None,
+                log_record: false,
             });
         }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let meta = event.metadata();
+        // A `log` record bridged by `LogTracer`: its own target, module
+        // path, file and line, not the bridge's.
+        let normalized = tracing_mplog::origin::log_metadata(event);
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let mut fields = Vec::new();
         let mut message = None;
         event.record(&mut Collect {
             fields: &mut fields,
             message: Some(&mut message),
+            log_record: normalized.is_some(),
         });
         let spans = ctx
             .event_scope(event)
