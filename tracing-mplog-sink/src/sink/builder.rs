@@ -647,19 +647,11 @@ type Bound = (Vec<Listener>, Vec<Endpoint>, Vec<PathBuf>);
 /// Binds every endpoint; on failure removes the sockets already made.
 fn bind_all(endpoints: &[Endpoint], net: &Net, dir_mode: u32) -> Result<Bound, SinkError> {
     let mut bound: Bound = (Vec::new(), Vec::new(), Vec::new());
-    #[cfg(feature = "tls")]
-    let mut server_tls = None;
+    // The TLS settings, made at the first tls:// endpoint.
+    #[cfg_attr(not(feature = "tls"), allow(clippy::let_unit_value))]
+    let mut server_tls = TlsSlot::default();
     for endpoint in endpoints {
-        let result = bind_one(endpoint, net, dir_mode, &mut bound, {
-            #[cfg(feature = "tls")]
-            {
-                &mut server_tls
-            }
-            #[cfg(not(feature = "tls"))]
-            {
-                &mut ()
-            }
-        });
+        let result = bind_one(endpoint, net, dir_mode, &mut bound, &mut server_tls);
         if let Err(e) = result {
             for path in &bound.2 {
                 let _ = fs::remove_file(path);
@@ -677,7 +669,7 @@ type TlsSlot = ();
 
 fn bind_one(
     endpoint: &Endpoint,
-    net: &Net,
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))] net: &Net,
     dir_mode: u32,
     bound: &mut Bound,
     #[cfg_attr(not(feature = "tls"), allow(unused_variables))] tls: &mut TlsSlot,
