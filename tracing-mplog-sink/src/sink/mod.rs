@@ -21,7 +21,9 @@
 //! | `layer` | [`SinkLayer`] |
 //! | `report` | [`SinkReport`], [`ProcessReport`] |
 //! | `builder`, `handle` | [`Builder`] and [`SinkHandle`] |
+//! | `bind` | binding the endpoints; the network settings' checks |
 
+mod bind;
 mod builder;
 mod handle;
 mod handshake;

@@ -151,8 +151,13 @@ impl Accepted {
             Accepted::Tcp { stream, .. } => {
                 stream.set_nonblocking(false)?;
                 stream.set_nodelay(true)?;
-                SockRef::from(stream)
-                    .set_tcp_keepalive(&TcpKeepalive::new().with_time(KEEPALIVE))?;
+                let keepalive = TcpKeepalive::new().with_time(KEEPALIVE);
+                // A worker host that vanished is noticed in about a minute.
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                let keepalive = keepalive
+                    .with_interval(Duration::from_secs(10))
+                    .with_retries(3);
+                SockRef::from(stream).set_tcp_keepalive(&keepalive)?;
                 stream.try_clone().map(Closer::Tcp)
             }
         }

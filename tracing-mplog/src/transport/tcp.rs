@@ -106,7 +106,16 @@ pub(crate) fn read_available_with(
 /// keepalive.
 pub(crate) fn configure(socket: &Socket) -> io::Result<()> {
     socket.set_tcp_nodelay(true)?;
-    SockRef::from(socket).set_tcp_keepalive(&TcpKeepalive::new().with_time(KEEPALIVE))
+    SockRef::from(socket).set_tcp_keepalive(&keepalive())
+}
+
+/// Probes after 30 s idle; on Linux every 10 s, 3 times (a vanished sink
+/// host is noticed in about a minute instead of the system's 2 hours).
+pub(crate) fn keepalive() -> TcpKeepalive {
+    let k = TcpKeepalive::new().with_time(KEEPALIVE);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let k = k.with_interval(Duration::from_secs(10)).with_retries(3);
+    k
 }
 
 impl TcpConn {
