@@ -22,6 +22,11 @@ use std::sync::{Arc, Weak};
 use crate::FlushGuard;
 use crate::state::Shared;
 
+pub(crate) mod gate;
+mod safe;
+
+pub use safe::{ForkSafe, ForkSafeExt};
+
 /// A push-only, lock-free list of every layer ever built in this process
 /// (and, after a fork, in its parents): readable in a child without any lock.
 struct Node {

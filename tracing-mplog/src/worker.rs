@@ -48,8 +48,10 @@ pub enum Error {
 /// `TRACING_MPLOG_ENDPOINT`, the process name from
 /// `TRACING_MPLOG_PROCESS_NAME` (else the executable's name) and the filter
 /// from `RUST_LOG` (default `info`), installs
-/// `registry().with(EnvFilter).with(MpLayer)` as the global default, and
-/// returns the guard that flushes on drop.
+/// `registry().with(EnvFilter).with(MpLayer)`, wrapped in
+/// [`ForkSafe`](crate::fork::ForkSafe) so that `fork()` is safe whatever
+/// `RUST_LOG` says, as the global default, and returns the guard that
+/// flushes on drop.
 ///
 /// ```no_run
 /// fn main() -> Result<(), tracing_mplog::worker::Error> {
@@ -76,8 +78,8 @@ pub fn init() -> Result<FlushGuard, Error> {
         .with_default_directive(LevelFilter::INFO.into())
         .from_env()?;
     let (layer, guard) = MpLayer::builder().endpoint(endpoint).build()?;
-    tracing::subscriber::set_global_default(
+    tracing::subscriber::set_global_default(crate::fork::ForkSafe::new(
         tracing_subscriber::registry().with(filter).with(layer),
-    )?;
+    ))?;
     Ok(guard)
 }
