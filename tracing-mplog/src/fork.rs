@@ -76,6 +76,60 @@ pub(crate) fn register(shared: &Arc<Shared>) {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn after_fork_guard() -> Option<FlushGuard> {
+    let live = live_layers();
+    (!live.is_empty()).then(|| FlushGuard::new(live))
+}
+
+/// Like [`after_fork_guard`], but first gives this process its own name:
+/// the child's hello (and so the sink's report and per-name files) carries
+/// `name` instead of the parent's. Its own `fork()`ed children inherit it.
+///
+/// Call it first thing in the child and keep the guard until the child
+/// exits. The name applies to events logged after the call. If the child
+/// already logged (its state was built under the parent's name), those
+/// events are flushed under the parent's name, with a goodbye, before this
+/// returns, and the child goes on under `name` on a new connection: the sink
+/// then shows the same pid twice, once under each name. Events another
+/// thread of the child logs while this runs may be discarded (with a note on
+/// stderr): rename before the child starts threads.
+///
+/// Takes no lock but the sink's channel of this process (its own, fresh).
+/// If this process's logging thread cannot be started, the name is left as
+/// it was and stderr says why.
+///
+/// ```no_run
+/// # let (_layer, _guard) = tracing_mplog::MpLayer::builder()
+/// #     .endpoint("unix:/run/app/log.sock".parse()?).build()?;
+/// // SAFETY: the child only logs and exits.
+/// match unsafe { libc::fork() } {
+///     0 => {
+///         let guard = tracing_mplog::fork::after_fork_guard_named("worker-3-child");
+///         tracing::info!("hello from the child"); // sent as worker-3-child
+///         drop(guard); // flush, goodbye
+///         unsafe { libc::_exit(0) };
+///     }
+///     _ => { /* parent */ }
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn after_fork_guard_named(name: impl Into<String>) -> Option<FlushGuard> {
+    let name = name.into();
+    let live = live_layers();
+    for shared in &live {
+        match shared.restart_named(name.clone()) {
+            Ok(Some(old)) => crate::guard::shut_down(shared, old),
+            Ok(None) => {}
+            Err(e) => eprintln!(
+                "tracing-mplog: process {} keeps its name: cannot start its logging thread as {name:?}: {e}",
+                std::process::id()
+            ),
+        }
+    }
+    (!live.is_empty()).then(|| FlushGuard::new(live))
+}
+
+/// Every live layer of this process, read without a lock.
+fn live_layers() -> Vec<Arc<Shared>> {
     let mut live = Vec::new();
     let mut node = LAYERS.load(Ordering::Acquire);
     while !node.is_null() {
@@ -84,5 +138,5 @@ pub fn after_fork_guard() -> Option<FlushGuard> {
         live.extend(n.shared.upgrade());
         node = n.next;
     }
-    (!live.is_empty()).then(|| FlushGuard::new(live))
+    live
 }
