@@ -60,7 +60,7 @@
 //! | [`FlushGuard`], [`FlushError`] | flushing on drop or on demand |
 //! | [`Endpoint`], [`EndpointError`] | `unix:/path` (TCP later) |
 //! | [`worker::init`], [`ENDPOINT_ENV`], [`PROCESS_NAME_ENV`] | one-call worker setup |
-//! | [`fork::after_fork_guard`] | flushing in a `fork()`ed child |
+//! | [`fork::ForkSafe`], [`fork::after_fork_guard`], [`fork::after_fork_guard_named`] | a subscriber safe to `fork()` with; flushing (and naming) a `fork()`ed child |
 //! | [`wire`] | the protocol: frames, encoder, decoder (`docs/wire.md`) |
 //! | [`origin`] | thread id, host name and process name, as the frames carry them |
 //!
