@@ -6,6 +6,9 @@
 //!   through `MpLayer` (the real sink drains the socket in this process), through
 //!   `fmt` + `tracing_appender::non_blocking` + a rolling file (the usual
 //!   setup today), and through `fmt` + `LevelFormatter` + `RotatingFile`.
+//! - `caller/mplayer_forksafe*`: the same through `MpLayer` with the
+//!   subscriber wrapped in `fork::ForkSafe`; `fork_gate/*`: the event
+//!   through a bare `Registry`, with and without `ForkSafe` (the gate alone).
 //! - `wire/*`: encoding and decoding one event frame.
 //! - `format/*`: `LevelFormatter::format_record` on a record.
 
@@ -18,6 +21,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use time::OffsetDateTime;
 use tracing::{Dispatch, Level};
+use tracing_mplog::fork::ForkSafeExt;
 use tracing_mplog::wire::{Frame, OwnedEvent, OwnedField, OwnedFrame, OwnedSpan, OwnedValue};
 use tracing_mplog::{Endpoint, MpLayer};
 use tracing_mplog_sink::format::{FormatLevel, LevelFormatter};
@@ -99,6 +103,23 @@ fn caller(c: &mut Criterion) {
     });
     drop(dispatch);
     drop(guard);
+
+    // The same, with the subscriber wrapped in `ForkSafe` (what
+    // `worker::init` installs): the gate's cost per event.
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(Endpoint::Unix(dir.path().join("bench.sock")))
+        .process_name("bench-forksafe")
+        .build()
+        .expect("layer");
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer).fork_safe());
+    g.bench_function("mplayer_forksafe", |b| {
+        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Wall))
+    });
+    g.bench_function("mplayer_forksafe_cpu", |b| {
+        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Cpu))
+    });
+    drop(dispatch);
+    drop(guard);
     sink.shutdown().expect("sink shutdown");
 
     // Baseline A: fmt + non_blocking (lossless) + tracing-appender's rolling file.
@@ -138,6 +159,22 @@ fn caller(c: &mut Criterion) {
     );
     g.bench_function("fmt_levelformatter_rotatingfile", |b| {
         b.iter_custom(|n| log_typical(&dispatch, n, Measure::Wall))
+    });
+    g.finish();
+}
+
+/// The gate alone: the same event through a bare `Registry` (which does
+/// nothing with it), with and without `ForkSafe`.
+fn fork_gate(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fork_gate");
+    g.throughput(Throughput::Elements(1));
+    let plain = Dispatch::new(tracing_subscriber::registry());
+    g.bench_function("registry", |b| {
+        b.iter_custom(|n| log_typical(&plain, n, Measure::Cpu))
+    });
+    let wrapped = Dispatch::new(tracing_subscriber::registry().fork_safe());
+    g.bench_function("registry_forksafe", |b| {
+        b.iter_custom(|n| log_typical(&wrapped, n, Measure::Cpu))
     });
     g.finish();
 }
@@ -287,5 +324,5 @@ fn format(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, caller, wire, format);
+criterion_group!(benches, caller, fork_gate, wire, format);
 criterion_main!(benches);

@@ -7,7 +7,8 @@
 //! The parent starts the sink in-process with acrilog's `level_formats` and
 //! `datefmt`, logs its own events through `SinkLayer` (no socket), spawns 4
 //! worker processes (`tracing_mplog::worker::init`), one of which `fork()`s a
-//! child. Each logs acrilog's `proc [pid]: i/limit - sleep Xsec` lines, then a
+//! child that names itself `worker-3-child`
+//! (`tracing_mplog::fork::after_fork_guard_named`). Each logs acrilog's `proc [pid]: i/limit - sleep Xsec` lines, then a
 //! burst big enough to rotate. Everything lands in `./logs/`: a consolidated
 //! `mplogger.log` and one file per process name, rotated at 256 KiB. The demo
 //! ends by listing the files and the sink's per-process report, and fails if
@@ -138,6 +139,15 @@ fn parent() -> Result<(), Box<dyn Error>> {
     {
         return Err("events were lost or a worker disconnected uncleanly".into());
     }
+    let child_name = format!("worker-{}-child", WORKERS - 1);
+    if cfg!(unix)
+        && !report
+            .processes
+            .iter()
+            .any(|p| p.process_name == child_name)
+    {
+        return Err(format!("the forked child did not report as {child_name}").into());
+    }
     Ok(())
 }
 
@@ -193,11 +203,17 @@ fn fork_child() -> Result<(), Box<dyn Error>> {
     match unsafe { libc::fork() } {
         -1 => Err(std::io::Error::last_os_error().into()),
         0 => {
+            // Its own name first, so its hello, its report line and its
+            // per-name file read `worker-3-child`, not its parent's name.
+            let guard = tracing_mplog::fork::after_fork_guard_named(format!(
+                "worker-{}-child",
+                WORKERS - 1
+            ));
             acrilog_loop(1);
             burst("forked-child");
             // Flush this process's events, then leave without running the
             // parent's destructors.
-            drop(tracing_mplog::fork::after_fork_guard());
+            drop(guard);
             // SAFETY: ends the child immediately.
             unsafe { libc::_exit(0) }
         }

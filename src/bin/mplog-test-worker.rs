@@ -8,7 +8,7 @@
 //! ```text
 //! mplog-test-worker --id K --events N [--sleep-us U] [--threads T]
 //!                   [--mode init|drop-newest:CAPACITY|hang-after-flush|fork:M
-//!                          |flush-every:K|connect-raw|outage:M|log-dep|log-own]
+//!                          |flush-every:K|connect-raw|outage:M|log-dep|log-own|fork-load:F]
 //! ```
 //!
 //! - `init` (default): `tracing_mplog::worker::init()`, log, drop the guard.
@@ -20,6 +20,14 @@
 //!   `id + 1000` and flushes with `fork::after_fork_guard`, the parent logs
 //!   the same number as itself meanwhile and waits for the child.
 //!
+//! - `fork-load:F`: `worker::init()`, then 3 threads call an
+//!   `#[instrument] fn handle(req)` in a loop while the main thread forks
+//!   `F` children (a few at a time); each child calls `handle` 50 times
+//!   (each logs `req R` at debug inside its span), drops
+//!   `fork::after_fork_guard()` and `_exit`s. A child still running 30 s
+//!   after its fork is killed and counted as hung. Prints
+//!   `forked F hung H failed X` and fails unless both are 0. Run it with
+//!   `RUST_LOG='info,[handle]=debug'` to have `EnvFilter` lock per span.
 //! - `flush-every:K`: log, calling `flush()` after every `K` events and
 //!   printing `flushed N` (N = events logged so far) after each; meant to be
 //!   killed at a random moment.
@@ -68,6 +76,7 @@ enum Mode {
     Outage(u64),
     LogDep,
     LogOwn,
+    ForkLoad(u64),
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -108,6 +117,9 @@ fn parse_args() -> Result<Args, String> {
                     }
                     Some(("outage", m)) => {
                         Mode::Outage(m.parse().map_err(|e| format!("--mode {value}: {e}"))?)
+                    }
+                    Some(("fork-load", f)) => {
+                        Mode::ForkLoad(f.parse().map_err(|e| format!("--mode {value}: {e}"))?)
                     }
                     Some(("fork", m)) => {
                         Mode::Fork(m.parse().map_err(|e| format!("--mode {value}: {e}"))?)
@@ -258,6 +270,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             log_range(args.id, args.events + 1..=args.events + more, args.sleep_us);
             drop(guard);
         }
+        Mode::ForkLoad(forks) => {
+            let guard = tracing_mplog::worker::init()?;
+            let result = fork_load::run(forks);
+            drop(guard);
+            result?;
+        }
         Mode::Fork(child_events) => {
             let _guard = tracing_mplog::worker::init()?;
             log_all(args);
@@ -345,6 +363,134 @@ fn connect_raw(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         _ => say("open"),
     }
     Ok(())
+}
+
+/// The `fork-load` mode: forks under logging load, hung children counted.
+#[cfg(unix)]
+mod fork_load {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// Requests each child handles (each logs one event).
+    pub(crate) const CHILD_REQUESTS: u64 = 50;
+    /// The busy threads' requests are numbered from here; one in 64 logs.
+    const PARENT_BASE: u64 = 1 << 40;
+    const BUSY_THREADS: usize = 3;
+    /// Children alive at once.
+    const IN_FLIGHT: usize = 4;
+    /// A child still running this long after its fork is hung.
+    const CHILD_DEADLINE: Duration = Duration::from_secs(30);
+
+    #[tracing::instrument]
+    fn handle(req: u64) {
+        if req < PARENT_BASE || req % 64 == 0 {
+            tracing::debug!("req {req}");
+        }
+    }
+
+    fn child() -> ! {
+        let ok = std::panic::catch_unwind(|| {
+            for req in 0..CHILD_REQUESTS {
+                handle(req);
+            }
+            drop(tracing_mplog::fork::after_fork_guard());
+        })
+        .is_ok();
+        // SAFETY: ends the child without running the parent's destructors.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+    }
+
+    /// Waits for `pid` until `deadline`; kills it then. `Ok(true)`: exited
+    /// 0; `Ok(false)`: failed; `Err(())`: hung (killed).
+    fn wait_bounded(pid: libc::pid_t, deadline: Instant) -> Result<bool, ()> {
+        loop {
+            let mut status = 0;
+            // SAFETY: waits for our own child without blocking.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                return Ok(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+            }
+            if r < 0 {
+                return Ok(false);
+            }
+            if Instant::now() >= deadline {
+                // SAFETY: kills and reaps our own child.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                return Err(());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    pub(crate) fn run(forks: u64) -> Result<(), Box<dyn std::error::Error>> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let busy: Vec<_> = (0..BUSY_THREADS as u64)
+            .map(|t| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut req = PARENT_BASE + t * (1 << 32);
+                    while !stop.load(Ordering::Relaxed) {
+                        handle(req);
+                        req += 1;
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+        let (mut forked, mut hung, mut failed) = (0u64, Vec::new(), 0u64);
+        let mut live: Vec<(libc::pid_t, Instant)> = Vec::new();
+        while forked < forks && hung.is_empty() {
+            while live.len() < IN_FLIGHT && forked < forks {
+                // SAFETY: the child only logs through the fork-safe
+                // subscriber of `worker::init` and leaves with `_exit`.
+                match unsafe { libc::fork() } {
+                    -1 => return Err(std::io::Error::last_os_error().into()),
+                    0 => child(),
+                    pid => live.push((pid, Instant::now() + CHILD_DEADLINE)),
+                }
+                forked += 1;
+            }
+            let (pid, deadline) = live.remove(0);
+            match wait_bounded(pid, deadline) {
+                Ok(true) => {}
+                Ok(false) => failed += 1,
+                Err(()) => hung.push(pid),
+            }
+        }
+        for (pid, deadline) in live {
+            match wait_bounded(pid, deadline) {
+                Ok(true) => {}
+                Ok(false) => failed += 1,
+                Err(()) => hung.push(pid),
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for t in busy {
+            if t.join().is_err() {
+                return Err("a busy thread panicked".into());
+            }
+        }
+        super::say(&format!(
+            "forked {forked} hung {} failed {failed}",
+            hung.len()
+        ));
+        if hung.is_empty() && failed == 0 {
+            Ok(())
+        } else {
+            Err(format!("hung children (killed): {hung:?}; failed: {failed}").into())
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod fork_load {
+    pub(crate) fn run(_: u64) -> Result<(), Box<dyn std::error::Error>> {
+        Err("fork is Unix-only".into())
+    }
 }
 
 #[cfg(not(unix))]

@@ -82,7 +82,7 @@ impl FlushGuard {
     }
 }
 
-fn shut_down(shared: &Shared, state: &ProcState) {
+pub(crate) fn shut_down(shared: &Shared, state: &ProcState) {
     let counters = &state.counters;
     if counters.closed.swap(true, Ordering::SeqCst) {
         return; // Another guard of this process did it.

@@ -340,6 +340,8 @@ where
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             return;
         }
-        state.submit(buf);
+        // Waiting for room in the channel holds no lock a forked child could
+        // need: a `fork()` need not wait for it (see `fork::ForkSafe`).
+        crate::fork::gate::unguarded(|| state.submit(buf));
     }
 }

@@ -61,7 +61,7 @@
 //! | [`Endpoint`], [`EndpointError`] | `unix:/path`, `tcp://host:port`, `tls://host:port` |
 //! | [`TransportError`], [`TLS_CA_ENV`], [`TLS_CERT_ENV`], [`TLS_KEY_ENV`], [`TOKEN_FILE_ENV`] | TLS and token settings (`docs/cluster.md`) |
 //! | [`worker::init`], [`ENDPOINT_ENV`], [`PROCESS_NAME_ENV`], [`OUTAGE_GRACE_ENV`], [`ACK_ENV`] | one-call worker setup |
-//! | [`fork::after_fork_guard`] | flushing in a `fork()`ed child |
+//! | [`fork::ForkSafe`], [`fork::after_fork_guard`], [`fork::after_fork_guard_named`] | a subscriber safe to `fork()` with; flushing (and naming) a `fork()`ed child |
 //! | [`wire`] | the protocol: frames, encoder, decoder (`docs/wire.md`) |
 //! | [`origin`] | thread id, host name and process name, as the frames carry them; a bridged `log` record's own metadata |
 //!

@@ -75,6 +75,9 @@ pub(crate) struct ProcState {
     generation: u64,
     pub(crate) pid: u32,
     config: Arc<Config>,
+    /// The name in this process's hello (a forked child inherits it unless
+    /// it takes another with `fork::after_fork_guard_named`).
+    process_name: String,
     tx: flume::Sender<Msg>,
     pool: flume::Receiver<Vec<u8>>,
     pub(crate) counters: Arc<Counters>,
@@ -87,13 +90,13 @@ pub(crate) fn now_ns() -> i64 {
 }
 
 impl ProcState {
-    fn start(config: &Arc<Config>, generation: u64) -> io::Result<Self> {
+    fn start(config: &Arc<Config>, generation: u64, process_name: String) -> io::Result<Self> {
         let (tx, rx) = flume::bounded(config.capacity);
         let (pool_tx, pool) = flume::bounded(config.capacity);
         let counters = Arc::new(Counters::default());
         let pid = std::process::id();
         let mut hello = Vec::new();
-        crate::transport::hello(config, pid, now_ns()).encode(&mut hello);
+        crate::transport::hello(config, &process_name, pid, now_ns()).encode(&mut hello);
         let sender = Sender::new(
             rx,
             pool_tx,
@@ -108,6 +111,7 @@ impl ProcState {
             generation,
             pid,
             config: Arc::clone(config),
+            process_name,
             tx,
             pool,
             counters,
@@ -219,7 +223,8 @@ impl Shared {
     pub(crate) fn new(config: Config) -> io::Result<Arc<Self>> {
         sys::install_fork_hook()?;
         let config = Arc::new(config);
-        let state = ProcState::start(&config, sys::fork_generation())?;
+        let name = config.process_name.clone();
+        let state = ProcState::start(&config, sys::fork_generation(), name)?;
         let shared = Arc::new(Self {
             config,
             slot: AtomicPtr::new(Box::into_raw(Box::new(state))),
@@ -243,7 +248,11 @@ impl Shared {
         if state.generation == generation {
             return Some(state);
         }
-        let fresh = Box::into_raw(Box::new(ProcState::start(&self.config, generation).ok()?));
+        // The inherited state is only read (its name), never used.
+        let name = state.process_name.clone();
+        let fresh = Box::into_raw(Box::new(
+            ProcState::start(&self.config, generation, name).ok()?,
+        ));
         let old = std::ptr::from_ref(state).cast_mut();
         if let Err(_winner) =
             self.slot
@@ -257,6 +266,24 @@ impl Shared {
         }
         let state = self.load();
         (state.generation == generation).then_some(state)
+    }
+
+    /// Starts a fresh state for this process under `process_name` and
+    /// installs it. Returns the state it replaced if that one was this
+    /// process's own (the caller shuts it down); it is leaked, not freed,
+    /// as another thread may still hold it (it then discards new events).
+    pub(crate) fn restart_named(&self, process_name: String) -> io::Result<Option<&ProcState>> {
+        let generation = sys::fork_generation();
+        let fresh = Box::into_raw(Box::new(ProcState::start(
+            &self.config,
+            generation,
+            process_name,
+        )?));
+        let old = self.slot.swap(fresh, Ordering::AcqRel);
+        // SAFETY: from `Box::into_raw` and never freed from here on (only
+        // the slot's current pointer is freed, in `Drop for Shared`).
+        let old = unsafe { &*old };
+        Ok((old.generation == generation).then_some(old))
     }
 
     /// This process's state if it has one; never creates one (a guard in a

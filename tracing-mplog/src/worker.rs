@@ -75,9 +75,10 @@ pub enum Error {
 /// [outage grace](crate::Builder::outage_grace) from
 /// `TRACING_MPLOG_OUTAGE_GRACE` (seconds such as `30` or `2.5`, or `30s`,
 /// `500ms`; default 30 s) and the filter from `RUST_LOG` (default `info`),
-/// installs
-/// `registry().with(EnvFilter).with(MpLayer)` as the global default, and
-/// returns the guard that flushes on drop.
+/// installs `registry().with(EnvFilter).with(MpLayer)`, wrapped in
+/// [`ForkSafe`](crate::fork::ForkSafe) so that `fork()` is safe whatever
+/// `RUST_LOG` says, as the global default, and returns the guard that
+/// flushes on drop.
 ///
 /// With the cargo feature `log` (on by default) it also bridges the `log`
 /// crate: records of libraries that log through `log::warn!` and friends
@@ -120,9 +121,9 @@ pub fn init() -> Result<FlushGuard, Error> {
         builder = builder.acknowledged(on);
     }
     let (layer, guard) = builder.build()?;
-    tracing::subscriber::set_global_default(
+    tracing::subscriber::set_global_default(crate::fork::ForkSafe::new(
         tracing_subscriber::registry().with(filter).with(layer),
-    )?;
+    ))?;
     bridge_log();
     Ok(guard)
 }

@@ -11,19 +11,36 @@ use crate::Endpoint;
 /// Bumped in every child right after `fork()` by a `pthread_atfork` hook.
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 
-extern "C" fn on_fork_child() {
-    // Async-signal-safe: one atomic add, no lock, no allocation.
-    FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
+extern "C" fn on_fork_prepare() {
+    crate::fork::gate::prepare();
 }
 
-/// Registers the `fork()` child hook (once per process; children inherit it).
+extern "C" fn on_fork_parent() {
+    crate::fork::gate::parent();
+}
+
+extern "C" fn on_fork_child() {
+    // Async-signal-safe: atomics only, no lock, no allocation.
+    FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
+    crate::fork::gate::child();
+}
+
+/// Registers the `fork()` hooks (once per process; children inherit them):
+/// prepare and parent quiesce [`ForkSafe`](crate::fork::ForkSafe)-wrapped
+/// subscribers around the fork, child marks the new process.
 pub(crate) fn install_fork_hook() -> io::Result<()> {
     static ONCE: Once = Once::new();
     let mut result = Ok(());
     ONCE.call_once(|| {
-        // SAFETY: `on_fork_child` is a valid `extern "C" fn()` that stays
-        // alive for the whole process and is async-signal-safe.
-        let rc = unsafe { libc::pthread_atfork(None, None, Some(on_fork_child)) };
+        // SAFETY: the hooks are valid `extern "C" fn()`s that stay alive
+        // for the whole process; the child hook is async-signal-safe.
+        let rc = unsafe {
+            libc::pthread_atfork(
+                Some(on_fork_prepare),
+                Some(on_fork_parent),
+                Some(on_fork_child),
+            )
+        };
         if rc != 0 {
             result = Err(io::Error::from_raw_os_error(rc));
         }

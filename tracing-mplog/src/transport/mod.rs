@@ -46,7 +46,12 @@ pub(crate) struct Net {
 }
 
 /// This process's hello.
-pub(crate) fn hello(config: &Config, pid: u32, start_time_ns: i64) -> crate::wire::OwnedFrame {
+pub(crate) fn hello(
+    config: &Config,
+    process_name: &str,
+    pid: u32,
+    start_time_ns: i64,
+) -> crate::wire::OwnedFrame {
     let net = &config.net;
     let mut caps = 0;
     if !net.token.is_empty() {
@@ -60,7 +65,7 @@ pub(crate) fn hello(config: &Config, pid: u32, start_time_ns: i64) -> crate::wir
         capabilities: caps,
         pid,
         start_time_ns,
-        process_name: config.process_name.clone(),
+        process_name: process_name.to_owned(),
         host: config.host.clone(),
         token: net.token.clone(),
     })

@@ -1,0 +1,95 @@
+//! Issue 10, item 1: a forked child of a multi-threaded parent never hangs,
+//! whatever `RUST_LOG` says. One real worker (`worker::init()`,
+//! `RUST_LOG='info,[handle]=debug'`, so `EnvFilter` takes a per-span lock
+//! on every `handle` span) forks 1 000 children while 3 threads call
+//! `#[instrument] fn handle(req)` in a loop; every child must finish (the
+//! worker kills and counts one that does not within 30 s) and its 50
+//! events must reach the real sink and its files.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use support::{Setup, SpawnGuarded, lines, log_files};
+
+const FORKS: u64 = 1_000;
+const CHILD_REQUESTS: u64 = 50;
+
+#[test]
+fn a_thousand_forks_under_span_filter_load_never_hang() {
+    let s = Setup::new();
+    let sink = s
+        .sink()
+        .level(tracing::Level::DEBUG)
+        .start()
+        .expect("sink starts");
+    let mut worker = s
+        .worker_for(&sink, 7, 0, &["--mode", &format!("fork-load:{FORKS}")])
+        .env("RUST_LOG", "info,[handle]=debug")
+        .spawn_guarded();
+    let worker_pid = worker.id();
+    // The worker bounds each child's wait itself; this bounds the worker.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while worker.try_wait().expect("try_wait").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the fork-load worker did not finish in 300 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = worker
+        .into_child()
+        .wait_with_output()
+        .expect("worker output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "fork-load worker failed ({}): {stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), format!("forked {FORKS} hung 0 failed 0"));
+    let report = sink.shutdown().expect("shutdown");
+
+    // Every child reached the sink with all its events and a goodbye.
+    let children: Vec<_> = report
+        .processes
+        .iter()
+        .filter(|p| p.process_name == "worker-7" && p.pid != worker_pid)
+        .collect();
+    assert_eq!(children.len() as u64, FORKS, "one connection per child");
+    for c in &children {
+        assert_eq!(c.received, CHILD_REQUESTS, "child {}", c.pid);
+        assert!(c.clean, "child {} ended without a goodbye", c.pid);
+    }
+
+    // And the files hold each child's 50 debug lines (`req 0` … `req 49`),
+    // which only the `[handle]=debug` span directive lets through.
+    let mut per_child: HashMap<String, Vec<u64>> = HashMap::new();
+    for line in lines(&log_files(&s.logdir(), "all.log")) {
+        let mut words = line.split(' ');
+        let (Some(_name), Some(pid), Some(level), Some("req"), Some(req)) = (
+            words.next(),
+            words.next(),
+            words.next(),
+            words.next(),
+            words.next(),
+        ) else {
+            continue;
+        };
+        if pid == worker_pid.to_string() {
+            continue;
+        }
+        assert_eq!(level, "DEBUG", "{line}");
+        per_child
+            .entry(pid.to_owned())
+            .or_default()
+            .push(req.parse().expect("request number"));
+    }
+    assert_eq!(per_child.len() as u64, FORKS);
+    let want: Vec<u64> = (0..CHILD_REQUESTS).collect();
+    for (pid, reqs) in &per_child {
+        assert_eq!(reqs, &want, "child {pid}");
+    }
+}
