@@ -52,7 +52,59 @@ pub(crate) fn parse_percent(t: &str) -> Result<Vec<Piece>, TemplateError> {
     }
     lit.push_str(&t[lit_start..]);
     pieces.push(Piece::Literal(lit));
+    if !logging_accepts(t) {
+        return Err(syntax(
+            0,
+            "Python's logging.Formatter refuses this template (ValueError): no placeholder \
+             without a length modifier and with digits after its `.`",
+        ));
+    }
     Ok(pieces)
+}
+
+/// `logging.PercentStyle.validate`: the template must contain at least one
+/// match of `%\(\w+\)[#0+ -]*(\*|\d+)?(\.(\*|\d+))?[diouxefgcrsa%]`
+/// (case-insensitive), searched anywhere in the text.
+fn logging_accepts(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits_at = |mut i: usize| {
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        (i > start).then_some(i)
+    };
+    let star_or_digits = |i: usize| {
+        if b.get(i) == Some(&b'*') {
+            Some(i + 1)
+        } else {
+            digits_at(i)
+        }
+    };
+    t.match_indices("%(").any(|(at, _)| {
+        let name_start = at + 2;
+        let name_len = t[name_start..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(t.len() - name_start);
+        let mut i = name_start + name_len;
+        if name_len == 0 || b.get(i) != Some(&b')') {
+            return false;
+        }
+        i += 1;
+        while matches!(b.get(i), Some(b'#' | b'0' | b'+' | b' ' | b'-')) {
+            i += 1;
+        }
+        // `(\*|\d+)?` is greedy; a regex would also try without it, but a
+        // digit or `*` cannot be a conversion either way.
+        i = star_or_digits(i).unwrap_or(i);
+        if b.get(i) == Some(&b'.') {
+            if let Some(next) = star_or_digits(i + 1) {
+                i = next;
+            }
+        }
+        b.get(i)
+            .is_some_and(|c| b"diouxefgcrsa%".contains(&c.to_ascii_lowercase()))
+    })
 }
 
 /// Reads `[flags][width][.precision][length]conversion` at `i`, after
@@ -159,10 +211,20 @@ mod tests {
 
     #[test]
     fn flags_width_precision_length() {
-        let s = one("%(process)-+ #08.3ld");
+        let s = one("%(process)-+ #08.3d");
         assert!(s.left && s.plus && s.space && s.alt && s.zero);
         assert_eq!((s.width, s.precision, s.conv), (8, Some(3), Conv::Dec));
-        assert_eq!(one("%(created).f").precision, Some(0));
+        assert_eq!(
+            parse_percent("%(created).f %(levelno)d").expect("one valid")[1],
+            Piece::Py(
+                Field::Created,
+                PySpec {
+                    precision: Some(0),
+                    conv: Conv::Fixed { upper: false },
+                    ..one("%(created)f")
+                }
+            )
+        );
         assert_eq!(one("%(levelno)X").conv, Conv::HexUpper);
     }
 
@@ -178,6 +240,8 @@ mod tests {
             ("%(levelno).*d", "`*`"),
             ("%(levelno)lld", "unsupported conversion `%l`"),
             ("%(levelno)", "missing conversion"),
+            ("%(levelno)ld", "logging.Formatter refuses"),
+            ("%(levelno).d", "logging.Formatter refuses"),
         ] {
             let e = parse_percent(t).expect_err(t).to_string();
             assert!(e.contains(what), "{t}: {e}");
