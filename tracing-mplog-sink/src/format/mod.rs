@@ -248,11 +248,13 @@ impl Inner {
             PyKind::Text => {
                 let start = out.len();
                 self.render_field(field, &PLAIN, rec, out)?;
-                if spec.conv == Conv::Str && spec.width == 0 && spec.precision.is_none() {
-                    return Ok(());
+                if spec.conv == Conv::Str {
+                    pyformat::finish(out, start, spec);
+                } else {
+                    // `repr()`/`ascii()` rewrite the text: rare, so a copy.
+                    let text = out.split_off(start);
+                    pyformat::render(Value::Str(&text), spec, out);
                 }
-                let text = out.split_off(start);
-                pyformat::render(Value::Str(&text), spec, out);
                 return Ok(());
             }
         };

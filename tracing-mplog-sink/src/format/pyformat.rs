@@ -123,6 +123,13 @@ pub(crate) fn render(value: Value<'_>, spec: &PySpec, out: &mut String) {
         // Refused by the parser; rendered as `str` should one slip through.
         (_, Value::Str(s)) => out.push_str(s),
     }
+    finish(out, start, spec);
+}
+
+/// Truncation (text conversions with a precision) and padding of the value
+/// written since `start`: what [`render`] does once the value is written.
+/// The caller that wrote a `str` for `%s` itself calls this directly.
+pub(crate) fn finish(out: &mut String, start: usize, spec: &PySpec) {
     if !spec.conv.is_numeric() {
         if let Some(max) = spec.precision {
             if let Some((cut, _)) = out[start..].char_indices().nth(max) {
@@ -130,7 +137,10 @@ pub(crate) fn render(value: Value<'_>, spec: &PySpec, out: &mut String) {
             }
         }
     }
-    pad(out, start, spec);
+    // Without a width, only a sign flag can change a number.
+    if spec.width > 0 || (spec.conv.is_numeric() && (spec.plus || spec.space)) {
+        pad(out, start, spec);
+    }
 }
 
 /// Width, sign and zero padding, as `unicode_format_arg_output`: the text
@@ -188,15 +198,10 @@ fn pad(out: &mut String, start: usize, spec: &PySpec) {
 }
 
 /// `_PyUnicode_FormatLong`: `[-][0x]digits`, the digits zero-extended to the
-/// precision.
+/// precision. Writes straight into `out` (no allocation unless zeros are
+/// inserted).
 fn format_int(n: i128, spec: &PySpec, out: &mut String) {
     let magnitude = n.unsigned_abs();
-    let digits = match spec.conv {
-        Conv::Oct => format!("{magnitude:o}"),
-        Conv::Hex => format!("{magnitude:x}"),
-        Conv::HexUpper => format!("{magnitude:X}"),
-        _ => format!("{magnitude}"),
-    };
     if n < 0 {
         out.push('-');
     }
@@ -208,13 +213,17 @@ fn format_int(n: i128, spec: &PySpec, out: &mut String) {
             _ => {}
         }
     }
-    if let Some(precision) = spec.precision {
-        out.extend(std::iter::repeat_n(
-            '0',
-            precision.saturating_sub(digits.len()),
-        ));
+    let digits_at = out.len();
+    let _ = match spec.conv {
+        Conv::Oct => write!(out, "{magnitude:o}"),
+        Conv::Hex => write!(out, "{magnitude:x}"),
+        Conv::HexUpper => write!(out, "{magnitude:X}"),
+        _ => write!(out, "{magnitude}"),
+    };
+    let written = out.len() - digits_at;
+    if let Some(precision) = spec.precision.filter(|&p| p > written) {
+        out.insert_str(digits_at, &"0".repeat(precision - written));
     }
-    out.push_str(&digits);
 }
 
 /// Mantissa digits (no point) and decimal exponent of `x` rounded to
