@@ -79,7 +79,7 @@ pub(super) fn resolve_spec(value: &str, tzdir: Option<&str>) -> Result<Resolved,
     }
     let file = if spec.starts_with('/') {
         Some((spec.to_owned(), std::fs::read(spec)))
-    } else if is_zone_name(spec) {
+    } else {
         let dirs: Vec<&str> = match tzdir {
             Some(dir) => vec![dir],
             None => SYSTEM_DIRS.to_vec(),
@@ -90,8 +90,6 @@ pub(super) fn resolve_spec(value: &str, tzdir: Option<&str>) -> Result<Resolved,
                 (path.display().to_string(), std::fs::read(&path))
             })
             .find(|(_, read)| read.is_ok())
-    } else {
-        None
     };
     if let Some((path, Ok(bytes))) = file {
         return tz::TimeZone::from_tz_data(&bytes)
@@ -115,12 +113,6 @@ pub(super) fn resolve_spec(value: &str, tzdir: Option<&str>) -> Result<Resolved,
             Err(format!("{place}, and not a POSIX TZ rule ({e})"))
         }
     }
-}
-
-/// Whether `spec` may name a file under the zone folders: no `..`
-/// component, which would leave them (glibc refuses those too).
-fn is_zone_name(spec: &str) -> bool {
-    !spec.split('/').any(|part| part == "..")
 }
 
 #[cfg(test)]
