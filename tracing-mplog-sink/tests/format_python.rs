@@ -521,3 +521,46 @@ fn python_templates_render_as_cpython() {
     );
     assert!(refused > 0, "the refusal parity was exercised");
 }
+
+/// The issue's examples, with CPython 3.11's output written down, so they
+/// are checked where `python3` is absent too. The instant sits on a
+/// rounding edge: exact decimal rounding gives `.38290`, the `float`
+/// `.38289`.
+#[test]
+fn issue_examples_render_as_cpython_without_python() {
+    let mut rng = Rng(SEED);
+    let rec = Rec {
+        ns: 1_547_165_374_382_895_232,
+        level: Level::INFO,
+        pid: 932,
+        ..record(&mut rng)
+    };
+    for (template, python) in [
+        ("%(created)d", "1547165374"),
+        ("%(levelno)010s", "        20"),
+        (
+            "%(levelname)r|%(levelname)a|%(levelname)-8r|",
+            "'INFO'|'INFO'|'INFO'  |",
+        ),
+        ("%(created).5f", "1547165374.38289"),
+        (
+            "%(created)s %(msecs)s %(msecs)03d",
+            "1547165374.382895 382.0 382",
+        ),
+        (
+            "%(process)#x %(process)+.2e %(created)g",
+            "0x3a4 +9.32e+02 1.54717e+09",
+        ),
+        ("%(levelname)05s|%(process)-010d|", " INFO|932       |"),
+    ] {
+        let formatter = LevelFormatter::builder()
+            .default_format(template)
+            .utc(true)
+            .process_name("test")
+            .build()
+            .unwrap_or_else(|e| panic!("{template}: {e}"));
+        let mut line = String::new();
+        formatter.format_record(&rec, &mut line).expect("formats");
+        assert_eq!(line, format!("{python}\n"), "{template}");
+    }
+}
