@@ -7,8 +7,11 @@
 //! (a small, dependency-free TZif and POSIX `TZ` parser that never calls libc's
 //! `localtime_r`) and compute the offset for every instant from those rules.
 
+mod tzenv;
+
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
@@ -40,11 +43,33 @@ enum Inner {
 }
 
 /// The system time zone could not be read or a zone description was invalid.
+///
+/// The message names where the zone came from: `TZ="Mars/Base": no zone …`
+/// for the environment variable, `time zone "/etc/localtime": …` otherwise.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid time zone {spec:?}: {reason}")]
+#[error("{origin}{spec:?}: {reason}")]
 pub struct ZoneError {
+    origin: &'static str,
     spec: String,
     reason: String,
+}
+
+impl ZoneError {
+    fn new(spec: &str, reason: String) -> Self {
+        Self {
+            origin: "time zone ",
+            spec: spec.to_owned(),
+            reason,
+        }
+    }
+
+    fn env(value: &str, reason: String) -> Self {
+        Self {
+            origin: "TZ=",
+            spec: value.to_owned(),
+            reason,
+        }
+    }
 }
 
 impl Zone {
@@ -60,51 +85,74 @@ impl Zone {
         }
     }
 
-    /// The system's time zone: `TZ` if set, else `/etc/localtime`.
+    /// The system's time zone, read as glibc's `tzset` (so Python's `time`
+    /// and `logging`) reads it:
+    ///
+    /// | `TZ` | Zone |
+    /// |---|---|
+    /// | unset | `/etc/localtime`; UTC when that file does not exist |
+    /// | empty, or `:` | UTC |
+    /// | `Europe/Paris`, `:Europe/Paris` | that file under `TZDIR` if set, else under `/usr/share/zoneinfo` (and tz-rs's other system folders) |
+    /// | `/path`, `:/path` | the TZif file at that path |
+    /// | `EST5EDT,M3.2.0,M11.1.0`, `XYZ-3` | that POSIX rule |
     ///
     /// The rules are read once; the offset for each instant is then computed
     /// from them, so DST changes while the program runs are honoured.
     ///
     /// # Errors
     ///
-    /// When the zone file or the `TZ` value cannot be read or parsed.
+    /// When `TZ` is set but is no zone file and no POSIX rule (glibc would
+    /// silently use UTC), or when the zone file cannot be read or parsed.
+    /// The error names `TZ` and its value.
     pub fn local() -> Result<Self, ZoneError> {
-        let spec = std::env::var("TZ").unwrap_or_else(|_| "/etc/localtime".to_owned());
-        let tz = tz::TimeZone::local().map_err(|e| ZoneError {
-            spec: spec.clone(),
-            reason: e.to_string(),
-        })?;
-        Ok(Self {
-            inner: Inner::Rules {
-                name: spec.into(),
-                tz: Arc::new(tz),
-            },
+        let resolved = tzenv::resolve(
+            std::env::var_os("TZ").as_deref(),
+            std::env::var_os("TZDIR").as_deref(),
+        )?;
+        Ok(Self::from_resolved(resolved))
+    }
+
+    /// The system's time zone ([`Zone::local`]), or UTC if it cannot be read.
+    ///
+    /// The first time this falls back in a process, it says so on stderr
+    /// (`tracing-mplog-sink: TZ="Mars/Base": …; dates and rotation use UTC`);
+    /// later fall-backs are silent. Callers that would rather fail call
+    /// [`Zone::local`] (the `mplog-sink` daemon refuses to start).
+    pub fn local_or_utc() -> Self {
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        Self::local().unwrap_or_else(|error| {
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                eprintln!("tracing-mplog-sink: {error}; dates and rotation use UTC");
+            }
+            Self::utc()
         })
     }
 
-    /// The system's time zone, or UTC if it cannot be read.
-    pub fn local_or_utc() -> Self {
-        Self::local().unwrap_or_else(|_| Self::utc())
-    }
-
-    /// A zone from a POSIX `TZ` string (`"EST5EDT,M3.2.0,M11.1.0"`), a zone
-    /// name looked up in the system's tzdata (`"Europe/Paris"`), or a path to
-    /// a TZif file (`":/etc/localtime"`).
+    /// A zone from a `TZ` value, read as [`Zone::local`] reads `TZ`: a POSIX
+    /// rule (`"EST5EDT,M3.2.0,M11.1.0"`), a zone name looked up under
+    /// `TZDIR` or the system's tzdata (`"Europe/Paris"`), or a path to a
+    /// TZif file (`":/etc/localtime"`); `""` is UTC.
     ///
     /// # Errors
     ///
-    /// When the string cannot be parsed or the named zone file is missing.
+    /// When the string is no readable zone file and no POSIX rule.
     pub fn from_posix_tz(spec: &str) -> Result<Self, ZoneError> {
-        let tz = tz::TimeZone::from_posix_tz(spec).map_err(|e| ZoneError {
-            spec: spec.to_owned(),
-            reason: e.to_string(),
-        })?;
-        Ok(Self {
-            inner: Inner::Rules {
-                name: spec.into(),
-                tz: Arc::new(tz),
+        let tzdir = std::env::var("TZDIR").ok();
+        tzenv::resolve_spec(spec, tzdir.as_deref().filter(|d| !d.is_empty()))
+            .map(Self::from_resolved)
+            .map_err(|reason| ZoneError::new(spec, reason))
+    }
+
+    fn from_resolved(resolved: tzenv::Resolved) -> Self {
+        match resolved {
+            tzenv::Resolved::Utc => Self::utc(),
+            tzenv::Resolved::Rules(name, tz) => Self {
+                inner: Inner::Rules {
+                    name: name.into(),
+                    tz: Arc::new(tz),
+                },
             },
-        })
+        }
     }
 
     /// Whether this zone is UTC (a fixed zero offset).

@@ -170,7 +170,7 @@ fn widths_alignment_padding_and_truncation() {
     );
     assert_eq!(
         render(&utc("[%(name).3s][%(created).2f][%(created)d]"), &r),
-        "[app][1482147584.95][1482147585]\n"
+        "[app][1482147584.95][1482147584]\n"
     );
     assert_eq!(
         render(&utc("[{target:.3}][{created:.2}]"), &r),

@@ -28,6 +28,9 @@
 mod builder;
 mod datefmt;
 mod event;
+mod percent;
+mod pyformat;
+mod pyprintable;
 mod template;
 
 use std::fmt::{self, Write as _};
@@ -44,7 +47,8 @@ use crate::clock::Clock;
 use crate::record::RecordView;
 use crate::zone::Zone;
 use datefmt::DateFormat;
-use template::{Align, Field, Piece, Spec};
+use pyformat::{Conv, PySpec, Value};
+use template::{Align, Field, Piece, PyKind, Spec};
 
 /// Formats records with a template chosen by their level.
 ///
@@ -187,6 +191,7 @@ impl LevelFormatter {
                         apply_spec(out, start, *field, spec);
                     }
                 }
+                Piece::Py(field, spec) => inner.render_py(*field, spec, rec, out)?,
             }
         }
         out.push('\n');
@@ -194,7 +199,69 @@ impl LevelFormatter {
     }
 }
 
+/// A spec that changes nothing, for text rendered before Python formatting.
+const PLAIN: Spec = Spec {
+    align: Align::Left,
+    fill: ' ',
+    zero: false,
+    width: 0,
+    precision: None,
+};
+
+/// `created` as Python's `LogRecord` computes it from `time.time_ns()`:
+/// `ct / 1e9`, the nanoseconds rounded to the nearest `float` first.
+fn created_float(nanos: i128) -> f64 {
+    nanos as f64 / 1e9
+}
+
+/// `msecs` as Python's `LogRecord` computes it (3.13+, from
+/// `time.time_ns()`): `(ct % 1_000_000_000) // 1_000_000 + 0.0`.
+fn msecs_float(nanos: i128) -> f64 {
+    (nanos.rem_euclid(1_000_000_000) / 1_000_000) as f64
+}
+
 impl Inner {
+    /// A Python-syntax placeholder: the value with the type a Python
+    /// `LogRecord` gives it, `%`-formatted as CPython does.
+    fn render_py<R: RecordView + ?Sized>(
+        &self,
+        field: Field,
+        spec: &PySpec,
+        rec: &R,
+        out: &mut String,
+    ) -> fmt::Result {
+        let value = match field.py_kind() {
+            PyKind::Float => {
+                let nanos = rec.timestamp().unix_timestamp_nanos();
+                Value::Float(if field == Field::Created {
+                    created_float(nanos)
+                } else {
+                    msecs_float(nanos)
+                })
+            }
+            PyKind::Int => Value::Int(match field {
+                Field::LevelNo => i128::from(level_no(rec.level())),
+                Field::Line => i128::from(rec.line().unwrap_or(0)),
+                Field::Pid => i128::from(rec.pid()),
+                _ => i128::from(rec.thread_id()),
+            }),
+            PyKind::Text => {
+                let start = out.len();
+                self.render_field(field, &PLAIN, rec, out)?;
+                if spec.conv == Conv::Str {
+                    pyformat::finish(out, start, spec);
+                } else {
+                    // `repr()`/`ascii()` rewrite the text: rare, so a copy.
+                    let text = out.split_off(start);
+                    pyformat::render(Value::Str(&text), spec, out);
+                }
+                return Ok(());
+            }
+        };
+        pyformat::render(value, spec, out);
+        Ok(())
+    }
+
     fn render_field<R: RecordView + ?Sized>(
         &self,
         field: Field,

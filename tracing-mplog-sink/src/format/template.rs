@@ -2,11 +2,15 @@
 //! build time, so formatting a record never parses anything.
 //!
 //! Two syntaxes are accepted. A template containing `%(` is read in Python
-//! `logging` syntax (`%(levelname)-8s`, `%(process)6d`, `%%`), where braces
-//! are plain text; any other template is read in the native syntax
-//! (`{level}`, `{level:<8}`, `{{`), where `%` is plain text.
+//! `logging` syntax (`%(levelname)-8s`, `%(process)6d`, `%%`; parsed in
+//! [`super::percent`], rendered by [`super::pyformat`] as CPython renders
+//! it), where braces are plain text; any other template is read in the
+//! native syntax (`{level}`, `{level:<8}`, `{{`), where `%` is plain text.
 
 use std::fmt;
+
+use super::percent::parse_percent;
+use super::pyformat::PySpec;
 
 /// What a placeholder renders. See `docs/formatter.md` for the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +57,28 @@ pub(crate) enum Field {
     Host,
 }
 
+/// The type a Python `LogRecord` gives an attribute: what `%`-formatting
+/// accepts for it and how it renders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PyKind {
+    /// A `str`.
+    Text,
+    /// An `int`.
+    Int,
+    /// A `float` (`created`, `msecs`).
+    Float,
+}
+
 impl Field {
+    /// The Python type of the value.
+    pub(crate) fn py_kind(self) -> PyKind {
+        match self {
+            Field::Created | Field::Msecs => PyKind::Float,
+            Field::LevelNo | Field::Line | Field::Pid | Field::ThreadId => PyKind::Int,
+            _ => PyKind::Text,
+        }
+    }
+
     /// Whether the value is a number (right-aligned by default, may be
     /// zero-padded, accepts `%d`).
     fn is_numeric(self) -> bool {
@@ -147,7 +172,10 @@ impl Spec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Piece {
     Literal(String),
+    /// A placeholder in the native syntax.
     Field(Field, Spec),
+    /// A placeholder in Python syntax, rendered as CPython renders it.
+    Py(Field, PySpec),
 }
 
 /// Why a template was refused.
@@ -171,6 +199,17 @@ pub enum TemplateError {
     /// A numeric conversion (`%d`, `%f`) on a text placeholder.
     #[error("placeholder `{name}` is text, it cannot be formatted with `%{conversion}`")]
     NotNumeric {
+        /// The placeholder name.
+        name: String,
+        /// The conversion character.
+        conversion: char,
+    },
+    /// An integer conversion (`%o`, `%x`, `%X`) on a float placeholder
+    /// (`created`, `msecs`): Python raises `TypeError` there.
+    #[error(
+        "placeholder `{name}` is a float, it cannot be formatted with `%{conversion}` (use %d)"
+    )]
+    NotInteger {
         /// The placeholder name.
         name: String,
         /// The conversion character.
@@ -204,7 +243,7 @@ fn known_names() -> String {
     NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
 }
 
-fn lookup(name: &str) -> Result<Field, TemplateError> {
+pub(crate) fn lookup(name: &str) -> Result<Field, TemplateError> {
     if let Some((_, f)) = NAMES.iter().find(|(n, _)| *n == name) {
         return Ok(*f);
     }
@@ -244,7 +283,28 @@ fn bounded(name: &str, field: Field, spec: Spec) -> Result<Spec, TemplateError> 
     }
 }
 
-fn syntax(at: usize, what: impl fmt::Display) -> TemplateError {
+/// Refuses a Python spec whose padding would exceed [`MAX_PADDING`]: its
+/// width, or the precision of a number conversion (decimals of a float,
+/// leading zeros of an integer).
+pub(crate) fn bounded_py(name: &str, spec: PySpec) -> Result<PySpec, TemplateError> {
+    let too_wide = |what, found| TemplateError::TooWide {
+        name: name.to_owned(),
+        what,
+        found,
+        limit: MAX_PADDING,
+    };
+    if spec.width > MAX_PADDING {
+        return Err(too_wide("width", spec.width));
+    }
+    match spec.precision {
+        Some(places) if spec.conv.is_numeric() && places > MAX_PADDING => {
+            Err(too_wide("decimals", places))
+        }
+        _ => Ok(spec),
+    }
+}
+
+pub(crate) fn syntax(at: usize, what: impl fmt::Display) -> TemplateError {
     TemplateError::Syntax {
         at,
         what: what.to_string(),
@@ -274,7 +334,7 @@ fn merge_literals(pieces: Vec<Piece>) -> Vec<Piece> {
 }
 
 /// Reads decimal digits at `i`; returns the number and the index after them.
-fn digits(s: &str, mut i: usize) -> Result<(Option<usize>, usize), TemplateError> {
+pub(crate) fn digits(s: &str, mut i: usize) -> Result<(Option<usize>, usize), TemplateError> {
     let start = i;
     let b = s.as_bytes();
     while i < b.len() && b[i].is_ascii_digit() {
@@ -287,99 +347,6 @@ fn digits(s: &str, mut i: usize) -> Result<(Option<usize>, usize), TemplateError
         .parse()
         .map(|n| (Some(n), i))
         .map_err(|_| syntax(start, "number too large"))
-}
-
-/// Python syntax: `%(name)[flags][width][.precision]conversion`, `%%`.
-fn parse_percent(t: &str) -> Result<Vec<Piece>, TemplateError> {
-    let b = t.as_bytes();
-    let mut pieces = Vec::new();
-    let mut lit = String::new();
-    let mut i = 0;
-    let mut lit_start = 0;
-    while i < b.len() {
-        if b[i] != b'%' {
-            i += 1;
-            continue;
-        }
-        lit.push_str(&t[lit_start..i]);
-        let at = i;
-        match b.get(i + 1) {
-            Some(b'%') => {
-                lit.push('%');
-                i += 2;
-                lit_start = i;
-                continue;
-            }
-            Some(b'(') => {}
-            _ => return Err(syntax(at, "expected `%(name)` or `%%` after `%`")),
-        }
-        let name_start = i + 2;
-        let close = t[name_start..]
-            .find(')')
-            .map(|p| name_start + p)
-            .ok_or_else(|| syntax(at, "unclosed `%(`"))?;
-        let name = &t[name_start..close];
-        let field = lookup(name)?;
-        i = close + 1;
-        let (mut left, mut zero) = (false, false);
-        while let Some(&c) = b.get(i) {
-            match c {
-                b'-' => left = true,
-                b'0' => zero = true,
-                b' ' | b'+' | b'#' => {
-                    return Err(syntax(
-                        i,
-                        format!("conversion flag `{}` is not supported", c as char),
-                    ));
-                }
-                _ => break,
-            }
-            i += 1;
-        }
-        let (width, next) = digits(t, i)?;
-        i = next;
-        let mut precision = None;
-        if b.get(i) == Some(&b'.') {
-            let (p, next) = digits(t, i + 1)?;
-            precision = Some(p.unwrap_or(0));
-            i = next;
-        }
-        let conv = t[i..]
-            .chars()
-            .next()
-            .ok_or_else(|| syntax(i, format!("missing conversion after `%({name})`")))?;
-        match conv {
-            's' | 'r' | 'a' => {}
-            'd' | 'i' | 'u' | 'f' | 'F' if field.is_numeric() => {}
-            'd' | 'i' | 'u' | 'f' | 'F' => {
-                return Err(TemplateError::NotNumeric {
-                    name: name.to_owned(),
-                    conversion: conv,
-                });
-            }
-            other => return Err(syntax(i, format!("unsupported conversion `%{other}`"))),
-        }
-        // `%d` on a float value (created) truncates it, as Python does.
-        let precision = match (field, conv) {
-            (Field::Created, 'd' | 'i' | 'u') => Some(0),
-            (Field::Created, 'f' | 'F') => Some(precision.unwrap_or(6)),
-            _ => precision,
-        };
-        i += conv.len_utf8();
-        lit_start = i;
-        pieces.push(Piece::Literal(std::mem::take(&mut lit)));
-        let spec = Spec {
-            align: if left { Align::Left } else { Align::Right },
-            fill: ' ',
-            zero: zero && !left && field.is_numeric(),
-            width: width.unwrap_or(0),
-            precision,
-        };
-        pieces.push(Piece::Field(field, bounded(name, field, spec)?));
-    }
-    lit.push_str(&t[lit_start..]);
-    pieces.push(Piece::Literal(lit));
-    Ok(pieces)
 }
 
 /// Native syntax: `{name}`, `{name:[[fill]align][0][width][.precision]}`,
@@ -505,18 +472,17 @@ mod tests {
     }
 
     #[test]
-    fn percent_syntax_with_flags() {
+    fn percent_syntax_keeps_braces_as_text() {
         let p = parse("[%(levelname)-8s] %(lineno)d {x}").expect("parses");
-        assert_eq!(
-            p,
-            vec![
-                Piece::Literal("[".into()),
-                field(Field::Level, Align::Left, 8),
-                Piece::Literal("] ".into()),
-                field(Field::Line, Align::Right, 0),
-                Piece::Literal(" {x}".into()),
-            ]
-        );
+        let kinds: Vec<_> = p
+            .iter()
+            .map(|piece| match piece {
+                Piece::Literal(s) => s.clone(),
+                Piece::Py(f, spec) => format!("{f:?}/{}/{:?}", spec.width, spec.left),
+                Piece::Field(..) => panic!("native piece in a Python template"),
+            })
+            .collect();
+        assert_eq!(kinds, ["[", "Level/8/true", "] ", "Line/0/false", " {x}"]);
     }
 
     #[test]
@@ -535,7 +501,7 @@ mod tests {
 
     #[test]
     fn zero_padding_only_for_numbers() {
-        let p = parse("%(process)06d").expect("parses");
+        let p = parse("{pid:06}|{level:06}").expect("parses");
         assert!(matches!(
             p[0],
             Piece::Field(
@@ -543,6 +509,17 @@ mod tests {
                 Spec {
                     zero: true,
                     width: 6,
+                    ..
+                }
+            )
+        ));
+        assert!(matches!(
+            p[2],
+            Piece::Field(
+                Field::Level,
+                Spec {
+                    zero: false,
+                    fill: '0',
                     ..
                 }
             )

@@ -47,8 +47,15 @@ struct Stderr {
 impl Running {
     /// Starts the binary with `args`, in `dir`.
     pub fn start(dir: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(dir, args, &[])
+    }
+
+    /// Starts the binary with `args`, in `dir`, with `env` (name, value)
+    /// added to its environment (never to the test process's).
+    pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = bin()
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -584,7 +584,11 @@ fn level_order(level: FormatLevel) -> u8 {
 /// Compiles the templates and the `datefmt` once, so a mistake is reported
 /// against the flag or key that holds it.
 fn check_formats(config: &Config) -> Result<(), CliError> {
-    let mut builder = LevelFormatter::builder().process_name("mplog-sink");
+    // UTC: only the templates are checked here; the zone is checked (and
+    // reported against `TZ`) when the sink starts.
+    let mut builder = LevelFormatter::builder()
+        .process_name("mplog-sink")
+        .utc(true);
     for (level, template) in &config.formats {
         builder = builder.format(*level, template.clone());
     }

@@ -56,6 +56,12 @@ pub(crate) enum CliError {
     /// A setting is invalid on its own or together with others.
     #[error("{setting}: {reason}")]
     Invalid { setting: Setting, reason: String },
+    /// Local time is asked for (no `--utc`) but `TZ` names no zone.
+    #[error("{source} (set TZ to a zone name, a TZif path or a POSIX rule, or pass --utc)")]
+    Zone {
+        #[source]
+        source: tracing_mplog_sink::zone::ZoneError,
+    },
     /// SIGTERM/SIGINT could not be caught.
     #[error("cannot catch SIGTERM/SIGINT: {source}")]
     Signals {
@@ -86,7 +92,8 @@ impl CliError {
             | CliError::DuplicateKey { .. }
             | CliError::BadValue { .. }
             | CliError::MissingListen
-            | CliError::Invalid { .. } => EXIT_USAGE,
+            | CliError::Invalid { .. }
+            | CliError::Zone { .. } => EXIT_USAGE,
             CliError::Signals { .. } | CliError::Start { .. } | CliError::Shutdown { .. } => {
                 EXIT_RUNTIME
             }

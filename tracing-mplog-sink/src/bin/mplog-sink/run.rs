@@ -1,6 +1,7 @@
 //! Running the sink: the resolved [`Config`] → `Sink::builder()`, the wait
 //! for SIGTERM/SIGINT, the drain and the report.
 
+use tracing_mplog_sink::zone::Zone;
 use tracing_mplog_sink::{Sink, SinkError, sink};
 
 use crate::config::Config;
@@ -70,6 +71,11 @@ pub(crate) fn builder(config: &Config) -> sink::Builder {
 /// Starts the sink, says `listening on <endpoint>` for each endpoint, waits for SIGTERM or
 /// SIGINT, drains and prints the report.
 pub(crate) fn run(config: &Config) -> Result<(), CliError> {
+    // Local time comes from `TZ` (or /etc/localtime): a `TZ` that names no
+    // zone stops the daemon here rather than silently logging in UTC.
+    if !config.utc {
+        Zone::local().map_err(|source| CliError::Zone { source })?;
+    }
     // Before the sink starts, so a signal sent as soon as the socket exists
     // already drains instead of killing.
     let mut signals = Signals::register().map_err(|source| CliError::Signals { source })?;
