@@ -12,12 +12,7 @@ use tracing_subscriber::prelude::*;
 fn mp_layers_in_threads_reach_their_files_once_and_in_order() {
     const EVENTS: u64 = 500;
     let env = Env::new();
-    let sink = env
-        .builder()
-        .name("mp")
-        .consolidate(true)
-        .start()
-        .expect("start");
+    let sink = env.start_consolidated("mp");
     let workers: Vec<_> = (1..=4u32)
         .map(|w| {
             let endpoint = sink.endpoint().clone();

@@ -53,6 +53,45 @@ impl Env {
     pub fn lines(&self, file: &str) -> Vec<String> {
         lines(&self.log(file))
     }
+
+    /// The lines of `logs/{file}` written so far (none if it does not exist).
+    pub fn lines_now(&self, file: &str) -> Vec<String> {
+        lines_now(&self.log(file))
+    }
+
+    /// Waits until `logs/{file}` has at least `n` lines.
+    pub fn wait_lines(&self, file: &str, n: usize) {
+        wait_until(&format!("{n} lines in {file}"), || {
+            self.lines_now(file).len() >= n
+        });
+    }
+
+    /// Waits until some line of `logs/{file}` contains `needle`.
+    pub fn wait_line_with(&self, file: &str, needle: &str) {
+        wait_until(&format!("{needle:?} in {file}"), || {
+            self.lines_now(file).iter().any(|l| l.contains(needle))
+        });
+    }
+
+    /// A started sink named `name` that writes the consolidated file
+    /// `{name}.log` besides the per-key files.
+    pub fn start_consolidated(&self, name: &str) -> SinkHandle {
+        self.builder()
+            .name(name)
+            .consolidate(true)
+            .start()
+            .expect("start")
+    }
+
+    /// The names of the files in `logs/`, sorted.
+    pub fn file_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.logdir())
+            .expect("list logs")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
 }
 
 pub fn lines(path: &Path) -> Vec<String> {
@@ -70,18 +109,22 @@ pub fn connect(sink: &SinkHandle) -> UnixStream {
     UnixStream::connect(path).expect("connect to the sink")
 }
 
-pub fn hello(pid: u32, start: i64, name: &str) -> Vec<u8> {
+/// One frame, encoded (with its length prefix).
+pub fn encoded(frame: OwnedFrame) -> Vec<u8> {
     let mut out = Vec::new();
-    OwnedFrame::Hello(OwnedHello {
+    frame.encode(&mut out);
+    out
+}
+
+pub fn hello(pid: u32, start: i64, name: &str) -> Vec<u8> {
+    encoded(OwnedFrame::Hello(OwnedHello {
         version: 1,
         capabilities: 0,
         pid,
         start_time_ns: start,
         process_name: name.into(),
         host: "testhost".into(),
-    })
-    .encode(&mut out);
-    out
+    }))
 }
 
 pub fn event_at(seq: u64, level: Level, message: &str) -> OwnedEvent {
@@ -102,9 +145,7 @@ pub fn event_at(seq: u64, level: Level, message: &str) -> OwnedEvent {
 }
 
 pub fn event(seq: u64, level: Level, message: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    OwnedFrame::Event(event_at(seq, level, message)).encode(&mut out);
-    out
+    encoded(OwnedFrame::Event(event_at(seq, level, message)))
 }
 
 /// Events `first..=last` of worker `w`: messages `w{w} e{n}`, seq `n`.
@@ -117,19 +158,14 @@ pub fn events(w: u32, first: u64, last: u64) -> Vec<u8> {
 }
 
 pub fn goodbye(last_seq: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    OwnedFrame::Goodbye(Goodbye { last_seq }).encode(&mut out);
-    out
+    encoded(OwnedFrame::Goodbye(Goodbye { last_seq }))
 }
 
 pub fn dropped(count: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    OwnedFrame::Dropped(Dropped {
+    encoded(OwnedFrame::Dropped(Dropped {
         reason: DropReason::ChannelFull,
         count,
-    })
-    .encode(&mut out);
-    out
+    }))
 }
 
 pub fn with_field(mut e: OwnedEvent, name: &str, v: i64) -> OwnedEvent {
@@ -142,14 +178,44 @@ pub fn with_field(mut e: OwnedEvent, name: &str, v: i64) -> OwnedEvent {
 
 /// A whole clean worker session: hello, `n` events, goodbye.
 pub fn session(w: u32, pid: u32, n: u64) -> Vec<u8> {
-    let mut out = hello(pid, 1, &format!("w{w}"));
+    named_session(&format!("w{w}"), pid, 1, w, n)
+}
+
+/// A whole clean session of process `name` (`pid`, start time `start`):
+/// hello, events `w{w} e1` … `w{w} e{n}`, goodbye.
+pub fn named_session(name: &str, pid: u32, start: i64, w: u32, n: u64) -> Vec<u8> {
+    let mut out = hello(pid, start, name);
     out.extend(events(w, 1, n));
     out.extend(goodbye(n));
     out
 }
 
+/// A clean session of process `name` with one event per level, TRACE to
+/// ERROR (seq 1 to 5), each with the message `at {LEVEL}`.
+pub fn one_event_per_level(pid: u32, name: &str) -> Vec<u8> {
+    let mut out = hello(pid, 1, name);
+    let levels = [
+        Level::TRACE,
+        Level::DEBUG,
+        Level::INFO,
+        Level::WARN,
+        Level::ERROR,
+    ];
+    for (seq, level) in (1..).zip(levels) {
+        out.extend(event(seq, level, &format!("at {level}")));
+    }
+    out.extend(goodbye(5));
+    out
+}
+
 pub fn send(conn: &mut UnixStream, bytes: &[u8]) {
     conn.write_all(bytes).expect("write to the sink");
+}
+
+/// One whole connection: connects, sends `bytes`, closes.
+pub fn deliver(sink: &SinkHandle, bytes: &[u8]) {
+    let mut conn = connect(sink);
+    send(&mut conn, bytes);
 }
 
 /// Waits until `cond` holds (the sink writes asynchronously).
