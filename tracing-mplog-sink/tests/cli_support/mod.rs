@@ -3,7 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +29,66 @@ pub fn run_to_end(dir: &Path, args: &[&str]) -> (ExitStatus, String) {
         out.status,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A temp folder for `mplog-sink` runs: the socket `run/sink.sock` and the
+/// log folder `logs/` inside it.
+#[derive(Debug)]
+pub struct Place {
+    pub dir: tempfile::TempDir,
+    /// The `--listen` value: `unix:{dir}/run/sink.sock`.
+    pub endpoint: String,
+    /// The `--logdir` value: `{dir}/logs`.
+    pub logdir: String,
+}
+
+impl Place {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let endpoint = format!("unix:{}", dir.path().join("run/sink.sock").display());
+        let logdir = dir.path().join("logs").display().to_string();
+        Self {
+            dir,
+            endpoint,
+            logdir,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The log folder as a path.
+    pub fn logs(&self) -> PathBuf {
+        self.path().join("logs")
+    }
+
+    /// The text of `logs/{file}`.
+    pub fn read_log(&self, file: &str) -> String {
+        read(self.logs().join(file))
+    }
+
+    /// Starts the binary with `--listen` and `--logdir` of this place, then
+    /// `extra`, and waits until it says it listens.
+    pub fn start(&self, extra: &[&str]) -> Running {
+        let mut args = vec!["--listen", &self.endpoint, "--logdir", &self.logdir];
+        args.extend_from_slice(extra);
+        self.start_with(&args)
+    }
+
+    /// Starts the binary with exactly `args` (which must make it listen on
+    /// this place's endpoint) and waits until it says it listens.
+    pub fn start_with(&self, args: &[&str]) -> Running {
+        let sink = Running::start(self.path(), args);
+        sink.wait_line(&format!("listening on {}", self.endpoint));
+        sink
+    }
+}
+
+/// The text of the file at `path`.
+pub fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// A running `mplog-sink` whose stderr is collected line by line.
@@ -112,6 +172,20 @@ impl Running {
         // own child, not yet reaped (we hold the `Child`).
         let rc = unsafe { libc::kill(pid, signal) };
         assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+    }
+
+    /// Sends SIGTERM, waits for the drain and an exit with status 0 (else
+    /// panics with the stderr); returns the whole stderr.
+    pub fn stop(self) -> String {
+        self.signal(libc::SIGTERM);
+        self.wait_exit_ok()
+    }
+
+    /// [`Running::wait_exit`], asserting the status is 0; returns stderr.
+    pub fn wait_exit_ok(self) -> String {
+        let (status, stderr) = self.wait_exit();
+        assert_eq!(status.code(), Some(0), "{stderr}");
+        stderr
     }
 
     /// Waits for the process to exit (at most [`TIMEOUT`], then kills it and
