@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Seen, TestSink, collect_until, frames, has_goodbye};
+use common::{
+    Seen, TestSink, collect_until, dropped, events, frames, has_goodbye, read_events, read_rest,
+};
 use tracing_mplog::wire::{DropReason, FrameReader, OwnedFrame, OwnedValue, WireError};
 use tracing_mplog::{Backpressure, FlushError, MpLayer};
 use tracing_subscriber::layer::SubscriberExt;
@@ -17,15 +19,6 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn subscriber(layer: MpLayer) -> impl tracing::Subscriber + Send + Sync {
     tracing_subscriber::registry().with(layer)
-}
-
-fn events(seen: &[Seen]) -> Vec<&tracing_mplog::wire::OwnedEvent> {
-    frames(seen)
-        .filter_map(|(_, f)| match f {
-            OwnedFrame::Event(e) => Some(e),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]
@@ -127,17 +120,12 @@ fn flush_returns_once_events_are_in_the_socket() {
     // Nobody has read yet: everything must already sit in the socket.
     let (stream, _) = listener.accept().expect("accept");
     stream.set_nonblocking(true).expect("nonblocking");
-    let mut reader = FrameReader::new(stream);
-    let mut events = 0;
-    loop {
-        match reader.read_frame() {
-            Ok(Some(tracing_mplog::wire::Frame::Event(_))) => events += 1,
-            Ok(Some(_)) => {}
-            Err(WireError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert_eq!(events, 10);
+    let (seqs, end) = read_rest(&mut FrameReader::new(stream));
+    assert!(
+        matches!(&end, Err(WireError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "{end:?}"
+    );
+    assert_eq!(seqs, (1..=10).collect::<Vec<u64>>());
 }
 
 #[test]
@@ -186,12 +174,7 @@ fn drop_newest_reports_the_exact_count() {
     drop(guard);
     let seen = collect_until(&rx, WAIT, has_goodbye);
     let delivered = events(&seen).len() as u64;
-    let dropped: u64 = frames(&seen)
-        .filter_map(|(_, f)| match f {
-            OwnedFrame::Dropped(d) if d.reason == DropReason::ChannelFull => Some(d.count),
-            _ => None,
-        })
-        .sum();
+    let dropped = dropped(&seen, DropReason::ChannelFull);
     assert!(dropped > 0, "nothing dropped");
     assert_eq!(delivered + dropped, N);
 }
@@ -227,12 +210,7 @@ fn block_for_waits_then_drops_and_counts_when_the_sink_stays_away() {
     drop(guard);
     let seen = collect_until(&rx, WAIT, has_goodbye);
     let delivered = events(&seen).len() as u64;
-    let dropped: u64 = frames(&seen)
-        .filter_map(|(_, f)| match f {
-            OwnedFrame::Dropped(d) if d.reason == DropReason::ChannelFull => Some(d.count),
-            _ => None,
-        })
-        .sum();
+    let dropped = dropped(&seen, DropReason::ChannelFull);
     assert!(dropped >= 20, "dropped {dropped}");
     assert_eq!(delivered + dropped, N);
 }
@@ -289,37 +267,23 @@ fn reconnects_after_a_graceful_sink_restart_without_loss() {
     drop(listener);
     common::remove(&sink.path);
     let mut reader = FrameReader::new(stream.try_clone().expect("clone"));
-    let mut first = Vec::new();
-    let mut hellos = 0;
-    while first.len() < 300 {
-        match reader
-            .read_frame()
-            .expect("frame")
-            .expect("not eof")
-            .into_owned()
-        {
-            OwnedFrame::Event(e) => first.push(e.seq),
-            OwnedFrame::Hello(_) => hellos += 1,
-            other => panic!("{other:?}"),
-        }
-    }
+    let (mut first, others) = read_events(&mut reader, 300);
+    assert!(
+        others.iter().all(|f| matches!(f, OwnedFrame::Hello(_))),
+        "{others:?}"
+    );
+    let mut hellos = others.len();
     assert!(
         logging.load(Ordering::SeqCst),
         "worker finished before the restart"
     );
     stream.shutdown(Shutdown::Read).expect("shutdown");
-    loop {
-        match reader.read_frame() {
-            Ok(Some(f)) => {
-                if let OwnedFrame::Event(e) = f.into_owned() {
-                    first.push(e.seq);
-                }
-            }
-            Ok(None) => break,
-            Err(e) if common::is_eof(&e) => break, // a partial frame: discarded
-            Err(e) => panic!("{e}"),
-        }
+    let (rest, end) = read_rest(&mut reader);
+    if let Err(e) = end {
+        // A partial frame: discarded.
+        assert!(common::is_eof(&e), "{e}");
     }
+    first.extend(rest);
 
     // Second sink at the same path.
     std::thread::sleep(Duration::from_millis(30));
@@ -368,30 +332,14 @@ fn leaves_at_a_frame_boundary_when_the_sink_closes_its_side() {
         .set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
     let mut reader = FrameReader::new(stream.try_clone().expect("clone"));
-    let mut first = Vec::new();
-    while first.len() < 200 {
-        if let OwnedFrame::Event(e) = reader
-            .read_frame()
-            .expect("frame")
-            .expect("not eof")
-            .into_owned()
-        {
-            first.push(e.seq);
-        }
-    }
+    let (mut first, _) = read_events(&mut reader, 200);
     stream.shutdown(Shutdown::Write).expect("shutdown");
     let asked = Instant::now();
-    loop {
-        match reader.read_frame() {
-            Ok(Some(f)) => {
-                if let OwnedFrame::Event(e) = f.into_owned() {
-                    first.push(e.seq);
-                }
-            }
-            Ok(None) => break,
-            Err(e) => panic!("the worker must close at a frame boundary: {e}"),
-        }
+    let (rest, end) = read_rest(&mut reader);
+    if let Err(e) = end {
+        panic!("the worker must close at a frame boundary: {e}");
     }
+    first.extend(rest);
     assert!(
         asked.elapsed() < Duration::from_secs(2),
         "the worker left within a batch or an idle check"
