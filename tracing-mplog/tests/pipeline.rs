@@ -4,21 +4,70 @@ mod common;
 
 use std::net::Shutdown;
 use std::os::unix::net::UnixListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{
     Seen, TestSink, collect_until, dropped, events, frames, has_goodbye, read_events, read_rest,
 };
 use tracing_mplog::wire::{DropReason, FrameReader, OwnedFrame, OwnedValue, WireError};
-use tracing_mplog::{Backpressure, FlushError, MpLayer};
+use tracing_mplog::{Backpressure, FlushError, FlushGuard, MpLayer};
 use tracing_subscriber::layer::SubscriberExt;
 
 const WAIT: Duration = Duration::from_secs(10);
 
 fn subscriber(layer: MpLayer) -> impl tracing::Subscriber + Send + Sync {
     tracing_subscriber::registry().with(layer)
+}
+
+/// A thread logging `steady` events `i` = 0 to `n - 1` through an `MpLayer`
+/// (channel of 64) to `sink`, pausing 2 ms after each `i` that is a multiple
+/// of `pause_every`.
+fn steady_logger(
+    sink: &TestSink,
+    n: u64,
+    pause_every: Option<u64>,
+) -> (FlushGuard, JoinHandle<()>) {
+    let (layer, guard) = MpLayer::builder()
+        .endpoint(sink.endpoint())
+        .channel_capacity(64)
+        .build()
+        .expect("build");
+    let dispatch = tracing::Dispatch::new(subscriber(layer));
+    let logger = std::thread::spawn(move || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            for i in 0..n {
+                tracing::info!(i, "steady");
+                if pause_every.is_some_and(|every| i % every == 0) {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        });
+    });
+    (guard, logger)
+}
+
+/// Lets the logger finish, drops its guard (flush, goodbye) and waits for
+/// the goodbye on `rx`; the seqs of the first connection, `first`, then the
+/// events seen must be 1 to `n`: every event exactly once, in order.
+fn the_rest_arrives(
+    rx: &mpsc::Receiver<Seen>,
+    logger: JoinHandle<()>,
+    guard: FlushGuard,
+    mut first: Vec<u64>,
+    n: u64,
+) -> Vec<Seen> {
+    logger.join().expect("logger");
+    drop(guard);
+    let seen = collect_until(rx, WAIT, has_goodbye);
+    first.extend(events(&seen).iter().map(|e| e.seq));
+    assert_eq!(
+        first,
+        (1..=n).collect::<Vec<_>>(),
+        "every event exactly once, in order"
+    );
+    seen
 }
 
 #[test]
@@ -242,24 +291,7 @@ fn reconnects_after_a_graceful_sink_restart_without_loss() {
     const N: u64 = 3000;
     let sink = TestSink::new();
     let listener = UnixListener::bind(&sink.path).expect("bind");
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .channel_capacity(64)
-        .build()
-        .expect("build");
-    let dispatch = tracing::Dispatch::new(subscriber(layer));
-    let logging = Arc::new(AtomicBool::new(true));
-    let logger = {
-        let logging = Arc::clone(&logging);
-        std::thread::spawn(move || {
-            tracing::dispatcher::with_default(&dispatch, || {
-                for i in 0..N {
-                    tracing::info!(i, "steady");
-                }
-            });
-            logging.store(false, Ordering::SeqCst);
-        })
-    };
+    let (guard, logger) = steady_logger(&sink, N, None);
 
     // First sink: read a few hundred events, then shut down gracefully:
     // stop accepting, stop the worker's writes, read what is queued.
@@ -273,10 +305,7 @@ fn reconnects_after_a_graceful_sink_restart_without_loss() {
         "{others:?}"
     );
     let mut hellos = others.len();
-    assert!(
-        logging.load(Ordering::SeqCst),
-        "worker finished before the restart"
-    );
+    assert!(!logger.is_finished(), "worker finished before the restart");
     stream.shutdown(Shutdown::Read).expect("shutdown");
     let (rest, end) = read_rest(&mut reader);
     if let Err(e) = end {
@@ -287,18 +316,11 @@ fn reconnects_after_a_graceful_sink_restart_without_loss() {
 
     // Second sink at the same path.
     std::thread::sleep(Duration::from_millis(30));
-    let rx = sink.serve();
-    logger.join().expect("logger");
-    drop(guard);
-    let seen = collect_until(&rx, WAIT, has_goodbye);
+    let seen = the_rest_arrives(&sink.serve(), logger, guard, first, N);
     hellos += frames(&seen)
         .filter(|(_, f)| matches!(f, OwnedFrame::Hello(_)))
         .count();
     assert_eq!(hellos, 2, "hello on each connection");
-    let mut all = first;
-    all.extend(events(&seen).iter().map(|e| e.seq));
-    let expected: Vec<u64> = (1..=N).collect();
-    assert_eq!(all, expected, "every event exactly once, in order");
 }
 
 #[test]
@@ -310,22 +332,7 @@ fn leaves_at_a_frame_boundary_when_the_sink_closes_its_side() {
     const N: u64 = 2000;
     let sink = TestSink::new();
     let listener = UnixListener::bind(&sink.path).expect("bind");
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .channel_capacity(64)
-        .build()
-        .expect("build");
-    let dispatch = tracing::Dispatch::new(subscriber(layer));
-    let logger = std::thread::spawn(move || {
-        tracing::dispatcher::with_default(&dispatch, || {
-            for i in 0..N {
-                tracing::info!(i, "steady");
-                if i % 100 == 0 {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            }
-        });
-    });
+    let (guard, logger) = steady_logger(&sink, N, Some(100));
     let (stream, _) = listener.accept().expect("accept");
     // Without the worker's check this test would wait forever: fail instead.
     stream
@@ -344,17 +351,7 @@ fn leaves_at_a_frame_boundary_when_the_sink_closes_its_side() {
         asked.elapsed() < Duration::from_secs(2),
         "the worker left within a batch or an idle check"
     );
-    let rx = common::serve(listener);
-    logger.join().expect("logger");
-    drop(guard);
-    let seen = collect_until(&rx, WAIT, has_goodbye);
-    let mut all = first;
-    all.extend(events(&seen).iter().map(|e| e.seq));
-    assert_eq!(
-        all,
-        (1..=N).collect::<Vec<_>>(),
-        "every event exactly once, in order"
-    );
+    the_rest_arrives(&common::serve(listener), logger, guard, first, N);
 }
 
 #[test]
