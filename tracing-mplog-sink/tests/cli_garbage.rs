@@ -57,15 +57,7 @@ fn after_hello(pid: u32, rest: &[u8]) -> Vec<u8> {
 #[test]
 fn a_running_daemon_closes_each_garbage_connection_alone_and_loses_no_good_event() {
     let place = Place::new();
-    let sink = place.start(&[
-        "--name",
-        "all",
-        "--consolidate",
-        "--process-key",
-        "none",
-        "--format",
-        "default={level}|{process_name}|{msg}",
-    ]);
+    let sink = place.start_all_in_one("{level}|{process_name}|{msg}");
     let socket = place.path().join("run/sink.sock");
     let rss_before = rss_kib(sink.pid());
 

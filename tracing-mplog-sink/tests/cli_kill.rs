@@ -22,16 +22,7 @@ const WORKERS: u64 = 4;
 #[test]
 fn a_sigkilled_sink_loses_only_what_it_held_and_nothing_is_duplicated() {
     let place = Place::new();
-    let args = [
-        "--name",
-        "all",
-        "--consolidate",
-        "--process-key",
-        "none",
-        "--format",
-        "default={msg}",
-    ];
-    let first = place.start(&args);
+    let first = place.start_all_in_one("{msg}");
 
     let stop = Arc::new(AtomicBool::new(false));
     let logged: Vec<Arc<AtomicU64>> = (0..WORKERS).map(|_| Arc::new(AtomicU64::new(0))).collect();
@@ -68,7 +59,7 @@ fn a_sigkilled_sink_loses_only_what_it_held_and_nothing_is_duplicated() {
     first.signal(libc::SIGKILL);
     let _ = first.wait_exit();
     std::thread::sleep(Duration::from_millis(100));
-    let second = place.start(&args);
+    let second = place.start_all_in_one("{msg}");
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::SeqCst);
     for w in workers {

@@ -76,6 +76,22 @@ impl Place {
         self.start_with(&args)
     }
 
+    /// Starts the binary writing every process's lines, and its own, to
+    /// `logs/all.log` alone (`--name all --consolidate --process-key none`)
+    /// with the default template `template`, and waits until it listens.
+    pub fn start_all_in_one(&self, template: &str) -> Running {
+        let format = format!("default={template}");
+        self.start(&[
+            "--name",
+            "all",
+            "--consolidate",
+            "--process-key",
+            "none",
+            "--format",
+            &format,
+        ])
+    }
+
     /// Starts the binary with exactly `args` (which must make it listen on
     /// this place's endpoint) and waits until it says it listens.
     pub fn start_with(&self, args: &[&str]) -> Running {
