@@ -3,7 +3,6 @@
 mod common;
 
 use std::net::Shutdown;
-use std::os::unix::net::UnixListener;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,11 +28,7 @@ fn steady_logger(
     n: u64,
     pause_every: Option<u64>,
 ) -> (FlushGuard, JoinHandle<()>) {
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .channel_capacity(64)
-        .build()
-        .expect("build");
+    let (layer, guard) = sink.layer().channel_capacity(64).build().expect("build");
     let dispatch = tracing::Dispatch::new(subscriber(layer));
     let logger = std::thread::spawn(move || {
         tracing::dispatcher::with_default(&dispatch, || {
@@ -74,11 +69,7 @@ fn the_rest_arrives(
 fn events_arrive_with_all_attributes_then_goodbye() {
     let sink = TestSink::new();
     let rx = sink.serve();
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .process_name("attrs")
-        .build()
-        .expect("build");
+    let (layer, guard) = sink.layer().process_name("attrs").build().expect("build");
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -131,10 +122,7 @@ fn events_arrive_with_all_attributes_then_goodbye() {
 #[test]
 fn connects_lazily_when_the_sink_comes_up_later() {
     let sink = TestSink::new();
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .build()
-        .expect("build without a sink");
+    let (layer, guard) = sink.layer().build().expect("build without a sink");
     tracing::subscriber::with_default(subscriber(layer), || {
         for i in 0..3 {
             tracing::info!(i, "early");
@@ -155,11 +143,8 @@ fn connects_lazily_when_the_sink_comes_up_later() {
 #[test]
 fn flush_returns_once_events_are_in_the_socket() {
     let sink = TestSink::new();
-    let listener = UnixListener::bind(&sink.path).expect("bind");
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .build()
-        .expect("build");
+    let listener = sink.bind();
+    let (layer, guard) = sink.layer().build().expect("build");
     tracing::subscriber::with_default(subscriber(layer), || {
         for i in 0..10 {
             tracing::info!(i, "before flush");
@@ -180,8 +165,8 @@ fn flush_returns_once_events_are_in_the_socket() {
 #[test]
 fn flush_times_out_and_counts_without_a_sink() {
     let sink = TestSink::new();
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
+    let (layer, guard) = sink
+        .layer()
         .flush_timeout(Duration::from_millis(150))
         .build()
         .expect("build");
@@ -205,8 +190,8 @@ fn flush_times_out_and_counts_without_a_sink() {
 #[test]
 fn drop_newest_reports_the_exact_count() {
     let sink = TestSink::new();
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
+    let (layer, guard) = sink
+        .layer()
         .channel_capacity(4)
         .backpressure(Backpressure::DropNewest)
         .build()
@@ -231,8 +216,8 @@ fn drop_newest_reports_the_exact_count() {
 #[test]
 fn block_for_waits_then_drops_and_counts_when_the_sink_stays_away() {
     let sink = TestSink::new();
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
+    let (layer, guard) = sink
+        .layer()
         .channel_capacity(4)
         .backpressure(Backpressure::BlockFor(Duration::from_millis(20)))
         .build()
@@ -268,11 +253,7 @@ fn block_for_waits_then_drops_and_counts_when_the_sink_stays_away() {
 fn oversized_events_are_reported_not_sent() {
     let sink = TestSink::new();
     let rx = sink.serve();
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .max_frame_size(1024)
-        .build()
-        .expect("build");
+    let (layer, guard) = sink.layer().max_frame_size(1024).build().expect("build");
     tracing::subscriber::with_default(subscriber(layer), || {
         tracing::info!(big = "x".repeat(2000).as_str(), "too big");
         tracing::info!("small");
@@ -290,7 +271,7 @@ fn oversized_events_are_reported_not_sent() {
 fn reconnects_after_a_graceful_sink_restart_without_loss() {
     const N: u64 = 3000;
     let sink = TestSink::new();
-    let listener = UnixListener::bind(&sink.path).expect("bind");
+    let listener = sink.bind();
     let (guard, logger) = steady_logger(&sink, N, None);
 
     // First sink: read a few hundred events, then shut down gracefully:
@@ -331,7 +312,7 @@ fn leaves_at_a_frame_boundary_when_the_sink_closes_its_side() {
     // connection. Nothing lost, nothing twice, no partial frame.
     const N: u64 = 2000;
     let sink = TestSink::new();
-    let listener = UnixListener::bind(&sink.path).expect("bind");
+    let listener = sink.bind();
     let (guard, logger) = steady_logger(&sink, N, Some(100));
     let (stream, _) = listener.accept().expect("accept");
     // Without the worker's check this test would wait forever: fail instead.
@@ -357,11 +338,8 @@ fn leaves_at_a_frame_boundary_when_the_sink_closes_its_side() {
 #[test]
 fn an_idle_worker_leaves_when_asked() {
     let sink = TestSink::new();
-    let listener = UnixListener::bind(&sink.path).expect("bind");
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .build()
-        .expect("build");
+    let listener = sink.bind();
+    let (layer, guard) = sink.layer().build().expect("build");
     let dispatch = tracing::Dispatch::new(subscriber(layer));
     tracing::dispatcher::with_default(&dispatch, || tracing::info!("one"));
     guard.flush().expect("flushed");

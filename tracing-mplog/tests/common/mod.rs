@@ -42,10 +42,19 @@ impl TestSink {
         Endpoint::Unix(self.path.clone())
     }
 
+    /// An `MpLayer` builder pointed at this sink.
+    pub fn layer(&self) -> tracing_mplog::Builder {
+        tracing_mplog::MpLayer::builder().endpoint(self.endpoint())
+    }
+
+    /// Binds the socket without serving it: the test accepts and reads.
+    pub fn bind(&self) -> UnixListener {
+        UnixListener::bind(&self.path).expect("bind")
+    }
+
     /// Binds and serves every connection in its own thread.
     pub fn serve(&self) -> mpsc::Receiver<Seen> {
-        let listener = UnixListener::bind(&self.path).expect("bind");
-        serve(listener)
+        serve(self.bind())
     }
 }
 
