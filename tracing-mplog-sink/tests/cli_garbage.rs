@@ -15,8 +15,8 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use cli_support::{Place, send_events};
-use sink_support::{event, events, hello};
+use cli_support::Place;
+use sink_support::{event, events, hello, send_events};
 use tracing::Level;
 
 const GOOD_EVENTS: u64 = 2_000;

@@ -5,10 +5,12 @@
 #![cfg(unix)]
 
 mod cli_support;
+mod sink_support;
 
 use std::fs;
 
-use cli_support::{Place, file_names, run_to_end, send_events};
+use cli_support::{Place, run_to_end};
+use sink_support::{file_names, send_events};
 
 /// The lines of `text` that contain `needle`.
 fn count(text: &str, needle: &str) -> usize {

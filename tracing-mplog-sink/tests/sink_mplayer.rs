@@ -5,8 +5,6 @@ mod sink_support;
 use std::thread;
 
 use sink_support::*;
-use tracing_mplog::MpLayer;
-use tracing_subscriber::prelude::*;
 
 #[test]
 fn mp_layers_in_threads_reach_their_files_once_and_in_order() {
@@ -15,20 +13,13 @@ fn mp_layers_in_threads_reach_their_files_once_and_in_order() {
     let sink = env.start_consolidated("mp");
     let workers: Vec<_> = (1..=4u32)
         .map(|w| {
-            let endpoint = sink.endpoint().clone();
+            let endpoint = sink.endpoint().to_string();
             thread::spawn(move || {
-                let (layer, guard) = MpLayer::builder()
-                    .endpoint(endpoint)
-                    .process_name(format!("w{w}"))
-                    .build()
-                    .expect("MpLayer");
-                let subscriber = tracing_subscriber::registry().with(layer);
-                tracing::subscriber::with_default(subscriber, || {
+                send_events(&endpoint, &format!("w{w}"), || {
                     for n in 1..=EVENTS {
                         tracing::info!(n, "w{w} e{n}");
                     }
                 });
-                drop(guard); // flushes and says goodbye
             })
         })
         .collect();

@@ -1,5 +1,6 @@
-//! Helpers shared by the `mplog-sink` process tests: run the real binary,
-//! watch its stderr, signal it, send it events.
+//! Helpers shared by the `mplog-sink` process tests: a folder for its
+//! socket and logs, run the real binary, watch its stderr, signal it. (Its
+//! events come from `sink_support::send_events`.)
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
@@ -238,36 +239,4 @@ impl Drop for Running {
             let _ = self.child.wait();
         }
     }
-}
-
-/// Logs through an `MpLayer` connected to `endpoint`, as a process named
-/// `process_name`: runs `log` with the layer as the thread's default
-/// subscriber, then flushes and says goodbye (drops the guard).
-pub fn send_events(endpoint: &str, process_name: &str, log: impl FnOnce()) {
-    use tracing_subscriber::prelude::*;
-
-    let (layer, guard) = tracing_mplog::MpLayer::builder()
-        .endpoint(endpoint.parse().expect("endpoint"))
-        .process_name(process_name)
-        .build()
-        .expect("build MpLayer");
-    let subscriber = tracing_subscriber::registry().with(layer);
-    tracing::subscriber::with_default(subscriber, log);
-    guard.flush().expect("flush to the sink");
-    drop(guard);
-}
-
-/// The names of the regular files directly in `dir`, sorted.
-pub fn file_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("list the log folder")
-        .map(|e| {
-            e.expect("folder entry")
-                .file_name()
-                .into_string()
-                .expect("UTF-8 name")
-        })
-        .collect();
-    names.sort();
-    names
 }

@@ -1,5 +1,5 @@
 //! Helpers of the sink tests: a sink in a temp folder, raw frames over a
-//! real Unix socket, reading the files back.
+//! real Unix socket, events from a real `MpLayer`, reading the files back.
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::Write;
@@ -85,13 +85,40 @@ impl Env {
 
     /// The names of the files in `logs/`, sorted.
     pub fn file_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.logdir())
-            .expect("list logs")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+        file_names(&self.logdir())
     }
+}
+
+/// The names of the files directly in `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list the log folder")
+        .map(|e| {
+            e.expect("folder entry")
+                .file_name()
+                .into_string()
+                .expect("UTF-8 name")
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Logs through an `MpLayer` connected to `endpoint`, as a process named
+/// `process_name`: runs `log` with the layer as the thread's default
+/// subscriber, then flushes and says goodbye (drops the guard).
+pub fn send_events(endpoint: &str, process_name: &str, log: impl FnOnce()) {
+    use tracing_subscriber::prelude::*;
+
+    let (layer, guard) = tracing_mplog::MpLayer::builder()
+        .endpoint(endpoint.parse().expect("endpoint"))
+        .process_name(process_name)
+        .build()
+        .expect("build MpLayer");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, log);
+    guard.flush().expect("flush to the sink");
+    drop(guard);
 }
 
 pub fn lines(path: &Path) -> Vec<String> {
