@@ -1,133 +1,20 @@
 //! LevelFormatter: every placeholder in both syntaxes, widths, datefmt, the
 //! errors, the acrilog example byte for byte, and the `fmt` layer path.
 
-use std::fmt;
+mod sink_support;
+
 use std::sync::{Arc, Mutex};
 
-use time::OffsetDateTime;
+use sink_support::record::{Rec, rec, render, utc};
 use time::macros::datetime;
 use tracing_core::Level;
 use tracing_mplog_sink::clock::ManualClock;
 use tracing_mplog_sink::format::{
     FormatError, FormatLevel, LevelFormatter, MAX_PADDING, TemplateError,
 };
-use tracing_mplog_sink::record::RecordView;
 use tracing_mplog_sink::zone::Zone;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
-
-/// A record with every part set by the test.
-#[derive(Clone)]
-struct Rec {
-    time: OffsetDateTime,
-    level: Level,
-    target: &'static str,
-    module: Option<&'static str>,
-    file: Option<&'static str>,
-    line: Option<u32>,
-    pid: u32,
-    process_name: &'static str,
-    thread_name: Option<&'static str>,
-    thread_id: u64,
-    host: &'static str,
-    message: &'static str,
-    fields: &'static str,
-    spans: &'static [(&'static str, &'static str)],
-}
-
-fn rec() -> Rec {
-    Rec {
-        time: datetime!(2016-12-19 11:39:44.953189 UTC),
-        level: Level::INFO,
-        target: "app::db",
-        module: Some("app::db"),
-        file: Some("src/db/mod.rs"),
-        line: Some(45),
-        pid: 932,
-        process_name: "worker-1",
-        thread_name: Some("main"),
-        thread_id: 77,
-        host: "box",
-        message: "saved",
-        fields: "user=7 name=\"x\"",
-        spans: &[("outer", "a=1"), ("inner", "")],
-    }
-}
-
-impl RecordView for Rec {
-    fn timestamp(&self) -> OffsetDateTime {
-        self.time
-    }
-    fn level(&self) -> Level {
-        self.level
-    }
-    fn target(&self) -> &str {
-        self.target
-    }
-    fn module_path(&self) -> Option<&str> {
-        self.module
-    }
-    fn file(&self) -> Option<&str> {
-        self.file
-    }
-    fn line(&self) -> Option<u32> {
-        self.line
-    }
-    fn pid(&self) -> u32 {
-        self.pid
-    }
-    fn process_name(&self) -> &str {
-        self.process_name
-    }
-    fn thread_name(&self) -> Option<&str> {
-        self.thread_name
-    }
-    fn thread_id(&self) -> u64 {
-        self.thread_id
-    }
-    fn host(&self) -> &str {
-        self.host
-    }
-    fn write_message(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        w.write_str(self.message)
-    }
-    fn write_fields(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        w.write_str(self.fields)
-    }
-    fn has_fields(&self) -> bool {
-        !self.fields.is_empty()
-    }
-    fn innermost_span(&self) -> Option<&str> {
-        self.spans.last().map(|(name, _)| *name)
-    }
-    fn write_spans(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        for (i, (name, fields)) in self.spans.iter().enumerate() {
-            if i > 0 {
-                w.write_char(':')?;
-            }
-            w.write_str(name)?;
-            if !fields.is_empty() {
-                write!(w, "{{{fields}}}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-fn utc(template: &str) -> LevelFormatter {
-    LevelFormatter::builder()
-        .default_format(template)
-        .datefmt("%Y-%m-%d,%H:%M:%S.%f")
-        .utc(true)
-        .build()
-        .expect("valid template")
-}
-
-fn render(f: &LevelFormatter, r: &Rec) -> String {
-    let mut out = String::new();
-    f.format_record(r, &mut out).expect("formats");
-    out
-}
 
 /// What every placeholder renders for [`rec`], in the order of the two tests
 /// below (each template then ends with its own escapes).

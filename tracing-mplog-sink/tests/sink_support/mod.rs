@@ -15,6 +15,8 @@ use tracing_mplog::wire::{
 use tracing_mplog_sink::sink::Builder;
 use tracing_mplog_sink::{Sink, SinkHandle};
 
+pub mod record;
+
 /// The template of every test: process, level and message only.
 pub const TEMPLATE: &str = "%(processName)s[%(process)d] %(levelname)s %(message)s";
 
