@@ -209,33 +209,15 @@ fn garbage_and_a_truncated_frame_close_only_their_connection() {
     let _ = garbage.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     // A valid hello, then half an event, then the connection ends.
     let mut truncated = UnixStream::connect(s.socket()).expect("connect");
-    let mut bytes = Vec::new();
-    tracing_mplog::wire::OwnedFrame::Hello(tracing_mplog::wire::OwnedHello {
-        version: tracing_mplog::wire::VERSION,
-        capabilities: 0,
-        pid: 999_999,
-        start_time_ns: 1,
-        process_name: "truncated".into(),
-        host: "h".into(),
-        token: String::new(),
-    })
-    .encode(&mut bytes);
+    use support::fixtures;
+    use tracing_mplog::wire::OwnedFrame;
+    let mut hello = fixtures::hello();
+    (hello.pid, hello.process_name) = (999_999, "truncated".into());
+    let mut bytes = fixtures::encode(&OwnedFrame::Hello(hello));
     let hello_len = bytes.len();
-    tracing_mplog::wire::OwnedFrame::Event(tracing_mplog::wire::OwnedEvent {
-        seq: 1,
-        timestamp_ns: 1,
-        level: tracing::Level::INFO,
-        target: "t".into(),
-        module_path: None,
-        file: None,
-        line: None,
-        thread_id: 1,
-        thread_name: None,
-        message: Some("never whole".into()),
-        fields: Vec::new(),
-        spans: Vec::new(),
-    })
-    .encode(&mut bytes);
+    let mut event = fixtures::minimal_event();
+    event.message = Some("never whole".into());
+    OwnedFrame::Event(event).encode(&mut bytes);
     let cut = hello_len + (bytes.len() - hello_len) / 2;
     truncated.write_all(&bytes[..cut]).expect("write");
     drop(truncated);

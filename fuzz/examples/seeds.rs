@@ -20,38 +20,21 @@ use tracing_mplog::wire::{
     OwnedValue, VERSION,
 };
 
+/// The sample frames, shared with the wire tests (which check that each
+/// decodes back to itself).
+#[path = "../../tracing-mplog/src/wire/tests/fixtures.rs"]
+mod fixtures;
+
 fn main() -> std::io::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    let hello = OwnedFrame::Hello(OwnedHello {
-        version: VERSION,
-        capabilities: 0,
-        pid: 4242,
-        start_time_ns: 1_700_000_000_123_456_789,
-        process_name: "worker".into(),
-        host: "box".into(),
-        token: String::new(),
-    });
+    let hello = OwnedFrame::Hello(fixtures::hello());
     let goodbye = OwnedFrame::Goodbye(Goodbye { last_seq: 2 });
-    let seeds = [
-        ("hello", hello.clone()),
-        ("event-minimal", OwnedFrame::Event(minimal_event())),
-        ("event-full", OwnedFrame::Event(full_event())),
-        (
-            "dropped",
-            OwnedFrame::Dropped(Dropped {
-                reason: DropReason::ChannelFull,
-                count: 3,
-            }),
-        ),
-        ("goodbye", goodbye.clone()),
-    ];
     let frame_dir = root.join("wire_frame");
     let stream_dir = root.join("wire_stream");
     fs::create_dir_all(&frame_dir)?;
     fs::create_dir_all(&stream_dir)?;
-    for (i, (name, frame)) in seeds.iter().enumerate() {
-        let mut one = Vec::new();
-        frame.encode(&mut one);
+    for (i, (name, frame)) in fixtures::sample_frames().iter().enumerate() {
+        let one = fixtures::encode(frame);
         fs::write(frame_dir.join(format!("seed-{name}")), &one[4..])?;
 
         let mut stream = vec![u8::try_from(i * 37).unwrap_or(0)];
@@ -71,69 +54,6 @@ fn main() -> std::io::Result<()> {
     }
     println!("seeds written under {}", root.display());
     Ok(())
-}
-
-fn minimal_event() -> OwnedEvent {
-    OwnedEvent {
-        seq: 1,
-        timestamp_ns: 0,
-        level: Level::INFO,
-        target: "t".into(),
-        module_path: None,
-        file: None,
-        line: None,
-        thread_id: 1,
-        thread_name: None,
-        message: None,
-        fields: vec![],
-        spans: vec![],
-    }
-}
-
-/// Every optional part present and one field of every value type.
-fn full_event() -> OwnedEvent {
-    let values = [
-        ("i", OwnedValue::I64(-7)),
-        ("u", OwnedValue::U64(7)),
-        ("wide", OwnedValue::I128(-1 << 100)),
-        ("uwide", OwnedValue::U128(1 << 100)),
-        ("f", OwnedValue::F64(1.5)),
-        ("ok", OwnedValue::Bool(true)),
-        ("s", OwnedValue::Str("text".into())),
-        ("d", OwnedValue::Debug("Some(3)".into())),
-    ];
-    OwnedEvent {
-        seq: 2,
-        timestamp_ns: 1_700_000_000_000_000_001,
-        level: Level::WARN,
-        target: "app::db".into(),
-        module_path: Some("app::db".into()),
-        file: Some("src/db.rs".into()),
-        line: Some(17),
-        thread_id: 99,
-        thread_name: Some("main".into()),
-        message: Some("saved".into()),
-        fields: values
-            .into_iter()
-            .map(|(name, value)| OwnedField {
-                name: name.into(),
-                value,
-            })
-            .collect(),
-        spans: vec![
-            OwnedSpan {
-                name: "request".into(),
-                fields: vec![OwnedField {
-                    name: "id".into(),
-                    value: OwnedValue::U64(3),
-                }],
-            },
-            OwnedSpan {
-                name: "query".into(),
-                fields: vec![],
-            },
-        ],
-    }
 }
 
 /// (level byte: 0..=4 trace..error, 5 default; template; datefmt).

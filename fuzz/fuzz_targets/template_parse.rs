@@ -9,15 +9,18 @@
 //! must not panic either, and gives exactly one line (ending in `'\n'`).
 #![no_main]
 
-use std::fmt;
-
 use libfuzzer_sys::fuzz_target;
-use time::OffsetDateTime;
 use time::macros::datetime;
 use tracing_core::Level;
 use tracing_mplog_sink::clock::ManualClock;
 use tracing_mplog_sink::format::{FormatLevel, LevelFormatter};
-use tracing_mplog_sink::record::RecordView;
+
+/// The fixed record (every part set, a message, fields and two spans),
+/// shared with the format tests.
+#[path = "../../tracing-mplog-sink/tests/sink_support/record.rs"]
+mod record;
+
+use record::{Rec, rec};
 
 const LEVELS: [FormatLevel; 6] = [
     FormatLevel::Trace,
@@ -58,64 +61,15 @@ fuzz_target!(|data: &[u8]| {
     ] {
         let mut line = String::new();
         formatter
-            .format_record(&Rec { level }, &mut line)
+            .format_record(
+                &Rec {
+                    level,
+                    message: "saved ünïcode",
+                    ..rec()
+                },
+                &mut line,
+            )
             .expect("a record whose writes cannot fail formats");
         assert!(line.ends_with('\n'), "no line end: {line:?}");
     }
 });
-
-/// The fixed record: every part set, a message, fields and two spans.
-struct Rec {
-    level: Level,
-}
-
-impl RecordView for Rec {
-    fn timestamp(&self) -> OffsetDateTime {
-        datetime!(2016-12-19 11:39:44.953189 UTC)
-    }
-    fn level(&self) -> Level {
-        self.level
-    }
-    fn target(&self) -> &str {
-        "app::db"
-    }
-    fn module_path(&self) -> Option<&str> {
-        Some("app::db")
-    }
-    fn file(&self) -> Option<&str> {
-        Some("src/db/mod.rs")
-    }
-    fn line(&self) -> Option<u32> {
-        Some(45)
-    }
-    fn pid(&self) -> u32 {
-        932
-    }
-    fn process_name(&self) -> &str {
-        "worker-1"
-    }
-    fn thread_name(&self) -> Option<&str> {
-        Some("main")
-    }
-    fn thread_id(&self) -> u64 {
-        77
-    }
-    fn host(&self) -> &str {
-        "box"
-    }
-    fn write_message(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        w.write_str("saved ünïcode")
-    }
-    fn write_fields(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        w.write_str("user=7 name=\"x\"")
-    }
-    fn has_fields(&self) -> bool {
-        true
-    }
-    fn innermost_span(&self) -> Option<&str> {
-        Some("inner")
-    }
-    fn write_spans(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        w.write_str("outer{a=1}:inner")
-    }
-}

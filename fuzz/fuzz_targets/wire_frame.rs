@@ -8,7 +8,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracing_mplog::wire::{Frame, OwnedFrame, OwnedValue};
+use tracing_core::Level;
+use tracing_mplog::wire::{
+    DropReason, Dropped, Frame, Goodbye, OwnedEvent, OwnedField, OwnedFrame, OwnedHello, OwnedSpan,
+    OwnedValue, VERSION,
+};
+
+/// `encode` and `has_nan`, shared with the wire tests.
+#[path = "../../tracing-mplog/src/wire/tests/fixtures.rs"]
+mod fixtures;
+
+use fixtures::{encode, has_nan};
 
 fuzz_target!(|body: &[u8]| {
     let Ok(frame) = Frame::decode(body) else {
@@ -45,19 +55,3 @@ fuzz_target!(|body: &[u8]| {
         assert_eq!(again, owned);
     }
 });
-
-fn encode(frame: &OwnedFrame) -> Vec<u8> {
-    let mut out = Vec::new();
-    frame.encode(&mut out);
-    out
-}
-
-fn has_nan(frame: &OwnedFrame) -> bool {
-    let OwnedFrame::Event(e) = frame else {
-        return false;
-    };
-    e.fields
-        .iter()
-        .chain(e.spans.iter().flat_map(|s| &s.fields))
-        .any(|f| matches!(f.value, OwnedValue::F64(v) if v.is_nan()))
-}

@@ -8,10 +8,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use tracing::Level;
 use tracing_mplog::Endpoint;
+use tracing_mplog::wire::{
+    DropReason, Dropped, Goodbye, OwnedEvent, OwnedField, OwnedFrame, OwnedHello, OwnedSpan,
+    OwnedValue,
+};
 use tracing_mplog_sink::format::FormatLevel;
 use tracing_mplog_sink::sink::Builder;
 use tracing_mplog_sink::{ProcessKey, Sink};
+
+/// The wire tests' sample frames, for tests that write frames by hand.
+#[path = "../../tracing-mplog/src/wire/tests/fixtures.rs"]
+pub mod fixtures;
 
 /// The template every test sink writes: easy to parse, one line per event.
 pub const TEMPLATE: &str = "{process_name} {pid} {level} {message}";

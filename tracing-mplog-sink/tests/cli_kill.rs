@@ -13,41 +13,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use cli_support::Running;
-use tracing_mplog::{Endpoint, MpLayer};
+use cli_support::Place;
+use tracing_mplog::MpLayer;
 use tracing_subscriber::prelude::*;
 
 const WORKERS: u64 = 4;
 
 #[test]
 fn a_sigkilled_sink_loses_only_what_it_held_and_nothing_is_duplicated() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let socket = dir.path().join("run/sink.sock");
-    let endpoint = format!("unix:{}", socket.display());
-    let logdir = dir.path().join("logs");
-    let logdir_text = logdir.display().to_string();
-    let args = [
-        "--listen",
-        endpoint.as_str(),
-        "--logdir",
-        logdir_text.as_str(),
-        "--name",
-        "all",
-        "--consolidate",
-        "--process-key",
-        "none",
-        "--format",
-        "default={msg}",
-    ];
-    let first = Running::start(dir.path(), &args);
-    first.wait_line(&format!("listening on {endpoint}"));
+    let place = Place::new();
+    let first = place.start_all_in_one("{msg}");
 
     let stop = Arc::new(AtomicBool::new(false));
     let logged: Vec<Arc<AtomicU64>> = (0..WORKERS).map(|_| Arc::new(AtomicU64::new(0))).collect();
     let workers: Vec<_> = (0..WORKERS)
         .map(|w| {
             let (layer, guard) = MpLayer::builder()
-                .endpoint(Endpoint::Unix(socket.clone()))
+                .endpoint(place.endpoint.parse().expect("endpoint"))
                 .process_name(format!("w{w}"))
                 .flush_timeout(Duration::from_secs(20))
                 .build()
@@ -77,19 +59,17 @@ fn a_sigkilled_sink_loses_only_what_it_held_and_nothing_is_duplicated() {
     first.signal(libc::SIGKILL);
     let _ = first.wait_exit();
     std::thread::sleep(Duration::from_millis(100));
-    let second = Running::start(dir.path(), &args);
-    second.wait_line(&format!("listening on {endpoint}"));
+    let second = place.start_all_in_one("{msg}");
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::SeqCst);
     for w in workers {
         w.join().expect("worker thread");
     }
-    second.signal(libc::SIGTERM);
-    let (status, _) = second.wait_exit();
-    assert!(status.success(), "the second sink drained and exited 0");
+    // The second sink drains and exits 0.
+    second.stop();
 
     let mut text = String::new();
-    for entry in fs::read_dir(&logdir).expect("logdir") {
+    for entry in fs::read_dir(place.logs()).expect("logdir") {
         let path = entry.expect("entry").path();
         text.push_str(&fs::read_to_string(&path).expect("read log"));
     }

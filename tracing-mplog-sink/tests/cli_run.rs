@@ -5,23 +5,12 @@
 #![cfg(unix)]
 
 mod cli_support;
+mod sink_support;
 
 use std::fs;
-use std::path::Path;
 
-use cli_support::{Running, file_names, run_to_end, send_events};
-
-/// `--listen` and `--logdir` flags inside `dir`, and the endpoint text.
-fn place(dir: &Path) -> (String, String) {
-    let endpoint = format!("unix:{}", dir.join("run/sink.sock").display());
-    let logdir = dir.join("logs").display().to_string();
-    (endpoint, logdir)
-}
-
-fn read(path: impl AsRef<Path>) -> String {
-    fs::read_to_string(path.as_ref())
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.as_ref().display()))
-}
+use cli_support::{Place, run_to_end};
+use sink_support::{file_names, send_events};
 
 /// The lines of `text` that contain `needle`.
 fn count(text: &str, needle: &str) -> usize {
@@ -36,24 +25,12 @@ fn count(text: &str, needle: &str) -> usize {
 fn signal_drains_everything(signal: i32, signal_name: &str) {
     use tracing_subscriber::prelude::*;
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (endpoint, logdir) = place(dir.path());
-    let sink = Running::start(
-        dir.path(),
-        &[
-            "--listen",
-            &endpoint,
-            "--logdir",
-            &logdir,
-            "--name",
-            "all",
-            "--consolidate",
-        ],
-    );
-    sink.wait_line(&format!("listening on {endpoint}"));
+    let place = Place::new();
+    let endpoint = &place.endpoint;
+    let sink = place.start(&["--name", "all", "--consolidate"]);
 
     // A second process name, sent and finished before the signal.
-    send_events(&endpoint, "beta", || {
+    send_events(endpoint, "beta", || {
         for n in 0..50 {
             tracing::info!(n, "beta e{n}");
         }
@@ -86,12 +63,10 @@ fn signal_drains_everything(signal: i32, signal_name: &str) {
     });
     drop(guard);
 
-    let (status, stderr) = sink.wait_exit();
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    let logs = dir.path().join("logs");
-    let all = read(logs.join("all.log"));
-    let alpha = read(logs.join("alpha.log"));
-    let beta = read(logs.join("beta.log"));
+    let stderr = sink.wait_exit_ok();
+    let all = place.read_log("all.log");
+    let alpha = place.read_log("alpha.log");
+    let beta = place.read_log("beta.log");
     for n in 0..300 {
         let needle = format!("alpha e{n} n={n}");
         assert_eq!(count(&all, &needle), 1, "{needle} in all.log");
@@ -122,7 +97,7 @@ fn signal_drains_everything(signal: i32, signal_name: &str) {
         "{stderr}"
     );
     // The socket is gone: nobody can connect to a stopped sink.
-    assert!(!dir.path().join("run/sink.sock").exists());
+    assert!(!place.path().join("run/sink.sock").exists());
 }
 
 #[test]
@@ -137,46 +112,34 @@ fn sigint_does_the_same() {
 
 #[test]
 fn flags_reach_the_files_templates_threshold_and_echo() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (endpoint, logdir) = place(dir.path());
-    let sink = Running::start(
-        dir.path(),
-        &[
-            "--listen",
-            &endpoint,
-            "--logdir",
-            &logdir,
-            "--process-key",
-            "name",
-            "--process-key",
-            "pid",
-            "--file-prefix",
-            "pre",
-            "--file-suffix",
-            "suf",
-            "--level",
-            "info",
-            "--format",
-            "warn=W|%(processName)s|%(msg)s",
-            "--format",
-            "default={level}|{msg}",
-            "--echo",
-        ],
-    );
-    sink.wait_line(&format!("listening on {endpoint}"));
-    send_events(&endpoint, "gamma", || {
+    let place = Place::new();
+    let sink = place.start(&[
+        "--process-key",
+        "name",
+        "--process-key",
+        "pid",
+        "--file-prefix",
+        "pre",
+        "--file-suffix",
+        "suf",
+        "--level",
+        "info",
+        "--format",
+        "warn=W|%(processName)s|%(msg)s",
+        "--format",
+        "default={level}|{msg}",
+        "--echo",
+    ]);
+    send_events(&place.endpoint, "gamma", || {
         tracing::debug!("below the threshold");
         tracing::info!("an info line");
         tracing::warn!("a warn line");
     });
-    sink.signal(libc::SIGTERM);
-    let (status, stderr) = sink.wait_exit();
-    assert_eq!(status.code(), Some(0), "{stderr}");
+    let stderr = sink.stop();
 
-    let logs = dir.path().join("logs");
     let name = format!("pre.gamma.{}.suf.log", std::process::id());
-    assert_eq!(file_names(&logs), vec![name.clone()]);
-    let text = read(logs.join(&name));
+    assert_eq!(file_names(&place.logs()), vec![name.clone()]);
+    let text = place.read_log(&name);
     assert_eq!(text, "INFO|an info line\nW|gamma|a warn line\n");
     // --echo: the same lines on stderr.
     assert!(stderr.lines().any(|l| l == "INFO|an info line"), "{stderr}");
@@ -188,82 +151,63 @@ fn flags_reach_the_files_templates_threshold_and_echo() {
 
 #[test]
 fn config_file_with_a_flag_override() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (endpoint, logdir) = place(dir.path());
-    let config = dir.path().join("sink.toml");
+    let place = Place::new();
+    let config = place.path().join("sink.toml");
     fs::write(
         &config,
         format!(
-            "listen = {endpoint:?}\nlogdir = {logdir:?}\nname = \"fromfile\"\n\
+            "listen = {:?}\nlogdir = {:?}\nname = \"fromfile\"\n\
              consolidate = true\nprocess_key = \"none\"\n\
-             [format]\ndefault = \"F|%(msg)s\"\n"
+             [format]\ndefault = \"F|%(msg)s\"\n",
+            place.endpoint, place.logdir
         ),
     )
     .expect("write config");
-    let sink = Running::start(
-        dir.path(),
-        &[
-            "--config",
-            config.to_str().expect("UTF-8"),
-            "--name",
-            "fromflag",
-        ],
-    );
-    sink.wait_line(&format!("listening on {endpoint}"));
-    send_events(&endpoint, "delta", || tracing::info!("configured"));
-    sink.signal(libc::SIGTERM);
-    let (status, stderr) = sink.wait_exit();
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    let logs = dir.path().join("logs");
+    let sink = place.start_with(&[
+        "--config",
+        config.to_str().expect("UTF-8"),
+        "--name",
+        "fromflag",
+    ]);
+    send_events(&place.endpoint, "delta", || tracing::info!("configured"));
+    sink.stop();
     // The flag's name, the file's consolidate / process-key none / template.
-    assert_eq!(file_names(&logs), vec!["fromflag.log".to_owned()]);
-    assert_eq!(read(logs.join("fromflag.log")), "F|configured\n");
+    assert_eq!(file_names(&place.logs()), vec!["fromflag.log".to_owned()]);
+    assert_eq!(place.read_log("fromflag.log"), "F|configured\n");
 }
 
 #[test]
 fn per_output_levels_from_a_flag_and_the_config_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (endpoint, logdir) = place(dir.path());
-    let config = dir.path().join("sink.toml");
+    let place = Place::new();
+    let config = place.path().join("sink.toml");
     fs::write(&config, "per-key-level = \"info\"\n").expect("write config");
-    let sink = Running::start(
-        dir.path(),
-        &[
-            "--listen",
-            &endpoint,
-            "--logdir",
-            &logdir,
-            "--name",
-            "all",
-            "--consolidate",
-            "--level",
-            "debug",
-            "--consolidated-level",
-            "warn",
-            "--config",
-            config.to_str().expect("UTF-8"),
-            "--format",
-            "default={level}|{msg}",
-        ],
-    );
-    sink.wait_line(&format!("listening on {endpoint}"));
-    send_events(&endpoint, "eps", || {
+    let sink = place.start(&[
+        "--name",
+        "all",
+        "--consolidate",
+        "--level",
+        "debug",
+        "--consolidated-level",
+        "warn",
+        "--config",
+        config.to_str().expect("UTF-8"),
+        "--format",
+        "default={level}|{msg}",
+    ]);
+    send_events(&place.endpoint, "eps", || {
         tracing::trace!("t");
         tracing::debug!("d");
         tracing::info!("i");
         tracing::warn!("w");
     });
-    sink.signal(libc::SIGTERM);
-    let (status, stderr) = sink.wait_exit();
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    let logs = dir.path().join("logs");
+    sink.stop();
     assert_eq!(
-        read(logs.join("all.log")),
+        place.read_log("all.log"),
         "WARN|w\n",
         "--consolidated-level warn"
     );
     assert_eq!(
-        read(logs.join("eps.log")),
+        place.read_log("eps.log"),
         "INFO|i\nWARN|w\n",
         "per-key-level = info from the file"
     );
@@ -271,42 +215,30 @@ fn per_output_levels_from_a_flag_and_the_config_file() {
 
 #[test]
 fn max_bytes_1kib_rotates_and_keeps_every_line() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (endpoint, logdir) = place(dir.path());
-    let sink = Running::start(
-        dir.path(),
-        &[
-            "--listen",
-            &endpoint,
-            "--logdir",
-            &logdir,
-            "--consolidate",
-            "--process-key",
-            "none",
-            "--max-bytes",
-            "1KiB",
-            "--format",
-            "default=%(msg)s",
-        ],
-    );
-    sink.wait_line(&format!("listening on {endpoint}"));
+    let place = Place::new();
+    let sink = place.start(&[
+        "--consolidate",
+        "--process-key",
+        "none",
+        "--max-bytes",
+        "1KiB",
+        "--format",
+        "default=%(msg)s",
+    ]);
     // 200 lines of 50 bytes: 10 000 bytes, at least 10 files of ≤ 1024.
-    send_events(&endpoint, "epsilon", || {
+    send_events(&place.endpoint, "epsilon", || {
         for n in 0..200 {
             tracing::info!("line {n:05} {}", "x".repeat(38));
         }
     });
-    sink.signal(libc::SIGTERM);
-    let (status, stderr) = sink.wait_exit();
-    assert_eq!(status.code(), Some(0), "{stderr}");
+    sink.stop();
 
-    let logs = dir.path().join("logs");
-    let names = file_names(&logs);
+    let names = file_names(&place.logs());
     assert!(names.len() >= 10, "{names:?}");
     assert!(names.contains(&"mplog.log".to_owned()), "{names:?}");
     let mut all = String::new();
     for name in &names {
-        let text = read(logs.join(name));
+        let text = place.read_log(name);
         assert!(text.len() <= 1024, "{name}: {} bytes", text.len());
         all.push_str(&text);
     }
@@ -318,16 +250,15 @@ fn max_bytes_1kib_rotates_and_keeps_every_line() {
 
 #[test]
 fn unusable_logdir_exits_1_naming_the_path() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (endpoint, _) = place(dir.path());
-    let blocker = dir.path().join("blocker");
+    let place = Place::new();
+    let blocker = place.path().join("blocker");
     fs::write(&blocker, "a regular file").expect("write blocker");
     let logdir = blocker.join("logs");
     let (status, stderr) = run_to_end(
-        dir.path(),
+        place.path(),
         &[
             "--listen",
-            &endpoint,
+            &place.endpoint,
             "--logdir",
             logdir.to_str().expect("UTF-8"),
         ],

@@ -1,143 +1,31 @@
 //! LevelFormatter: every placeholder in both syntaxes, widths, datefmt, the
 //! errors, the acrilog example byte for byte, and the `fmt` layer path.
 
-use std::fmt;
+mod sink_support;
+
 use std::sync::{Arc, Mutex};
 
-use time::OffsetDateTime;
+use sink_support::record::{Rec, rec, render, utc};
 use time::macros::datetime;
 use tracing_core::Level;
 use tracing_mplog_sink::clock::ManualClock;
 use tracing_mplog_sink::format::{
     FormatError, FormatLevel, LevelFormatter, MAX_PADDING, TemplateError,
 };
-use tracing_mplog_sink::record::RecordView;
 use tracing_mplog_sink::zone::Zone;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
 
-/// A record with every part set by the test.
-#[derive(Clone)]
-struct Rec {
-    time: OffsetDateTime,
-    level: Level,
-    target: &'static str,
-    module: Option<&'static str>,
-    file: Option<&'static str>,
-    line: Option<u32>,
-    pid: u32,
-    process_name: &'static str,
-    thread_name: Option<&'static str>,
-    thread_id: u64,
-    host: &'static str,
-    message: &'static str,
-    fields: &'static str,
-    spans: &'static [(&'static str, &'static str)],
-}
-
-fn rec() -> Rec {
-    Rec {
-        time: datetime!(2016-12-19 11:39:44.953189 UTC),
-        level: Level::INFO,
-        target: "app::db",
-        module: Some("app::db"),
-        file: Some("src/db/mod.rs"),
-        line: Some(45),
-        pid: 932,
-        process_name: "worker-1",
-        thread_name: Some("main"),
-        thread_id: 77,
-        host: "box",
-        message: "saved",
-        fields: "user=7 name=\"x\"",
-        spans: &[("outer", "a=1"), ("inner", "")],
-    }
-}
-
-impl RecordView for Rec {
-    fn timestamp(&self) -> OffsetDateTime {
-        self.time
-    }
-    fn level(&self) -> Level {
-        self.level
-    }
-    fn target(&self) -> &str {
-        self.target
-    }
-    fn module_path(&self) -> Option<&str> {
-        self.module
-    }
-    fn file(&self) -> Option<&str> {
-        self.file
-    }
-    fn line(&self) -> Option<u32> {
-        self.line
-    }
-    fn pid(&self) -> u32 {
-        self.pid
-    }
-    fn process_name(&self) -> &str {
-        self.process_name
-    }
-    fn thread_name(&self) -> Option<&str> {
-        self.thread_name
-    }
-    fn thread_id(&self) -> u64 {
-        self.thread_id
-    }
-    fn host(&self) -> &str {
-        self.host
-    }
-    fn write_message(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        w.write_str(self.message)
-    }
-    fn write_fields(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        w.write_str(self.fields)
-    }
-    fn has_fields(&self) -> bool {
-        !self.fields.is_empty()
-    }
-    fn innermost_span(&self) -> Option<&str> {
-        self.spans.last().map(|(name, _)| *name)
-    }
-    fn write_spans(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        for (i, (name, fields)) in self.spans.iter().enumerate() {
-            if i > 0 {
-                w.write_char(':')?;
-            }
-            w.write_str(name)?;
-            if !fields.is_empty() {
-                write!(w, "{{{fields}}}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-fn utc(template: &str) -> LevelFormatter {
-    LevelFormatter::builder()
-        .default_format(template)
-        .datefmt("%Y-%m-%d,%H:%M:%S.%f")
-        .utc(true)
-        .build()
-        .expect("valid template")
-}
-
-fn render(f: &LevelFormatter, r: &Rec) -> String {
-    let mut out = String::new();
-    f.format_record(r, &mut out).expect("formats");
-    out
-}
+/// What every placeholder renders for [`rec`], in the order of the two tests
+/// below (each template then ends with its own escapes).
+const EVERY_PLACEHOLDER: &str = "2016-12-19,11:39:44.953189|1482147584.953189|953|INFO|20|saved user=7 name=\"x\"|saved|user=7 name=\"x\"|outer{a=1}:inner|inner|app::db|app::db|src/db/mod.rs|mod.rs|45|932|worker-1|main|77|box|";
 
 #[test]
 fn every_placeholder_in_python_syntax() {
     let f = utc(
         "%(asctime)s|%(created)f|%(msecs)03d|%(levelname)s|%(levelno)d|%(message)s|%(msg)s|%(fields)s|%(spans)s|%(funcName)s|%(name)s|%(module)s|%(pathname)s|%(filename)s|%(lineno)d|%(process)d|%(processName)s|%(threadName)s|%(thread)d|%(host)s|100%%",
     );
-    assert_eq!(
-        render(&f, &rec()),
-        "2016-12-19,11:39:44.953189|1482147584.953189|953|INFO|20|saved user=7 name=\"x\"|saved|user=7 name=\"x\"|outer{a=1}:inner|inner|app::db|app::db|src/db/mod.rs|mod.rs|45|932|worker-1|main|77|box|100%\n"
-    );
+    assert_eq!(render(&f, &rec()), format!("{EVERY_PLACEHOLDER}100%\n"));
 }
 
 #[test]
@@ -145,10 +33,7 @@ fn every_placeholder_in_native_syntax() {
     let f = utc(
         "{time}|{created}|{msecs}|{level}|{levelno}|{message}|{msg}|{fields}|{spans}|{span}|{target}|{module_path}|{file}|{filename}|{line}|{pid}|{process_name}|{thread_name}|{thread_id}|{host}|{{}}%",
     );
-    assert_eq!(
-        render(&f, &rec()),
-        "2016-12-19,11:39:44.953189|1482147584.953189|953|INFO|20|saved user=7 name=\"x\"|saved|user=7 name=\"x\"|outer{a=1}:inner|inner|app::db|app::db|src/db/mod.rs|mod.rs|45|932|worker-1|main|77|box|{}%\n"
-    );
+    assert_eq!(render(&f, &rec()), format!("{EVERY_PLACEHOLDER}{{}}%\n"));
 }
 
 #[test]
@@ -423,6 +308,20 @@ impl Buf {
     }
 }
 
+/// Runs `log` with `f` as the event format of a `fmt` layer that writes
+/// into memory; returns what `log` returned and everything written.
+fn through_fmt<R>(f: LevelFormatter, log: impl FnOnce() -> R) -> (R, String) {
+    let buf = Buf::default();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .event_format(f)
+            .with_writer(buf.clone()),
+    );
+    let out = tracing::subscriber::with_default(subscriber, log);
+    (out, buf.text())
+}
+
 mod mplogger {
     /// Logs the seed's first line, returning the line number it used.
     pub(crate) fn starting() -> u32 {
@@ -440,21 +339,14 @@ fn as_fmt_event_formatter_with_a_fixed_clock() {
         .process_name("parent")
         .build()
         .expect("valid");
-    let buf = Buf::default();
-    let subscriber = tracing_subscriber::registry().with(
-        tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .event_format(f)
-            .with_writer(buf.clone()),
-    );
-    let line = tracing::subscriber::with_default(subscriber, || {
+    let (line, text) = through_fmt(f, || {
         let line = mplogger::starting();
         clock.set(datetime!(2016-12-19 11:39:45.258794 UTC));
         tracing::info!("proc [{}]: {}/{} - sleep {:>4.4}sec", 932, 0, 1, "0.3");
         line
     });
     assert_eq!(
-        buf.text(),
+        text,
         format!(
             "[ 2016-12-19,11:39:44.953189 ][ DEBUG ][ starting sub processes ][ format::mplogger.<module>({line}) ]\n\
              [ 2016-12-19,11:39:45.258794 ][ INFO ][ proc [932]: 0/1 - sleep  0.3sec ]\n"
@@ -471,14 +363,7 @@ fn fmt_path_renders_fields_spans_and_process_like_fmt() {
         .process_name("parent")
         .build()
         .expect("valid");
-    let buf = Buf::default();
-    let subscriber = tracing_subscriber::registry().with(
-        tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .event_format(f)
-            .with_writer(buf.clone()),
-    );
-    let line = tracing::subscriber::with_default(subscriber, || {
+    let (line, text) = through_fmt(f, || {
         let outer = tracing::info_span!("outer", a = 1, who = "me");
         let _o = outer.enter();
         let inner = tracing::info_span!("inner");
@@ -492,7 +377,7 @@ fn fmt_path_renders_fields_spans_and_process_like_fmt() {
         .map(str::to_owned)
         .unwrap_or_else(|| "<unnamed>".into());
     assert_eq!(
-        buf.text(),
+        text,
         format!(
             "WARN outer{{a=1 who=\"me\"}}:inner | inner | saved 3 user=7 ok=true ratio=0.5 name=\"x\" | saved 3 | user=7 ok=true ratio=0.5 name=\"x\" | parent[{pid}] {thread} tracing-mplog-sink/tests/format.rs:{line}\n"
         )
@@ -505,14 +390,7 @@ fn fmt_path_from_many_threads_keeps_whole_lines() {
         .default_format("{thread_name} {message}")
         .build()
         .expect("valid");
-    let buf = Buf::default();
-    let subscriber = tracing_subscriber::registry().with(
-        tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .event_format(f)
-            .with_writer(buf.clone()),
-    );
-    tracing::subscriber::with_default(subscriber, || {
+    let ((), text) = through_fmt(f, || {
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let handles: Vec<_> = (0..4)
             .map(|t| {
@@ -533,7 +411,6 @@ fn fmt_path_from_many_threads_keeps_whole_lines() {
             h.join().expect("thread ran");
         }
     });
-    let text = buf.text();
     for t in 0..4 {
         for i in 0..500 {
             let want = format!("t{t} from t{t} i={i}");

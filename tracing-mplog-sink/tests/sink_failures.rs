@@ -5,11 +5,12 @@
 mod sink_support;
 
 use std::io::Write;
+use std::os::unix::net::UnixStream;
 
 use sink_support::*;
 use tracing::Level;
 use tracing_mplog::wire::{OwnedFrame, OwnedValue};
-use tracing_mplog_sink::SinkError;
+use tracing_mplog_sink::{SinkError, SinkHandle};
 
 /// The sink's own records (`name` "sink", no consolidated file).
 fn own_lines(env: &Env) -> Vec<String> {
@@ -23,9 +24,7 @@ fn garbage_and_a_truncated_frame_close_only_their_connections() {
     let mut good = connect(&sink);
     send(&mut good, &hello(10, 1, "w1"));
     send(&mut good, &events(1, 1, 5));
-    wait_until("the first events", || {
-        lines_now(&env.log("w1.log")).len() == 5
-    });
+    env.wait_lines("w1.log", 5);
 
     let mut garbage = connect(&sink);
     send(&mut garbage, &[5, 0, 0, 0, 0x99, 1, 2, 3, 4]);
@@ -36,11 +35,8 @@ fn garbage_and_a_truncated_frame_close_only_their_connections() {
     bytes.extend(&cut[..cut.len() / 2]);
     send(&mut truncated, &bytes);
     drop(truncated);
-    wait_until("both warnings", || {
-        let own = lines_now(&env.log("sink.log"));
-        own.iter().any(|l| l.contains("corrupt frame"))
-            && own.iter().any(|l| l.contains("truncated frame"))
-    });
+    env.wait_line_with("sink.log", "corrupt frame");
+    env.wait_line_with("sink.log", "truncated frame");
 
     send(&mut good, &events(1, 6, 10));
     send(&mut good, &goodbye(10));
@@ -104,11 +100,7 @@ fn an_oversized_frame_closes_its_connection_with_the_reason() {
     let _ = big.write_all(&bytes); // the sink may close before it all arrives
     send(&mut other, &session_tail(1, 4));
     drop(other);
-    wait_until("the warning", || {
-        lines_now(&env.log("sink.log"))
-            .iter()
-            .any(|l| l.contains("oversized"))
-    });
+    env.wait_line_with("sink.log", "oversized");
     drop(big);
     let report = sink.shutdown().expect("shutdown");
     assert_series(&env.lines("w1.log"), 1, 4);
@@ -145,9 +137,7 @@ fn a_connection_without_a_hello_is_closed() {
     let sink = env.builder().name("sink").start().expect("start");
     let mut conn = connect(&sink);
     let _ = conn.write_all(&events(1, 1, 3));
-    wait_until("the warning", || {
-        !lines_now(&env.log("sink.log")).is_empty()
-    });
+    env.wait_lines("sink.log", 1);
     drop(conn);
     let report = sink.shutdown().expect("shutdown");
     let own = own_lines(&env);
@@ -170,22 +160,13 @@ fn resent_frames_are_written_once() {
     bytes.extend(events(1, 1, 5));
     send(&mut first, &bytes);
     drop(first); // lost without a goodbye: the worker reconnects
-    wait_until("the first connection", || {
-        lines_now(&env.log("w1.log")).len() == 5
-    });
-    let mut second = connect(&sink);
+    env.wait_lines("w1.log", 5);
     let mut bytes = hello(50, 7, "w1");
     bytes.extend(events(1, 3, 8)); // 3..=5 resent
     bytes.extend(goodbye(8));
-    send(&mut second, &bytes);
-    drop(second);
+    deliver(&sink, &bytes);
     // Same pid, new start time: a new process, its seq starts again.
-    let mut reborn = connect(&sink);
-    let mut bytes = hello(50, 8, "w1");
-    bytes.extend(events(9, 1, 2));
-    bytes.extend(goodbye(2));
-    send(&mut reborn, &bytes);
-    drop(reborn);
+    deliver(&sink, &named_session("w1", 50, 8, 9, 2));
     let report = sink.shutdown().expect("shutdown");
     let lines = env.lines("w1.log");
     assert_eq!(lines.len(), 10, "{lines:?}");
@@ -200,20 +181,13 @@ fn resent_frames_are_written_once() {
 #[test]
 fn a_dropped_count_becomes_a_warning_and_is_counted() {
     let env = Env::new();
-    let sink = env
-        .builder()
-        .name("sink")
-        .consolidate(true)
-        .start()
-        .expect("start");
-    let mut conn = connect(&sink);
+    let sink = env.start_consolidated("sink");
     let mut bytes = hello(60, 1, "w1");
     bytes.extend(events(1, 1, 3));
     bytes.extend(dropped(7));
     bytes.extend(dropped(2));
     bytes.extend(goodbye(3));
-    send(&mut conn, &bytes);
-    drop(conn);
+    deliver(&sink, &bytes);
     let report = sink.shutdown().expect("shutdown");
     assert_eq!(report.processes[0].dropped_by_worker, 9);
     let all = env.lines("sink.log");
@@ -238,9 +212,7 @@ fn a_peer_uid_not_allowed_is_refused_and_counted() {
         .expect("start");
     let mut conn = connect(&sink);
     let _ = conn.write_all(&session(1, 70, 3));
-    wait_until("the refusal", || {
-        !lines_now(&env.log("sink.log")).is_empty()
-    });
+    env.wait_lines("sink.log", 1);
     drop(conn);
     let report = sink.shutdown().expect("shutdown");
     assert_eq!(report.rejected_connections, 1);
@@ -363,9 +335,7 @@ fn a_second_sink_on_a_live_socket_is_refused_and_a_stale_one_replaced() {
     drop(stale);
     assert!(env.socket().exists());
     let sink = env.builder().start().expect("start over a stale socket");
-    let mut conn = connect(&sink);
-    send(&mut conn, &session(1, 80, 1));
-    drop(conn);
+    deliver(&sink, &session(1, 80, 1));
     assert_eq!(sink.shutdown().expect("shutdown").processes[0].received, 1);
 }
 
@@ -377,7 +347,6 @@ fn fields_and_spans_of_worker_events_are_formatted() {
         .default_format("%(msg)s | %(fields)s | %(spans)s")
         .start()
         .expect("start");
-    let mut conn = connect(&sink);
     let mut bytes = hello(90, 1, "w1");
     let mut e = with_field(event_at(1, Level::INFO, "w1 e1"), "n", 5);
     e.spans.push(tracing_mplog::wire::OwnedSpan {
@@ -387,24 +356,35 @@ fn fields_and_spans_of_worker_events_are_formatted() {
             value: OwnedValue::Str("/a".into()),
         }],
     });
-    OwnedFrame::Event(e).encode(&mut bytes);
+    bytes.extend(encoded(OwnedFrame::Event(e)));
     bytes.extend(goodbye(1));
-    send(&mut conn, &bytes);
-    drop(conn);
+    deliver(&sink, &bytes);
     sink.shutdown().expect("shutdown");
     assert_eq!(env.lines("w1.log"), [r#"w1 e1 | n=5 | req{path="/a"}"#]);
+}
+
+/// A sink named "sink" to which worker `w1` (pid `pid`) has sent events
+/// 1 to 3, all written to `w1.log`; its connection stays open.
+fn three_lines_written(env: &Env, pid: u32) -> (SinkHandle, UnixStream) {
+    let sink = env.builder().name("sink").start().expect("start");
+    let mut conn = connect(&sink);
+    send(&mut conn, &hello(pid, 1, "w1"));
+    send(&mut conn, &events(1, 1, 3));
+    env.wait_lines("w1.log", 3);
+    (sink, conn)
+}
+
+/// Removes the log folder and puts a plain file in its place: nothing can
+/// be written there until the file goes.
+fn put_a_file_in_place_of_the_logdir(env: &Env) {
+    std::fs::remove_dir_all(env.logdir()).expect("remove the log folder");
+    std::fs::write(env.logdir(), "in the way").expect("a file in the way");
 }
 
 #[test]
 fn a_removed_log_folder_is_recreated_and_no_line_is_lost() {
     let env = Env::new();
-    let sink = env.builder().name("sink").start().expect("start");
-    let mut conn = connect(&sink);
-    send(&mut conn, &hello(130, 1, "w1"));
-    send(&mut conn, &events(1, 1, 3));
-    wait_until("the first lines", || {
-        lines_now(&env.log("w1.log")).len() == 3
-    });
+    let (sink, mut conn) = three_lines_written(&env, 130);
     std::fs::remove_dir_all(env.logdir()).expect("remove the log folder");
     send(&mut conn, &events(1, 4, 6));
     send(&mut conn, &goodbye(6));
@@ -424,16 +404,9 @@ fn a_removed_log_folder_is_recreated_and_no_line_is_lost() {
 #[test]
 fn write_errors_are_counted_reported_and_retried() {
     let env = Env::new();
-    let sink = env.builder().name("sink").start().expect("start");
-    let mut conn = connect(&sink);
-    send(&mut conn, &hello(140, 1, "w1"));
-    send(&mut conn, &events(1, 1, 3));
-    wait_until("the first lines", || {
-        lines_now(&env.log("w1.log")).len() == 3
-    });
+    let (sink, mut conn) = three_lines_written(&env, 140);
     // The folder becomes a file: nothing can be written until it is back.
-    std::fs::remove_dir_all(env.logdir()).expect("remove the log folder");
-    std::fs::write(env.logdir(), "in the way").expect("a file in the way");
+    put_a_file_in_place_of_the_logdir(&env);
     send(&mut conn, &events(1, 4, 6));
     // The writer cannot say it failed except by writing; give it a moment.
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -467,15 +440,8 @@ fn write_errors_are_counted_reported_and_retried() {
 #[test]
 fn records_still_failing_at_shutdown_are_counted_as_unwritten() {
     let env = Env::new();
-    let sink = env.builder().name("sink").start().expect("start");
-    let mut conn = connect(&sink);
-    send(&mut conn, &hello(150, 1, "w1"));
-    send(&mut conn, &events(1, 1, 3));
-    wait_until("the first lines", || {
-        lines_now(&env.log("w1.log")).len() == 3
-    });
-    std::fs::remove_dir_all(env.logdir()).expect("remove the log folder");
-    std::fs::write(env.logdir(), "in the way").expect("a file in the way");
+    let (sink, mut conn) = three_lines_written(&env, 150);
+    put_a_file_in_place_of_the_logdir(&env);
     send(&mut conn, &events(1, 4, 6));
     send(&mut conn, &goodbye(6));
     drop(conn);

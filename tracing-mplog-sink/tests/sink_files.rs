@@ -7,18 +7,14 @@ use std::thread;
 
 use sink_support::*;
 use tracing::Level;
+use tracing_mplog::wire::OwnedFrame;
 use tracing_mplog_sink::ProcessKey;
 use tracing_subscriber::prelude::*;
 
 #[test]
 fn consolidated_and_per_key_files_hold_every_event_once_in_order() {
     let env = Env::new();
-    let sink = env
-        .builder()
-        .name("all")
-        .consolidate(true)
-        .start()
-        .expect("start");
+    let sink = env.start_consolidated("all");
     let workers: Vec<_> = (1..=3u32)
         .map(|w| {
             let mut conn = connect(&sink);
@@ -70,19 +66,12 @@ fn names_use_prefix_suffix_and_every_key_in_order() {
         .process_key([ProcessKey::Name, ProcessKey::Pid])
         .start()
         .expect("start");
-    let mut conn = connect(&sink);
-    send(&mut conn, &session(1, 4242, 2));
-    drop(conn);
-    let files = {
-        sink.shutdown().expect("shutdown");
-        let mut names: Vec<String> = std::fs::read_dir(env.logdir())
-            .expect("list logs")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
-    assert_eq!(files, ["pre.main.suf.log", "pre.w1.4242.suf.log"]);
+    deliver(&sink, &session(1, 4242, 2));
+    sink.shutdown().expect("shutdown");
+    assert_eq!(
+        env.file_names(),
+        ["pre.main.suf.log", "pre.w1.4242.suf.log"]
+    );
     assert_eq!(env.lines("pre.w1.4242.suf.log").len(), 2);
     assert_eq!(env.lines("pre.main.suf.log").len(), 2);
 }
@@ -95,14 +84,12 @@ fn key_values_are_sanitized_for_file_names() {
         .process_key([ProcessKey::Target])
         .start()
         .expect("start");
-    let mut conn = connect(&sink);
     let mut bytes = hello(7, 1, "w");
     let mut e = event_at(1, Level::INFO, "w1 e1");
     e.target = "../up/and\nout".into();
-    tracing_mplog::wire::OwnedFrame::Event(e).encode(&mut bytes);
+    bytes.extend(encoded(OwnedFrame::Event(e)));
     bytes.extend(goodbye(1));
-    send(&mut conn, &bytes);
-    drop(conn);
+    deliver(&sink, &bytes);
     sink.shutdown().expect("shutdown");
     assert_eq!(env.lines("_._up_and_out.log").len(), 1);
 }
@@ -110,18 +97,8 @@ fn key_values_are_sanitized_for_file_names() {
 #[test]
 fn a_record_whose_key_file_is_the_consolidated_file_is_written_once() {
     let env = Env::new();
-    let sink = env
-        .builder()
-        .name("same")
-        .consolidate(true)
-        .start()
-        .expect("start");
-    let mut conn = connect(&sink);
-    let mut bytes = hello(9, 1, "same");
-    bytes.extend(events(1, 1, 5));
-    bytes.extend(goodbye(5));
-    send(&mut conn, &bytes);
-    drop(conn);
+    let sink = env.start_consolidated("same");
+    deliver(&sink, &named_session("same", 9, 1, 1, 5));
     sink.shutdown().expect("shutdown");
     let lines = env.lines("same.log");
     assert_eq!(lines.len(), 5, "{lines:?}");
@@ -132,23 +109,7 @@ fn a_record_whose_key_file_is_the_consolidated_file_is_written_once() {
 fn the_level_threshold_keeps_only_as_severe_or_more() {
     let env = Env::new();
     let sink = env.builder().level(Level::WARN).start().expect("start");
-    let mut conn = connect(&sink);
-    let mut bytes = hello(5, 1, "lv");
-    for (seq, level) in [
-        Level::TRACE,
-        Level::DEBUG,
-        Level::INFO,
-        Level::WARN,
-        Level::ERROR,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        bytes.extend(event(seq as u64 + 1, level, &format!("at {level}")));
-    }
-    bytes.extend(goodbye(5));
-    send(&mut conn, &bytes);
-    drop(conn);
+    deliver(&sink, &one_event_per_level(5, "lv"));
     let report = sink.shutdown().expect("shutdown");
     assert_eq!(
         env.lines("lv.log"),
@@ -171,23 +132,7 @@ fn each_output_can_have_a_stricter_threshold() {
         .consolidated_level(Level::WARN)
         .start()
         .expect("start");
-    let mut conn = connect(&sink);
-    let mut bytes = hello(6, 1, "po");
-    for (seq, level) in [
-        Level::TRACE,
-        Level::DEBUG,
-        Level::INFO,
-        Level::WARN,
-        Level::ERROR,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        bytes.extend(event(seq as u64 + 1, level, &format!("at {level}")));
-    }
-    bytes.extend(goodbye(5));
-    send(&mut conn, &bytes);
-    drop(conn);
+    deliver(&sink, &one_event_per_level(6, "po"));
     // The parent's own events follow the same thresholds.
     let subscriber = tracing_subscriber::registry().with(sink.layer());
     tracing::subscriber::with_default(subscriber, || {
@@ -287,27 +232,16 @@ fn size_rotation_through_the_sink_keeps_every_line() {
         .max_bytes(2_000)
         .start()
         .expect("start");
-    let mut conn = connect(&sink);
-    send(&mut conn, &session(1, 11, 400));
-    drop(conn);
+    deliver(&sink, &session(1, 11, 400));
     sink.shutdown().expect("shutdown");
-    let mut files: Vec<_> = std::fs::read_dir(env.logdir())
-        .expect("list")
-        .map(|e| e.expect("entry").path())
-        .collect();
+    let files = env.file_names();
     assert!(files.len() > 3, "rotated: {files:?}");
     let mut all = Vec::new();
     for f in &files {
-        let text = std::fs::read_to_string(f).expect("read");
-        assert!(
-            text.len() <= 2_000,
-            "{} has {} bytes",
-            f.display(),
-            text.len()
-        );
+        let text = std::fs::read_to_string(env.log(f)).expect("read");
+        assert!(text.len() <= 2_000, "{f} has {} bytes", text.len());
         all.extend(text.lines().map(str::to_owned));
     }
-    files.sort();
     all.sort_by_key(|l| {
         l.rsplit(" e")
             .next()
@@ -321,12 +255,7 @@ fn size_rotation_through_the_sink_keeps_every_line() {
 fn files_lists_the_outputs_and_they_are_0640() {
     use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
-    let sink = env
-        .builder()
-        .name("c")
-        .consolidate(true)
-        .start()
-        .expect("start");
+    let sink = env.start_consolidated("c");
     let mut conn = connect(&sink);
     send(&mut conn, &session(1, 12, 1));
     wait_until("both files", || sink.files().len() == 2);
@@ -372,9 +301,7 @@ fn echo_copies_every_line_to_stderr() {
             .echo(true)
             .start()
             .expect("start");
-        let mut conn = connect(&sink);
-        send(&mut conn, &session(1, 140, 3));
-        drop(conn);
+        deliver(&sink, &session(1, 140, 3));
         sink.shutdown().expect("shutdown");
         return;
     }

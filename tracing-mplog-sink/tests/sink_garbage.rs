@@ -13,7 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use sink_support::{
-    Env, assert_series, connect, dropped, event, event_at, events, goodbye, hello, lines_now, send,
+    Env, assert_series, connect, dropped, encoded, event, event_at, events, goodbye, hello, send,
     wait_until, with_field,
 };
 use tracing_core::Level;
@@ -59,11 +59,11 @@ fn every_kind_of_garbage_closes_only_its_connection_with_a_reason() {
     const HELLO_VERSION: usize = 9;
     const EVENT_LEVEL: usize = 4 + 1 + 8 + 8;
     const EVENT_TARGET_BYTES: usize = EVENT_LEVEL + 1 + 1 + 8 + 4;
-    let event_with_field = {
-        let mut out = Vec::new();
-        OwnedFrame::Event(with_field(event_at(1, Level::INFO, "x"), "n", 5)).encode(&mut out);
-        out
-    };
+    let event_with_field = encoded(OwnedFrame::Event(with_field(
+        event_at(1, Level::INFO, "x"),
+        "n",
+        5,
+    )));
     let tag_at = event_with_field.len() - 9; // tag, then the i64
     let with_hello = |pid: u32, bytes: Vec<u8>| {
         let mut out = hello(pid, 1, &format!("bad{pid}"));
@@ -129,12 +129,7 @@ fn every_kind_of_garbage_closes_only_its_connection_with_a_reason() {
     ];
 
     let env = Env::new();
-    let sink = env
-        .builder()
-        .name("sink")
-        .consolidate(true)
-        .start()
-        .expect("start");
+    let sink = env.start_consolidated("sink");
     let mut good = connect(&sink);
     send(&mut good, &hello(10, 1, "w1"));
     let mut sent = 0;
@@ -148,13 +143,13 @@ fn every_kind_of_garbage_closes_only_its_connection_with_a_reason() {
         let _ = bad.shutdown(std::net::Shutdown::Write);
         assert_closed(&mut bad, case);
         wait_until(case, || {
-            lines_now(&env.log("sink.log"))
+            env.lines_now("sink.log")
                 .iter()
                 .filter(|l| l.contains(" WARN ") && l.contains("clos"))
                 .count()
                 > i
         });
-        let warns = lines_now(&env.log("sink.log"));
+        let warns = env.lines_now("sink.log");
         let last = warns
             .iter()
             .filter(|l| l.contains(" WARN ") && l.contains("clos"))
@@ -206,12 +201,7 @@ fn vm_rss_kib() -> u64 {
 fn length_claims_do_not_make_memory_grow_past_the_limit() {
     const CONNS: u32 = 64;
     let env = Env::new();
-    let sink = env
-        .builder()
-        .name("sink")
-        .consolidate(true)
-        .start()
-        .expect("start");
+    let sink = env.start_consolidated("sink");
     let before = vm_rss_kib();
     let mut conns = Vec::new();
     for c in 0..CONNS {

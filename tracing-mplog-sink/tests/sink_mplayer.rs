@@ -5,35 +5,21 @@ mod sink_support;
 use std::thread;
 
 use sink_support::*;
-use tracing_mplog::MpLayer;
-use tracing_subscriber::prelude::*;
 
 #[test]
 fn mp_layers_in_threads_reach_their_files_once_and_in_order() {
     const EVENTS: u64 = 500;
     let env = Env::new();
-    let sink = env
-        .builder()
-        .name("mp")
-        .consolidate(true)
-        .start()
-        .expect("start");
+    let sink = env.start_consolidated("mp");
     let workers: Vec<_> = (1..=4u32)
         .map(|w| {
-            let endpoint = sink.endpoint().clone();
+            let endpoint = sink.endpoint().to_string();
             thread::spawn(move || {
-                let (layer, guard) = MpLayer::builder()
-                    .endpoint(endpoint)
-                    .process_name(format!("w{w}"))
-                    .build()
-                    .expect("MpLayer");
-                let subscriber = tracing_subscriber::registry().with(layer);
-                tracing::subscriber::with_default(subscriber, || {
+                send_events(&endpoint, &format!("w{w}"), || {
                     for n in 1..=EVENTS {
                         tracing::info!(n, "w{w} e{n}");
                     }
                 });
-                drop(guard); // flushes and says goodbye
             })
         })
         .collect();

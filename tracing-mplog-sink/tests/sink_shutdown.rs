@@ -12,12 +12,7 @@ fn two_hundred_fifty_six_concurrent_workers_each_get_every_line() {
     const WORKERS: u32 = 256;
     const EVENTS: u64 = 20;
     let env = Env::new();
-    let sink = env
-        .builder()
-        .name("many")
-        .consolidate(true)
-        .start()
-        .expect("start");
+    let sink = env.start_consolidated("many");
     let barrier = Arc::new(Barrier::new(WORKERS as usize));
     let conns: Vec<_> = (1..=WORKERS)
         .map(|w| {
@@ -58,15 +53,11 @@ fn shutdown_drains_open_connections_and_counts_clean_and_unclean_exactly() {
     let env = Env::new();
     let sink = env.builder().name("drain").start().expect("start");
     // Clean: a goodbye, then closed.
-    let mut clean = connect(&sink);
-    send(&mut clean, &session(1, 101, 50));
-    drop(clean);
+    deliver(&sink, &session(1, 101, 50));
     // Closed without a goodbye (a crash).
-    let mut crashed = connect(&sink);
     let mut bytes = hello(102, 1, "w2");
     bytes.extend(events(2, 1, 30));
-    send(&mut crashed, &bytes);
-    drop(crashed);
+    deliver(&sink, &bytes);
     // Still open at shutdown, its events queued but maybe not yet read.
     let mut open = connect(&sink);
     let mut bytes = hello(103, 1, "w3");
@@ -116,9 +107,7 @@ fn shutdown_drains_open_connections_and_counts_clean_and_unclean_exactly() {
 fn dropping_the_handle_shuts_down_and_writes_everything() {
     let env = Env::new();
     let sink = env.builder().start().expect("start");
-    let mut conn = connect(&sink);
-    send(&mut conn, &session(1, 111, 100));
-    drop(conn);
+    deliver(&sink, &session(1, 111, 100));
     drop(sink);
     assert_series(&env.lines("w1.log"), 1, 100);
     assert!(!env.socket().exists(), "the socket file is removed");
@@ -133,9 +122,7 @@ fn lines_appear_without_shutdown_when_the_sink_is_idle() {
     bytes.extend(events(1, 1, 3));
     send(&mut conn, &bytes);
     // Buffered files are flushed when the writer has nothing else to do.
-    wait_until("the buffered lines", || {
-        lines_now(&env.log("w1.log")).len() == 3
-    });
+    env.wait_lines("w1.log", 3);
     send(&mut conn, &session_end());
     drop(conn);
     sink.shutdown().expect("shutdown");

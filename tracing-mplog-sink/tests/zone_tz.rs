@@ -4,11 +4,13 @@
 #![cfg(unix)]
 
 mod cli_support;
+mod sink_support;
 
 use std::path::Path;
 use std::process::Command;
 
-use cli_support::{Running, bin, send_events};
+use cli_support::{Running, bin};
+use sink_support::send_events;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

@@ -3,14 +3,15 @@
 mod common;
 
 use std::net::Shutdown;
-use std::os::unix::net::UnixListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{Seen, TestSink, collect_until, frames, has_goodbye};
+use common::{
+    Seen, TestSink, collect_until, dropped, events, frames, has_goodbye, read_events, read_rest,
+};
 use tracing_mplog::wire::{DropReason, FrameReader, OwnedFrame, OwnedValue, WireError};
-use tracing_mplog::{Backpressure, FlushError, MpLayer};
+use tracing_mplog::{Backpressure, FlushError, FlushGuard, MpLayer};
 use tracing_subscriber::layer::SubscriberExt;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -19,24 +20,56 @@ fn subscriber(layer: MpLayer) -> impl tracing::Subscriber + Send + Sync {
     tracing_subscriber::registry().with(layer)
 }
 
-fn events(seen: &[Seen]) -> Vec<&tracing_mplog::wire::OwnedEvent> {
-    frames(seen)
-        .filter_map(|(_, f)| match f {
-            OwnedFrame::Event(e) => Some(e),
-            _ => None,
-        })
-        .collect()
+/// A thread logging `steady` events `i` = 0 to `n - 1` through an `MpLayer`
+/// (channel of 64) to `sink`, pausing 2 ms after each `i` that is a multiple
+/// of `pause_every`.
+fn steady_logger(
+    sink: &TestSink,
+    n: u64,
+    pause_every: Option<u64>,
+) -> (FlushGuard, JoinHandle<()>) {
+    let (layer, guard) = sink.layer().channel_capacity(64).build().expect("build");
+    let dispatch = tracing::Dispatch::new(subscriber(layer));
+    let logger = std::thread::spawn(move || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            for i in 0..n {
+                tracing::info!(i, "steady");
+                if pause_every.is_some_and(|every| i % every == 0) {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        });
+    });
+    (guard, logger)
+}
+
+/// Lets the logger finish, drops its guard (flush, goodbye) and waits for
+/// the goodbye on `rx`; the seqs of the first connection, `first`, then the
+/// events seen must be 1 to `n`: every event exactly once, in order.
+fn the_rest_arrives(
+    rx: &mpsc::Receiver<Seen>,
+    logger: JoinHandle<()>,
+    guard: FlushGuard,
+    mut first: Vec<u64>,
+    n: u64,
+) -> Vec<Seen> {
+    logger.join().expect("logger");
+    drop(guard);
+    let seen = collect_until(rx, WAIT, has_goodbye);
+    first.extend(events(&seen).iter().map(|e| e.seq));
+    assert_eq!(
+        first,
+        (1..=n).collect::<Vec<_>>(),
+        "every event exactly once, in order"
+    );
+    seen
 }
 
 #[test]
 fn events_arrive_with_all_attributes_then_goodbye() {
     let sink = TestSink::new();
     let rx = sink.serve();
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .process_name("attrs")
-        .build()
-        .expect("build");
+    let (layer, guard) = sink.layer().process_name("attrs").build().expect("build");
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -89,10 +122,7 @@ fn events_arrive_with_all_attributes_then_goodbye() {
 #[test]
 fn connects_lazily_when_the_sink_comes_up_later() {
     let sink = TestSink::new();
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .build()
-        .expect("build without a sink");
+    let (layer, guard) = sink.layer().build().expect("build without a sink");
     tracing::subscriber::with_default(subscriber(layer), || {
         for i in 0..3 {
             tracing::info!(i, "early");
@@ -113,11 +143,8 @@ fn connects_lazily_when_the_sink_comes_up_later() {
 #[test]
 fn flush_returns_once_events_are_in_the_socket() {
     let sink = TestSink::new();
-    let listener = UnixListener::bind(&sink.path).expect("bind");
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .build()
-        .expect("build");
+    let listener = sink.bind();
+    let (layer, guard) = sink.layer().build().expect("build");
     tracing::subscriber::with_default(subscriber(layer), || {
         for i in 0..10 {
             tracing::info!(i, "before flush");
@@ -127,24 +154,19 @@ fn flush_returns_once_events_are_in_the_socket() {
     // Nobody has read yet: everything must already sit in the socket.
     let (stream, _) = listener.accept().expect("accept");
     stream.set_nonblocking(true).expect("nonblocking");
-    let mut reader = FrameReader::new(stream);
-    let mut events = 0;
-    loop {
-        match reader.read_frame() {
-            Ok(Some(tracing_mplog::wire::Frame::Event(_))) => events += 1,
-            Ok(Some(_)) => {}
-            Err(WireError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert_eq!(events, 10);
+    let (seqs, end) = read_rest(&mut FrameReader::new(stream));
+    assert!(
+        matches!(&end, Err(WireError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "{end:?}"
+    );
+    assert_eq!(seqs, (1..=10).collect::<Vec<u64>>());
 }
 
 #[test]
 fn flush_times_out_and_counts_without_a_sink() {
     let sink = TestSink::new();
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
+    let (layer, guard) = sink
+        .layer()
         .flush_timeout(Duration::from_millis(150))
         .build()
         .expect("build");
@@ -168,8 +190,8 @@ fn flush_times_out_and_counts_without_a_sink() {
 #[test]
 fn drop_newest_reports_the_exact_count() {
     let sink = TestSink::new();
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
+    let (layer, guard) = sink
+        .layer()
         .channel_capacity(4)
         .backpressure(Backpressure::DropNewest)
         .build()
@@ -186,12 +208,7 @@ fn drop_newest_reports_the_exact_count() {
     drop(guard);
     let seen = collect_until(&rx, WAIT, has_goodbye);
     let delivered = events(&seen).len() as u64;
-    let dropped: u64 = frames(&seen)
-        .filter_map(|(_, f)| match f {
-            OwnedFrame::Dropped(d) if d.reason == DropReason::ChannelFull => Some(d.count),
-            _ => None,
-        })
-        .sum();
+    let dropped = dropped(&seen, DropReason::ChannelFull);
     assert!(dropped > 0, "nothing dropped");
     assert_eq!(delivered + dropped, N);
 }
@@ -247,8 +264,8 @@ fn block_with_grace_drops_after_the_grace_and_is_lossless_once_the_sink_is_back(
 #[test]
 fn block_for_waits_then_drops_and_counts_when_the_sink_stays_away() {
     let sink = TestSink::new();
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
+    let (layer, guard) = sink
+        .layer()
         .channel_capacity(4)
         .backpressure(Backpressure::BlockFor(Duration::from_millis(20)))
         .build()
@@ -275,12 +292,7 @@ fn block_for_waits_then_drops_and_counts_when_the_sink_stays_away() {
     drop(guard);
     let seen = collect_until(&rx, WAIT, has_goodbye);
     let delivered = events(&seen).len() as u64;
-    let dropped: u64 = frames(&seen)
-        .filter_map(|(_, f)| match f {
-            OwnedFrame::Dropped(d) if d.reason == DropReason::ChannelFull => Some(d.count),
-            _ => None,
-        })
-        .sum();
+    let dropped = dropped(&seen, DropReason::ChannelFull);
     assert!(dropped >= 20, "dropped {dropped}");
     assert_eq!(delivered + dropped, N);
 }
@@ -289,11 +301,7 @@ fn block_for_waits_then_drops_and_counts_when_the_sink_stays_away() {
 fn oversized_events_are_reported_not_sent() {
     let sink = TestSink::new();
     let rx = sink.serve();
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .max_frame_size(1024)
-        .build()
-        .expect("build");
+    let (layer, guard) = sink.layer().max_frame_size(1024).build().expect("build");
     tracing::subscriber::with_default(subscriber(layer), || {
         tracing::info!(big = "x".repeat(2000).as_str(), "too big");
         tracing::info!("small");
@@ -311,25 +319,8 @@ fn oversized_events_are_reported_not_sent() {
 fn reconnects_after_a_graceful_sink_restart_without_loss() {
     const N: u64 = 3000;
     let sink = TestSink::new();
-    let listener = UnixListener::bind(&sink.path).expect("bind");
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .channel_capacity(64)
-        .build()
-        .expect("build");
-    let dispatch = tracing::Dispatch::new(subscriber(layer));
-    let logging = Arc::new(AtomicBool::new(true));
-    let logger = {
-        let logging = Arc::clone(&logging);
-        std::thread::spawn(move || {
-            tracing::dispatcher::with_default(&dispatch, || {
-                for i in 0..N {
-                    tracing::info!(i, "steady");
-                }
-            });
-            logging.store(false, Ordering::SeqCst);
-        })
-    };
+    let listener = sink.bind();
+    let (guard, logger) = steady_logger(&sink, N, None);
 
     // First sink: read a few hundred events, then shut down gracefully:
     // stop accepting, stop the worker's writes, read what is queued.
@@ -337,52 +328,28 @@ fn reconnects_after_a_graceful_sink_restart_without_loss() {
     drop(listener);
     common::remove(&sink.path);
     let mut reader = FrameReader::new(stream.try_clone().expect("clone"));
-    let mut first = Vec::new();
-    let mut hellos = 0;
-    while first.len() < 300 {
-        match reader
-            .read_frame()
-            .expect("frame")
-            .expect("not eof")
-            .into_owned()
-        {
-            OwnedFrame::Event(e) => first.push(e.seq),
-            OwnedFrame::Hello(_) => hellos += 1,
-            other => panic!("{other:?}"),
-        }
-    }
+    let (mut first, others) = read_events(&mut reader, 300);
     assert!(
-        logging.load(Ordering::SeqCst),
-        "worker finished before the restart"
+        others.iter().all(|f| matches!(f, OwnedFrame::Hello(_))),
+        "{others:?}"
     );
+    let mut hellos = others.len();
+    assert!(!logger.is_finished(), "worker finished before the restart");
     stream.shutdown(Shutdown::Read).expect("shutdown");
-    loop {
-        match reader.read_frame() {
-            Ok(Some(f)) => {
-                if let OwnedFrame::Event(e) = f.into_owned() {
-                    first.push(e.seq);
-                }
-            }
-            Ok(None) => break,
-            Err(e) if common::is_eof(&e) => break, // a partial frame: discarded
-            Err(e) => panic!("{e}"),
-        }
+    let (rest, end) = read_rest(&mut reader);
+    if let Err(e) = end {
+        // A partial frame: discarded.
+        assert!(common::is_eof(&e), "{e}");
     }
+    first.extend(rest);
 
     // Second sink at the same path.
     std::thread::sleep(Duration::from_millis(30));
-    let rx = sink.serve();
-    logger.join().expect("logger");
-    drop(guard);
-    let seen = collect_until(&rx, WAIT, has_goodbye);
+    let seen = the_rest_arrives(&sink.serve(), logger, guard, first, N);
     hellos += frames(&seen)
         .filter(|(_, f)| matches!(f, OwnedFrame::Hello(_)))
         .count();
     assert_eq!(hellos, 2, "hello on each connection");
-    let mut all = first;
-    all.extend(events(&seen).iter().map(|e| e.seq));
-    let expected: Vec<u64> = (1..=N).collect();
-    assert_eq!(all, expected, "every event exactly once, in order");
 }
 
 #[test]
@@ -393,78 +360,34 @@ fn leaves_at_a_frame_boundary_when_the_sink_closes_its_side() {
     // connection. Nothing lost, nothing twice, no partial frame.
     const N: u64 = 2000;
     let sink = TestSink::new();
-    let listener = UnixListener::bind(&sink.path).expect("bind");
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .channel_capacity(64)
-        .build()
-        .expect("build");
-    let dispatch = tracing::Dispatch::new(subscriber(layer));
-    let logger = std::thread::spawn(move || {
-        tracing::dispatcher::with_default(&dispatch, || {
-            for i in 0..N {
-                tracing::info!(i, "steady");
-                if i % 100 == 0 {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            }
-        });
-    });
+    let listener = sink.bind();
+    let (guard, logger) = steady_logger(&sink, N, Some(100));
     let (stream, _) = listener.accept().expect("accept");
     // Without the worker's check this test would wait forever: fail instead.
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
     let mut reader = FrameReader::new(stream.try_clone().expect("clone"));
-    let mut first = Vec::new();
-    while first.len() < 200 {
-        if let OwnedFrame::Event(e) = reader
-            .read_frame()
-            .expect("frame")
-            .expect("not eof")
-            .into_owned()
-        {
-            first.push(e.seq);
-        }
-    }
+    let (mut first, _) = read_events(&mut reader, 200);
     stream.shutdown(Shutdown::Write).expect("shutdown");
     let asked = Instant::now();
-    loop {
-        match reader.read_frame() {
-            Ok(Some(f)) => {
-                if let OwnedFrame::Event(e) = f.into_owned() {
-                    first.push(e.seq);
-                }
-            }
-            Ok(None) => break,
-            Err(e) => panic!("the worker must close at a frame boundary: {e}"),
-        }
+    let (rest, end) = read_rest(&mut reader);
+    if let Err(e) = end {
+        panic!("the worker must close at a frame boundary: {e}");
     }
+    first.extend(rest);
     assert!(
         asked.elapsed() < Duration::from_secs(2),
         "the worker left within a batch or an idle check"
     );
-    let rx = common::serve(listener);
-    logger.join().expect("logger");
-    drop(guard);
-    let seen = collect_until(&rx, WAIT, has_goodbye);
-    let mut all = first;
-    all.extend(events(&seen).iter().map(|e| e.seq));
-    assert_eq!(
-        all,
-        (1..=N).collect::<Vec<_>>(),
-        "every event exactly once, in order"
-    );
+    the_rest_arrives(&common::serve(listener), logger, guard, first, N);
 }
 
 #[test]
 fn an_idle_worker_leaves_when_asked() {
     let sink = TestSink::new();
-    let listener = UnixListener::bind(&sink.path).expect("bind");
-    let (layer, guard) = MpLayer::builder()
-        .endpoint(sink.endpoint())
-        .build()
-        .expect("build");
+    let listener = sink.bind();
+    let (layer, guard) = sink.layer().build().expect("build");
     let dispatch = tracing::Dispatch::new(subscriber(layer));
     tracing::dispatcher::with_default(&dispatch, || tracing::info!("one"));
     guard.flush().expect("flushed");

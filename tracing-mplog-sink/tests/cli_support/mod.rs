@@ -1,9 +1,10 @@
-//! Helpers shared by the `mplog-sink` process tests: run the real binary,
-//! watch its stderr, signal it, send it events.
+//! Helpers shared by the `mplog-sink` process tests: a folder for its
+//! socket and logs, run the real binary, watch its stderr, signal it. (Its
+//! events come from `sink_support::send_events`.)
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +30,82 @@ pub fn run_to_end(dir: &Path, args: &[&str]) -> (ExitStatus, String) {
         out.status,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A temp folder for `mplog-sink` runs: the socket `run/sink.sock` and the
+/// log folder `logs/` inside it.
+#[derive(Debug)]
+pub struct Place {
+    pub dir: tempfile::TempDir,
+    /// The `--listen` value: `unix:{dir}/run/sink.sock`.
+    pub endpoint: String,
+    /// The `--logdir` value: `{dir}/logs`.
+    pub logdir: String,
+}
+
+impl Place {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let endpoint = format!("unix:{}", dir.path().join("run/sink.sock").display());
+        let logdir = dir.path().join("logs").display().to_string();
+        Self {
+            dir,
+            endpoint,
+            logdir,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The log folder as a path.
+    pub fn logs(&self) -> PathBuf {
+        self.path().join("logs")
+    }
+
+    /// The text of `logs/{file}`.
+    pub fn read_log(&self, file: &str) -> String {
+        read(self.logs().join(file))
+    }
+
+    /// Starts the binary with `--listen` and `--logdir` of this place, then
+    /// `extra`, and waits until it says it listens.
+    pub fn start(&self, extra: &[&str]) -> Running {
+        let mut args = vec!["--listen", &self.endpoint, "--logdir", &self.logdir];
+        args.extend_from_slice(extra);
+        self.start_with(&args)
+    }
+
+    /// Starts the binary writing every process's lines, and its own, to
+    /// `logs/all.log` alone (`--name all --consolidate --process-key none`)
+    /// with the default template `template`, and waits until it listens.
+    pub fn start_all_in_one(&self, template: &str) -> Running {
+        let format = format!("default={template}");
+        self.start(&[
+            "--name",
+            "all",
+            "--consolidate",
+            "--process-key",
+            "none",
+            "--format",
+            &format,
+        ])
+    }
+
+    /// Starts the binary with exactly `args` (which must make it listen on
+    /// this place's endpoint) and waits until it says it listens.
+    pub fn start_with(&self, args: &[&str]) -> Running {
+        let sink = Running::start(self.path(), args);
+        sink.wait_line(&format!("listening on {}", self.endpoint));
+        sink
+    }
+}
+
+/// The text of the file at `path`.
+pub fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// A running `mplog-sink` whose stderr is collected line by line.
@@ -121,6 +198,20 @@ impl Running {
         assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
     }
 
+    /// Sends SIGTERM, waits for the drain and an exit with status 0 (else
+    /// panics with the stderr); returns the whole stderr.
+    pub fn stop(self) -> String {
+        self.signal(libc::SIGTERM);
+        self.wait_exit_ok()
+    }
+
+    /// [`Running::wait_exit`], asserting the status is 0; returns stderr.
+    pub fn wait_exit_ok(self) -> String {
+        let (status, stderr) = self.wait_exit();
+        assert_eq!(status.code(), Some(0), "{stderr}");
+        stderr
+    }
+
     /// Waits for the process to exit (at most [`TIMEOUT`], then kills it and
     /// panics); returns its status and its whole stderr.
     pub fn wait_exit(mut self) -> (ExitStatus, String) {
@@ -155,36 +246,4 @@ impl Drop for Running {
             let _ = self.child.wait();
         }
     }
-}
-
-/// Logs through an `MpLayer` connected to `endpoint`, as a process named
-/// `process_name`: runs `log` with the layer as the thread's default
-/// subscriber, then flushes and says goodbye (drops the guard).
-pub fn send_events(endpoint: &str, process_name: &str, log: impl FnOnce()) {
-    use tracing_subscriber::prelude::*;
-
-    let (layer, guard) = tracing_mplog::MpLayer::builder()
-        .endpoint(endpoint.parse().expect("endpoint"))
-        .process_name(process_name)
-        .build()
-        .expect("build MpLayer");
-    let subscriber = tracing_subscriber::registry().with(layer);
-    tracing::subscriber::with_default(subscriber, log);
-    guard.flush().expect("flush to the sink");
-    drop(guard);
-}
-
-/// The names of the regular files directly in `dir`, sorted.
-pub fn file_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("list the log folder")
-        .map(|e| {
-            e.expect("folder entry")
-                .file_name()
-                .into_string()
-                .expect("UTF-8 name")
-        })
-        .collect();
-    names.sort();
-    names
 }

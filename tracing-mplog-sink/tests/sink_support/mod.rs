@@ -1,5 +1,5 @@
 //! Helpers of the sink tests: a sink in a temp folder, raw frames over a
-//! real Unix socket, reading the files back.
+//! real Unix socket, events from a real `MpLayer`, reading the files back.
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::Write;
@@ -14,6 +14,8 @@ use tracing_mplog::wire::{
 };
 use tracing_mplog_sink::sink::Builder;
 use tracing_mplog_sink::{Sink, SinkHandle};
+
+pub mod record;
 
 /// The template of every test: process, level and message only.
 pub const TEMPLATE: &str = "%(processName)s[%(process)d] %(levelname)s %(message)s";
@@ -53,6 +55,72 @@ impl Env {
     pub fn lines(&self, file: &str) -> Vec<String> {
         lines(&self.log(file))
     }
+
+    /// The lines of `logs/{file}` written so far (none if it does not exist).
+    pub fn lines_now(&self, file: &str) -> Vec<String> {
+        lines_now(&self.log(file))
+    }
+
+    /// Waits until `logs/{file}` has at least `n` lines.
+    pub fn wait_lines(&self, file: &str, n: usize) {
+        wait_until(&format!("{n} lines in {file}"), || {
+            self.lines_now(file).len() >= n
+        });
+    }
+
+    /// Waits until some line of `logs/{file}` contains `needle`.
+    pub fn wait_line_with(&self, file: &str, needle: &str) {
+        wait_until(&format!("{needle:?} in {file}"), || {
+            self.lines_now(file).iter().any(|l| l.contains(needle))
+        });
+    }
+
+    /// A started sink named `name` that writes the consolidated file
+    /// `{name}.log` besides the per-key files.
+    pub fn start_consolidated(&self, name: &str) -> SinkHandle {
+        self.builder()
+            .name(name)
+            .consolidate(true)
+            .start()
+            .expect("start")
+    }
+
+    /// The names of the files in `logs/`, sorted.
+    pub fn file_names(&self) -> Vec<String> {
+        file_names(&self.logdir())
+    }
+}
+
+/// The names of the files directly in `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list the log folder")
+        .map(|e| {
+            e.expect("folder entry")
+                .file_name()
+                .into_string()
+                .expect("UTF-8 name")
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Logs through an `MpLayer` connected to `endpoint`, as a process named
+/// `process_name`: runs `log` with the layer as the thread's default
+/// subscriber, then flushes and says goodbye (drops the guard).
+pub fn send_events(endpoint: &str, process_name: &str, log: impl FnOnce()) {
+    use tracing_subscriber::prelude::*;
+
+    let (layer, guard) = tracing_mplog::MpLayer::builder()
+        .endpoint(endpoint.parse().expect("endpoint"))
+        .process_name(process_name)
+        .build()
+        .expect("build MpLayer");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, log);
+    guard.flush().expect("flush to the sink");
+    drop(guard);
 }
 
 pub fn lines(path: &Path) -> Vec<String> {
@@ -70,9 +138,15 @@ pub fn connect(sink: &SinkHandle) -> UnixStream {
     UnixStream::connect(path).expect("connect to the sink")
 }
 
-pub fn hello(pid: u32, start: i64, name: &str) -> Vec<u8> {
+/// One frame, encoded (with its length prefix).
+pub fn encoded(frame: OwnedFrame) -> Vec<u8> {
     let mut out = Vec::new();
-    OwnedFrame::Hello(OwnedHello {
+    frame.encode(&mut out);
+    out
+}
+
+pub fn hello(pid: u32, start: i64, name: &str) -> Vec<u8> {
+    encoded(OwnedFrame::Hello(OwnedHello {
         version: 1,
         capabilities: 0,
         pid,
@@ -80,9 +154,7 @@ pub fn hello(pid: u32, start: i64, name: &str) -> Vec<u8> {
         process_name: name.into(),
         host: "testhost".into(),
         token: String::new(),
-    })
-    .encode(&mut out);
-    out
+    }))
 }
 
 pub fn event_at(seq: u64, level: Level, message: &str) -> OwnedEvent {
@@ -103,9 +175,7 @@ pub fn event_at(seq: u64, level: Level, message: &str) -> OwnedEvent {
 }
 
 pub fn event(seq: u64, level: Level, message: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    OwnedFrame::Event(event_at(seq, level, message)).encode(&mut out);
-    out
+    encoded(OwnedFrame::Event(event_at(seq, level, message)))
 }
 
 /// Events `first..=last` of worker `w`: messages `w{w} e{n}`, seq `n`.
@@ -118,19 +188,14 @@ pub fn events(w: u32, first: u64, last: u64) -> Vec<u8> {
 }
 
 pub fn goodbye(last_seq: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    OwnedFrame::Goodbye(Goodbye { last_seq }).encode(&mut out);
-    out
+    encoded(OwnedFrame::Goodbye(Goodbye { last_seq }))
 }
 
 pub fn dropped(count: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    OwnedFrame::Dropped(Dropped {
+    encoded(OwnedFrame::Dropped(Dropped {
         reason: DropReason::ChannelFull,
         count,
-    })
-    .encode(&mut out);
-    out
+    }))
 }
 
 pub fn with_field(mut e: OwnedEvent, name: &str, v: i64) -> OwnedEvent {
@@ -143,14 +208,44 @@ pub fn with_field(mut e: OwnedEvent, name: &str, v: i64) -> OwnedEvent {
 
 /// A whole clean worker session: hello, `n` events, goodbye.
 pub fn session(w: u32, pid: u32, n: u64) -> Vec<u8> {
-    let mut out = hello(pid, 1, &format!("w{w}"));
+    named_session(&format!("w{w}"), pid, 1, w, n)
+}
+
+/// A whole clean session of process `name` (`pid`, start time `start`):
+/// hello, events `w{w} e1` … `w{w} e{n}`, goodbye.
+pub fn named_session(name: &str, pid: u32, start: i64, w: u32, n: u64) -> Vec<u8> {
+    let mut out = hello(pid, start, name);
     out.extend(events(w, 1, n));
     out.extend(goodbye(n));
     out
 }
 
+/// A clean session of process `name` with one event per level, TRACE to
+/// ERROR (seq 1 to 5), each with the message `at {LEVEL}`.
+pub fn one_event_per_level(pid: u32, name: &str) -> Vec<u8> {
+    let mut out = hello(pid, 1, name);
+    let levels = [
+        Level::TRACE,
+        Level::DEBUG,
+        Level::INFO,
+        Level::WARN,
+        Level::ERROR,
+    ];
+    for (seq, level) in (1..).zip(levels) {
+        out.extend(event(seq, level, &format!("at {level}")));
+    }
+    out.extend(goodbye(5));
+    out
+}
+
 pub fn send(conn: &mut UnixStream, bytes: &[u8]) {
     conn.write_all(bytes).expect("write to the sink");
+}
+
+/// One whole connection: connects, sends `bytes`, closes.
+pub fn deliver(sink: &SinkHandle, bytes: &[u8]) {
+    let mut conn = connect(sink);
+    send(&mut conn, bytes);
 }
 
 /// Waits until `cond` holds (the sink writes asynchronously).

@@ -2,6 +2,7 @@
 //! the crate's own `FrameReader`.
 #![allow(dead_code, unreachable_pub)]
 
+use std::io::Read;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -9,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tracing_mplog::Endpoint;
-use tracing_mplog::wire::{FrameReader, OwnedFrame, WireError};
+use tracing_mplog::wire::{DropReason, FrameReader, OwnedEvent, OwnedFrame, WireError};
 
 /// What a connection of the test sink saw.
 #[derive(Debug)]
@@ -41,10 +42,19 @@ impl TestSink {
         Endpoint::Unix(self.path.clone())
     }
 
+    /// An `MpLayer` builder pointed at this sink.
+    pub fn layer(&self) -> tracing_mplog::Builder {
+        tracing_mplog::MpLayer::builder().endpoint(self.endpoint())
+    }
+
+    /// Binds the socket without serving it: the test accepts and reads.
+    pub fn bind(&self) -> UnixListener {
+        UnixListener::bind(&self.path).expect("bind")
+    }
+
     /// Binds and serves every connection in its own thread.
     pub fn serve(&self) -> mpsc::Receiver<Seen> {
-        let listener = UnixListener::bind(&self.path).expect("bind");
-        serve(listener)
+        serve(self.bind())
     }
 }
 
@@ -108,6 +118,62 @@ pub fn frames(seen: &[Seen]) -> impl Iterator<Item = (usize, &OwnedFrame)> {
         Seen::Frame { conn, frame } => Some((*conn, frame)),
         Seen::Closed { .. } => None,
     })
+}
+
+/// The events among the frames seen, in order.
+pub fn events(seen: &[Seen]) -> Vec<&OwnedEvent> {
+    frames(seen)
+        .filter_map(|(_, f)| match f {
+            OwnedFrame::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The sum of the `Dropped` counts seen for `reason`.
+pub fn dropped(seen: &[Seen], reason: DropReason) -> u64 {
+    frames(seen)
+        .filter_map(|(_, f)| match f {
+            OwnedFrame::Dropped(d) if d.reason == reason => Some(d.count),
+            _ => None,
+        })
+        .sum()
+}
+
+/// Reads frames until `n` events have arrived: the events' seqs and every
+/// other frame, in order. Panics on an error or the end of the stream.
+pub fn read_events<R: Read>(reader: &mut FrameReader<R>, n: usize) -> (Vec<u64>, Vec<OwnedFrame>) {
+    let mut seqs = Vec::new();
+    let mut others = Vec::new();
+    while seqs.len() < n {
+        match reader
+            .read_frame()
+            .expect("frame")
+            .expect("not eof")
+            .into_owned()
+        {
+            OwnedFrame::Event(e) => seqs.push(e.seq),
+            other => others.push(other),
+        }
+    }
+    (seqs, others)
+}
+
+/// Reads to the end of the stream: the seqs of the events read, and how it
+/// ended (`Ok` at a frame boundary, else the error, a `WouldBlock` too).
+pub fn read_rest<R: Read>(reader: &mut FrameReader<R>) -> (Vec<u64>, Result<(), WireError>) {
+    let mut seqs = Vec::new();
+    loop {
+        match reader.read_frame() {
+            Ok(Some(f)) => {
+                if let OwnedFrame::Event(e) = f.into_owned() {
+                    seqs.push(e.seq);
+                }
+            }
+            Ok(None) => return (seqs, Ok(())),
+            Err(e) => return (seqs, Err(e)),
+        }
+    }
 }
 
 pub fn has_goodbye(seen: &[Seen]) -> bool {

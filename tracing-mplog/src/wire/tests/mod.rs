@@ -4,76 +4,44 @@ use tracing_core::Level;
 
 use super::*;
 
-fn encode(frame: &OwnedFrame) -> Vec<u8> {
-    let mut out = Vec::new();
-    frame.encode(&mut out);
-    out
-}
+mod fixtures;
+mod props;
 
-/// A version-1 hello (the host is its last field); `replies` tests v2.
-fn hello() -> OwnedHello {
-    OwnedHello {
-        version: 1,
-        capabilities: 0,
-        pid: 4242,
-        start_time_ns: 1_700_000_000_123_456_789,
-        process_name: "worker".into(),
-        host: "box".into(),
-        token: String::new(),
-    }
-}
-
-fn event() -> OwnedEvent {
-    OwnedEvent {
-        seq: 9,
-        timestamp_ns: 1_700_000_000_000_000_001,
-        level: Level::WARN,
-        target: "app::db".into(),
-        module_path: Some("app::db".into()),
-        file: Some("src/db.rs".into()),
-        line: Some(17),
-        thread_id: 99,
-        thread_name: Some("main".into()),
-        message: Some("saved".into()),
-        fields: vec![
-            OwnedField {
-                name: "user".into(),
-                value: OwnedValue::I64(-7),
-            },
-            OwnedField {
-                name: "ok".into(),
-                value: OwnedValue::Bool(true),
-            },
-        ],
-        spans: vec![OwnedSpan {
-            name: "request".into(),
-            fields: vec![OwnedField {
-                name: "id".into(),
-                value: OwnedValue::U64(3),
-            }],
-        }],
-    }
-}
+use fixtures::{FULL_EVENT_FIELDS, encode, full_event, hello, sample_frames};
 
 /// The body of an encoded frame (without the length prefix).
 fn body(frame: &OwnedFrame) -> Vec<u8> {
     encode(frame)[4..].to_vec()
 }
 
-mod props;
 mod replies;
+
+/// The fuzz crate's seeds are these frames: each must be a valid frame
+/// whose prefix says its length and whose body decodes to it again.
+#[test]
+fn sample_frames_round_trip() {
+    for (name, frame) in sample_frames() {
+        let bytes = encode(&frame);
+        let declared = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        assert_eq!(declared as usize, bytes.len() - 4, "{name}: length prefix");
+        let back = Frame::decode(&bytes[4..])
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .into_owned();
+        assert_eq!(back, frame, "{name}");
+    }
+}
 
 #[test]
 fn message_and_fields_are_separate() {
-    let bytes = encode(&OwnedFrame::Event(event()));
+    let bytes = encode(&OwnedFrame::Event(full_event()));
     let mut reader = FrameReader::new(&bytes[..]);
     let Some(Frame::Event(e)) = reader.read_frame().expect("valid") else {
         panic!("expected an event");
     };
     assert_eq!(e.message(), "saved");
     let names: Vec<_> = e.fields().map(|f| f.name).collect();
-    assert_eq!(names, ["user", "ok"]);
-    let span = e.spans().next().expect("one span");
+    assert_eq!(names, FULL_EVENT_FIELDS);
+    let span = e.spans().next().expect("two spans");
     assert_eq!(span.name(), "request");
     assert_eq!(span.fields().next().map(|f| f.value), Some(Value::U64(3)));
 }
@@ -157,7 +125,7 @@ const FLAGS_AT: usize = 18;
 
 #[test]
 fn unknown_level() {
-    let mut b = body(&OwnedFrame::Event(event()));
+    let mut b = body(&OwnedFrame::Event(full_event()));
     b[LEVEL_AT] = 9;
     let err = Frame::decode(&b).expect_err("level");
     assert!(
@@ -174,7 +142,7 @@ fn unknown_level() {
 
 #[test]
 fn unknown_flags() {
-    let mut b = body(&OwnedFrame::Event(event()));
+    let mut b = body(&OwnedFrame::Event(full_event()));
     b[FLAGS_AT] |= 0x80;
     let err = Frame::decode(&b).expect_err("flags");
     assert!(
@@ -192,7 +160,7 @@ fn unknown_flags() {
 /// An event with exactly one field and no message or spans, and the offset
 /// of that field's tag.
 fn one_field_event(value: OwnedValue) -> (Vec<u8>, usize) {
-    let mut e = event();
+    let mut e = full_event();
     e.message = None;
     e.spans.clear();
     e.fields = vec![OwnedField {
@@ -368,38 +336,50 @@ fn limit_applies_to_the_body_exactly() {
     ));
 }
 
-/// A reader that hands out one byte per call and `WouldBlock` between bytes.
-struct Trickle<'a> {
+/// A reader handing out `bytes` in chunks of the given sizes (cycling),
+/// with `WouldBlock` before each chunk.
+struct Chunked<'a> {
     bytes: &'a [u8],
+    sizes: Vec<usize>,
+    next: usize,
     block: bool,
 }
 
-impl std::io::Read for Trickle<'_> {
+impl<'a> Chunked<'a> {
+    fn new(bytes: &'a [u8], sizes: Vec<usize>) -> Self {
+        Self {
+            bytes,
+            sizes,
+            next: 0,
+            block: false,
+        }
+    }
+}
+
+impl std::io::Read for Chunked<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.block = !self.block;
         if self.block {
             return Err(std::io::ErrorKind::WouldBlock.into());
         }
-        let Some((first, rest)) = self.bytes.split_first() else {
-            return Ok(0);
-        };
-        buf[0] = *first;
-        self.bytes = rest;
-        Ok(1)
+        let size = self.sizes[self.next % self.sizes.len()];
+        self.next += 1;
+        let n = size.min(buf.len()).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
     }
 }
 
 #[test]
 fn reader_resumes_after_would_block() {
-    let frames = [OwnedFrame::Event(event()), OwnedFrame::Hello(hello())];
+    let frames = sample_frames().map(|(_, frame)| frame);
     let mut stream = Vec::new();
     for f in &frames {
         f.encode(&mut stream);
     }
-    let mut reader = FrameReader::new(Trickle {
-        bytes: &stream,
-        block: false,
-    });
+    // One byte at a time, `WouldBlock` before each.
+    let mut reader = FrameReader::new(Chunked::new(&stream, vec![1]));
     let mut back = Vec::new();
     let mut blocks = 0;
     loop {

@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 use tracing_core::Level;
 
+use super::fixtures::has_nan;
 use super::*;
 
 fn level() -> impl Strategy<Value = Level> {
@@ -173,7 +174,7 @@ proptest! {
         }
         let mut whole = FrameReader::with_max_frame_size(&stream[..], 400);
         let mut chunked = FrameReader::with_max_frame_size(
-            Chunked { bytes: &stream, sizes: chunks, next: 0, block: false },
+            Chunked::new(&stream, chunks),
             400,
         );
         prop_assert_eq!(read_outcomes(&mut whole), read_outcomes(&mut chunked));
@@ -190,41 +191,6 @@ proptest! {
             }
         }
         prop_assert!(reader.buffer_capacity() <= 300);
-    }
-}
-
-/// Whether an event frame has a NaN field (which is not equal to itself).
-fn has_nan(frame: &OwnedFrame) -> bool {
-    let OwnedFrame::Event(e) = frame else {
-        return false;
-    };
-    e.fields
-        .iter()
-        .chain(e.spans.iter().flat_map(|s| &s.fields))
-        .any(|f| matches!(f.value, OwnedValue::F64(v) if v.is_nan()))
-}
-
-/// A reader handing out `bytes` in chunks of the given sizes (cycling),
-/// with `WouldBlock` before each chunk.
-struct Chunked<'a> {
-    bytes: &'a [u8],
-    sizes: Vec<usize>,
-    next: usize,
-    block: bool,
-}
-
-impl std::io::Read for Chunked<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.block = !self.block;
-        if self.block {
-            return Err(std::io::ErrorKind::WouldBlock.into());
-        }
-        let size = self.sizes[self.next % self.sizes.len()];
-        self.next += 1;
-        let n = size.min(buf.len()).min(self.bytes.len());
-        buf[..n].copy_from_slice(&self.bytes[..n]);
-        self.bytes = &self.bytes[n..];
-        Ok(n)
     }
 }
 
