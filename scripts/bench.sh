@@ -31,8 +31,11 @@ for arg in "$@"; do
 done
 
 cargo build --release --example bench
-bench=target/release/examples/bench
 mkdir -p target/bench-run
+# Run a copy, so that a rebuild while the set runs cannot swap the binary
+# between runs (every scenario and worker re-executes it).
+bench=target/bench-run/bench-bin
+cp target/release/examples/bench "$bench"
 report=target/bench-run/report.md
 
 step() { # title, bench arguments...
