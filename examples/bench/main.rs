@@ -1,37 +1,51 @@
 //! End-to-end benchmark: this project's pipeline against the single-process
-//! setups people use today, side by side in one run (see BENCHMARKS.md).
+//! setups people use today, on the same events (see BENCHMARKS.md;
+//! `scripts/bench.sh` runs the whole set).
 //!
 //! ```sh
-//! cargo run --release --example bench -- --workers 4 --events 1000000 [--python]
+//! cargo run --release --example bench -- --workers 4 --events 250000 --runs 3 [--python]
+//! cargo run --release --example bench -- --scaling 1,2,4,8,16,64 --svg docs/bench-scaling.svg
 //! ```
 //!
-//! Every scenario runs in a child process of its own (so its peak RSS is its
-//! own) and writes into `target/bench-run/<scenario>/`:
+//! Every run of every scenario is a child process of its own (so its peak
+//! RSS is its own, and the baselines install the global default subscriber
+//! as a program would) and writes into `target/bench-run/<scenario>/`. Every
+//! scenario logs the same event mix (`common::log_mix`):
 //!
-//! 1. `pipeline`: N worker processes (`worker::init`, `Block`) → the sink
-//!    (consolidated + per-process files, size rotation at 50 MB), timed from
-//!    the first event to the last line synced on disk;
-//! 2. `baseline-a`: one process, N threads, `fmt` + `tracing_appender::non_blocking`
-//!    (lossy off) + `tracing_appender::rolling`;
-//! 3. `baseline-b`: one process, N threads, `fmt` + `LevelFormatter` + `RotatingFile`;
-//! 4. `floor`: raw pre-encoded frames from N threads over Unix sockets into a
-//!    `BufWriter` file — the hardware's floor for the same bytes, no formatting;
-//! 5. with `--python`, Python peers (acrilog 1.1.4, stdlib QueueListener) via
-//!    `scripts/bench_python.sh`.
+//! 1. `pipeline`: N worker processes (`worker::init`, `Block`) → the sink,
+//!    consolidated + per-process files (each line written twice), size
+//!    rotation at 50 MB, timed from the first event to the last line synced;
+//! 2. `pipeline-consolidated`: the same, the consolidated file only;
+//! 3. `baseline-a`: one process, N threads, `registry().with(EnvFilter)
+//!    .with(fmt::layer().with_writer(non_blocking))` (lossy off) into
+//!    `tracing_appender::rolling::never`, `.init()`;
+//! 4. `baseline-b`: one process, N threads, `fmt` + `LevelFormatter` +
+//!    `RotatingFile` written by the logging threads;
+//! 5. `floor`: raw pre-encoded frames from N threads over Unix sockets into a
+//!    `BufWriter` file: the hardware's floor for the same bytes;
+//! 6. with `--python`, Python peers (acrilog 1.1.4, stdlib QueueListener) via
+//!    `scripts/bench_python.sh`, once.
 //!
-//! Every line written is read back and counted: a lost or duplicated record
-//! fails the run.
+//! The scenarios run `--runs` times, interleaved; the table gives medians
+//! and the spread, and the machine's load average around every run. Every
+//! line written is read back and counted: a lost or duplicated record fails
+//! the run.
 
+mod args;
 mod common;
+mod outcome;
 mod peers;
 mod pipeline;
+mod report;
+mod scaling;
 mod single;
 
 use std::error::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use common::{Args, Outcome};
+use args::Args;
+use outcome::Outcome;
 
 fn main() -> ExitCode {
     match run() {
@@ -51,7 +65,8 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
     }
     if let Some(scenario) = &args.scenario {
         let outcome = match scenario.as_str() {
-            "pipeline" => pipeline::run(&args)?,
+            "pipeline" => pipeline::run(&args, false)?,
+            "pipeline-consolidated" => pipeline::run(&args, true)?,
             "baseline-a" => single::baseline_a(&args)?,
             "baseline-b" => single::baseline_b(&args)?,
             "floor" => single::floor(&args)?,
@@ -60,59 +75,103 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
         println!("{}", outcome.to_line());
         return Ok(ExitCode::SUCCESS);
     }
-
     println!(
-        "bench: {} workers x {} events, {} core(s)",
-        args.workers,
-        args.events,
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        "bench: {} core(s), load before: {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        common::loadavg_line()
     );
-    let root = PathBuf::from("target").join("bench-run");
-    let mut outcomes = Vec::new();
-    for scenario in ["pipeline", "baseline-a", "baseline-b", "floor"] {
-        if !args.only.is_empty() && !args.only.iter().any(|s| s == scenario) {
-            continue;
-        }
-        let dir = root.join(scenario);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        eprintln!("bench: running {scenario} ...");
-        let out = Command::new(std::env::current_exe()?)
-            .args([
-                "--scenario",
-                scenario,
-                "--workers",
-                &args.workers.to_string(),
-            ])
-            .args(["--events", &args.events.to_string(), "--dir"])
-            .arg(&dir)
-            .output()?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            return Err(format!(
-                "scenario {scenario} failed ({}):\n{}\n{}",
-                out.status,
-                stdout,
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
-        }
-        let line = stdout.lines().last().unwrap_or_default();
-        outcomes.push(
-            Outcome::from_line(line)
-                .ok_or_else(|| format!("scenario {scenario}: no result in {stdout:?}"))?,
-        );
-        if !args.keep {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
-    if args.python {
-        outcomes.extend(peers::run(&args, &root)?);
-    }
-    let ok = common::print_table(&outcomes);
+    let ok = if args.scaling.is_empty() {
+        table(&args)?
+    } else {
+        scaling::run(&args)?
+    };
+    println!("bench: load after: {}", common::loadavg_line());
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The table mode: every selected scenario `--runs` times, interleaved.
+fn table(args: &Args) -> Result<bool, Box<dyn Error>> {
+    println!(
+        "bench: {} workers × {} events, {} run(s) of {}",
+        args.workers,
+        args.events,
+        args.runs,
+        args.selected().join(", ")
+    );
+    let root = PathBuf::from("target").join("bench-run");
+    let mut outcomes = Vec::new();
+    for run in 1..=args.runs {
+        for scenario in args.selected() {
+            let o = run_child(scenario, args.workers, args.events, &root, args.keep)?;
+            eprintln!("bench: run {run}/{} {}", args.runs, describe(&o));
+            outcomes.push(o);
+        }
+    }
+    if args.python {
+        outcomes.extend(peers::run(args, &root)?);
+    }
+    Ok(report::print(&outcomes, args.workers, args.events))
+}
+
+/// One line about one run, for the log.
+pub(crate) fn describe(o: &Outcome) -> String {
+    let (before, after) = o.load.unwrap_or((f64::NAN, f64::NAN));
+    let mut s = format!(
+        "{} {}×{}: {:.2} s, {:.0} events/s, load {before:.2}→{after:.2}",
+        o.name,
+        o.workers,
+        o.events / o.workers.max(1) as u64,
+        o.seconds,
+        o.per_second()
+    );
+    if !o.exact() {
+        s.push_str(&format!(
+            " — FAILED: {} lost, {} duplicated",
+            o.count.lost, o.count.duplicated
+        ));
+    }
+    s
+}
+
+/// Runs one scenario in a child process of its own, in a fresh folder under
+/// `root`, and reads its outcome; records the load average around it.
+pub(crate) fn run_child(
+    scenario: &str,
+    workers: usize,
+    events: u64,
+    root: &Path,
+    keep: bool,
+) -> Result<Outcome, Box<dyn Error>> {
+    let dir = root.join(scenario);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let before = common::load_1min();
+    let out = Command::new(std::env::current_exe()?)
+        .args(["--scenario", scenario, "--workers", &workers.to_string()])
+        .args(["--events", &events.to_string(), "--dir"])
+        .arg(&dir)
+        .output()?;
+    let after = common::load_1min();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "scenario {scenario} failed ({}):\n{}\n{}",
+            out.status,
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let line = stdout.lines().last().unwrap_or_default();
+    let mut outcome = Outcome::from_line(line)
+        .ok_or_else(|| format!("scenario {scenario}: no result in {stdout:?}"))?;
+    outcome.load = before.zip(after);
+    if !keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(outcome)
 }

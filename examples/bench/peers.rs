@@ -4,7 +4,9 @@ use std::error::Error;
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{Args, Outcome};
+use crate::args::Args;
+use crate::common::Count;
+use crate::outcome::Outcome;
 
 /// Runs `scripts/bench_python.sh` and turns its JSON lines into outcomes.
 /// Python is slow: acrilog runs a smaller workload (its events/s is what
@@ -51,12 +53,13 @@ fn parse_json(line: &str) -> Option<Outcome> {
     let events: u64 = procs * get("events")?.parse::<u64>().ok()?;
     Some(Outcome {
         name: format!("python-{}", get("impl")?),
+        workers: usize::try_from(procs).ok()?,
         events,
         seconds: get("seconds")?.parse().ok()?,
-        caller_ns: None,
-        caller_cpu_ns: None,
-        lost: get("lost")?.parse().ok()?,
-        duplicated: get("duplicated")?.parse().ok()?,
-        peak_rss_kib: None,
+        count: Count {
+            lost: get("lost")?.parse().ok()?,
+            duplicated: get("duplicated")?.parse().ok()?,
+        },
+        ..Outcome::default()
     })
 }

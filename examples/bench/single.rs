@@ -2,87 +2,126 @@
 
 use std::error::Error;
 use std::fs;
-use std::io::{BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::Barrier;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tracing::Dispatch;
 use tracing_mplog::wire::{OwnedEvent, OwnedFrame};
 use tracing_mplog_sink::RotatingFile;
 use tracing_mplog_sink::format::LevelFormatter;
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
 
-use crate::common::{self, Args, DATEFMT, MAX_BYTES, Outcome, PAD, TEMPLATE};
+use crate::args::Args;
+use crate::common::{self, Caller, Count, DATEFMT, MAX_BYTES, PAD, TEMPLATE};
+use crate::outcome::Outcome;
 
-/// N threads log M events each under `dispatch`; returns the mean wall
-/// time and CPU time per event of the logging threads, in ns.
-fn log_from_threads(dispatch: &Dispatch, args: &Args) -> Result<(f64, f64), Box<dyn Error>> {
-    let barrier = Barrier::new(args.workers);
-    let (wall, cpu) = thread::scope(|s| {
+/// N threads log the event mix under the global default subscriber; returns
+/// when the first of them started (after a barrier) and the mean wall and
+/// CPU time per event of the logging threads.
+fn log_from_threads(args: &Args) -> (Instant, Caller) {
+    let barrier = Barrier::new(args.workers + 1);
+    let ((wall, cpu), start) = thread::scope(|s| {
         let handles: Vec<_> = (0..args.workers)
             .map(|w| {
                 let barrier = &barrier;
                 s.spawn(move || {
-                    tracing::dispatcher::with_default(dispatch, || {
-                        barrier.wait();
-                        let start = Instant::now();
-                        let cpu = common::thread_cpu_ns();
-                        for i in 0..args.events {
-                            tracing::info!("worker {w} event {i} {PAD}");
-                        }
-                        (
-                            start.elapsed().as_nanos() as f64,
-                            common::thread_cpu_ns() - cpu,
-                        )
-                    })
+                    barrier.wait();
+                    let start = Instant::now();
+                    let cpu = common::thread_cpu_ns();
+                    common::log_mix(w, args.events);
+                    (
+                        start.elapsed().as_nanos() as f64,
+                        common::thread_cpu_ns() - cpu,
+                    )
                 })
             })
             .collect();
-        handles
+        barrier.wait();
+        let start = Instant::now();
+        let sums = handles
             .into_iter()
             .map(|h| h.join().unwrap_or((f64::NAN, f64::NAN)))
-            .fold((0.0, 0.0), |(w, c), (dw, dc)| (w + dw, c + dc))
+            .fold((0.0, 0.0), |(w, c), (dw, dc)| (w + dw, c + dc));
+        (sums, start)
     });
     let n = args.workers as f64 * args.events as f64;
-    Ok((wall / n, cpu / n))
+    let caller = Caller {
+        wall_ns: wall / n,
+        cpu_ns: cpu / n,
+    };
+    (start, caller)
 }
 
-/// fmt + tracing_appender::non_blocking (lossy off) + rolling file.
+/// A writer that says when it is dropped: `non_blocking`'s worker thread
+/// drops its writer only after writing and flushing every queued line, while
+/// `WorkerGuard::drop` gives up waiting after 1 s.
+struct Signalled<W: Write> {
+    inner: W,
+    dropped: flume::Sender<()>,
+}
+
+impl<W: Write> Write for Signalled<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.inner.write_all(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for Signalled<W> {
+    fn drop(&mut self) {
+        let _ = self.dropped.send(());
+    }
+}
+
+/// What a user would pick: the global default subscriber,
+/// `registry().with(EnvFilter::new("info")).with(fmt::layer().with_ansi(false)
+/// .with_writer(non_blocking))`, lossy off, into `rolling::never`.
 pub(crate) fn baseline_a(args: &Args) -> Result<Outcome, Box<dyn Error>> {
-    let appender = tracing_appender::rolling::never(&args.dir, "baseline_a.log");
+    let (dropped, writer_gone) = flume::bounded(1);
+    let appender = Signalled {
+        inner: tracing_appender::rolling::never(&args.dir, "baseline_a.log"),
+        dropped,
+    };
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .finish(appender);
-    let dispatch = Dispatch::new(
-        tracing_subscriber::registry().with(
+    tracing_subscriber::registry()
+        .with(EnvFilter::new("info"))
+        .with(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_writer(writer),
-        ),
-    );
-    let start = Instant::now();
-    let (caller_ns, caller_cpu_ns) = log_from_threads(&dispatch, args)?;
-    drop(dispatch);
-    drop(guard); // flushes the worker thread
+        )
+        .init();
+    let (start, caller) = log_from_threads(args);
+    drop(guard);
+    // The writer thread may still be draining when the guard gives up.
+    writer_gone
+        .recv_timeout(Duration::from_secs(600))
+        .map_err(|e| format!("non_blocking's writer thread did not finish: {e}"))?;
     fs::File::open(args.dir.join("baseline_a.log"))?.sync_all()?;
     let seconds = start.elapsed().as_secs_f64();
     let files = common::files_with_prefix(&args.dir, "baseline_a.log")?;
-    let (lost, duplicated) = common::count_records(&files, args.workers, args.events)?;
-    Ok(Outcome {
-        name: "baseline-a".into(),
-        events: args.workers as u64 * args.events,
+    let count = common::count_records(&files, args.workers, None, args.events)?;
+    Ok(Outcome::new(
+        "baseline-a",
+        args,
         seconds,
-        caller_ns: Some(caller_ns),
-        caller_cpu_ns: Some(caller_cpu_ns),
-        lost,
-        duplicated,
-        peak_rss_kib: common::peak_rss_kib(),
-    })
+        Some(caller),
+        count,
+    ))
 }
 
-/// fmt + LevelFormatter + RotatingFile, written by the logging threads.
+/// `fmt` + `LevelFormatter` + `RotatingFile` (64 KiB buffer), written by the
+/// logging threads, under the global default subscriber.
 pub(crate) fn baseline_b(args: &Args) -> Result<Outcome, Box<dyn Error>> {
     let file = RotatingFile::builder()
         .max_bytes(MAX_BYTES)
@@ -94,36 +133,33 @@ pub(crate) fn baseline_b(args: &Args) -> Result<Outcome, Box<dyn Error>> {
         .process_name("bench")
         .build()?;
     let file = std::sync::Arc::new(file);
-    let dispatch = Dispatch::new(
-        tracing_subscriber::registry().with(
+    tracing_subscriber::registry()
+        .with(EnvFilter::new("info"))
+        .with(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .event_format(formatter)
                 .with_writer(file.clone()),
-        ),
-    );
-    let start = Instant::now();
-    let (caller_ns, caller_cpu_ns) = log_from_threads(&dispatch, args)?;
-    drop(dispatch);
+        )
+        .init();
+    let (start, caller) = log_from_threads(args);
     (&*file).flush()?;
     file.sync_all()?;
     let seconds = start.elapsed().as_secs_f64();
     let files = common::files_with_prefix(&args.dir, "baseline_b.log")?;
-    let (lost, duplicated) = common::count_records(&files, args.workers, args.events)?;
-    Ok(Outcome {
-        name: "baseline-b".into(),
-        events: args.workers as u64 * args.events,
+    let count = common::count_records(&files, args.workers, None, args.events)?;
+    Ok(Outcome::new(
+        "baseline-b",
+        args,
         seconds,
-        caller_ns: Some(caller_ns),
-        caller_cpu_ns: Some(caller_cpu_ns),
-        lost,
-        duplicated,
-        peak_rss_kib: common::peak_rss_kib(),
-    })
+        Some(caller),
+        count,
+    ))
 }
 
 /// Pre-encoded frames from N threads over Unix sockets into one
-/// `BufWriter` file: the cost of moving the bytes, nothing else.
+/// `BufWriter` file: the cost of moving the bytes, nothing else (counted in
+/// bytes: the file holds frames, not lines).
 pub(crate) fn floor(args: &Args) -> Result<Outcome, Box<dyn Error>> {
     let sock = args.dir.join("floor.sock");
     let listener = UnixListener::bind(&sock)?;
@@ -146,7 +182,7 @@ pub(crate) fn floor(args: &Args) -> Result<Outcome, Box<dyn Error>> {
     let per_conn = frame.len() as u64 * args.events;
     let (tx, rx) = flume::bounded::<Vec<u8>>(64);
     let path = args.dir.join("floor.bin");
-    let writer = thread::spawn(move || -> std::io::Result<u64> {
+    let writer = thread::spawn(move || -> io::Result<u64> {
         let file = fs::File::create(&path)?;
         let mut out = BufWriter::with_capacity(1 << 16, file);
         let mut written = 0u64;
@@ -188,7 +224,7 @@ pub(crate) fn floor(args: &Args) -> Result<Outcome, Box<dyn Error>> {
         .map(|_| {
             let (sock, batch, frame, events) =
                 (sock.clone(), batch.clone(), frame.clone(), args.events);
-            thread::spawn(move || -> std::io::Result<()> {
+            thread::spawn(move || -> io::Result<()> {
                 let mut s = UnixStream::connect(sock)?;
                 let mut left = events;
                 while left >= per_batch {
@@ -210,14 +246,9 @@ pub(crate) fn floor(args: &Args) -> Result<Outcome, Box<dyn Error>> {
     let seconds = start.elapsed().as_secs_f64();
     let expected = per_conn * args.workers as u64;
     let frame_len = frame.len() as u64;
-    Ok(Outcome {
-        name: "floor".into(),
-        events: args.workers as u64 * args.events,
-        seconds,
-        caller_ns: None,
-        caller_cpu_ns: None,
+    let count = Count {
         lost: expected.saturating_sub(written) / frame_len,
         duplicated: written.saturating_sub(expected) / frame_len,
-        peak_rss_kib: common::peak_rss_kib(),
-    })
+    };
+    Ok(Outcome::new("floor", args, seconds, None, count))
 }

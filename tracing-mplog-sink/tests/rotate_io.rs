@@ -414,3 +414,36 @@ fn a_partial_last_line_is_ended_before_appending() {
         );
     }
 }
+
+/// A clock that counts how often it is asked.
+#[derive(Debug, Default, Clone)]
+struct CountingClock(Arc<std::sync::atomic::AtomicU64>);
+
+impl tracing_mplog_sink::clock::Clock for CountingClock {
+    fn now(&self) -> time::OffsetDateTime {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        datetime!(2024-05-01 12:00:00 UTC)
+    }
+}
+
+#[test]
+fn a_size_only_file_asks_the_clock_only_to_open_and_rotate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = CountingClock::default();
+    let log = RotatingFile::builder()
+        .max_bytes(10_000)
+        .clock(clock.clone())
+        .build(dir.path().join("app.log"))
+        .expect("build");
+    let asked_at_open = clock.0.load(std::sync::atomic::Ordering::Relaxed);
+    // 1 000 records of 100 bytes: 9 rotations at 10 000 bytes.
+    let record = format!("{}\n", "x".repeat(99));
+    for _ in 0..1000 {
+        (&log).write_all(record.as_bytes()).expect("write");
+    }
+    log.sync_all().expect("sync");
+    let asked = clock.0.load(std::sync::atomic::Ordering::Relaxed) - asked_at_open;
+    // Each rotation may ask for the stamp and for the new file's open.
+    assert!(asked <= 2 * 9 + 2, "the clock was asked {asked} times");
+    assert_eq!(files(dir.path()).len(), 10, "{:?}", files(dir.path()));
+}

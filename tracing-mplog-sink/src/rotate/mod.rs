@@ -253,7 +253,9 @@ impl RotatingFile {
         let timed = self.schedule.is_timed();
         let now = (timed || st.file.is_none()).then(|| self.clock.now());
         let now_or_clock = |now: Option<OffsetDateTime>| now.unwrap_or_else(|| self.clock.now());
-        self.open(&mut st, now_or_clock(now))?;
+        if st.file.is_none() {
+            self.open(&mut st, now_or_clock(now))?;
+        }
         // Checked only when this record reaches the file (one `fstat`), so
         // buffered records cost no system call.
         let reaches_file =
