@@ -4,7 +4,16 @@
 use std::error::Error;
 use std::path::PathBuf;
 
-/// Every scenario the table mode knows, in the order it runs them.
+/// The pipeline over loopback TCP and TLS, with and without acknowledged
+/// delivery: run with `--network` or named in `--only`.
+pub(crate) const NETWORK: [&str; 4] = [
+    "pipeline-tcp",
+    "pipeline-tcp-ack",
+    "pipeline-tls",
+    "pipeline-tls-ack",
+];
+
+/// Every scenario the table mode runs by default, in the order it runs them.
 pub(crate) const SCENARIOS: [&str; 5] = [
     "pipeline",
     "pipeline-consolidated",
@@ -21,8 +30,12 @@ usage: bench [--workers N] [--events M] [--runs R] [--only S1,S2,..] [--python] 
   --events M         events per worker, default 1000000
   --runs R           runs of every scenario (interleaved), default 3
   --only LIST        scenarios among pipeline, pipeline-consolidated, baseline-a,
-                     baseline-b, floor (default: all)
+                     baseline-b, floor, and the --network ones (default: all but
+                     the --network ones)
   --python           also the Python peers (scripts/bench_python.sh)
+  --network          also the pipeline over loopback tcp:// and tls://, with and
+                     without acknowledged delivery (pipeline-tcp, pipeline-tcp-ack,
+                     pipeline-tls, pipeline-tls-ack)
   --keep             keep the log files under target/bench-run/
   --scaling LIST     scaling run: pipeline and baseline-a at each worker count
   --scaling-total T  events per point of the scaling run, split among the
@@ -37,6 +50,7 @@ pub(crate) struct Args {
     pub(crate) events: u64,
     pub(crate) runs: usize,
     pub(crate) python: bool,
+    pub(crate) network: bool,
     pub(crate) keep: bool,
     pub(crate) only: Vec<String>,
     pub(crate) scaling: Vec<usize>,
@@ -54,6 +68,7 @@ impl Args {
             events: 1_000_000,
             runs: 3,
             python: false,
+            network: false,
             keep: false,
             only: Vec::new(),
             scaling: Vec::new(),
@@ -70,6 +85,7 @@ impl Args {
                 "--events" => a.events = number(&flag, &value()?)?,
                 "--runs" => a.runs = number(&flag, &value()?)?,
                 "--python" => a.python = true,
+                "--network" => a.network = true,
                 "--keep" => a.keep = true,
                 "--only" => a.only = value()?.split(',').map(str::to_owned).collect(),
                 "--scaling" => {
@@ -93,7 +109,11 @@ impl Args {
         if a.workers == 0 || a.events == 0 || a.runs == 0 || a.scaling.contains(&0) {
             return Err("--workers, --events, --runs and --scaling must be at least 1".into());
         }
-        if let Some(bad) = a.only.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
+        if let Some(bad) = a
+            .only
+            .iter()
+            .find(|s| !SCENARIOS.contains(&s.as_str()) && !NETWORK.contains(&s.as_str()))
+        {
             return Err(format!("--only: unknown scenario `{bad}`").into());
         }
         Ok(a)
@@ -103,7 +123,11 @@ impl Args {
     pub(crate) fn selected(&self) -> Vec<&'static str> {
         SCENARIOS
             .into_iter()
-            .filter(|s| self.only.is_empty() || self.only.iter().any(|o| o == s))
+            .chain(NETWORK)
+            .filter(|s| match self.only.is_empty() {
+                true => SCENARIOS.contains(s) || self.network,
+                false => self.only.iter().any(|o| o == s),
+            })
             .collect()
     }
 }

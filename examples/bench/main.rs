@@ -21,9 +21,12 @@
 //!    `tracing_appender::rolling::never`, `.init()`;
 //! 4. `baseline-b`: one process, N threads, `fmt` + `LevelFormatter` +
 //!    `RotatingFile` written by the logging threads;
-//! 5. `floor`: raw pre-encoded frames from N threads over Unix sockets into a
+//! 5. with `--network`, `pipeline-tcp`, `pipeline-tls` (and `-ack`): the
+//!    `pipeline` scenario over loopback `tcp://` and `tls://` (a certificate
+//!    made with rcgen), without and with acknowledged delivery;
+//! 6. `floor`: raw pre-encoded frames from N threads over Unix sockets into a
 //!    `BufWriter` file: the hardware's floor for the same bytes;
-//! 6. with `--python`, Python peers (acrilog 1.1.4, stdlib QueueListener) via
+//! 7. with `--python`, Python peers (acrilog 1.1.4, stdlib QueueListener) via
 //!    `scripts/bench_python.sh`, once.
 //!
 //! The scenarios run `--runs` times, interleaved; the table gives medians
@@ -46,6 +49,7 @@ use std::process::{Command, ExitCode};
 
 use args::Args;
 use outcome::Outcome;
+use pipeline::Transport;
 
 fn main() -> ExitCode {
     match run() {
@@ -65,8 +69,12 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
     }
     if let Some(scenario) = &args.scenario {
         let outcome = match scenario.as_str() {
-            "pipeline" => pipeline::run(&args, false)?,
-            "pipeline-consolidated" => pipeline::run(&args, true)?,
+            "pipeline" => pipeline::run(&args, false, Transport::Unix)?,
+            "pipeline-consolidated" => pipeline::run(&args, true, Transport::Unix)?,
+            "pipeline-tcp" => pipeline::run(&args, false, Transport::Tcp { ack: false })?,
+            "pipeline-tcp-ack" => pipeline::run(&args, false, Transport::Tcp { ack: true })?,
+            "pipeline-tls" => pipeline::run(&args, false, Transport::Tls { ack: false })?,
+            "pipeline-tls-ack" => pipeline::run(&args, false, Transport::Tls { ack: true })?,
             "baseline-a" => single::baseline_a(&args)?,
             "baseline-b" => single::baseline_b(&args)?,
             "floor" => single::floor(&args)?,

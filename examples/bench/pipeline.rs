@@ -1,7 +1,9 @@
-//! This project: worker processes → the sink.
+//! This project: worker processes → the sink, over a Unix socket or
+//! loopback TCP/TLS.
 
 use std::error::Error;
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use tracing_mplog::Endpoint;
@@ -12,18 +14,70 @@ use crate::args::Args;
 use crate::common::{self, Caller, DATEFMT, MAX_BYTES, TEMPLATE};
 use crate::outcome::Outcome;
 
+/// How the workers reach the sink.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Transport {
+    /// A Unix socket (acknowledged delivery off, its default there).
+    Unix,
+    /// Loopback TCP, with or without acknowledged delivery.
+    Tcp { ack: bool },
+    /// Loopback TLS (a certificate made with rcgen), with or without
+    /// acknowledged delivery.
+    Tls { ack: bool },
+}
+
+/// A CA certificate and a server certificate for `127.0.0.1` signed by
+/// it, written into `dir`: (CA file, certificate file, key file).
+fn certificates(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf), Box<dyn Error>> {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let issuer = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
+    let key = KeyPair::generate()?;
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])?.signed_by(&key, &issuer)?;
+    let files = (
+        dir.join("ca.crt"),
+        dir.join("sink.crt"),
+        dir.join("sink.key"),
+    );
+    std::fs::write(&files.0, issuer.pem())?;
+    std::fs::write(&files.1, cert.pem())?;
+    std::fs::write(&files.2, key.serialize_pem())?;
+    Ok(files)
+}
+
 /// The sink process: starts the sink (consolidated file, plus one file per
 /// worker unless `consolidated_only`), spawns the workers, waits, shuts the
 /// sink down (drained, flushed, synced) and counts every line on disk.
-pub(crate) fn run(args: &Args, consolidated_only: bool) -> Result<Outcome, Box<dyn Error>> {
+pub(crate) fn run(
+    args: &Args,
+    consolidated_only: bool,
+    transport: Transport,
+) -> Result<Outcome, Box<dyn Error>> {
     let logdir = args.dir.join("logs");
     let keys = if consolidated_only {
         Vec::new()
     } else {
         vec![ProcessKey::Name]
     };
-    let handle = Sink::builder()
-        .listen(Endpoint::Unix(args.dir.join("sink.sock")))
+    let mut worker_env: Vec<(&str, String)> = Vec::new();
+    let builder = match transport {
+        Transport::Unix => Sink::builder().listen(Endpoint::Unix(args.dir.join("sink.sock"))),
+        Transport::Tcp { ack } => {
+            worker_env.push(("TRACING_MPLOG_ACK", u8::from(ack).to_string()));
+            Sink::builder().listen("tcp://127.0.0.1:0".parse()?)
+        }
+        Transport::Tls { ack } => {
+            let (ca, cert, key) = certificates(&args.dir)?;
+            worker_env.push(("TRACING_MPLOG_ACK", u8::from(ack).to_string()));
+            worker_env.push(("TRACING_MPLOG_TLS_CA", ca.display().to_string()));
+            Sink::builder()
+                .listen("tls://127.0.0.1:0".parse()?)
+                .tls_cert(cert)
+                .tls_key(key)
+        }
+    };
+    let handle = builder
         .logdir(&logdir)
         .name("bench")
         .consolidate(true)
@@ -44,6 +98,7 @@ pub(crate) fn run(args: &Args, consolidated_only: bool) -> Result<Outcome, Box<d
             ])
             .env("TRACING_MPLOG_PROCESS_NAME", format!("worker-{w}"))
             .env("RUST_LOG", "info")
+            .envs(worker_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped());
             handle.configure_command(&mut cmd);
             cmd.spawn()
@@ -85,10 +140,13 @@ pub(crate) fn run(args: &Args, consolidated_only: bool) -> Result<Outcome, Box<d
             count += common::count_records(&files, args.workers, Some(w), args.events)?;
         }
     }
-    let name = if consolidated_only {
-        "pipeline-consolidated"
-    } else {
-        "pipeline"
+    let name = match (transport, consolidated_only) {
+        (Transport::Unix, true) => "pipeline-consolidated",
+        (Transport::Unix, false) => "pipeline",
+        (Transport::Tcp { ack: false }, _) => "pipeline-tcp",
+        (Transport::Tcp { ack: true }, _) => "pipeline-tcp-ack",
+        (Transport::Tls { ack: false }, _) => "pipeline-tls",
+        (Transport::Tls { ack: true }, _) => "pipeline-tls-ack",
     };
     let n = args.workers as f64;
     let caller = Caller {
