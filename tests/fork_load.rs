@@ -18,16 +18,48 @@ const CHILD_REQUESTS: u64 = 50;
 
 #[test]
 fn a_thousand_forks_under_span_filter_load_never_hang() {
+    fork_load("fork-load", FORKS, None);
+}
+
+/// The composer's way: `registry().with(EnvFilter).with(MpLayer)
+/// .with(fmt::layer())` wrapped with `.fork_safe()`; the `fmt` layer writes
+/// to stderr (a file here), whose lock the child must not inherit either.
+#[test]
+fn forks_with_a_composed_fork_safe_subscriber_and_a_fmt_layer_never_hang() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("stderr.txt");
+    let file = std::fs::File::create(&path).expect("stderr file");
+    fork_load("fork-load-composed", 300, Some(file));
+    // The fmt layer wrote the children's lines too.
+    let text = std::fs::read_to_string(&path).expect("stderr file");
+    let child_lines = text
+        .lines()
+        .filter(|l| {
+            l.contains("DEBUG")
+                && l.contains("req=")
+                && l.ends_with(&format!("req {}", CHILD_REQUESTS - 1))
+        })
+        .count();
+    assert_eq!(
+        child_lines, 300,
+        "one last `req 49` line per child on stderr"
+    );
+}
+
+/// Runs the worker in `mode` with `forks` forks and checks everything.
+fn fork_load(mode: &str, forks: u64, stderr: Option<std::fs::File>) {
     let s = Setup::new();
     let sink = s
         .sink()
         .level(tracing::Level::DEBUG)
         .start()
         .expect("sink starts");
-    let mut worker = s
-        .worker_for(&sink, 7, 0, &["--mode", &format!("fork-load:{FORKS}")])
-        .env("RUST_LOG", "info,[handle]=debug")
-        .spawn_guarded();
+    let mut cmd = s.worker_for(&sink, 7, 0, &["--mode", &format!("{mode}:{forks}")]);
+    cmd.env("RUST_LOG", "info,[handle]=debug");
+    if let Some(file) = stderr {
+        cmd.stderr(file);
+    }
+    let mut worker = cmd.spawn_guarded();
     let worker_pid = worker.id();
     // The worker bounds each child's wait itself; this bounds the worker.
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -49,7 +81,7 @@ fn a_thousand_forks_under_span_filter_load_never_hang() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(stdout.trim(), format!("forked {FORKS} hung 0 failed 0"));
+    assert_eq!(stdout.trim(), format!("forked {forks} hung 0 failed 0"));
     let report = sink.shutdown().expect("shutdown");
 
     // Every child reached the sink with all its events and a goodbye.
@@ -58,7 +90,7 @@ fn a_thousand_forks_under_span_filter_load_never_hang() {
         .iter()
         .filter(|p| p.process_name == "worker-7" && p.pid != worker_pid)
         .collect();
-    assert_eq!(children.len() as u64, FORKS, "one connection per child");
+    assert_eq!(children.len() as u64, forks, "one connection per child");
     for c in &children {
         assert_eq!(c.received, CHILD_REQUESTS, "child {}", c.pid);
         assert!(c.clean, "child {} ended without a goodbye", c.pid);
@@ -87,7 +119,7 @@ fn a_thousand_forks_under_span_filter_load_never_hang() {
             .or_default()
             .push(req.parse().expect("request number"));
     }
-    assert_eq!(per_child.len() as u64, FORKS);
+    assert_eq!(per_child.len() as u64, forks);
     let want: Vec<u64> = (0..CHILD_REQUESTS).collect();
     for (pid, reqs) in &per_child {
         assert_eq!(reqs, &want, "child {pid}");

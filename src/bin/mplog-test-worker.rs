@@ -8,7 +8,8 @@
 //! ```text
 //! mplog-test-worker --id K --events N [--sleep-us U] [--threads T]
 //!                   [--mode init|drop-newest:CAPACITY|hang-after-flush|fork:M
-//!                          |flush-every:K|connect-raw|outage:M|log-dep|log-own|fork-load:F]
+//!                          |flush-every:K|connect-raw|outage:M|log-dep|log-own|fork-load:F
+//!                          |fork-load-composed:F]
 //! ```
 //!
 //! - `init` (default): `tracing_mplog::worker::init()`, log, drop the guard.
@@ -28,6 +29,9 @@
 //!   after its fork is killed and counted as hung. Prints
 //!   `forked F hung H failed X` and fails unless both are 0. Run it with
 //!   `RUST_LOG='info,[handle]=debug'` to have `EnvFilter` lock per span.
+//! - `fork-load-composed:F`: the same with a subscriber composed as the
+//!   guide says for composers: `registry().with(EnvFilter from RUST_LOG)
+//!   .with(MpLayer).with(fmt::layer() to stderr).fork_safe()`.
 //! - `flush-every:K`: log, calling `flush()` after every `K` events and
 //!   printing `flushed N` (N = events logged so far) after each; meant to be
 //!   killed at a random moment.
@@ -77,6 +81,7 @@ enum Mode {
     LogDep,
     LogOwn,
     ForkLoad(u64),
+    ForkLoadComposed(u64),
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -118,6 +123,9 @@ fn parse_args() -> Result<Args, String> {
                     Some(("outage", m)) => {
                         Mode::Outage(m.parse().map_err(|e| format!("--mode {value}: {e}"))?)
                     }
+                    Some(("fork-load-composed", f)) => Mode::ForkLoadComposed(
+                        f.parse().map_err(|e| format!("--mode {value}: {e}"))?,
+                    ),
                     Some(("fork-load", f)) => {
                         Mode::ForkLoad(f.parse().map_err(|e| format!("--mode {value}: {e}"))?)
                     }
@@ -272,6 +280,26 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         Mode::ForkLoad(forks) => {
             let guard = tracing_mplog::worker::init()?;
+            let result = fork_load::run(forks);
+            drop(guard);
+            result?;
+        }
+        Mode::ForkLoadComposed(forks) => {
+            use tracing_mplog::fork::ForkSafeExt;
+            let endpoint = std::env::var(tracing_mplog::ENDPOINT_ENV)?.parse()?;
+            let (layer, guard) = tracing_mplog::MpLayer::builder()
+                .endpoint(endpoint)
+                .build()?;
+            tracing_subscriber::registry()
+                .with(tracing_subscriber::EnvFilter::try_from_default_env()?)
+                .with(layer)
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(std::io::stderr),
+                )
+                .fork_safe()
+                .try_init()?;
             let result = fork_load::run(forks);
             drop(guard);
             result?;

@@ -234,6 +234,9 @@ mod tests {
 
     #[test]
     fn nested_calls_count_once_and_unguarded_steps_out() {
+        let _serial = SERIAL
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = my_count();
         {
             let _a = enter();
@@ -253,17 +256,21 @@ mod tests {
         assert_eq!(DEPTH.with(Cell::get), 0);
     }
 
-    #[test]
-    fn prepare_waits_for_a_thread_inside_and_holds_new_ones_back() {
-        // Other unit tests may pass the gate meanwhile; they are short.
+    /// These tests run one at a time (threads of one may share a stripe
+    /// with another's).
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// A thread that enters the gate and stays until `release` is set (or
+    /// 60 s passed, so a broken test cannot hang the suite).
+    fn stay_inside(release: &Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
         let inside = Arc::new(AtomicBool::new(false));
-        let release = Arc::new(AtomicBool::new(false));
         let t = {
-            let (inside, release) = (Arc::clone(&inside), Arc::clone(&release));
+            let (inside, release) = (Arc::clone(&inside), Arc::clone(release));
             std::thread::spawn(move || {
                 let _p = enter();
                 inside.store(true, Ordering::SeqCst);
-                while !release.load(Ordering::SeqCst) {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while !release.load(Ordering::SeqCst) && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             })
@@ -271,6 +278,32 @@ mod tests {
         while !inside.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(1));
         }
+        t
+    }
+
+    #[test]
+    fn prepare_gives_up_on_a_thread_that_stays_inside() {
+        let _serial = SERIAL
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let release = Arc::new(AtomicBool::new(false));
+        let t = stay_inside(&release);
+        let gave_up = gave_up_count();
+        prepare();
+        // Returned although the thread is still inside: after the bound.
+        assert_eq!(gave_up_count(), gave_up + 1);
+        parent();
+        release.store(true, Ordering::SeqCst);
+        t.join().expect("inside thread");
+    }
+
+    #[test]
+    fn prepare_waits_for_a_thread_inside_and_holds_new_ones_back() {
+        let _serial = SERIAL
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let release = Arc::new(AtomicBool::new(false));
+        let t = stay_inside(&release);
         let releaser = {
             let release = Arc::clone(&release);
             std::thread::spawn(move || {
