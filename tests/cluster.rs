@@ -185,3 +185,63 @@ fn tls_mutual_tls_and_token_refuse_bad_credentials_and_keep_good_workers() {
     assert_eq!(told.matches("refused this process").count(), 1, "{told}");
     assert!(told.contains("bad token"), "{told}");
 }
+
+#[test]
+fn a_tls_worker_moves_to_a_restarted_sink_and_loses_nothing() {
+    let s = Setup::new();
+    let dir = s.dir.path();
+    let ca = Ca::new("restart CA");
+    let ca_file = ca.write(&dir.join("ca.crt"));
+    let (cert, key) = ca.leaf(dir, "server", &["127.0.0.1"], false, false);
+    let token = dir.join("token");
+    std::fs::write(&token, "restart-token").expect("token");
+    let sink_at = |listen: &str| {
+        let mut cmd = Command::new(sink_bin());
+        cmd.arg(format!("--listen={listen}"))
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .arg("--token-file")
+            .arg(&token)
+            .arg("--logdir")
+            .arg(s.logdir())
+            .args(["--name", "all", "--consolidate", "--process-key", "none"])
+            .args(["--format", &format!("default={}", support::TEMPLATE)]);
+        RunningSink::start(cmd)
+    };
+    let first = sink_at("tls://127.0.0.1:0");
+    let endpoint = first.endpoint("tls");
+    let env = [
+        ("TRACING_MPLOG_TLS_CA", ca_file.as_path()),
+        ("TRACING_MPLOG_TOKEN_FILE", token.as_path()),
+    ];
+    let mut cmd = s.worker(1, 3000, &["--sleep-us", "500"]);
+    cmd.env("TRACING_MPLOG_ENDPOINT", &endpoint);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let w = cmd.spawn_guarded();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lines(&log_files(&s.logdir(), "all.log")).len() < 300 {
+        assert!(Instant::now() < deadline, "the first sink wrote nothing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A graceful restart on the same port while the worker logs.
+    let report = first.stop();
+    assert!(report.contains("rejected connections: 0"), "{report}");
+    let second = sink_at(&endpoint);
+    wait_ok(w);
+    let report = second.stop();
+    assert!(
+        report.contains("worker-1"),
+        "the worker reached the second sink: {report}"
+    );
+    let got = series(&lines(&log_files(&s.logdir(), "all.log")));
+    let events = got.get(&1).cloned().unwrap_or_default();
+    assert_eq!(
+        events,
+        (1..=3000).collect::<Vec<u64>>(),
+        "every event once, in order, across the restart; report:\n{report}"
+    );
+}

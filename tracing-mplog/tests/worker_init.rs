@@ -61,13 +61,31 @@ fn missing_endpoint_is_a_clear_error() {
 
 #[test]
 fn invalid_endpoint_names_the_variable_and_the_text() {
-    let line = run_child(&[(ENDPOINT_ENV, "tcp://127.0.0.1:9")]);
+    let line = run_child(&[(ENDPOINT_ENV, "tcp://127.0.0.1")]);
     assert!(
         line.starts_with("CHILD-ERR environment variable TRACING_MPLOG_ENDPOINT"),
         "{line}"
     );
     assert!(
-        line.contains("\"tcp://127.0.0.1:9\"") && line.contains("not supported yet"),
+        line.contains("\"tcp://127.0.0.1\"") && line.contains("HOST:PORT"),
+        "{line}"
+    );
+    // The TLS and token variables reach the builder; a missing file is
+    // named.
+    let line = run_child(&[
+        (ENDPOINT_ENV, "tls://127.0.0.1:9"),
+        ("TRACING_MPLOG_TOKEN_FILE", "/no/such/token"),
+    ]);
+    assert!(
+        line.starts_with("CHILD-ERR") && line.contains("/no/such/token"),
+        "{line}"
+    );
+    let line = run_child(&[
+        (ENDPOINT_ENV, "tls://127.0.0.1:9"),
+        ("TRACING_MPLOG_TLS_CA", "/no/such/ca.pem"),
+    ]);
+    assert!(
+        line.starts_with("CHILD-ERR") && line.contains("/no/such/ca.pem"),
         "{line}"
     );
     let line = run_child(&[(ENDPOINT_ENV, "/no/scheme.sock")]);

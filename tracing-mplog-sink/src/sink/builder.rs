@@ -136,7 +136,30 @@ impl Builder {
         self
     }
 
-    /// The sink's certificate chain (PEM), for `tls://`.
+    /// The sink's certificate chain (PEM), for `tls://` (with
+    /// [`tls_key`](Self::tls_key); see `docs/cluster.md`).
+    ///
+    /// ```
+    /// use tracing_mplog_sink::{Sink, SinkError};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let err = Sink::builder()
+    ///     .listen("tls://127.0.0.1:0".parse()?)
+    ///     .logdir(dir.path())
+    ///     .start()
+    ///     .expect_err("no certificate");
+    /// assert!(matches!(err, SinkError::Config { field: "tls_cert", .. }), "{err}");
+    ///
+    /// // Plain TCP beyond loopback needs a token (or `insecure`).
+    /// let err = Sink::builder()
+    ///     .listen("tcp://0.0.0.0:0".parse()?)
+    ///     .logdir(dir.path())
+    ///     .start()
+    ///     .expect_err("no token");
+    /// assert!(err.to_string().contains("--insecure"), "{err}");
+    /// # Ok(()) }
+    /// ```
     pub fn tls_cert(mut self, path: impl Into<PathBuf>) -> Self {
         self.net.tls_cert = Some(path.into());
         self

@@ -185,6 +185,20 @@ fn read_token(path: &Path) -> Result<String, TransportError> {
 impl Builder {
     /// PEM bundle of the CA certificates that verify a `tls://` sink
     /// (default: the system's roots). Env: `TRACING_MPLOG_TLS_CA`.
+    ///
+    /// The files are read by [`build`](Self::build), whose error names the
+    /// one at fault:
+    ///
+    /// ```
+    /// let err = tracing_mplog::MpLayer::builder()
+    ///     .endpoint("tls://logs.example.com:7400".parse()?)
+    ///     .tls_ca("/nonexistent/ca.pem")
+    ///     .token_file("/etc/app/mplog-token")
+    ///     .build()
+    ///     .expect_err("no such files");
+    /// assert!(err.to_string().contains("/etc/app/mplog-token"), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn tls_ca(mut self, path: impl Into<PathBuf>) -> Self {
         self.net.tls_ca = Some(path.into());
         self

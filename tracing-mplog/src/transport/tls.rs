@@ -13,8 +13,11 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use super::options::TransportError;
 use super::tcp::TcpConn;
 
-/// Plaintext handed to rustls per `send`.
-const CHUNK: usize = 64 * 1024;
+/// Plaintext handed to rustls per `send`: at most one TLS record (16 KiB).
+/// A send that fails part-way leaves at most one incomplete record, which
+/// the sink cannot decrypt and discards, so every frame it did read was
+/// counted as written here, and nothing is read twice after a resend.
+const CHUNK: usize = 16 * 1024;
 
 /// The client settings: roots from `ca` (PEM bundle) or the system, and a
 /// client certificate for mutual TLS if both `cert` and `key` are given.
@@ -109,8 +112,8 @@ impl TlsConn {
         Ok(TlsConn(stream))
     }
 
-    /// Encrypts up to 64 KiB of `bytes` and writes the records; `Ok(n)`
-    /// only once the kernel accepted all of them.
+    /// Encrypts up to 16 KiB of `bytes` (one record) and writes it; `Ok(n)`
+    /// only once the kernel accepted all of it.
     pub(crate) fn send(&mut self, bytes: &[u8]) -> io::Result<usize> {
         let s = &mut self.0;
         let n = s.conn.writer().write(&bytes[..bytes.len().min(CHUNK)])?;
