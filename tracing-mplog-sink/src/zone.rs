@@ -104,6 +104,16 @@ impl Zone {
     /// When `TZ` is set but is no zone file and no POSIX rule (glibc would
     /// silently use UTC), or when the zone file cannot be read or parsed.
     /// The error names `TZ` and its value.
+    ///
+    /// ```
+    /// use tracing_mplog_sink::zone::Zone;
+    ///
+    /// match Zone::local() {
+    ///     Ok(zone) => println!("local time is {zone:?}"),
+    ///     // e.g. `TZ="Mars/Base": no zone "Mars/Base" under /usr/share/zoneinfo, …`
+    ///     Err(error) => eprintln!("{error}"),
+    /// }
+    /// ```
     pub fn local() -> Result<Self, ZoneError> {
         let resolved = tzenv::resolve(
             std::env::var_os("TZ").as_deref(),

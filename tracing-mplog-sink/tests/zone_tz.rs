@@ -181,3 +181,50 @@ fn unknown_zone_in_tz_stops_the_sink_naming_it() {
     let (status, stderr) = sink.wait_exit();
     assert!(status.success(), "{stderr}");
 }
+
+/// The child half of [`local_or_utc_warns_once_and_uses_utc`], run in a
+/// process of its own with `TZ` set there; does nothing in the normal run.
+#[test]
+fn child_calls_local_or_utc_twice() {
+    if std::env::var_os("ZONE_TZ_CHILD").is_none() {
+        return;
+    }
+    let first = tracing_mplog_sink::zone::Zone::local_or_utc();
+    let second = tracing_mplog_sink::zone::Zone::local_or_utc();
+    assert!(first.is_utc() && second.is_utc());
+}
+
+/// The library's fallback (what `Sink::builder()` and
+/// `LevelFormatter::builder()` use by default): an unknown `TZ` gives UTC,
+/// said once on stderr however often the zone is read.
+#[test]
+fn local_or_utc_warns_once_and_uses_utc() {
+    let exe = std::env::current_exe().expect("test binary");
+    let out = Command::new(exe)
+        .args([
+            "--exact",
+            "child_calls_local_or_utc_twice",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ZONE_TZ_CHILD", "1")
+        .env("TZ", "Mars/Olympus_Mons")
+        .output()
+        .expect("run the child test");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "child failed: {stderr}{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("tracing-mplog-sink: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].starts_with("tracing-mplog-sink: TZ=\"Mars/Olympus_Mons\": no zone")
+            && warnings[0].ends_with("; dates and rotation use UTC"),
+        "{stderr}"
+    );
+}

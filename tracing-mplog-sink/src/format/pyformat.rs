@@ -218,7 +218,11 @@ fn format_int(n: i128, spec: &PySpec, out: &mut String) {
         Conv::Oct => write!(out, "{magnitude:o}"),
         Conv::Hex => write!(out, "{magnitude:x}"),
         Conv::HexUpper => write!(out, "{magnitude:X}"),
-        _ => write!(out, "{magnitude}"),
+        // Every value here fits in 64 bits; their `Display` is the faster.
+        _ => match u64::try_from(magnitude) {
+            Ok(small) => write!(out, "{small}"),
+            Err(_) => write!(out, "{magnitude}"),
+        },
     };
     let written = out.len() - digits_at;
     if let Some(precision) = spec.precision.filter(|&p| p > written) {
