@@ -25,6 +25,7 @@ mod handle;
 mod layer;
 mod lines;
 mod listener;
+mod output;
 mod reader;
 mod report;
 mod router;
