@@ -239,6 +239,41 @@ impl RotatingFile {
         self.retention.as_ref().map_or(0, Retention::errors)
     }
 
+    /// Appends whole records to the write buffer, with no I/O: the records
+    /// `text[start..ends[0]]`, `text[ends[0]..ends[1]]`, … in order, as many
+    /// as fit in the buffer and under the size limit, on an open file with
+    /// no time schedule. Returns how many it took; the others must go
+    /// through `write` (which may flush, rotate or fail), one by one. The
+    /// sink's writer hands over a batch of lines in one copy this way.
+    pub(crate) fn append_buffered(&self, text: &[u8], start: usize, ends: &[usize]) -> usize {
+        if self.buffer_capacity == 0 || self.schedule.is_timed() {
+            return 0;
+        }
+        let mut st = self.lock();
+        if st.file.is_none() {
+            return 0;
+        }
+        let room = self.buffer_capacity.saturating_sub(st.buf.len());
+        let limit = match self.max_bytes {
+            0 => u64::MAX,
+            max => max.saturating_sub(st.size),
+        };
+        // `ends` only grows, so the records that fit are a prefix.
+        let fit = ends.partition_point(|&end| {
+            let len = end.saturating_sub(start);
+            len < room && len as u64 <= limit
+        });
+        if let Some(bytes) = fit
+            .checked_sub(1)
+            .and_then(|last| text.get(start..ends[last]))
+        {
+            st.buf.extend_from_slice(bytes);
+            st.size += bytes.len() as u64;
+            return fit;
+        }
+        0
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere cannot leave `State` half-updated in a way that
         // matters more than losing the log.
@@ -510,4 +545,40 @@ fn ends_mid_line(path: &Path) -> io::Result<bool> {
     let mut last = [0u8; 1];
     file.read_exact(&mut last)?;
     Ok(last[0] != b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_buffered_takes_the_records_that_fit_the_buffer_and_the_size_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.log");
+        let file = RotatingFile::builder()
+            .buffer_capacity(100)
+            .max_bytes(150)
+            .build(&path)
+            .expect("build");
+        let text = "0123456789\n".repeat(20); // records of 11 bytes
+        let ends: Vec<usize> = (1..=20).map(|i| i * 11).collect();
+        // 9 records (99 bytes) fit a 100-byte buffer, not 10.
+        assert_eq!(file.append_buffered(text.as_bytes(), 0, &ends), 9);
+        assert_eq!(file.append_buffered(text.as_bytes(), 99, &ends[9..]), 0);
+        // Through `write`, the 10th flushes the buffer first.
+        (&file).write_all(&text.as_bytes()[99..110]).expect("write");
+        // 110 bytes in the file so far: 3 more records reach 143 ≤ 150.
+        assert_eq!(file.append_buffered(text.as_bytes(), 110, &ends[10..]), 3);
+        (&file).flush().expect("flush");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "0123456789\n".repeat(13)
+        );
+        // A timed file needs the clock per record: it takes nothing.
+        let timed = RotatingFile::builder()
+            .when(When::Hours)
+            .build(dir.path().join("t.log"))
+            .expect("build");
+        assert_eq!(timed.append_buffered(text.as_bytes(), 0, &ends), 0);
+    }
 }

@@ -64,10 +64,19 @@ impl Lines {
         self.text.len()
     }
 
+    /// Where the line of item `i` starts in [`text`](Self::text).
+    pub(crate) fn start(&self, i: usize) -> usize {
+        match i.checked_sub(1) {
+            Some(prev) => self.items[prev].end,
+            None => 0,
+        }
+    }
+
     /// The line of item `i` (empty: below the threshold).
     pub(crate) fn line(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.items[i - 1].end };
-        self.text.get(start..self.items[i].end).unwrap_or("")
+        self.text
+            .get(self.start(i)..self.items[i].end)
+            .unwrap_or("")
     }
 
     fn key_index(&mut self, key: &str) -> u32 {

@@ -30,6 +30,7 @@ mod handshake;
 mod layer;
 mod lines;
 mod listener;
+mod output;
 mod reader;
 mod rejects;
 mod report;

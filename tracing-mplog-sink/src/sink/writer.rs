@@ -3,7 +3,10 @@
 //! to the consolidated file and its per-key file; it keeps the per-process
 //! counts. (The readers decode and format: see [`super::lines`].)
 //!
-//! Every file is a [`RotatingFile`] with a write buffer. The writer flushes
+//! Every file is a [`RotatingFile`](crate::rotate::RotatingFile) with a
+//! write buffer (see [`super::output`]). Each file takes its lines of a batch
+//! in runs of consecutive lines: as many as fit go into its buffer in one
+//! copy, with no lock, clock or size check per line. The writer flushes
 //! the buffers once its channel has stayed empty for [`FLUSH_AFTER`], so a
 //! quiet sink shows every line within milliseconds and a busy one writes in
 //! large batches; a line never waits longer than [`FLUSH_EVERY`].
@@ -16,25 +19,26 @@
 //! cannot be flushed at shutdown (an upper bound: a buffer that overflowed
 //! wrote some of them).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flume::{Receiver, RecvTimeoutError, TryRecvError};
 use tracing_core::Level;
 use tracing_mplog::wire::{DropReason, EventView, Frame, OwnedEvent, OwnedFrame};
 
-use super::lines::{Lines, NO_KEY};
+use super::lines::{Item, Lines, NO_KEY};
+use super::output::{Health, Outputs};
 use super::report::Tally;
 use super::router::Router;
 use super::seen::{ProcId, SeqStore};
 use super::view::{Origin, WireRecord};
 use crate::clock::Clock;
 use crate::format::LevelFormatter;
-use crate::rotate::{self, RotatingFile};
+use crate::rotate;
 
 /// The target of the sink's own records.
 pub(crate) const SINK_TARGET: &str = "tracing_mplog_sink";
@@ -109,159 +113,6 @@ pub(crate) struct Config {
     pub(crate) seq_store: (SeqStore, Option<String>),
 }
 
-#[derive(Debug)]
-struct Output {
-    path: PathBuf,
-    file: Option<RotatingFile>,
-    pending: VecDeque<String>,
-    /// Records accepted by the file's buffer since its last successful
-    /// flush: lost if the file never works again before shutdown.
-    unflushed: u64,
-    /// The last write failed.
-    failing: bool,
-    /// The current failure was reported (so its recovery will be).
-    reported: bool,
-    /// When a write last failed.
-    last_failure: Option<Instant>,
-}
-
-/// What a write did to a file's health.
-#[derive(Debug)]
-enum Health {
-    Same,
-    Failed(String),
-    Recovered,
-}
-
-impl Output {
-    /// Opens the file if needed and writes the kept lines; stops at the first
-    /// failure.
-    fn retry(&mut self, cfg: &Config, tally: &mut Tally) -> Result<(), String> {
-        if self.file.is_none() {
-            match cfg.rotation.build(&self.path) {
-                Ok(file) => {
-                    self.file = Some(file);
-                    let mut files = cfg.files.lock().unwrap_or_else(PoisonError::into_inner);
-                    if !files.contains(&self.path) {
-                        files.push(self.path.clone());
-                    }
-                }
-                Err(e) => {
-                    tally.write_errors += 1;
-                    return Err(e.to_string());
-                }
-            }
-        }
-        let Some(file) = &self.file else {
-            return Err("the file is not open".into());
-        };
-        while let Some(line) = self.pending.front() {
-            if let Err(e) = (&*file).write(line.as_bytes()) {
-                tally.write_errors += 1;
-                return Err(e.to_string());
-            }
-            self.pending.pop_front();
-            self.unflushed += 1;
-        }
-        Ok(())
-    }
-
-    fn keep(&mut self, line: &str, tally: &mut Tally) {
-        if self.pending.len() < MAX_PENDING {
-            self.pending.push_back(line.to_owned());
-        } else {
-            tally.unwritten += 1;
-        }
-    }
-
-    fn health(&mut self, result: Result<(), String>) -> Health {
-        match result {
-            Err(e) => {
-                self.failing = true;
-                self.last_failure = Some(Instant::now());
-                if std::mem::replace(&mut self.reported, true) {
-                    Health::Same
-                } else {
-                    Health::Failed(e)
-                }
-            }
-            Ok(())
-                if self.failing
-                    && self.pending.is_empty()
-                    && self.last_failure.is_none_or(|t| t.elapsed() >= QUIET) =>
-            {
-                self.failing = false;
-                self.reported = false;
-                Health::Recovered
-            }
-            Ok(()) => Health::Same,
-        }
-    }
-
-    fn write(&mut self, line: &str, cfg: &Config, tally: &mut Tally) -> Health {
-        let result = self.retry(cfg, tally).and_then(|()| {
-            let Some(file) = &self.file else {
-                return Err("the file is not open".into());
-            };
-            (&*file)
-                .write(line.as_bytes())
-                .map(|_| self.unflushed += 1)
-                .map_err(|e| {
-                    tally.write_errors += 1;
-                    e.to_string()
-                })
-        });
-        if result.is_err() {
-            self.keep(line, tally);
-        }
-        self.health(result)
-    }
-
-    fn flush(&mut self, cfg: &Config, tally: &mut Tally) -> Health {
-        let result = self.retry(cfg, tally).and_then(|()| match &self.file {
-            Some(file) => match (&*file).flush() {
-                Ok(()) => {
-                    self.unflushed = 0;
-                    Ok(())
-                }
-                Err(e) => {
-                    tally.write_errors += 1;
-                    Err(e.to_string())
-                }
-            },
-            None => Ok(()),
-        });
-        self.health(result)
-    }
-}
-
-/// Every output file, by index; `index` finds a path's.
-#[derive(Debug, Default)]
-struct Outputs {
-    files: Vec<Output>,
-    index: HashMap<PathBuf, usize>,
-}
-
-impl Outputs {
-    /// The index of the output at `path`, created (not yet opened) on first use.
-    fn at(&mut self, path: &Path) -> usize {
-        if let Some(&i) = self.index.get(path) {
-            return i;
-        }
-        self.files.push(Output {
-            path: path.to_owned(),
-            file: None,
-            pending: VecDeque::new(),
-            unflushed: 0,
-            failing: false,
-            reported: false,
-            last_failure: None,
-        });
-        self.index.insert(path.to_owned(), self.files.len() - 1);
-        self.files.len() - 1
-    }
-}
-
 /// A process as the high-water marks know it.
 fn proc_id(origin: &Origin) -> ProcId {
     ProcId {
@@ -285,6 +136,10 @@ pub(crate) struct Writer {
     changes: Vec<(usize, Health)>,
     /// Reporting a write failure as a record must not report its own.
     reporting: bool,
+    /// Per item of the batch being written: not a resent duplicate.
+    fresh: Vec<bool>,
+    /// The line ends of the run being written.
+    ends: Vec<usize>,
     /// High-water marks of processes in acknowledged mode.
     seen: SeqStore,
     /// Acknowledgements to publish once the lines are handed to the OS:
@@ -305,6 +160,8 @@ impl Writer {
             key_files: HashMap::new(),
             changes: Vec::new(),
             reporting: false,
+            fresh: Vec::new(),
+            ends: Vec::new(),
             seen,
             acks: Vec::new(),
             seen_failing: false,
@@ -437,7 +294,9 @@ impl Writer {
         out
     }
 
-    /// Writes a reader's batch: each line once, unless it was resent.
+    /// Writes a reader's batch: each line once, unless it was resent. Each
+    /// output takes its lines of the batch in order, in runs of consecutive
+    /// lines (see [`write_run`](Self::write_run)).
     fn lines(&mut self, batch: &Lines) {
         let origin = &batch.origin;
         let mut last_seq = self
@@ -456,29 +315,39 @@ impl Writer {
             .map(Path::to_path_buf)
             .map(|p| self.outputs.at(&p));
         let keys: Vec<Option<usize>> = batch.keys.iter().map(|k| self.key_output(k)).collect();
+        let mut fresh = std::mem::take(&mut self.fresh);
+        fresh.clear();
         let mut received = 0;
         for (i, item) in batch.items.iter().enumerate() {
-            if item.seq <= last_seq {
-                continue; // resent after a reconnect: written already
+            // Resent after a reconnect: written already.
+            let new = item.seq > last_seq;
+            fresh.push(new);
+            if !new {
+                continue;
             }
             last_seq = item.seq;
             received += 1;
-            let line = batch.line(i);
-            if line.is_empty() {
-                continue; // below the level threshold
-            }
             if self.cfg.echo && item.level <= self.cfg.echo_level {
-                let _ = std::io::stderr().write_all(line.as_bytes());
-            }
-            if let Some(out) = consolidated.filter(|_| item.level <= self.cfg.consolidated_level) {
-                self.write_out(out, line);
-            }
-            if item.key != NO_KEY && item.level <= self.cfg.per_key_level {
-                if let Some(Some(out)) = keys.get(item.key as usize) {
-                    self.write_out(*out, line);
-                }
+                let _ = std::io::stderr().write_all(batch.line(i).as_bytes());
             }
         }
+        if let Some(out) = consolidated {
+            let level = self.cfg.consolidated_level;
+            self.write_runs(out, batch, &fresh, |item| item.level <= level);
+        }
+        // Distinct outputs, in order (two keys may name one file).
+        let mut outs: Vec<usize> = keys.iter().flatten().copied().collect();
+        outs.sort_unstable();
+        outs.dedup();
+        let level = self.cfg.per_key_level;
+        for out in outs {
+            self.write_runs(out, batch, &fresh, |item| {
+                item.level <= level
+                    && item.key != NO_KEY
+                    && keys.get(item.key as usize) == Some(&Some(out))
+            });
+        }
+        self.fresh = fresh;
         let p = self
             .tally
             .process(origin.pid, origin.start_time_ns, &origin.process_name);
@@ -489,6 +358,60 @@ impl Writer {
             self.acks.push((Arc::clone(slot), last_seq));
         }
         self.report_changes();
+    }
+
+    /// Writes the lines of `batch` that are `fresh` and `wanted` to output
+    /// `out`, in order, a run of consecutive lines at a time.
+    fn write_runs(
+        &mut self,
+        out: usize,
+        batch: &Lines,
+        fresh: &[bool],
+        wanted: impl Fn(&Item) -> bool,
+    ) {
+        let picked = |i: usize| fresh.get(i) == Some(&true) && wanted(&batch.items[i]);
+        let mut i = 0;
+        while i < batch.items.len() {
+            if !picked(i) {
+                i += 1;
+                continue;
+            }
+            let mut j = i + 1;
+            while j < batch.items.len() && picked(j) {
+                j += 1;
+            }
+            self.write_run(out, batch, i, j);
+            i = j;
+        }
+    }
+
+    /// Writes the lines of items `i..j` of `batch` to output `out`: as many
+    /// as fit go to the file's buffer in one copy, the next one through the
+    /// file's `write` (which flushes, rotates, or fails and keeps the line),
+    /// and so on. A line below the threshold (empty) is no record.
+    fn write_run(&mut self, out: usize, batch: &Lines, mut i: usize, j: usize) {
+        let mut ends = std::mem::take(&mut self.ends);
+        ends.clear();
+        ends.extend(batch.items[i..j].iter().map(|item| item.end));
+        let first = i;
+        while i < j {
+            let Some(output) = self.outputs.files.get_mut(out) else {
+                break;
+            };
+            i += output.append(batch, i, &ends[i - first..]);
+            if i == j {
+                break;
+            }
+            let line = batch.line(i);
+            if !line.is_empty() {
+                match output.write(line, &self.cfg, &mut self.tally) {
+                    Health::Same => {}
+                    h => self.changes.push((out, h)),
+                }
+            }
+            i += 1;
+        }
+        self.ends = ends;
     }
 
     /// Writes one line to an output, noting a change of its health.

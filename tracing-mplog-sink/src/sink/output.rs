@@ -1,0 +1,185 @@
+//! The writer's output files: each a [`RotatingFile`] opened on first use,
+//! with the lines kept for a retry while it fails and its health (failing,
+//! reported, recovered).
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::PoisonError;
+use std::time::Instant;
+
+use super::lines::Lines;
+use super::report::Tally;
+use super::writer::{Config, MAX_PENDING, QUIET};
+use crate::rotate::RotatingFile;
+
+#[derive(Debug)]
+pub(crate) struct Output {
+    pub(crate) path: PathBuf,
+    pub(crate) file: Option<RotatingFile>,
+    pub(crate) pending: VecDeque<String>,
+    /// Records accepted by the file's buffer since its last successful
+    /// flush: lost if the file never works again before shutdown.
+    pub(crate) unflushed: u64,
+    /// The last write failed.
+    pub(crate) failing: bool,
+    /// The current failure was reported (so its recovery will be).
+    pub(crate) reported: bool,
+    /// When a write last failed.
+    pub(crate) last_failure: Option<Instant>,
+}
+
+/// What a write did to a file's health.
+#[derive(Debug)]
+pub(crate) enum Health {
+    Same,
+    Failed(String),
+    Recovered,
+}
+
+impl Output {
+    /// Opens the file if needed and writes the kept lines; stops at the first
+    /// failure.
+    pub(crate) fn retry(&mut self, cfg: &Config, tally: &mut Tally) -> Result<(), String> {
+        if self.file.is_none() {
+            match cfg.rotation.build(&self.path) {
+                Ok(file) => {
+                    self.file = Some(file);
+                    let mut files = cfg.files.lock().unwrap_or_else(PoisonError::into_inner);
+                    if !files.contains(&self.path) {
+                        files.push(self.path.clone());
+                    }
+                }
+                Err(e) => {
+                    tally.write_errors += 1;
+                    return Err(e.to_string());
+                }
+            }
+        }
+        let Some(file) = &self.file else {
+            return Err("the file is not open".into());
+        };
+        while let Some(line) = self.pending.front() {
+            if let Err(e) = (&*file).write(line.as_bytes()) {
+                tally.write_errors += 1;
+                return Err(e.to_string());
+            }
+            self.pending.pop_front();
+            self.unflushed += 1;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn keep(&mut self, line: &str, tally: &mut Tally) {
+        if self.pending.len() < MAX_PENDING {
+            self.pending.push_back(line.to_owned());
+        } else {
+            tally.unwritten += 1;
+        }
+    }
+
+    pub(crate) fn health(&mut self, result: Result<(), String>) -> Health {
+        match result {
+            Err(e) => {
+                self.failing = true;
+                self.last_failure = Some(Instant::now());
+                if std::mem::replace(&mut self.reported, true) {
+                    Health::Same
+                } else {
+                    Health::Failed(e)
+                }
+            }
+            Ok(())
+                if self.failing
+                    && self.pending.is_empty()
+                    && self.last_failure.is_none_or(|t| t.elapsed() >= QUIET) =>
+            {
+                self.failing = false;
+                self.reported = false;
+                Health::Recovered
+            }
+            Ok(()) => Health::Same,
+        }
+    }
+
+    pub(crate) fn write(&mut self, line: &str, cfg: &Config, tally: &mut Tally) -> Health {
+        let result = self.retry(cfg, tally).and_then(|()| {
+            let Some(file) = &self.file else {
+                return Err("the file is not open".into());
+            };
+            (&*file)
+                .write(line.as_bytes())
+                .map(|_| self.unflushed += 1)
+                .map_err(|e| {
+                    tally.write_errors += 1;
+                    e.to_string()
+                })
+        });
+        if result.is_err() {
+            self.keep(line, tally);
+        }
+        self.health(result)
+    }
+
+    /// Appends the lines of `batch` from item `i` on (ending at `ends`) to
+    /// the file's buffer in one copy, as many as fit with no I/O; returns
+    /// how many items it took (0 while the file fails or keeps lines).
+    pub(crate) fn append(&mut self, batch: &Lines, i: usize, ends: &[usize]) -> usize {
+        let Some(file) = self.file.as_ref().filter(|_| self.pending.is_empty()) else {
+            return 0;
+        };
+        let start = batch.start(i);
+        let taken = file.append_buffered(batch.text.as_bytes(), start, ends);
+        // Records, as `write` counts them: empty lines are no records.
+        let mut at = start;
+        for &end in &ends[..taken] {
+            self.unflushed += u64::from(end > at);
+            at = end;
+        }
+        taken
+    }
+
+    pub(crate) fn flush(&mut self, cfg: &Config, tally: &mut Tally) -> Health {
+        let result = self.retry(cfg, tally).and_then(|()| match &self.file {
+            Some(file) => match (&*file).flush() {
+                Ok(()) => {
+                    self.unflushed = 0;
+                    Ok(())
+                }
+                Err(e) => {
+                    tally.write_errors += 1;
+                    Err(e.to_string())
+                }
+            },
+            None => Ok(()),
+        });
+        self.health(result)
+    }
+}
+
+/// Every output file, by index; `index` finds a path's.
+#[derive(Debug, Default)]
+pub(crate) struct Outputs {
+    pub(crate) files: Vec<Output>,
+    pub(crate) index: HashMap<PathBuf, usize>,
+}
+
+impl Outputs {
+    /// The index of the output at `path`, created (not yet opened) on first use.
+    pub(crate) fn at(&mut self, path: &Path) -> usize {
+        if let Some(&i) = self.index.get(path) {
+            return i;
+        }
+        self.files.push(Output {
+            path: path.to_owned(),
+            file: None,
+            pending: VecDeque::new(),
+            unflushed: 0,
+            failing: false,
+            reported: false,
+            last_failure: None,
+        });
+        self.index.insert(path.to_owned(), self.files.len() - 1);
+        self.files.len() - 1
+    }
+}
