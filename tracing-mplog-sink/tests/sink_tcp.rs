@@ -81,8 +81,12 @@ fn hosts_get_their_own_files_and_the_welcome_agrees_to_nothing_unasked() {
         let mut conn = tcp(&sink);
         conn.write_all(&hello(2, 100 + w, &format!("w{w}"), host, ""))
             .expect("hello");
-        // No token configured: welcome, acks not agreed (not implemented).
-        assert_eq!(reply(&mut conn), Some((0x81, 0, String::new())));
+        // No token configured: welcome, agreeing to the acks asked for
+        // and nothing unasked (no token bit).
+        assert_eq!(
+            reply(&mut conn),
+            Some((0x81, capabilities::ACKED_DELIVERY, String::new()))
+        );
         conn.write_all(&events(w, 1, 50)).expect("events");
         conn.write_all(&goodbye(50)).expect("goodbye");
     }
@@ -128,8 +132,12 @@ fn tokens_are_checked_and_refusals_are_answered_counted_and_logged() {
         .expect("hello");
     assert_eq!(
         reply(&mut good),
-        Some((0x81, capabilities::AUTH_TOKEN, String::new())),
-        "the token is agreed, acks are not"
+        Some((
+            0x81,
+            capabilities::AUTH_TOKEN | capabilities::ACKED_DELIVERY,
+            String::new()
+        )),
+        "the token and the acks asked for are agreed"
     );
     good.write_all(&events(1, 1, 20)).expect("events");
 
