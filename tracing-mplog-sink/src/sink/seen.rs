@@ -27,7 +27,11 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::view::Origin;
 
 /// Marks of processes not heard from for this long are dropped.
 pub(crate) const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -42,6 +46,85 @@ pub(crate) struct ProcId {
     pub(crate) host: String,
     pub(crate) pid: u32,
     pub(crate) start_time_ns: i64,
+}
+
+impl ProcId {
+    /// The process of a connection's hello.
+    pub(crate) fn of(origin: &Origin) -> Self {
+        ProcId {
+            host: origin.host.clone(),
+            pid: origin.pid,
+            start_time_ns: origin.start_time_ns,
+        }
+    }
+}
+
+/// The writer's side of acknowledged delivery: the marks, and the
+/// acknowledgements that wait for their lines to reach the OS.
+#[derive(Debug)]
+pub(crate) struct Ledger {
+    seen: SeqStore,
+    /// A connection's slot and the `seq` it may acknowledge.
+    waiting: Vec<(Arc<AtomicU64>, u64)>,
+    /// The marks could not be saved (reported once per failure run).
+    failing: bool,
+}
+
+impl Ledger {
+    pub(crate) fn new(seen: SeqStore) -> Self {
+        Ledger {
+            seen,
+            waiting: Vec::new(),
+            failing: false,
+        }
+    }
+
+    /// Whether acknowledgements wait for a flush.
+    pub(crate) fn is_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// The highest `seq` of `origin`'s process an earlier run of the sink
+    /// wrote (0: none).
+    pub(crate) fn written_before(&self, origin: &Origin) -> u64 {
+        self.seen.get(&ProcId::of(origin))
+    }
+
+    /// Lines of `origin`'s process up to `seq` are written (to the files'
+    /// buffers): acknowledge them through `slot` at the next release.
+    pub(crate) fn note(&mut self, origin: &Origin, slot: &Arc<AtomicU64>, seq: u64) {
+        self.seen.set(&ProcId::of(origin), seq);
+        self.waiting.push((Arc::clone(slot), seq));
+    }
+
+    /// `origin`'s process said goodbye: it resends nothing.
+    pub(crate) fn ended(&mut self, origin: &Origin) {
+        self.seen.ended(&ProcId::of(origin));
+    }
+
+    /// Every file has handed its lines to the OS: saves the marks, then
+    /// publishes the waiting acknowledgements. If the marks cannot be
+    /// saved, nothing is acknowledged, and the first failure of a run is
+    /// returned, in words, to be reported.
+    pub(crate) fn release(&mut self) -> Option<String> {
+        if self.waiting.is_empty() {
+            return None;
+        }
+        if let Err(e) = self.seen.save() {
+            let first = !std::mem::replace(&mut self.failing, true);
+            return first.then(|| {
+                format!(
+                    "cannot save the high-water marks to {}: {e}; acknowledgements wait",
+                    self.seen.path().display()
+                )
+            });
+        }
+        self.failing = false;
+        for (slot, seq) in self.waiting.drain(..) {
+            slot.fetch_max(seq, Ordering::AcqRel);
+        }
+        None
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -22,7 +22,6 @@
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,7 +33,7 @@ use super::lines::{Item, Lines, NO_KEY};
 use super::output::{Health, Outputs};
 use super::report::Tally;
 use super::router::Router;
-use super::seen::{ProcId, SeqStore};
+use super::seen::{Ledger, SeqStore};
 use super::view::{Origin, WireRecord};
 use crate::clock::Clock;
 use crate::format::LevelFormatter;
@@ -113,15 +112,6 @@ pub(crate) struct Config {
     pub(crate) seq_store: (SeqStore, Option<String>),
 }
 
-/// A process as the high-water marks know it.
-fn proc_id(origin: &Origin) -> ProcId {
-    ProcId {
-        host: origin.host.clone(),
-        pid: origin.pid,
-        start_time_ns: origin.start_time_ns,
-    }
-}
-
 /// The writer thread's state.
 #[derive(Debug)]
 pub(crate) struct Writer {
@@ -140,13 +130,8 @@ pub(crate) struct Writer {
     fresh: Vec<bool>,
     /// The line ends of the run being written.
     ends: Vec<usize>,
-    /// High-water marks of processes in acknowledged mode.
-    seen: SeqStore,
-    /// Acknowledgements to publish once the lines are handed to the OS:
-    /// the connection's slot and the `seq` it may acknowledge.
-    acks: Vec<(Arc<AtomicU64>, u64)>,
-    /// The marks could not be saved (reported once per failure run).
-    seen_failing: bool,
+    /// Acknowledged delivery: high-water marks and waiting acks.
+    ledger: Ledger,
 }
 
 impl Writer {
@@ -162,9 +147,7 @@ impl Writer {
             reporting: false,
             fresh: Vec::new(),
             ends: Vec::new(),
-            seen,
-            acks: Vec::new(),
-            seen_failing: false,
+            ledger: Ledger::new(seen),
         };
         if let Some(why) = warning {
             writer.notice(
@@ -202,10 +185,10 @@ impl Writer {
             self.handle(msg);
             // A steady trickle never leaves the channel quiet for long:
             // flush at least this often anyway.
-            let every = if self.acks.is_empty() {
-                FLUSH_EVERY
-            } else {
+            let every = if self.ledger.is_waiting() {
                 FLUSH_ACKED
+            } else {
+                FLUSH_EVERY
             };
             if flushed.elapsed() >= every {
                 self.flush_all();
@@ -256,7 +239,7 @@ impl Writer {
                     .process(origin.pid, origin.start_time_ns, &origin.process_name);
                 p.report.clean = goodbye;
                 if goodbye {
-                    self.seen.ended(&proc_id(&origin));
+                    self.ledger.ended(&origin);
                 }
                 if let Some(reason) = error {
                     p.report.error = Some(reason.clone());
@@ -303,10 +286,9 @@ impl Writer {
             .tally
             .process(origin.pid, origin.start_time_ns, &origin.process_name)
             .last_seq;
-        let id = batch.ack.as_ref().map(|_| proc_id(origin));
-        if let Some(id) = &id {
+        if batch.ack.is_some() {
             // Written by an earlier run of the sink, not yet acknowledged.
-            last_seq = last_seq.max(self.seen.get(id));
+            last_seq = last_seq.max(self.ledger.written_before(origin));
         }
         let consolidated = self
             .cfg
@@ -353,9 +335,8 @@ impl Writer {
             .process(origin.pid, origin.start_time_ns, &origin.process_name);
         p.last_seq = last_seq;
         p.report.received += received;
-        if let (Some(id), Some(slot)) = (id, &batch.ack) {
-            self.seen.set(&id, last_seq);
-            self.acks.push((Arc::clone(slot), last_seq));
+        if let Some(slot) = &batch.ack {
+            self.ledger.note(origin, slot, last_seq);
         }
         self.report_changes();
     }
@@ -544,35 +525,18 @@ impl Writer {
 
     /// Publishes the acknowledgements of lines now handed to the OS: only
     /// when every file took its lines (none kept for a retry, no buffer left
-    /// unflushed) and the high-water marks are saved, so an acknowledged
-    /// line is in the files and a restarted sink knows it is.
+    /// unflushed), and after the high-water marks are saved, so an
+    /// acknowledged line is in the files and a restarted sink knows it is.
     fn release_acks(&mut self) {
-        if self.acks.is_empty() {
-            return;
-        }
         let all_written = self
             .outputs
             .files
             .iter()
             .all(|o| o.pending.is_empty() && o.unflushed == 0);
-        if !all_written {
-            return;
-        }
-        if let Err(e) = self.seen.save() {
-            if !std::mem::replace(&mut self.seen_failing, true) {
-                let path = self.seen.path().display().to_string();
-                self.notice(
-                    Level::WARN,
-                    &format!(
-                        "cannot save the high-water marks to {path}: {e}; acknowledgements wait"
-                    ),
-                );
+        if all_written {
+            if let Some(why) = self.ledger.release() {
+                self.notice(Level::WARN, &why);
             }
-            return;
-        }
-        self.seen_failing = false;
-        for (slot, seq) in self.acks.drain(..) {
-            slot.fetch_max(seq, Ordering::AcqRel);
         }
     }
 
