@@ -31,6 +31,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn Error>> {
     let root = PathBuf::from("target").join("bench-run");
     let mut ok = true;
     let mut series: Vec<Vec<Point>> = vec![Vec::new(); SCALED.len()];
+    let mut all_loads = Vec::new();
     println!();
     println!(
         "| workers | events per worker | pipeline events/s median (min–max) | baseline A events/s median (min–max) | × baseline A (paired min–max) | load 1-min (min–max) |"
@@ -69,6 +70,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn Error>> {
                 .flat_map(|(a, b)| [a, b])
                 .collect();
             let (llo, lhi) = report::range(&loads);
+            all_loads.extend(loads);
             println!(
                 "| {workers} | {events} | {:.0} k ({:.0}–{:.0}) | {:.0} k ({:.0}–{:.0}) | {r:.2} ({rlo:.2}–{rhi:.2}) | {llo:.2}–{lhi:.2} |",
                 p.rate() / 1e3,
@@ -83,7 +85,12 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn Error>> {
     if let Some(parent) = args.svg.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    draw(&args.svg, &series, args.scaling_total)?;
+    draw(
+        &args.svg,
+        &series,
+        args.scaling_total,
+        report::range(&all_loads),
+    )?;
     println!();
     println!("bench: chart written to {}", args.svg.display());
     if !ok {
@@ -94,38 +101,56 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn Error>> {
 
 /// Draws events/s (median, with the min–max range as an error bar) against
 /// workers on a log₂ axis.
-fn draw(path: &Path, series: &[Vec<Point>], total: u64) -> Result<(), Box<dyn Error>> {
+fn draw(
+    path: &Path,
+    series: &[Vec<Point>],
+    total: u64,
+    load: (f64, f64),
+) -> Result<(), Box<dyn Error>> {
     let ymax = series
         .iter()
         .flatten()
         .map(|p| p.hi)
         .fold(0.0, f64::max)
         .max(1.0)
-        * 1.15
+        * 1.4
         / 1e6;
+    // x is log2(workers), labelled with the worker counts.
+    let log2 = |w: usize| (w.max(1) as f64).log2();
     let xmax = series
         .iter()
         .flatten()
-        .map(|p| p.workers)
-        .max()
-        .unwrap_or(1) as f64;
+        .map(|p| log2(p.workers))
+        .fold(0.0, f64::max);
     let root = SVGBackend::new(path, (820, 480)).into_drawing_area();
     root.fill(&WHITE)?;
     let caption = format!(
-        "events/s against workers ({} k events per point, median and min–max)",
-        total / 1000
+        "events/s against workers: {} k events per point, median and min–max, load {:.1}–{:.1}",
+        total / 1000,
+        load.0,
+        load.1
     );
     let mut chart = ChartBuilder::on(&root)
-        .caption(caption, ("sans-serif", 18))
+        .caption(caption, ("sans-serif", 16))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d((0.8f64..xmax * 1.25).log_scale(), 0f64..ymax)?;
+        .build_cartesian_2d(-0.3f64..xmax + 0.3, 0f64..ymax)?;
+    let label_x = |x: &f64| {
+        let r = x.round();
+        if (x - r).abs() < 1e-6 && r >= 0.0 {
+            format!("{}", 1u64 << (r as u32))
+        } else {
+            String::new()
+        }
+    };
     chart
         .configure_mesh()
-        .x_desc("workers (processes for the pipeline, threads for baseline A)")
+        .x_desc("workers (processes for the pipeline, threads for baseline A), log scale")
         .y_desc("million events/s")
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .light_line_style(WHITE)
+        .x_labels(xmax.round() as usize + 1)
+        .x_label_formatter(&label_x)
         .y_label_formatter(&|y| format!("{y:.1}"))
         .draw()?;
     let names = [
@@ -134,7 +159,7 @@ fn draw(path: &Path, series: &[Vec<Point>], total: u64) -> Result<(), Box<dyn Er
     ];
     let colors = [BLUE, RED];
     for ((points, name), color) in series.iter().zip(names).zip(colors) {
-        let line = points.iter().map(|p| (p.workers as f64, p.median / 1e6));
+        let line = points.iter().map(|p| (log2(p.workers), p.median / 1e6));
         chart
             .draw_series(LineSeries::new(line, color.stroke_width(2)))?
             .label(name)
@@ -143,7 +168,7 @@ fn draw(path: &Path, series: &[Vec<Point>], total: u64) -> Result<(), Box<dyn Er
             });
         chart.draw_series(points.iter().map(|p| {
             ErrorBar::new_vertical(
-                p.workers as f64,
+                log2(p.workers),
                 p.lo / 1e6,
                 p.median / 1e6,
                 p.hi / 1e6,
@@ -154,7 +179,7 @@ fn draw(path: &Path, series: &[Vec<Point>], total: u64) -> Result<(), Box<dyn Er
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()?;
