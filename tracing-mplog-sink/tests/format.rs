@@ -5,6 +5,7 @@ mod sink_support;
 
 use std::sync::{Arc, Mutex};
 
+use sink_support::log_through_the_bridge;
 use sink_support::record::{Rec, rec, render, utc};
 use time::macros::datetime;
 use tracing_core::Level;
@@ -418,22 +419,6 @@ fn fmt_path_from_many_threads_keeps_whole_lines() {
         }
     }
     assert_eq!(text.lines().count(), 2000);
-}
-
-/// A record of the `log` crate, bridged the way `worker::init()` does it
-/// (tracing-log's `LogTracer`), without installing a global logger.
-fn log_through_the_bridge() {
-    use log::Log;
-    tracing_log::LogTracer::new().log(
-        &log::Record::builder()
-            .args(format_args!("from log {}", 7))
-            .level(log::Level::Warn)
-            .target("dep")
-            .module_path(Some("dep::inner"))
-            .file(Some("dep/src/inner.rs"))
-            .line(Some(42))
-            .build(),
-    );
 }
 
 #[test]

@@ -200,20 +200,7 @@ fn sink_layer_writes_a_log_record_with_its_own_target_module_file_and_line() {
         .start()
         .expect("start");
     let subscriber = tracing_subscriber::registry().with(sink.layer());
-    tracing::subscriber::with_default(subscriber, || {
-        use log::Log;
-        // Bridged as `worker::init()` bridges it, without a global logger.
-        tracing_log::LogTracer::new().log(
-            &log::Record::builder()
-                .args(format_args!("from log {}", 7))
-                .level(log::Level::Warn)
-                .target("dep")
-                .module_path(Some("dep::inner"))
-                .file(Some("dep/src/inner.rs"))
-                .line(Some(42))
-                .build(),
-        );
-    });
+    tracing::subscriber::with_default(subscriber, log_through_the_bridge);
     sink.shutdown().expect("shutdown");
     assert_eq!(
         env.lines("parent.log"),

@@ -283,3 +283,21 @@ pub fn assert_series(lines: &[String], w: u32, n: u64) {
     let want: Vec<u64> = (1..=n).collect();
     assert_eq!(got, want, "series of worker {w}");
 }
+
+/// A record of the `log` crate (`warn!(target: "dep", "from log 7")` from
+/// module `dep::inner`, `dep/src/inner.rs:42`), bridged the way
+/// `worker::init()` does it (tracing-log's `LogTracer`), without installing
+/// a global logger.
+pub fn log_through_the_bridge() {
+    use log::Log;
+    tracing_log::LogTracer::new().log(
+        &log::Record::builder()
+            .args(format_args!("from log {}", 7))
+            .level(log::Level::Warn)
+            .target("dep")
+            .module_path(Some("dep::inner"))
+            .file(Some("dep/src/inner.rs"))
+            .line(Some(42))
+            .build(),
+    );
+}
