@@ -10,7 +10,9 @@
 //! those).
 
 use super::pyformat::{Conv, PySpec};
-use super::template::{Field, Piece, PyKind, TemplateError, bounded_py, digits, lookup, syntax};
+use super::template::{
+    Align, Field, Piece, PyKind, Spec, TemplateError, bounded_py, digits, lookup, syntax,
+};
 
 /// Parses a Python-syntax template.
 pub(crate) fn parse_percent(t: &str) -> Result<Vec<Piece>, TemplateError> {
@@ -48,7 +50,7 @@ pub(crate) fn parse_percent(t: &str) -> Result<Vec<Piece>, TemplateError> {
         i = next;
         lit_start = i;
         pieces.push(Piece::Literal(std::mem::take(&mut lit)));
-        pieces.push(Piece::Py(field, bounded_py(name, spec)?));
+        pieces.push(piece(field, bounded_py(name, spec)?));
     }
     lit.push_str(&t[lit_start..]);
     pieces.push(Piece::Literal(lit));
@@ -60,6 +62,37 @@ pub(crate) fn parse_percent(t: &str) -> Result<Vec<Piece>, TemplateError> {
         ));
     }
     Ok(pieces)
+}
+
+/// The piece for a placeholder. `%s` of a text value, and a plain `%d` of
+/// an integer (all non-negative), render the same through the native path,
+/// which writes in place: those become native pieces, so the common
+/// templates cost what they did before CPython's rules were followed.
+fn piece(field: Field, spec: PySpec) -> Piece {
+    let native = |align, width, precision| {
+        Piece::Field(
+            field,
+            Spec {
+                align,
+                fill: ' ',
+                zero: false,
+                width,
+                precision,
+            },
+        )
+    };
+    let plain_number = !(spec.zero || spec.plus || spec.space || spec.alt);
+    match (field.py_kind(), spec.conv) {
+        (PyKind::Text, Conv::Str) => native(
+            if spec.left { Align::Left } else { Align::Right },
+            spec.width,
+            spec.precision,
+        ),
+        (PyKind::Int, Conv::Dec) if plain_number && spec.width == 0 && spec.precision.is_none() => {
+            native(Align::Right, 0, None)
+        }
+        _ => Piece::Py(field, spec),
+    }
 }
 
 /// `logging.PercentStyle.validate`: the template must contain at least one
@@ -226,6 +259,36 @@ mod tests {
             )
         );
         assert_eq!(one("%(levelno)X").conv, Conv::HexUpper);
+    }
+
+    #[test]
+    fn plain_text_and_integers_take_the_native_path() {
+        let p =
+            parse_percent("%(levelname)-8s%(message).3s%(lineno)d%(process)5d").expect("parses");
+        let native = |f, align, width, precision| {
+            Piece::Field(
+                f,
+                Spec {
+                    align,
+                    fill: ' ',
+                    zero: false,
+                    width,
+                    precision,
+                },
+            )
+        };
+        assert_eq!(
+            p[1..p.len() - 1],
+            [
+                native(Field::Level, Align::Left, 8, None),
+                Piece::Literal(String::new()),
+                native(Field::Message, Align::Right, 0, Some(3)),
+                Piece::Literal(String::new()),
+                native(Field::Line, Align::Right, 0, None),
+                Piece::Literal(String::new()),
+                Piece::Py(Field::Pid, one("%(process)5d")),
+            ]
+        );
     }
 
     #[test]

@@ -479,10 +479,10 @@ mod tests {
             .map(|piece| match piece {
                 Piece::Literal(s) => s.clone(),
                 Piece::Py(f, spec) => format!("{f:?}/{}/{:?}", spec.width, spec.left),
-                Piece::Field(..) => panic!("native piece in a Python template"),
+                Piece::Field(f, spec) => format!("{f:?}/{}/{:?}", spec.width, spec.align),
             })
             .collect();
-        assert_eq!(kinds, ["[", "Level/8/true", "] ", "Line/0/false", " {x}"]);
+        assert_eq!(kinds, ["[", "Level/8/Left", "] ", "Line/0/Right", " {x}"]);
     }
 
     #[test]
