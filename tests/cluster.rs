@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cluster_support::{Ca, RunningSink, rejections, sink_bin};
+use cluster_support::{Ca, RunningSink, rejections, sink_bin, tls_sink_args};
 use support::{Proc, Setup, SpawnGuarded, lines, log_files, series, wait_ok};
 
 /// A worker for `endpoint` with the given extra environment.
@@ -197,17 +197,7 @@ fn a_tls_worker_moves_to_a_restarted_sink_and_loses_nothing() {
     std::fs::write(&token, "restart-token").expect("token");
     let sink_at = |listen: &str| {
         let mut cmd = Command::new(sink_bin());
-        cmd.arg(format!("--listen={listen}"))
-            .arg("--tls-cert")
-            .arg(&cert)
-            .arg("--tls-key")
-            .arg(&key)
-            .arg("--token-file")
-            .arg(&token)
-            .arg("--logdir")
-            .arg(s.logdir())
-            .args(["--name", "all", "--consolidate", "--process-key", "none"])
-            .args(["--format", &format!("default={}", support::TEMPLATE)]);
+        tls_sink_args(&mut cmd, listen, (&cert, &key), &token, &s.logdir(), "none");
         RunningSink::start(cmd)
     };
     let first = sink_at("tls://127.0.0.1:0");

@@ -15,7 +15,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cluster_support::{Ca, RunningSink, sink_bin};
+use cluster_support::{Ca, RunningSink, sink_bin, tls_sink_args};
 use support::{Proc, Setup, SpawnGuarded, lines, log_files, series};
 
 /// Runs `ip ARGS`; the error is its stderr.
@@ -163,19 +163,15 @@ fn workers_in_two_namespaces_log_into_a_sink_in_a_third_over_tls() {
     std::fs::write(&token, "multi-host-token").expect("token");
 
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &net.sink])
-        .arg(sink_bin())
-        .arg("--listen=tls://10.213.1.1:7400")
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .arg("--token-file")
-        .arg(&token)
-        .arg("--logdir")
-        .arg(s.logdir())
-        .args(["--name", "all", "--consolidate", "--process-key", "host"])
-        .args(["--format", &format!("default={}", support::TEMPLATE)]);
+    cmd.args(["netns", "exec", &net.sink]).arg(sink_bin());
+    tls_sink_args(
+        &mut cmd,
+        "tls://10.213.1.1:7400",
+        (&cert, &key),
+        &token,
+        &s.logdir(),
+        "host",
+    );
     let sink = RunningSink::start(cmd);
     let endpoint = sink.endpoint("tls");
     assert_eq!(endpoint, "tls://10.213.1.1:7400");

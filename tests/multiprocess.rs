@@ -132,18 +132,7 @@ fn drop_newest_reports_the_exact_drop_count() {
     );
     // The worker reports drops as they happen, in one or more frames; the
     // sink writes one WARN line per frame.
-    let reported: u64 = all
-        .iter()
-        .filter(|l| l.contains(" WARN ") && l.contains("worker-7["))
-        .filter_map(|l| {
-            l.split(" dropped ")
-                .nth(1)?
-                .split(' ')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum();
+    let reported = support::reported_drops(&all, "worker-7");
     assert_eq!(reported, dropped, "WARN lines report every dropped event");
 }
 

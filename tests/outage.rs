@@ -185,18 +185,7 @@ fn a_sink_that_comes_back_gets_the_later_events_and_the_drop_count() {
         "every event logged after the sink came back is on disk"
     );
     // The sink writes one WARN line per dropped frame it got.
-    let reported: u64 = all
-        .iter()
-        .filter(|l| l.contains(" WARN ") && l.contains("worker-3["))
-        .filter_map(|l| {
-            l.split(" dropped ")
-                .nth(1)?
-                .split(' ')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum();
+    let reported = support::reported_drops(&all, "worker-3");
     assert_eq!(reported, dropped, "the files report every dropped event");
     assert_eq!(
         received + reported,

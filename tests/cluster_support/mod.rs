@@ -92,6 +92,35 @@ pub fn sink_bin() -> PathBuf {
     bin
 }
 
+/// Adds the arguments of a TLS sink with a token that writes `all.log`
+/// (our test template) and per-key files by `process_key` into `logdir`.
+pub fn tls_sink_args<'c>(
+    cmd: &'c mut Command,
+    listen: &str,
+    (cert, key): (&Path, &Path),
+    token: &Path,
+    logdir: &Path,
+    process_key: &str,
+) -> &'c mut Command {
+    cmd.arg(format!("--listen={listen}"))
+        .arg("--tls-cert")
+        .arg(cert)
+        .arg("--tls-key")
+        .arg(key)
+        .arg("--token-file")
+        .arg(token)
+        .arg("--logdir")
+        .arg(logdir)
+        .args([
+            "--name",
+            "all",
+            "--consolidate",
+            "--process-key",
+            process_key,
+        ])
+        .args(["--format", "default={process_name} {pid} {level} {message}"])
+}
+
 /// A running `mplog-sink` whose stderr is collected; killed on drop.
 pub struct RunningSink {
     child: Option<Child>,

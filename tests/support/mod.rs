@@ -234,3 +234,21 @@ pub fn assert_series(map: &HashMap<u64, Vec<u64>>, id: u64, n: u64) {
         );
     }
 }
+
+/// The drops the sink's WARN lines report for process `name` (one line per
+/// dropped frame the worker sent: "worker NAME[PID] dropped N events").
+pub fn reported_drops(lines: &[String], name: &str) -> u64 {
+    let tag = format!("{name}[");
+    lines
+        .iter()
+        .filter(|l| l.contains(" WARN ") && l.contains(&tag))
+        .filter_map(|l| {
+            l.split(" dropped ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
