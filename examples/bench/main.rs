@@ -41,7 +41,7 @@ mod scaling;
 mod single;
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use args::Args;
@@ -102,7 +102,7 @@ fn table(args: &Args) -> Result<bool, Box<dyn Error>> {
         args.runs,
         args.selected().join(", ")
     );
-    let root = PathBuf::from("target").join("bench-run");
+    let root = args.root.clone();
     let mut outcomes = Vec::new();
     for run in 1..=args.runs {
         for scenario in args.selected() {
