@@ -36,7 +36,8 @@ usage: bench [--workers N] [--events M] [--runs R] [--only S1,S2,..] [--python] 
   --network          also the pipeline over loopback tcp:// and tls://, with and
                      without acknowledged delivery (pipeline-tcp, pipeline-tcp-ack,
                      pipeline-tls, pipeline-tls-ack)
-  --keep             keep the log files under target/bench-run/
+  --keep             keep the log files (under --root)
+  --root DIR         where the runs write, default target/bench-run
   --scaling LIST     scaling run: pipeline and baseline-a at each worker count
   --scaling-total T  events per point of the scaling run, split among the
                      workers, default 2000000
@@ -56,6 +57,7 @@ pub(crate) struct Args {
     pub(crate) scaling: Vec<usize>,
     pub(crate) scaling_total: u64,
     pub(crate) svg: PathBuf,
+    pub(crate) root: PathBuf,
     pub(crate) scenario: Option<String>,
     pub(crate) dir: PathBuf,
     pub(crate) worker_id: Option<usize>,
@@ -74,6 +76,7 @@ impl Args {
             scaling: Vec::new(),
             scaling_total: 2_000_000,
             svg: PathBuf::from("target/bench-run/scaling.svg"),
+            root: PathBuf::from("target/bench-run"),
             scenario: None,
             dir: PathBuf::from("target/bench-run"),
             worker_id: None,
@@ -96,6 +99,7 @@ impl Args {
                 }
                 "--scaling-total" => a.scaling_total = number(&flag, &value()?)?,
                 "--svg" => a.svg = PathBuf::from(value()?),
+                "--root" => a.root = PathBuf::from(value()?),
                 "--scenario" => a.scenario = Some(value()?),
                 "--dir" => a.dir = PathBuf::from(value()?),
                 "--worker-id" => a.worker_id = Some(number(&flag, &value()?)?),

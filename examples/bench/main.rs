@@ -12,7 +12,7 @@
 //! as a program would) and writes into `target/bench-run/<scenario>/`. Every
 //! scenario logs the same event mix (`common::log_mix`):
 //!
-//! 1. `pipeline`: N worker processes (`worker::init`, `Block`) → the sink,
+//! 1. `pipeline`: N worker processes (`worker::init`, default backpressure) → the sink,
 //!    consolidated + per-process files (each line written twice), size
 //!    rotation at 50 MB, timed from the first event to the last line synced;
 //! 2. `pipeline-consolidated`: the same, the consolidated file only;
@@ -44,7 +44,7 @@ mod scaling;
 mod single;
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use args::Args;
@@ -110,7 +110,7 @@ fn table(args: &Args) -> Result<bool, Box<dyn Error>> {
         args.runs,
         args.selected().join(", ")
     );
-    let root = PathBuf::from("target").join("bench-run");
+    let root = args.root.clone();
     let mut outcomes = Vec::new();
     for run in 1..=args.runs {
         for scenario in args.selected() {

@@ -2,7 +2,7 @@
 //! (threads for the baseline), drawn as events/s against workers in an SVG.
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use plotters::prelude::*;
 
@@ -28,7 +28,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn Error>> {
         "bench: scaling run, {} events per point split among the workers, {} run(s), workers {:?}",
         args.scaling_total, args.runs, args.scaling
     );
-    let root = PathBuf::from("target").join("bench-run");
+    let root = args.root.clone();
     let mut ok = true;
     let mut series: Vec<Vec<Point>> = vec![Vec::new(); SCALED.len()];
     let mut all_loads = Vec::new();

@@ -42,7 +42,14 @@ pub(crate) struct Lines {
     /// In acknowledged mode: where the writer publishes the highest `seq`
     /// of this connection's process whose line is handed to the OS.
     pub(crate) ack: Option<Arc<AtomicU64>>,
+    /// The index in `keys` of the connection's key, once added.
+    conn_key: Option<u32>,
 }
+
+/// What a batch reserves at its first line: a busy connection's batches
+/// grow to tens of KiB, and growing from nothing copies the text ten times.
+const FIRST_TEXT: usize = 8 * 1024;
+const FIRST_ITEMS: usize = 64;
 
 impl Lines {
     pub(crate) fn new(origin: Arc<Origin>) -> Self {
@@ -53,6 +60,7 @@ impl Lines {
             keys: Vec::new(),
             scratch: String::new(),
             ack: None,
+            conn_key: None,
         }
     }
 
@@ -118,12 +126,24 @@ impl LineMaker {
         rec: &WireRecord<'_>,
         conn_key: Option<&str>,
     ) {
+        if batch.items.is_empty() {
+            batch.text.reserve(FIRST_TEXT);
+            batch.items.reserve(FIRST_ITEMS);
+        }
         if rec.level() <= self.level {
             // Only the record's own writes could fail, into a String.
             let _ = self.formatter.format_record(rec, &mut batch.text);
         }
         let key = match conn_key {
-            Some(key) => batch.key_index(key),
+            // The same for every line of the connection: looked up once.
+            Some(key) => match batch.conn_key {
+                Some(index) => index,
+                None => {
+                    let index = batch.key_index(key);
+                    batch.conn_key = Some(index);
+                    index
+                }
+            },
             None => {
                 let mut key = std::mem::take(&mut batch.scratch);
                 let index = if self.router.key(rec, &mut key) {

@@ -1,0 +1,135 @@
+//! The end-to-end bench (`examples/bench`) still runs and still counts: a
+//! small run of every scenario, and a small scaling run with its chart, in a
+//! folder of their own. Nothing here is about speed.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Builds the bench example (a no-op when it is fresh) and returns its path.
+fn bench_exe() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--example", "bench"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build --example bench");
+    assert!(status.success(), "cargo build --example bench: {status}");
+    // tests run from target/<profile>/deps/; examples live in target/<profile>/examples/.
+    let exe = std::env::current_exe().expect("test executable");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    profile_dir.join("examples").join("bench")
+}
+
+/// Runs the bench with `args`, killed after `limit`; returns its stdout.
+fn run(args: &[&str], limit: Duration) -> (bool, String) {
+    let mut child = Command::new(bench_exe())
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the bench");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the bench did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    (out.status.success(), stdout)
+}
+
+#[test]
+fn every_scenario_runs_counts_every_line_and_prints_the_targets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_str().expect("utf-8 temp path");
+    let (ok, out) = run(
+        &[
+            "--workers",
+            "2",
+            "--events",
+            "3000",
+            "--runs",
+            "2",
+            "--root",
+            root,
+        ],
+        Duration::from_secs(300),
+    );
+    assert!(ok, "{out}");
+    for scenario in [
+        "pipeline",
+        "pipeline-consolidated",
+        "baseline-a",
+        "baseline-b",
+        "floor",
+    ] {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(&format!("| {scenario} |")))
+            .unwrap_or_else(|| panic!("no row for {scenario} in:\n{out}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        // | name | runs | events | ... | lost | duplicated | peak RSS | load |
+        assert_eq!(cells[2], "2", "runs: {row}");
+        assert_eq!(cells[3], "6000", "events: {row}");
+        assert_eq!(cells[cells.len() - 5], "0", "lost: {row}");
+        assert_eq!(cells[cells.len() - 4], "0", "duplicated: {row}");
+    }
+    assert!(
+        out.contains("consolidated + per-process ≥ 1.5× baseline A"),
+        "{out}"
+    );
+    assert!(out.contains("load before:"), "{out}");
+    assert!(!out.contains("FAILED"), "{out}");
+}
+
+#[test]
+fn the_scaling_run_draws_its_chart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_str().expect("utf-8 temp path");
+    let svg = dir.path().join("scaling.svg");
+    let (ok, out) = run(
+        &[
+            "--scaling",
+            "1,2,4",
+            "--scaling-total",
+            "4000",
+            "--runs",
+            "1",
+            "--root",
+            root,
+            "--svg",
+            svg.to_str().expect("utf-8 temp path"),
+        ],
+        Duration::from_secs(300),
+    );
+    assert!(ok, "{out}");
+    for workers in [1, 2, 4] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("| {workers} |"))),
+            "no row for {workers} workers in:\n{out}"
+        );
+    }
+    let chart = std::fs::read_to_string(&svg).expect("the chart");
+    assert!(
+        chart.starts_with("<svg"),
+        "{}",
+        &chart[..chart.len().min(200)]
+    );
+    assert!(chart.contains("baseline A"), "no legend in the chart");
+}
