@@ -12,11 +12,31 @@ pub(super) struct Cursor<'a> {
     pub(super) buf: &'a [u8],
     pub(super) pos: usize,
     pub(super) base: usize,
+    /// The bytes from `pos` on were decoded once already, by the same
+    /// reads in the same order, without error (see [`Cursor::validated`]):
+    /// their strings are known to be UTF-8.
+    validated: bool,
 }
 
 impl<'a> Cursor<'a> {
     pub(super) fn new(buf: &'a [u8], base: usize) -> Self {
-        Self { buf, pos: 0, base }
+        Self {
+            buf,
+            pos: 0,
+            base,
+            validated: false,
+        }
+    }
+
+    /// This cursor, marked as read once already without error by the same
+    /// sequence of reads it will now make again (the decoder validates an
+    /// event's spans and fields when it decodes the frame; iterating over
+    /// them later reads the same bytes the same way). Its strings, and those
+    /// of the blobs it hands out, then skip UTF-8 validation: each string of
+    /// a frame is validated once, not once per pass.
+    pub(super) fn validated(mut self) -> Self {
+        self.validated = true;
+        self
     }
 
     pub(super) fn offset(&self) -> usize {
@@ -75,7 +95,9 @@ impl<'a> Cursor<'a> {
     pub(super) fn blob(&mut self, what: &'static str) -> Result<Cursor<'a>, WireError> {
         let len = self.u32(what)? as usize;
         let base = self.offset();
-        Ok(Cursor::new(self.take(len, what)?, base))
+        let mut blob = Cursor::new(self.take(len, what)?, base);
+        blob.validated = self.validated;
+        Ok(blob)
     }
 
     /// A `u32` length followed by that many bytes of UTF-8, validated with
@@ -85,6 +107,13 @@ impl<'a> Cursor<'a> {
         let len = self.u32(what)? as usize;
         let offset = self.offset();
         let bytes = self.take(len, what)?;
+        if self.validated {
+            // SAFETY: a validated cursor re-reads, with the same reads in the
+            // same order, bytes that an earlier pass decoded without error
+            // (see `validated`), so this is the very slice whose UTF-8 that
+            // pass checked; `buf` is a shared borrow and cannot have changed.
+            return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+        }
         simdutf8::basic::from_utf8(bytes).map_err(|_| WireError::InvalidUtf8 { what, offset })
     }
 

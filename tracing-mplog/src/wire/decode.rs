@@ -267,14 +267,12 @@ impl<'a> EventView<'a> {
             c.str("span.name")?;
             validate_fields(c.blob("span.fields")?)?;
         }
-        let spans = Cursor {
-            buf: &c.buf[..c.pos],
-            pos: spans_start,
-            base: c.base,
-        };
+        let mut spans = Cursor::new(&c.buf[..c.pos], c.base);
+        spans.pos = spans_start;
+        let spans = spans.validated();
         let fields = c.blob("event.fields")?;
-        validate_fields(fields)?;
-        let message = find_message(fields);
+        let message = validate_fields(fields)?;
+        let fields = fields.validated();
         Ok(Self {
             seq,
             timestamp_ns,
@@ -380,24 +378,21 @@ fn opt_str<'a>(
     }
 }
 
-fn validate_fields(mut c: Cursor<'_>) -> Result<(), WireError> {
-    while c.remaining() > 0 {
-        read_field(&mut c)?;
-    }
-    Ok(())
-}
-
-fn find_message<'a>(mut c: Cursor<'a>) -> Option<(&'a str, usize)> {
+/// Decodes every field of a list (validating it) and returns the message:
+/// the first field named `message` holding a string or `Debug` text, with
+/// where it starts.
+fn validate_fields(mut c: Cursor<'_>) -> Result<Option<(&str, usize)>, WireError> {
+    let mut message = None;
     while c.remaining() > 0 {
         let at = c.pos;
-        let field = read_field(&mut c).ok()?;
-        if field.name == "message" {
+        let field = read_field(&mut c)?;
+        if message.is_none() && field.name == "message" {
             if let Value::Str(m) | Value::Debug(m) = field.value {
-                return Some((m, at));
+                message = Some((m, at));
             }
         }
     }
-    None
+    Ok(message)
 }
 
 fn read_field<'a>(c: &mut Cursor<'a>) -> Result<Field<'a>, WireError> {
