@@ -1,7 +1,6 @@
 //! [`SinkHandle`]: the running sink, and its shutdown.
 
 use std::fs;
-use std::net::Shutdown;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -115,7 +114,7 @@ impl SinkHandle {
             .unwrap_or_else(PoisonError::into_inner)
             .values()
         {
-            let _ = stream.shutdown(Shutdown::Both);
+            let _ = stream.ask_to_leave();
         }
         let readers = std::mem::take(
             &mut *shared

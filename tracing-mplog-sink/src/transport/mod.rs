@@ -76,10 +76,17 @@ pub(crate) enum Closer {
 }
 
 impl Closer {
-    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    /// Asks the worker to leave (a graceful sink shutdown) without losing
+    /// what it already sent. A Unix socket keeps what is queued readable
+    /// after `SHUT_RD`, and the worker's next send fails at once: both
+    /// directions are shut. TCP drops what is queued, and what is still on
+    /// its way, at `SHUT_RD`: only the write side is shut, the worker sees
+    /// the end of the stream and leaves at a frame boundary, and the reader
+    /// reads everything it sent until then.
+    pub(crate) fn ask_to_leave(&self) -> io::Result<()> {
         match self {
-            Closer::Unix(s) => s.shutdown(how),
-            Closer::Tcp(s) => s.shutdown(how),
+            Closer::Unix(s) => s.shutdown(Shutdown::Both),
+            Closer::Tcp(s) => s.shutdown(Shutdown::Write),
         }
     }
 }
