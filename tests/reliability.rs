@@ -169,6 +169,21 @@ impl Drop for Tmpfs {
     }
 }
 
+/// Free bytes of the file system holding `path` (0 if it cannot be read).
+fn free_bytes(path: &std::path::Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return 0;
+    };
+    // SAFETY: `c` is a valid C string and `st` a valid out pointer for the
+    // duration of the call.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    st.f_bavail.saturating_mul(st.f_frsize)
+}
+
 #[test]
 fn a_full_disk_is_reported_counted_and_survived() {
     if !is_root() {
@@ -184,16 +199,22 @@ fn a_full_disk_is_reported_counted_and_survived() {
     let sink = s.sink().process_key([]).start().expect("sink");
     let child = s.worker(1, EVENTS, &["--sleep-us", "100"]).spawn_guarded();
     // Wait until the file has grown close to the disk's size.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while sink.files().is_empty()
         || std::fs::metadata(s.logdir().join("all.log")).map_or(0, |m| m.len()) < 100 * 1024
     {
         assert!(Instant::now() < deadline, "the disk never filled");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // ~0.7 MB/s of lines: within 0.7 s the 128 KiB disk is certainly full
-    // (the sink writes 64 KiB buffers, so the file alone does not show it).
-    std::thread::sleep(Duration::from_millis(700));
+    // Wait until the disk is full (the sink writes 64 KiB buffers, so the
+    // file alone does not show it; on a loaded machine the sink may take a
+    // while to get there), then give the writer time to meet ENOSPC on its
+    // next write: it writes at least every 100 ms while the worker logs.
+    while free_bytes(&s.logdir()) > 0 {
+        assert!(Instant::now() < deadline, "the disk never filled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
     // Space comes back while the worker is still logging.
     fs.resize("16m");
     wait_ok(child);
