@@ -140,7 +140,7 @@ mod tests {
             window = "1m"
             "#,
         )
-        .unwrap();
+        .expect("valid");
         assert_eq!(rules.len(), 2);
         assert_eq!(rules[0].command.len(), 3);
         assert_eq!(rules[1].count, 20);
@@ -148,17 +148,19 @@ mod tests {
 
     #[test]
     fn errors_name_the_rule_and_the_key() {
-        let e = parse_text("[[alert]]\nname = \"x\"\non = \"nope\"\n").unwrap_err();
+        let e = parse_text("[[alert]]\nname = \"x\"\non = \"nope\"\n").expect_err("an error");
         assert!(e.contains("alert `x`") && e.contains("`on`"), "{e}");
-        let e = parse_text("[[alert]]\nname = \"y\"\non = \"match\"\nregex = \"(\"\n").unwrap_err();
+        let e = parse_text("[[alert]]\nname = \"y\"\non = \"match\"\nregex = \"(\"\n")
+            .expect_err("an error");
         assert!(e.contains("alert `y`") && e.contains("`regex`"), "{e}");
         let e = parse_text("[[alert]]\nname = \"z\"\non = \"silence\"\nafter = \"soon\"\n")
-            .unwrap_err();
+            .expect_err("an error");
         assert!(e.contains("alert `z`") && e.contains("`after`"), "{e}");
-        let e =
-            parse_text("[[alert]]\nname = \"g\"\non = \"level\"\nprocess = \"a[\"\n").unwrap_err();
+        let e = parse_text("[[alert]]\nname = \"g\"\non = \"level\"\nprocess = \"a[\"\n")
+            .expect_err("an error");
         assert!(e.contains("`process`"), "{e}");
-        let e = parse_text("[[alert]]\nname = \"k\"\non = \"level\"\ncolour = 1\n").unwrap_err();
+        let e = parse_text("[[alert]]\nname = \"k\"\non = \"level\"\ncolour = 1\n")
+            .expect_err("an error");
         assert!(e.contains("`colour`") && e.contains("unknown key"), "{e}");
     }
 }

@@ -271,13 +271,13 @@ mod tests {
     #[test]
     fn every_bad_key_is_named() {
         let mut r = AlertRule::new("x", AlertOn::Match);
-        assert_eq!(r.validate().unwrap_err().key, "regex");
+        assert_eq!(r.validate().expect_err("an error").key, "regex");
         r.regex = Some("a".into());
         r.process = Some("w[".into());
-        assert_eq!(r.validate().unwrap_err().key, "process");
+        assert_eq!(r.validate().expect_err("an error").key, "process");
         r.process = Some("w*".into());
         r.webhook = Some("https://x/".into());
-        assert_eq!(r.validate().unwrap_err().key, "webhook");
+        assert_eq!(r.validate().expect_err("an error").key, "webhook");
         r.webhook = Some("http://127.0.0.1:9/hook".into());
         assert!(r.validate().is_ok());
         assert!("nope".parse::<AlertOn>().is_err());
@@ -286,12 +286,12 @@ mod tests {
 
     #[test]
     fn urls_get_a_port_and_a_path() {
-        let u = parse_url("http://localhost").unwrap();
+        let u = parse_url("http://localhost").expect("valid");
         assert_eq!(
             (u.authority.as_str(), u.path.as_str()),
             ("localhost:80", "/")
         );
-        let u = parse_url("http://[::1]:81/a/b").unwrap();
+        let u = parse_url("http://[::1]:81/a/b").expect("valid");
         assert_eq!(
             (u.authority.as_str(), u.path.as_str()),
             ("[::1]:81", "/a/b")
