@@ -184,9 +184,9 @@ impl Evaluator {
                         }
                     }
                     AlertOn::Match => {
-                        let line = batch.line(i);
+                        let line = batch.line(i).trim_end_matches(['\n', '\r']);
                         if c.regex.as_ref().is_some_and(|re| re.is_match(line)) {
-                            let line = line.trim_end().to_owned();
+                            let line = line.to_owned();
                             self.fire(r, origin, || Firing {
                                 message: Some(line),
                                 level: Some(item.level),
