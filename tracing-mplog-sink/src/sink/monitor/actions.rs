@@ -29,20 +29,32 @@ pub(crate) fn run(shared: &Shared, firings: &flume::Receiver<Firing>) {
     // (rule, process, pid) → the last event time when it fired.
     let mut silent: HashMap<(usize, String, u32), Option<SystemTime>> = HashMap::new();
     let mut checked = Instant::now();
+    // At shutdown, the queued firings get one action timeout in all.
+    let mut stopping: Option<Instant> = None;
     loop {
         match firings.recv_timeout(TICK) {
-            Ok(firing) => act(shared, &firing),
+            Ok(firing) => {
+                if monitor.stop.load(Ordering::Acquire) {
+                    let since = *stopping.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= ACTION_TIMEOUT {
+                        let counts = &monitor.alerts[firing.rule];
+                        counts.failures.fetch_add(1, Ordering::Relaxed);
+                        eprintln!(
+                            "{SINK_TARGET}: alert `{}`: not run: the sink is shutting down",
+                            monitor.rules[firing.rule].rule.name
+                        );
+                        continue;
+                    }
+                }
+                act(shared, &firing);
+            }
             Err(flume::RecvTimeoutError::Timeout) => {
                 if monitor.stop.load(Ordering::Acquire) {
                     break;
                 }
             }
-            Err(flume::RecvTimeoutError::Disconnected) => {
-                if monitor.stop.load(Ordering::Acquire) {
-                    break;
-                }
-                thread::sleep(TICK);
-            }
+            // The writer ended (shutdown): every firing has been run.
+            Err(flume::RecvTimeoutError::Disconnected) => break,
         }
         if checked.elapsed() >= TICK {
             checked = Instant::now();

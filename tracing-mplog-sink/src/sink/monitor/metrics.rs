@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -179,23 +179,43 @@ pub(crate) fn render(shared: &Shared) -> String {
     text
 }
 
-/// Binds `addr` and serves `/metrics` until the monitor stops.
+/// Wakes the HTTP thread at shutdown.
+pub(crate) struct Unblock(Arc<tiny_http::Server>);
+
+impl Unblock {
+    pub(crate) fn unblock(&self) {
+        self.0.unblock();
+    }
+}
+
+impl std::fmt::Debug for Unblock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Unblock")
+    }
+}
+
+/// Binds `addr` and serves `/metrics` until the monitor stops (and
+/// [`tiny_http::Server::unblock`] wakes the thread).
 pub(crate) fn serve(
     shared: &Arc<Shared>,
     addr: SocketAddr,
-) -> Result<(JoinHandle<()>, SocketAddr), SinkError> {
+) -> Result<(JoinHandle<()>, SocketAddr, Unblock), SinkError> {
     let server = tiny_http::Server::http(addr).map_err(|e| SinkError::Io {
         context: "cannot listen for metrics on",
         path: addr.to_string().into(),
         source: std::io::Error::other(e.to_string()),
     })?;
     let bound = server.server_addr().to_ip().unwrap_or(addr);
+    let server = Arc::new(server);
+    let for_thread = Arc::clone(&server);
     let shared = Arc::clone(shared);
     let handle = thread::Builder::new()
         .name("mplog-metrics".into())
         .spawn(move || {
+            let server = for_thread;
             while !shared.monitor.stop.load(Ordering::Acquire) {
-                let Ok(Some(request)) = server.recv_timeout(Duration::from_millis(200)) else {
+                // Err: a failed accept, or the unblock at shutdown.
+                let Ok(request) = server.recv() else {
                     continue;
                 };
                 let ok = request.method() == &tiny_http::Method::Get
@@ -221,5 +241,5 @@ pub(crate) fn serve(
             thread: "metrics",
             source,
         })?;
-    Ok((handle, bound))
+    Ok((handle, bound, Unblock(server)))
 }

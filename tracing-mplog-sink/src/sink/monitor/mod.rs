@@ -243,6 +243,7 @@ impl Drop for ConnGuard<'_> {
 pub(crate) struct Running {
     monitor: Arc<Monitor>,
     http: Option<JoinHandle<()>>,
+    server: Option<metrics::Unblock>,
     alerts: Option<JoinHandle<()>>,
     /// Where `/metrics` is served.
     pub(crate) metrics_addr: Option<SocketAddr>,
@@ -258,12 +259,12 @@ impl Running {
         firings: flume::Receiver<eval::Firing>,
     ) -> Result<Running, SinkError> {
         let monitor = Arc::clone(&shared.monitor);
-        let (http, metrics_addr) = match addr {
+        let (http, metrics_addr, server) = match addr {
             Some(addr) => {
-                let (h, a) = metrics::serve(shared, addr)?;
-                (Some(h), Some(a))
+                let (h, a, s) = metrics::serve(shared, addr)?;
+                (Some(h), Some(a), Some(s))
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         let alerts = if monitor.rules.is_empty() {
             None
@@ -282,6 +283,7 @@ impl Running {
         Ok(Running {
             monitor,
             http,
+            server,
             alerts,
             metrics_addr,
         })
@@ -291,6 +293,9 @@ impl Running {
     /// still queued (the writer has ended: its sender is gone) and ends.
     pub(crate) fn stop(&mut self) {
         self.monitor.stop.store(true, Ordering::Release);
+        if let Some(server) = &self.server {
+            server.unblock();
+        }
         for h in [self.http.take(), self.alerts.take()].into_iter().flatten() {
             if h.join().is_err() {
                 eprintln!("{}: a monitor thread panicked", super::writer::SINK_TARGET);
