@@ -500,3 +500,42 @@ command = ["sleep", "600"]
     drop(quiet);
     sink.stop();
 }
+
+#[test]
+fn processes_that_ended_leave_the_metrics_after_the_retention() {
+    let s = Setup::new();
+    let sink = s
+        .sink()
+        .metrics_listen("127.0.0.1:0")
+        .metrics_retention(Duration::from_secs(2))
+        .start()
+        .expect("start the sink");
+    let addr = sink.metrics_addr().expect("metrics address");
+    assert!(addr.ip().is_loopback());
+    let addr = addr.to_string();
+    wait_ok(s.worker_for(&sink, 6, 10, &[]).spawn_guarded());
+    let ended = Instant::now();
+    let body = scrape_until(&addr, "worker 6 ended", |b| {
+        metric(
+            b,
+            "mplog_process_state",
+            &[("process", "worker-6"), ("state", "clean")],
+        ) == Some(1.0)
+    });
+    // Still there within the retention (unless the machine was very slow).
+    if ended.elapsed() < Duration::from_secs(1) {
+        assert!(body.contains("process=\"worker-6\""), "{body}");
+    }
+    scrape_until(&addr, "worker 6 dropped from the series", |b| {
+        !b.contains("process=\"worker-6\"")
+    });
+    assert!(ended.elapsed() >= Duration::from_secs(2));
+    // The counts that are not per process stay.
+    let body = get(&addr, "/metrics");
+    assert_eq!(
+        metric(&body, "mplog_disconnects_total", &[("clean", "true")]),
+        Some(1.0)
+    );
+    let report = sink.shutdown().expect("shutdown");
+    assert_eq!(report.processes[0].received, 10);
+}

@@ -309,6 +309,19 @@ impl super::Builder {
     /// `HOST:PORT`, or a bare `PORT` on loopback (127.0.0.1). Port 0 picks
     /// a free port: see [`SinkHandle::metrics_addr`](super::SinkHandle::metrics_addr).
     /// Default: no metrics endpoint.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let sink = tracing_mplog_sink::Sink::builder()
+    ///     .listen(format!("unix:{}", dir.path().join("log.sock").display()).parse()?)
+    ///     .logdir(dir.path())
+    ///     .metrics_listen("127.0.0.1:0")
+    ///     .start()?;
+    /// let addr = sink.metrics_addr().expect("serving");
+    /// assert!(addr.ip().is_loopback() && addr.port() != 0);
+    /// # Ok(()) }
+    /// ```
     pub fn metrics_listen(mut self, addr: impl Into<String>) -> Self {
         self.monitor_mut().listen = Some(addr.into());
         self
