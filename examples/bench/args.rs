@@ -13,6 +13,10 @@ pub(crate) const NETWORK: [&str; 4] = [
     "pipeline-tls-ack",
 ];
 
+/// The pipeline with the monitor on (`/metrics` served, two alert rules):
+/// run when named in `--only`, beside `pipeline` for the overhead row.
+pub(crate) const MONITOR: &str = "pipeline-monitor";
+
 /// Every scenario the table mode runs by default, in the order it runs them.
 pub(crate) const SCENARIOS: [&str; 5] = [
     "pipeline",
@@ -30,8 +34,9 @@ usage: bench [--workers N] [--events M] [--runs R] [--only S1,S2,..] [--python] 
   --events M         events per worker, default 1000000
   --runs R           runs of every scenario (interleaved), default 3
   --only LIST        scenarios among pipeline, pipeline-consolidated, baseline-a,
-                     baseline-b, floor, and the --network ones (default: all but
-                     the --network ones)
+                     baseline-b, floor, pipeline-monitor (the pipeline with
+                     /metrics and two alert rules) and the --network ones
+                     (default: all but pipeline-monitor and the --network ones)
   --python           also the Python peers (scripts/bench_python.sh)
   --network          also the pipeline over loopback tcp:// and tls://, with and
                      without acknowledged delivery (pipeline-tcp, pipeline-tcp-ack,
@@ -113,11 +118,11 @@ impl Args {
         if a.workers == 0 || a.events == 0 || a.runs == 0 || a.scaling.contains(&0) {
             return Err("--workers, --events, --runs and --scaling must be at least 1".into());
         }
-        if let Some(bad) = a
-            .only
-            .iter()
-            .find(|s| !SCENARIOS.contains(&s.as_str()) && !NETWORK.contains(&s.as_str()))
-        {
+        if let Some(bad) = a.only.iter().find(|s| {
+            !SCENARIOS.contains(&s.as_str())
+                && !NETWORK.contains(&s.as_str())
+                && s.as_str() != MONITOR
+        }) {
             return Err(format!("--only: unknown scenario `{bad}`").into());
         }
         Ok(a)
@@ -128,8 +133,9 @@ impl Args {
         SCENARIOS
             .into_iter()
             .chain(NETWORK)
+            .chain([MONITOR])
             .filter(|s| match self.only.is_empty() {
-                true => SCENARIOS.contains(s) || self.network,
+                true => SCENARIOS.contains(s) || (self.network && NETWORK.contains(s)),
                 false => self.only.iter().any(|o| o == s),
             })
             .collect()

@@ -71,6 +71,7 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
         let outcome = match scenario.as_str() {
             "pipeline" => pipeline::run(&args, false, Transport::Unix)?,
             "pipeline-consolidated" => pipeline::run(&args, true, Transport::Unix)?,
+            "pipeline-monitor" => pipeline::run(&args, false, Transport::Unix)?,
             "pipeline-tcp" => pipeline::run(&args, false, Transport::Tcp { ack: false })?,
             "pipeline-tcp-ack" => pipeline::run(&args, false, Transport::Tcp { ack: true })?,
             "pipeline-tls" => pipeline::run(&args, false, Transport::Tls { ack: false })?,

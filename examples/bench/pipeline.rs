@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 
 use tracing_mplog::Endpoint;
 use tracing_mplog_sink::format::FormatLevel;
+use tracing_mplog_sink::sink::{AlertOn, AlertRule};
 use tracing_mplog_sink::{ProcessKey, Sink};
 
 use crate::args::Args;
@@ -77,6 +78,21 @@ pub(crate) fn run(
                 .tls_key(key)
         }
     };
+    // `pipeline-monitor`: the same, with `/metrics` served and two alert
+    // rules evaluated on every event (the monitor's overhead row).
+    let monitored = args.scenario.as_deref() == Some(crate::args::MONITOR);
+    let builder = if monitored {
+        let mut burst = AlertRule::new("error-burst", AlertOn::Level);
+        burst.count = 20;
+        let mut panics = AlertRule::new("panics", AlertOn::Match);
+        panics.regex = Some("panicked at".to_owned());
+        builder
+            .metrics_listen("127.0.0.1:0")
+            .alert(burst)
+            .alert(panics)
+    } else {
+        builder
+    };
     let handle = builder
         .logdir(&logdir)
         .name("bench")
@@ -142,6 +158,7 @@ pub(crate) fn run(
     }
     let name = match (transport, consolidated_only) {
         (Transport::Unix, true) => "pipeline-consolidated",
+        (Transport::Unix, false) if monitored => crate::args::MONITOR,
         (Transport::Unix, false) => "pipeline",
         (Transport::Tcp { ack: false }, _) => "pipeline-tcp",
         (Transport::Tcp { ack: true }, _) => "pipeline-tcp-ack",

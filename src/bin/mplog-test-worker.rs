@@ -9,7 +9,7 @@
 //! mplog-test-worker --id K --events N [--sleep-us U] [--threads T]
 //!                   [--mode init|drop-newest:CAPACITY|hang-after-flush|fork:M
 //!                          |flush-every:K|connect-raw|outage:M|log-dep|log-own|fork-load:F
-//!                          |fork-load-composed:F]
+//!                          |fork-load-composed:F|errors]
 //! ```
 //!
 //! - `init` (default): `tracing_mplog::worker::init()`, log, drop the guard.
@@ -51,6 +51,10 @@
 //!   as `own-logger: MESSAGE` on stdout, then `worker::init()` (which must
 //!   keep it), then log as `log-dep` does.
 //!
+//! - `errors`: `worker::init()`, log `N` numbered events at ERROR
+//!   (`w{id} e{n}`), then one ERROR `thread 'main' panicked at src/job.rs:7:5:
+//!   boom`, flush and drop the guard (for the monitor's alert tests).
+//!
 //! With `--threads T`, events are spread over T threads (each thread logs
 //! its own numbered series as worker `id * 100 + thread`).
 
@@ -82,6 +86,7 @@ enum Mode {
     LogOwn,
     ForkLoad(u64),
     ForkLoadComposed(u64),
+    Errors,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -112,6 +117,7 @@ fn parse_args() -> Result<Args, String> {
                     None if value == "connect-raw" => Mode::ConnectRaw,
                     None if value == "log-dep" => Mode::LogDep,
                     None if value == "log-own" => Mode::LogOwn,
+                    None if value == "errors" => Mode::Errors,
                     Some(("flush-every", k)) => Mode::FlushEvery(
                         k.parse::<u64>()
                             .map_err(|e| format!("--mode {value}: {e}"))?
@@ -254,6 +260,15 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         Mode::LogDep => {
             let _guard = tracing_mplog::worker::init()?;
             dep::work(args.id, args.events);
+        }
+        Mode::Errors => {
+            let guard = tracing_mplog::worker::init()?;
+            let id = args.id;
+            for n in 1..=args.events {
+                tracing::error!(n, "w{id} e{n}");
+            }
+            tracing::error!("thread 'main' panicked at src/job.rs:7:5: boom");
+            guard.flush()?;
         }
         Mode::LogOwn => {
             log::set_logger(&dep::OWN_LOGGER)?;

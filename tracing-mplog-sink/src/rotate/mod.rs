@@ -101,6 +101,8 @@ pub struct RotatingFile {
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
     retention: Option<Retention>,
+    /// Rotations done so far (read by the sink's metrics).
+    rotations: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug)]
@@ -193,6 +195,7 @@ impl RotatingFile {
             }),
             schedule,
             retention,
+            rotations: std::sync::atomic::AtomicU64::new(0),
         };
         if !b.delay {
             let mut state = this.lock();
@@ -231,6 +234,11 @@ impl RotatingFile {
         if let Some(retention) = &self.retention {
             retention.wait_idle();
         }
+    }
+
+    /// How many times the file was rotated (renamed out) so far.
+    pub fn rotations(&self) -> u64 {
+        self.rotations.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many background operations (compressing, deleting) have failed.
@@ -404,6 +412,8 @@ impl RotatingFile {
         let (target, stamp, seq) = st.namer.next(stamp);
         fs::rename(&self.path, &target)?;
         st.namer.commit(stamp, seq);
+        self.rotations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(retention) = &self.retention {
             retention.request_sweep();
         }

@@ -14,6 +14,7 @@ use tracing_mplog::{Endpoint, wire};
 
 use super::bind::{Net, Token, bind_all};
 use super::lines::LineMaker;
+use super::monitor::{Evaluator, Monitor, Running, Watch};
 use super::router::Router;
 use super::seen::SeqStore;
 use super::view::Origin;
@@ -67,6 +68,8 @@ const MIN_FRAME_SIZE: usize = 1024;
 /// | [`max_connections`](Self::max_connections) | 1024 | connections served at once; more are refused |
 /// | [`hello_timeout`](Self::hello_timeout) | 5 s | a connection without a complete hello (and TLS handshake) by then is cut |
 /// | [`clock`](Self::clock) | [`SystemClock`] | time for rotation and the sink's own records |
+/// | [`metrics_listen`](Self::metrics_listen), [`metrics_retention`](Self::metrics_retention) | none, 10 min | serve `GET /metrics`; how long ended processes stay in it |
+/// | [`alert`](Self::alert) | none | alert rules (see `docs/monitoring.md`) |
 ///
 /// Log files are created with mode `0640` and written through a 64 KiB
 /// buffer that is flushed whenever the sink is idle.
@@ -93,6 +96,7 @@ pub struct Builder {
     max_frame_size: usize,
     drain_timeout: Duration,
     clock: Arc<dyn Clock>,
+    monitor: super::monitor::Settings,
 }
 
 impl Default for Builder {
@@ -125,7 +129,12 @@ impl Builder {
             max_frame_size: wire::DEFAULT_MAX_FRAME_SIZE,
             drain_timeout: Duration::from_secs(10),
             clock: Arc::new(SystemClock),
+            monitor: super::monitor::Settings::default(),
         }
+    }
+
+    pub(super) fn monitor_mut(&mut self) -> &mut super::monitor::Settings {
+        &mut self.monitor
     }
 
     /// An endpoint to listen on. Required; call again to listen on
@@ -458,6 +467,7 @@ impl Builder {
         }
         let formatter = format.build()?;
 
+        let (rules, metrics_addr) = self.monitor.check()?;
         check_logdir(&self.logdir)?;
         let router = Router::new(
             &self.logdir,
@@ -483,6 +493,11 @@ impl Builder {
         let (listeners, endpoints, socket_paths) = bound;
 
         let (tx, rx) = flume::bounded(CHANNEL_CAPACITY);
+        let logdir = self.logdir.clone();
+        let monitor = Arc::new(Monitor::new(rules, self.monitor.retention, logdir));
+        let (firing_tx, firings) = flume::bounded(super::monitor::QUEUE);
+        let eval =
+            (!monitor.rules.is_empty()).then(|| Evaluator::new(Arc::clone(&monitor), firing_tx));
         let files = Arc::new(Mutex::new(Vec::new()));
         let own = Origin {
             conn: 0,
@@ -509,6 +524,7 @@ impl Builder {
             clock: Arc::clone(&self.clock),
             files: Arc::clone(&files),
             seq_store: SeqStore::open(&self.logdir, &self.name),
+            watch: Watch::new(Arc::clone(&monitor), eval),
         });
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
@@ -524,6 +540,7 @@ impl Builder {
             max_frame_size: self.max_frame_size,
             allowed_uids,
             lines,
+            monitor,
         });
         let remove_sockets = || {
             for path in &socket_paths {
@@ -541,6 +558,15 @@ impl Builder {
             .name("mplog-writer".into())
             .spawn(move || writer.run(&rx))
             .map_err(cleanup)?;
+        let mut running = match Running::start(&shared, metrics_addr, firings) {
+            Ok(running) => running,
+            Err(e) => {
+                let _ = shared.tx.send(Msg::Shutdown);
+                let _ = writer.join();
+                remove_sockets();
+                return Err(e);
+            }
+        };
         let for_listener = Arc::clone(&shared);
         let listener = match thread::Builder::new()
             .name("mplog-listen".into())
@@ -550,6 +576,7 @@ impl Builder {
             Err(e) => {
                 let _ = shared.tx.send(Msg::Shutdown);
                 let _ = writer.join();
+                running.stop();
                 remove_sockets();
                 return Err(SinkError::Thread {
                     thread: "listener",
@@ -565,6 +592,7 @@ impl Builder {
             clock: self.clock,
             drain_timeout: self.drain_timeout,
             threads: Some((listener, writer)),
+            monitor: Some(running),
         })
     }
 }

@@ -27,6 +27,7 @@ pub struct SinkHandle {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) drain_timeout: Duration,
     pub(super) threads: Option<(JoinHandle<()>, JoinHandle<Tally>)>,
+    pub(super) monitor: Option<super::monitor::Running>,
 }
 
 impl SinkHandle {
@@ -45,6 +46,13 @@ impl SinkHandle {
     /// Connections refused so far, by reason.
     pub fn rejections(&self) -> super::Rejections {
         self.shared.rejects.snapshot()
+    }
+
+    /// Where `GET /metrics` is served, if
+    /// [`metrics_listen`](super::Builder::metrics_listen) was given (with
+    /// the port the system picked for port 0).
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.monitor.as_ref().and_then(|m| m.metrics_addr)
     }
 
     /// A layer writing this process's own events through the sink.
@@ -133,7 +141,11 @@ impl SinkHandle {
             }
         }
         let _ = shared.tx.send(Msg::Shutdown);
-        let tally = writer.join().map_err(|_| SinkError::WriterPanicked)?;
+        let tally = writer.join().map_err(|_| SinkError::WriterPanicked);
+        if let Some(mut monitor) = self.monitor.take() {
+            monitor.stop();
+        }
+        let tally = tally?;
         Ok(tally.into_report(shared.rejects.snapshot()))
     }
 }

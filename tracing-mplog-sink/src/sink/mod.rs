@@ -22,6 +22,7 @@
 //! | `report` | [`SinkReport`], [`ProcessReport`] |
 //! | `builder`, `handle` | [`Builder`] and [`SinkHandle`] |
 //! | `bind` | binding the endpoints; the network settings' checks |
+//! | `monitor` | live counts, `/metrics`, alert rules and their actions |
 
 mod bind;
 mod builder;
@@ -30,6 +31,7 @@ mod handshake;
 mod layer;
 mod lines;
 mod listener;
+mod monitor;
 mod output;
 mod reader;
 mod rejects;
@@ -42,8 +44,8 @@ mod writer;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -52,6 +54,7 @@ use tracing_core::Level;
 pub use builder::Builder;
 pub use handle::SinkHandle;
 pub use layer::SinkLayer;
+pub use monitor::{AlertError, AlertOn, AlertRule};
 pub use rejects::Rejections;
 pub use report::{ProcessReport, SinkReport};
 pub use router::{ParseProcessKeyError, ProcessKey};
@@ -199,6 +202,8 @@ struct Shared {
     allowed_uids: Vec<u32>,
     /// How readers turn events into lines.
     lines: lines::LineMaker,
+    /// Live counts and alert rules.
+    monitor: Arc<monitor::Monitor>,
 }
 
 impl Shared {

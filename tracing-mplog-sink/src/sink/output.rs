@@ -27,6 +27,11 @@ pub(crate) struct Output {
     pub(crate) reported: bool,
     /// When a write last failed.
     pub(crate) last_failure: Option<Instant>,
+    /// Written so far (to its buffer or the file): lines, bytes, failed
+    /// writes; what the monitor reads.
+    pub(crate) lines: u64,
+    pub(crate) bytes: u64,
+    pub(crate) errors: u64,
 }
 
 /// What a write did to a file's health.
@@ -52,6 +57,7 @@ impl Output {
                 }
                 Err(e) => {
                     tally.write_errors += 1;
+                    self.errors += 1;
                     return Err(e.to_string());
                 }
             }
@@ -62,8 +68,11 @@ impl Output {
         while let Some(line) = self.pending.front() {
             if let Err(e) = (&*file).write(line.as_bytes()) {
                 tally.write_errors += 1;
+                self.errors += 1;
                 return Err(e.to_string());
             }
+            self.lines += 1;
+            self.bytes += line.len() as u64;
             self.pending.pop_front();
             self.unflushed += 1;
         }
@@ -109,9 +118,14 @@ impl Output {
             };
             (&*file)
                 .write(line.as_bytes())
-                .map(|_| self.unflushed += 1)
+                .map(|_| {
+                    self.unflushed += 1;
+                    self.lines += 1;
+                    self.bytes += line.len() as u64;
+                })
                 .map_err(|e| {
                     tally.write_errors += 1;
+                    self.errors += 1;
                     e.to_string()
                 })
         });
@@ -132,10 +146,14 @@ impl Output {
         let taken = file.append_buffered(batch.text.as_bytes(), start, ends);
         // Records, as `write` counts them: empty lines are no records.
         let mut at = start;
+        let mut records = 0;
         for &end in &ends[..taken] {
-            self.unflushed += u64::from(end > at);
+            records += u64::from(end > at);
             at = end;
         }
+        self.unflushed += records;
+        self.lines += records;
+        self.bytes += (at - start) as u64;
         taken
     }
 
@@ -148,6 +166,7 @@ impl Output {
                 }
                 Err(e) => {
                     tally.write_errors += 1;
+                    self.errors += 1;
                     Err(e.to_string())
                 }
             },
@@ -178,6 +197,9 @@ impl Outputs {
             failing: false,
             reported: false,
             last_failure: None,
+            lines: 0,
+            bytes: 0,
+            errors: 0,
         });
         self.index.insert(path.to_owned(), self.files.len() - 1);
         self.files.len() - 1

@@ -171,6 +171,8 @@ fn reason(e: &WireError) -> String {
 /// Serves connection `id` to its end: handshake, hello, frames.
 pub(crate) fn run(shared: &Shared, id: u64, accepted: Accepted) {
     let peer = accepted.peer();
+    // Counted open until this reader ends.
+    let _open = shared.monitor.connection(accepted.transport());
     let deadline = Instant::now() + shared.hello_timeout;
     match accepted.establish(POLL.min(shared.hello_timeout), deadline) {
         Ok(conn) => {

@@ -90,6 +90,8 @@ pub(crate) struct Tally {
     procs: HashMap<(u32, i64), Proc>,
     pub(crate) write_errors: u64,
     pub(crate) unwritten: u64,
+    /// Ended connections that had said hello: unclean, clean.
+    pub(crate) disconnects: [u64; 2],
 }
 
 #[derive(Debug)]
@@ -98,6 +100,8 @@ pub(crate) struct Proc {
     /// The highest `seq` written; frames at or below it are resent
     /// duplicates.
     pub(crate) last_seq: u64,
+    /// What the monitor reads.
+    pub(crate) counts: super::monitor::ProcCounts,
 }
 
 impl Tally {
@@ -117,8 +121,14 @@ impl Tally {
                     error: None,
                 },
                 last_seq: 0,
+                counts: Default::default(),
             }
         })
+    }
+
+    /// Every process, in the order of their first hello.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Proc> {
+        self.order.iter().filter_map(|k| self.procs.get(k))
     }
 
     pub(crate) fn into_report(mut self, rejected: super::Rejections) -> SinkReport {

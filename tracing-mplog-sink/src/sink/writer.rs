@@ -110,6 +110,8 @@ pub(crate) struct Config {
     /// The high-water marks of processes in acknowledged mode, and why the
     /// saved ones could not be read, if so.
     pub(crate) seq_store: (SeqStore, Option<String>),
+    /// Live counts and per-event alert rules.
+    pub(crate) watch: super::monitor::Watch,
 }
 
 /// The writer thread's state.
@@ -205,6 +207,7 @@ impl Writer {
                     .tally
                     .process(origin.pid, origin.start_time_ns, &origin.process_name);
                 p.report.connections += 1;
+                self.cfg.watch.opened(&mut self.tally, &origin);
             }
             Msg::Lines(lines) => self.lines(&lines),
             Msg::Dropped {
@@ -221,6 +224,8 @@ impl Writer {
                     DropReason::Oversized => "larger than the maximum frame size",
                     _ => "unknown reason",
                 };
+                let watch = &mut self.cfg.watch;
+                watch.dropped(&mut self.tally, &origin, reason, why, count);
                 self.notice(
                     Level::WARN,
                     &format!(
@@ -251,6 +256,7 @@ impl Writer {
                         ),
                     );
                 }
+                self.cfg.watch.closed(&mut self.tally, &origin, goodbye);
             }
             Msg::Local(body) => {
                 if let Ok(Frame::Event(event)) = Frame::decode(&body) {
@@ -329,6 +335,7 @@ impl Writer {
                     && keys.get(item.key as usize) == Some(&Some(out))
             });
         }
+        self.cfg.watch.batch(&mut self.tally, batch, &fresh);
         self.fresh = fresh;
         let p = self
             .tally
@@ -521,6 +528,7 @@ impl Writer {
             self.report_health(&path, h);
         }
         self.release_acks();
+        self.cfg.watch.publish(&self.tally, &self.outputs);
     }
 
     /// Publishes the acknowledgements of lines now handed to the OS: only

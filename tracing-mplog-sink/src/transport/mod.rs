@@ -140,6 +140,16 @@ impl Listener {
 }
 
 impl Accepted {
+    /// The transport's index in the monitor's list: unix, tcp, tls.
+    pub(crate) fn transport(&self) -> usize {
+        match self {
+            Accepted::Unix(..) => 0,
+            #[cfg(feature = "tls")]
+            Accepted::Tcp { tls: Some(_), .. } => 2,
+            Accepted::Tcp { .. } => 1,
+        }
+    }
+
     pub(crate) fn peer(&self) -> Peer {
         match self {
             Accepted::Unix(_, cred) => Peer::Unix(*cred),

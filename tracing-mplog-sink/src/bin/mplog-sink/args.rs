@@ -176,6 +176,18 @@ pub(crate) struct Args {
     /// Read settings from this TOML file; flags given on the command line override it
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+
+    /// Serve GET /metrics (Prometheus text) on HOST:PORT; a bare PORT is on 127.0.0.1 [default: none]
+    #[arg(long = "metrics-listen", value_name = "HOST:PORT")]
+    pub(crate) metrics_listen: Option<String>,
+
+    /// `[[alert]]` rules: config file only.
+    #[arg(skip)]
+    pub(crate) alerts: Vec<tracing_mplog_sink::sink::AlertRule>,
+
+    /// A subcommand instead of running the sink.
+    #[command(subcommand)]
+    pub(crate) command: Option<crate::status::Command>,
 }
 
 /// `unix:PATH`, `tcp://HOST:PORT`, `tls://HOST:PORT` (the library's parser;

@@ -56,6 +56,8 @@ pub(crate) const KEYS: &[&str] = &[
     "token-file",
     "insecure",
     "max-connections",
+    "metrics-listen",
+    "alert",
 ];
 
 /// Where a setting's value came from, to name it in an error.
@@ -134,6 +136,10 @@ pub(crate) struct Config {
     pub(crate) per_key_level: Option<Level>,
     pub(crate) echo_level: Option<Level>,
     pub(crate) echo: bool,
+    /// `GET /metrics` on this address, if given.
+    pub(crate) metrics_listen: Option<String>,
+    /// The config file's `[[alert]]` rules.
+    pub(crate) alerts: Vec<tracing_mplog_sink::sink::AlertRule>,
     /// Where each key's value came from (keys absent: the default).
     sources: BTreeMap<String, Source>,
 }
@@ -258,6 +264,8 @@ impl FileReader<'_> {
                 a.echo_level = Some(string(value).and_then(values::parse_level).map_err(bad)?);
             }
             "echo" => a.echo = Some(boolean(value).map_err(bad)?),
+            "metrics-listen" => a.metrics_listen = Some(string(value).map_err(bad)?.to_owned()),
+            "alert" => a.alerts = crate::alerts::parse(self.path, value)?,
             other => unreachable!("key `{other}` is in KEYS but not handled"),
         }
         Ok(())
@@ -482,6 +490,8 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
     let per_key_level = pick!(per_key_level, "per-key-level");
     let echo_level = pick!(echo_level, "echo-level");
     let echo = pick!(echo, "echo").unwrap_or(false);
+    let metrics_listen = pick!(metrics_listen, "metrics-listen");
+    let alerts = file.alerts;
 
     let process_key = if !flags.process_key.is_empty() {
         sources.insert("process-key".to_owned(), Source::Flag);
@@ -559,6 +569,8 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
         per_key_level,
         echo_level,
         echo,
+        metrics_listen,
+        alerts,
         sources,
     };
     check_formats(&config)?;

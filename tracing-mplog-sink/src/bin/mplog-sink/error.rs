@@ -48,6 +48,17 @@ pub(crate) enum CliError {
         value: String,
         reason: String,
     },
+    /// An `[[alert]]` table of the config file is invalid.
+    #[error("config file {}: alert `{rule}`: key `{key}`: {reason}", path.display())]
+    Alert {
+        path: PathBuf,
+        rule: String,
+        key: String,
+        reason: String,
+    },
+    /// `mplog-sink status` found no sink answering.
+    #[error("no sink answers at {addr}: {reason}")]
+    NoSink { addr: String, reason: String },
     /// Neither the command line nor the config file gives the endpoint.
     #[error(
         "no endpoint: give --listen unix:PATH (or tcp://HOST:PORT, tls://HOST:PORT) or `listen` in the config file"
@@ -91,12 +102,14 @@ impl CliError {
             | CliError::UnknownKey { .. }
             | CliError::DuplicateKey { .. }
             | CliError::BadValue { .. }
+            | CliError::Alert { .. }
             | CliError::MissingListen
             | CliError::Invalid { .. }
             | CliError::Zone { .. } => EXIT_USAGE,
-            CliError::Signals { .. } | CliError::Start { .. } | CliError::Shutdown { .. } => {
-                EXIT_RUNTIME
-            }
+            CliError::Signals { .. }
+            | CliError::Start { .. }
+            | CliError::Shutdown { .. }
+            | CliError::NoSink { .. } => EXIT_RUNTIME,
         }
     }
 }

@@ -5,11 +5,13 @@
 //! `listening on <endpoint>` to stderr, and on SIGTERM or SIGINT drains
 //! every connection and prints the report.
 
+mod alerts;
 mod args;
 mod config;
 mod error;
 mod run;
 mod signals;
+mod status;
 mod values;
 
 use std::process::ExitCode;
@@ -20,7 +22,10 @@ use crate::args::Args;
 use crate::error::CliError;
 
 fn main() -> ExitCode {
-    let flags = Args::parse();
+    let mut flags = Args::parse();
+    if let Some(command) = flags.command.take() {
+        return command.run();
+    }
     match load(flags) {
         Ok(config) => match run::run(&config) {
             Ok(()) => ExitCode::SUCCESS,

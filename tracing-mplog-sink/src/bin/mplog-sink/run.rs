@@ -32,6 +32,12 @@ pub(crate) fn builder(config: &Config) -> sink::Builder {
         .backup_count(config.backup_count)
         .compress(config.compress)
         .echo(config.echo);
+    if let Some(addr) = &config.metrics_listen {
+        b = b.metrics_listen(addr.clone());
+    }
+    for rule in &config.alerts {
+        b = b.alert(rule.clone());
+    }
     if let Some(level) = config.consolidated_level {
         b = b.consolidated_level(level);
     }
@@ -84,6 +90,9 @@ pub(crate) fn run(config: &Config) -> Result<(), CliError> {
         .map_err(|error| start_error(config, error))?;
     for endpoint in handle.endpoints() {
         eprintln!("listening on {endpoint}");
+    }
+    if let Some(addr) = handle.metrics_addr() {
+        eprintln!("metrics on http://{addr}/metrics");
     }
 
     let signal = signals.wait();

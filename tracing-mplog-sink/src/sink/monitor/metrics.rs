@@ -1,0 +1,245 @@
+//! `GET /metrics`: the Prometheus text format, encoded by the official
+//! `prometheus-client` crate from the writer's snapshot and the atomics,
+//! served by `tiny_http` on its own thread.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::UNIX_EPOCH;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use super::{LEVELS, Monitor, TRANSPORTS};
+use crate::sink::{Shared, SinkError};
+
+type Labels = Vec<(String, String)>;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn counter(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, Counter> {
+    let f = Family::<Labels, Counter>::default();
+    registry.register(name, help, f.clone());
+    f
+}
+
+fn gauge(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, Gauge> {
+    let f = Family::<Labels, Gauge>::default();
+    registry.register(name, help, f.clone());
+    f
+}
+
+/// The metrics, in the Prometheus text exposition format.
+pub(crate) fn render(shared: &Shared) -> String {
+    let monitor: &Monitor = &shared.monitor;
+    let snap = monitor.snapshot();
+    let mut r = Registry::default();
+    let events = counter(
+        &mut r,
+        "mplog_events_received",
+        "Events received, by process and level",
+    );
+    let dropped = counter(
+        &mut r,
+        "mplog_events_dropped",
+        "Events a worker reported dropped",
+    );
+    let last = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+    r.register(
+        "mplog_process_last_event_timestamp_seconds",
+        "When the sink last took an event of the process (Unix time)",
+        last.clone(),
+    );
+    let state = gauge(
+        &mut r,
+        "mplog_process_state",
+        "1 for the process's state: connected, clean (ended with a goodbye) or unclean",
+    );
+    for p in snap.processes.iter().filter(|p| !monitor.expired(p)) {
+        let pid = p.pid.to_string();
+        let who = [
+            ("process", p.name.as_str()),
+            ("pid", pid.as_str()),
+            ("host", p.counts.host.as_str()),
+        ];
+        for (i, level) in LEVELS.iter().enumerate() {
+            let l = level.as_str().to_ascii_lowercase();
+            let mut set = labels(&who);
+            set.push(("level".into(), l));
+            events.get_or_create(&set).inc_by(p.counts.levels[i]);
+        }
+        for (i, reason) in ["channel_full", "oversized"].iter().enumerate() {
+            let mut set = labels(&who);
+            set.push(("reason".into(), (*reason).to_owned()));
+            dropped.get_or_create(&set).inc_by(p.counts.dropped[i]);
+        }
+        if let Some(t) = p.counts.last_event {
+            let secs = t
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64();
+            last.get_or_create(&labels(&who)).set(secs);
+        }
+        let s = if p.counts.open > 0 {
+            "connected"
+        } else if p.clean {
+            "clean"
+        } else {
+            "unclean"
+        };
+        let mut set = labels(&who);
+        set.push(("state".into(), s.into()));
+        state.get_or_create(&set).set(1);
+    }
+    let active = gauge(
+        &mut r,
+        "mplog_connections_active",
+        "Open connections, by transport",
+    );
+    let total = counter(
+        &mut r,
+        "mplog_connections",
+        "Accepted connections, by transport",
+    );
+    for (i, t) in TRANSPORTS.iter().enumerate() {
+        let set = labels(&[("transport", t)]);
+        let open = monitor.conns[i][0].load(Ordering::Relaxed);
+        active
+            .get_or_create(&set)
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
+        total
+            .get_or_create(&set)
+            .inc_by(monitor.conns[i][1].load(Ordering::Relaxed));
+    }
+    let disconnects = counter(
+        &mut r,
+        "mplog_disconnects",
+        "Ended connections that had said hello",
+    );
+    for (i, clean) in ["false", "true"].iter().enumerate() {
+        disconnects
+            .get_or_create(&labels(&[("clean", clean)]))
+            .inc_by(snap.disconnects[i]);
+    }
+    let rejected = counter(
+        &mut r,
+        "mplog_connections_rejected",
+        "Refused connections, by reason",
+    );
+    let rj = shared.rejects.snapshot();
+    for (reason, n) in [
+        ("peer_uid", rj.peer_uid),
+        ("too_many", rj.too_many),
+        ("tls", rj.tls),
+        ("token", rj.token),
+        ("hello", rj.hello),
+    ] {
+        rejected
+            .get_or_create(&labels(&[("reason", reason)]))
+            .inc_by(n);
+    }
+    let lines = counter(&mut r, "mplog_file_lines", "Lines written, by file");
+    let bytes = counter(&mut r, "mplog_file_bytes", "Bytes written, by file");
+    let rotations = counter(&mut r, "mplog_rotations", "Rotations, by file");
+    let errors = counter(&mut r, "mplog_write_errors", "Failed writes, by file");
+    for f in &snap.files {
+        let set = labels(&[("file", f.name.as_str())]);
+        lines.get_or_create(&set).inc_by(f.lines);
+        bytes.get_or_create(&set).inc_by(f.bytes);
+        rotations.get_or_create(&set).inc_by(f.rotations);
+        errors.get_or_create(&set).inc_by(f.write_errors);
+    }
+    let fired = counter(&mut r, "mplog_alerts_fired", "Alert firings, by rule");
+    let failures = counter(
+        &mut r,
+        "mplog_alert_action_failures",
+        "Failed alert actions, by rule",
+    );
+    for (c, n) in monitor.rules.iter().zip(&monitor.alerts) {
+        let set = labels(&[("alert", c.rule.name.as_str())]);
+        fired
+            .get_or_create(&set)
+            .inc_by(n.fired.load(Ordering::Relaxed));
+        failures
+            .get_or_create(&set)
+            .inc_by(n.failures.load(Ordering::Relaxed));
+    }
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let _ = encode(&mut text, &r);
+    text
+}
+
+/// Wakes the HTTP thread at shutdown.
+pub(crate) struct Unblock(Arc<tiny_http::Server>);
+
+impl Unblock {
+    pub(crate) fn unblock(&self) {
+        self.0.unblock();
+    }
+}
+
+impl std::fmt::Debug for Unblock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Unblock")
+    }
+}
+
+/// Binds `addr` and serves `/metrics` until the monitor stops (and
+/// [`tiny_http::Server::unblock`] wakes the thread).
+pub(crate) fn serve(
+    shared: &Arc<Shared>,
+    addr: SocketAddr,
+) -> Result<(JoinHandle<()>, SocketAddr, Unblock), SinkError> {
+    let server = tiny_http::Server::http(addr).map_err(|e| SinkError::Io {
+        context: "cannot listen for metrics on",
+        path: addr.to_string().into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let bound = server.server_addr().to_ip().unwrap_or(addr);
+    let server = Arc::new(server);
+    let for_thread = Arc::clone(&server);
+    let shared = Arc::clone(shared);
+    let handle = thread::Builder::new()
+        .name("mplog-metrics".into())
+        .spawn(move || {
+            let server = for_thread;
+            while !shared.monitor.stop.load(Ordering::Acquire) {
+                // Err: a failed accept, or the unblock at shutdown.
+                let Ok(request) = server.recv() else {
+                    continue;
+                };
+                let ok = request.method() == &tiny_http::Method::Get
+                    && request.url().split('?').next() == Some("/metrics");
+                let response = if ok {
+                    let header = tiny_http::Header::from_bytes(
+                        &b"Content-Type"[..],
+                        &b"text/plain; version=0.0.4; charset=utf-8"[..],
+                    );
+                    let mut r = tiny_http::Response::from_string(render(&shared));
+                    if let Ok(h) = header {
+                        r = r.with_header(h);
+                    }
+                    r
+                } else {
+                    tiny_http::Response::from_string("only GET /metrics\n").with_status_code(404)
+                };
+                // A client that left only loses its answer.
+                let _ = request.respond(response);
+            }
+        })
+        .map_err(|source| SinkError::Thread {
+            thread: "metrics",
+            source,
+        })?;
+    Ok((handle, bound, Unblock(server)))
+}

@@ -1,0 +1,151 @@
+//! The writer's side of the monitor: counts what the writer already
+//! handles (plain integer adds, no lock per event), runs the per-event
+//! rules and publishes a [`Snapshot`] when the writer flushes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tracing_mplog::wire::DropReason;
+
+use super::{Evaluator, FileSnap, Monitor, ProcSnap, Snapshot, level_index};
+use crate::sink::lines::Lines;
+use crate::sink::output::Outputs;
+use crate::sink::report::Tally;
+use crate::sink::view::Origin;
+
+/// The monitor as the writer sees it.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    monitor: Arc<Monitor>,
+    eval: Option<Evaluator>,
+    /// Something changed since the last snapshot.
+    dirty: bool,
+    logdir: PathBuf,
+}
+
+impl Watch {
+    pub(crate) fn new(monitor: Arc<Monitor>, eval: Option<Evaluator>) -> Self {
+        let logdir = monitor.logdir.clone();
+        Watch {
+            monitor,
+            eval,
+            dirty: true,
+            logdir,
+        }
+    }
+
+    /// A connection of `origin` said hello.
+    pub(crate) fn opened(&mut self, tally: &mut Tally, origin: &Origin) {
+        let c = &mut tally
+            .process(origin.pid, origin.start_time_ns, &origin.process_name)
+            .counts;
+        c.open += 1;
+        c.ended = None;
+        c.since = Some(SystemTime::now());
+        if c.host != origin.host {
+            c.host.clone_from(&origin.host);
+        }
+        self.dirty = true;
+    }
+
+    /// A batch was written; `fresh[i]`: item `i` is no resent duplicate.
+    pub(crate) fn batch(&mut self, tally: &mut Tally, batch: &Lines, fresh: &[bool]) {
+        let mut levels = [0u64; 5];
+        for (item, &new) in batch.items.iter().zip(fresh) {
+            levels[level_index(item.level)] += u64::from(new);
+        }
+        if levels.iter().any(|&n| n > 0) {
+            let o = &batch.origin;
+            let c = &mut tally
+                .process(o.pid, o.start_time_ns, &o.process_name)
+                .counts;
+            for (total, n) in c.levels.iter_mut().zip(levels) {
+                *total += n;
+            }
+            c.last_event = Some(SystemTime::now());
+            self.dirty = true;
+        }
+        if let Some(eval) = &mut self.eval {
+            eval.batch(batch, fresh);
+        }
+    }
+
+    /// The worker of `origin` reported dropped events.
+    pub(crate) fn dropped(
+        &mut self,
+        tally: &mut Tally,
+        origin: &Origin,
+        reason: DropReason,
+        why: &str,
+        count: u64,
+    ) {
+        let c = &mut tally
+            .process(origin.pid, origin.start_time_ns, &origin.process_name)
+            .counts;
+        let i = usize::from(matches!(reason, DropReason::Oversized));
+        c.dropped[i] += count;
+        self.dirty = true;
+        if let Some(eval) = &mut self.eval {
+            eval.dropped(origin, why, count);
+        }
+    }
+
+    /// A connection of `origin` that had said hello ended.
+    pub(crate) fn closed(&mut self, tally: &mut Tally, origin: &Origin, clean: bool) {
+        tally.disconnects[usize::from(clean)] += 1;
+        let c = &mut tally
+            .process(origin.pid, origin.start_time_ns, &origin.process_name)
+            .counts;
+        c.open = c.open.saturating_sub(1);
+        if c.open == 0 {
+            c.ended = Some(Instant::now());
+        }
+        self.dirty = true;
+        if let Some(eval) = &mut self.eval {
+            eval.closed(origin, clean);
+            if clean {
+                eval.forget(origin);
+            }
+        }
+    }
+
+    /// Publishes a snapshot if anything changed.
+    pub(crate) fn publish(&mut self, tally: &Tally, outputs: &Outputs) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let processes = tally
+            .iter()
+            .map(|p| ProcSnap {
+                name: p.report.process_name.clone(),
+                pid: p.report.pid,
+                clean: p.report.clean,
+                counts: p.counts.clone(),
+            })
+            .filter(|p| !self.monitor.expired(p))
+            .collect();
+        let files = outputs
+            .files
+            .iter()
+            .map(|o| FileSnap {
+                name: o
+                    .path
+                    .strip_prefix(&self.logdir)
+                    .unwrap_or(&o.path)
+                    .display()
+                    .to_string(),
+                lines: o.lines,
+                bytes: o.bytes,
+                rotations: o.file.as_ref().map_or(0, |f| f.rotations()),
+                write_errors: o.errors,
+            })
+            .collect();
+        self.monitor.publish(Snapshot {
+            processes,
+            files,
+            disconnects: tally.disconnects,
+        });
+    }
+}
