@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use tracing_core::Level;
 
 use super::router::Router;
-use super::view::{Origin, WireRecord};
+use super::view::Origin;
 use crate::format::LevelFormatter;
 use crate::record::RecordView;
 
@@ -42,6 +42,10 @@ pub(crate) struct Lines {
     /// In acknowledged mode: where the writer publishes the highest `seq`
     /// of this connection's process whose line is handed to the OS.
     pub(crate) ack: Option<Arc<AtomicU64>>,
+    /// Whether `seq` numbers come from the sender, so a resent line (seq
+    /// not above the last written) is dropped. `false` for Python records,
+    /// which have no sequence of their own: each is written.
+    pub(crate) resent_check: bool,
 }
 
 impl Lines {
@@ -53,6 +57,7 @@ impl Lines {
             keys: Vec::new(),
             scratch: String::new(),
             ack: None,
+            resent_check: true,
         }
     }
 
@@ -115,7 +120,7 @@ impl LineMaker {
         &self,
         batch: &mut Lines,
         seq: u64,
-        rec: &WireRecord<'_>,
+        rec: &dyn RecordView,
         conn_key: Option<&str>,
     ) {
         if rec.level() <= self.level {
