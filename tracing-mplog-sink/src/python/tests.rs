@@ -5,7 +5,7 @@ use crate::format::{FormatLevel, LevelFormatter};
 
 /// `pickle.dumps(d, 1)` of a real `LogRecord` dict as `SocketHandler`
 /// makes it (CPython 3.11): WARNING, with an exception's traceback.
-const WARNING: &[u8] = include_bytes!("warning.pickle");
+const WARNING: &[u8] = include_bytes!("testdata/warning.pickle");
 
 #[test]
 fn a_real_socket_handler_record_maps_field_by_field() {
@@ -161,5 +161,24 @@ proptest! {
         hostile.extend_from_slice(&p[2..]);
         let refused = matches!(decode_record(&hostile), Err(PickleError::Refused { .. }));
         prop_assert!(refused);
+    }
+}
+
+#[test]
+fn every_protocol_from_1_to_5_decodes() {
+    // pickle.dumps(makeLogRecord({...}).__dict__, N) on CPython 3.11.
+    let seeds: [&[u8]; 5] = [
+        include_bytes!("testdata/critical-proto1.pickle"),
+        include_bytes!("testdata/critical-proto2.pickle"),
+        include_bytes!("testdata/critical-proto3.pickle"),
+        include_bytes!("testdata/critical-proto4.pickle"),
+        include_bytes!("testdata/critical-proto5.pickle"),
+    ];
+    for (i, seed) in seeds.iter().enumerate() {
+        let rec = decode_record(seed).unwrap_or_else(|e| panic!("protocol {}: {e}", i + 1));
+        assert_eq!((rec.levelno, rec.levelname.as_str()), (50, "CRITICAL"));
+        assert_eq!((rec.name.as_str(), rec.msg.as_str()), ("a", "x"));
+        assert_eq!(rec.process_name, "p");
+        assert!(rec.created.is_some() && rec.thread > 0);
     }
 }
