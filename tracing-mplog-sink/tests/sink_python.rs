@@ -202,3 +202,53 @@ fn endpoints_socket_handler_cannot_protect_are_refused_at_start() {
     let sink = start("tcp://0.0.0.0:0", true).expect("insecure allows it");
     sink.shutdown().expect("shutdown");
 }
+
+#[test]
+fn one_connection_carrying_two_processes_fills_both_files() {
+    // A handler inherited across a fork: the parent's and the child's
+    // records arrive on one socket, interleaved.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let py = dir.path().join("py.sock");
+    let sink = Sink::builder()
+        .listen(unix(&dir.path().join("rs.sock")))
+        .python_listen(unix(&py))
+        .logdir(dir.path().join("logs"))
+        .name("all")
+        .consolidate(true)
+        .process_key([ProcessKey::Name, ProcessKey::Pid])
+        .default_format("%(processName)s[%(process)d] %(message)s")
+        .start()
+        .expect("sink starts");
+    let mut conn = UnixStream::connect(&py).expect("connect");
+    for n in 0..6 {
+        let (name, pid) = if n % 2 == 0 {
+            ("main", 10)
+        } else {
+            ("child", 11)
+        };
+        conn.write_all(&record(name, pid, &format!("m{n}")))
+            .expect("send");
+    }
+    drop(conn);
+    let report = sink.shutdown().expect("shutdown");
+    let read = |f: &str| std::fs::read_to_string(dir.path().join("logs").join(f)).expect(f);
+    assert_eq!(
+        read("main.10.log"),
+        "main[10] m0\nmain[10] m2\nmain[10] m4\n"
+    );
+    assert_eq!(
+        read("child.11.log"),
+        "child[11] m1\nchild[11] m3\nchild[11] m5\n"
+    );
+    let all = read("all.log");
+    for n in 0..6 {
+        assert_eq!(all.matches(&format!("] m{n}\n")).count(), 1, "{all}");
+    }
+    let received: u64 = report
+        .processes
+        .iter()
+        .filter(|p| p.pid == 10 || p.pid == 11)
+        .map(|p| p.received)
+        .sum();
+    assert_eq!(received, 6);
+}
