@@ -50,6 +50,7 @@ max_len() {
     wire_frame) echo 1024 ;;     # a few fields and spans
     wire_stream) echo 2048 ;;    # several frames under its 300-byte limit
     template_parse) echo 512 ;;  # two templates
+    python_pickle) echo 4096 ;;  # a LogRecord dict with a traceback
     *) echo 4096 ;;
   esac
 }

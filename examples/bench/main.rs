@@ -26,7 +26,9 @@
 //!    made with rcgen), without and with acknowledged delivery;
 //! 6. `floor`: raw pre-encoded frames from N threads over Unix sockets into a
 //!    `BufWriter` file: the hardware's floor for the same bytes;
-//! 7. with `--python`, Python peers (acrilog 1.1.4, stdlib QueueListener) via
+//! 7. with `--python`, Python peers (acrilog 1.1.4, stdlib QueueListener, and
+//!    `python-mplog-sink`: Python workers through `SocketHandler` into
+//!    `mplog-sink --python-listen`) via
 //!    `scripts/bench_python.sh`, once.
 //!
 //! The scenarios run `--runs` times, interleaved; the table gives medians

@@ -1,7 +1,9 @@
-//! Python peers (acrilog 1.1.4, stdlib QueueListener), when Python 3 is here.
+//! Python peers (acrilog 1.1.4, stdlib QueueListener, and the same Python
+//! workers through `SocketHandler` into `mplog-sink --python-listen`), when
+//! Python 3 is here.
 
 use std::error::Error;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::args::Args;
@@ -20,6 +22,7 @@ pub(crate) fn run(args: &Args, root: &Path) -> Result<Vec<Outcome>, Box<dyn Erro
         .arg(args.workers.to_string())
         .arg(acrilog_events.to_string())
         .arg(stdlib_events.to_string())
+        .args(sink_bin())
         .output()?;
     if !out.status.success() {
         eprintln!(
@@ -39,6 +42,29 @@ pub(crate) fn run(args: &Args, root: &Path) -> Result<Vec<Outcome>, Box<dyn Erro
         }
     }
     Ok(v)
+}
+
+/// The `mplog-sink` binary of this build profile, built if missing
+/// (`None`: it could not be; the SocketHandler row is left out).
+fn sink_bin() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    // target/<profile>/examples/bench -> target/<profile>/mplog-sink
+    let profile_dir = exe.parent()?.parent()?;
+    let bin = profile_dir.join("mplog-sink");
+    if !bin.exists() {
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "tracing-mplog-sink", "--bin", "mplog-sink"]);
+        if release {
+            cmd.arg("--release");
+        }
+        if !cmd.status().is_ok_and(|s| s.success()) {
+            eprintln!("bench: mplog-sink could not be built; its Python row is skipped");
+            return None;
+        }
+    }
+    bin.exists().then_some(bin)
 }
 
 /// Reads the few keys we need from a flat JSON object of bench_peers.py.

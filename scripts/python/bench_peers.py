@@ -8,8 +8,14 @@ N worker processes each log M INFO records "worker W event I <padding>"; one wri
 datefmt "%Y-%m-%d,%H:%M:%S.%f" where supported. Prints one JSON line.
 
   python bench_peers.py --impl {acrilog,stdlib,loguru} --procs 4 --events 50000 --logdir DIR
+  python bench_peers.py --impl mplog-sink --sink target/release/mplog-sink ...
+
+mplog-sink: the workers log through the stdlib's logging.handlers.SocketHandler (nothing
+else in them) into the real mplog-sink daemon (--python-listen on a Unix socket,
+consolidated file, the same template and datefmt); the time runs from the sink listening
+to the sink drained and stopped (SIGTERM), as acrilog's from start() to stop().
 """
-import argparse, glob, json, logging, logging.handlers, multiprocessing as mp, os, re, sys, time
+import argparse, glob, json, logging, logging.handlers, multiprocessing as mp, os, re, signal, subprocess, sys, time
 
 PAD = "finished processing request batch; queue depth nominal, reporting"
 FMT = "[ %(asctime)s ][ %(levelname)s ][ %(processName)s ][ %(message)s ]"
@@ -39,6 +45,30 @@ def stdlib_worker(q, w, m):
         log.info("worker %d event %d %s", w, i, PAD)
 
 
+def sink_worker(path, w, m):
+    log = logging.getLogger("bench")
+    log.handlers[:] = [logging.handlers.SocketHandler(path, None)]
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    for i in range(m):
+        log.info("worker %d event %d %s", w, i, PAD)
+    log.handlers[0].close()
+
+
+def start_sink(binary, logdir):
+    sock = os.path.join(logdir, "py.sock")
+    p = subprocess.Popen(
+        [binary, "--listen", "unix:" + os.path.join(logdir, "rs.sock"),
+         "--python-listen", "unix:" + sock, "--logdir", logdir, "--name", "bench",
+         "--consolidate", "--process-key", "none", "--max-bytes", str(50 * 1024 * 1024),
+         "--format", "default=" + FMT, "--datefmt", DATEFMT],
+        stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if line.startswith("listening for Python on"):
+            return p, sock
+    raise SystemExit("mplog-sink did not start")
+
+
 def loguru_worker(lg, w, m):
     for i in range(m):
         lg.info("worker {} event {} {}", w, i, PAD)
@@ -50,7 +80,7 @@ class MicroFormatter(logging.Formatter):
         return datetime.fromtimestamp(record.created).strftime(datefmt or DATEFMT)
 
 
-def run(impl, procs, m, logdir, start_method):
+def run(impl, procs, m, logdir, start_method, sink=None):
     ctx = mp.get_context(start_method)
     os.makedirs(logdir, exist_ok=True)
     t0 = time.perf_counter()
@@ -74,6 +104,15 @@ def run(impl, procs, m, logdir, start_method):
         ps = [ctx.Process(target=stdlib_worker, args=(q, w, m)) for w in range(procs)]
         [p.start() for p in ps]; [p.join() for p in ps]
         listener.stop(); h.close()
+    elif impl == "mplog-sink":
+        proc, sock = start_sink(sink, logdir)
+        t0 = time.perf_counter()
+        ps = [ctx.Process(target=sink_worker, args=(sock, w, m)) for w in range(procs)]
+        [p.start() for p in ps]; [p.join() for p in ps]
+        proc.send_signal(signal.SIGTERM)
+        proc.stderr.read()
+        if proc.wait(120) != 0:
+            raise SystemExit("mplog-sink failed")
     elif impl == "loguru":
         from loguru import logger
         logger.remove()
@@ -106,13 +145,14 @@ def count(logdir, procs, m):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--impl", required=True, choices=["acrilog", "stdlib", "loguru"])
+    ap.add_argument("--impl", required=True, choices=["acrilog", "stdlib", "loguru", "mplog-sink"])
     ap.add_argument("--procs", type=int, default=4)
     ap.add_argument("--events", type=int, default=50000)
     ap.add_argument("--logdir", required=True)
     ap.add_argument("--start-method", default="spawn", choices=["spawn", "fork", "forkserver"])
+    ap.add_argument("--sink", help="the mplog-sink binary (--impl mplog-sink)")
     a = ap.parse_args()
-    secs = run(a.impl, a.procs, a.events, a.logdir, a.start_method)
+    secs = run(a.impl, a.procs, a.events, a.logdir, a.start_method, a.sink)
     found, lost, dup = count(a.logdir, a.procs, a.events)
     print(json.dumps({"impl": a.impl, "procs": a.procs, "events": a.events,
                       "start_method": a.start_method, "seconds": round(secs, 3),

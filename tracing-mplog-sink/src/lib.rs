@@ -11,6 +11,8 @@
 //! - [`record`]: the record view shared by in-process events and decoded frames;
 //! - [`rotate`]: [`RotatingFile`], a log file rotated by time or size, whichever
 //!   comes first, with retention and compression;
+//! - [`python`]: records of Python's `logging.handlers.SocketHandler`, decoded as data
+//!   only (see `docs/python.md`);
 //! - [`sink`]: the running sink (Unix): [`Sink::builder`] listens for workers
 //!   and writes their records to consolidated and per-key files. The guide
 //!   is [`docs/sink.md`](https://github.com/tracing-mplog/tracing-mplog/blob/main/docs/sink.md).
@@ -23,6 +25,7 @@ pub mod format;
 #[cfg(unix)]
 #[doc = include_str!("../../docs/guide.md")]
 pub mod guide {}
+pub mod python;
 pub mod record;
 pub mod rotate;
 #[cfg(unix)]

@@ -52,4 +52,51 @@ pub trait RecordView {
     /// Writes the span scope, outermost first, as `tracing_subscriber::fmt`
     /// does: `outer{a=1}:inner` (nothing if the event is outside any span).
     fn write_spans(&self, w: &mut dyn fmt::Write) -> fmt::Result;
+
+    /// The level's name as `%(levelname)s` renders it: `TRACE` ... `ERROR`
+    /// for `tracing` events; Python's own (`WARNING`, `CRITICAL`) for a
+    /// Python record.
+    fn level_name(&self) -> &str {
+        self.level().as_str()
+    }
+    /// The level's number as `%(levelno)d` renders it (Python's numbers,
+    /// `TRACE` = 5; a Python record's own, `CRITICAL` = 50).
+    fn level_no(&self) -> i64 {
+        match self.level() {
+            Level::TRACE => 5,
+            Level::DEBUG => 10,
+            Level::INFO => 20,
+            Level::WARN => 30,
+            Level::ERROR => 40,
+        }
+    }
+    /// `created` as Python's `LogRecord` holds it: seconds since the epoch
+    /// as a float (by default `time_ns() / 1e9` of the timestamp).
+    fn created(&self) -> f64 {
+        self.timestamp().unix_timestamp_nanos() as f64 / 1e9
+    }
+    /// `msecs` as Python's `LogRecord` (3.13+) computes it from the
+    /// timestamp: the whole milliseconds, as a float.
+    fn msecs(&self) -> f64 {
+        (self
+            .timestamp()
+            .unix_timestamp_nanos()
+            .rem_euclid(1_000_000_000)
+            / 1_000_000) as f64
+    }
+    /// The source file's last component, if the record carries its own
+    /// (by default it is cut from [`file`](Self::file)).
+    fn file_name(&self) -> Option<&str> {
+        None
+    }
+    /// A formatted traceback, appended after the rendered line as Python's
+    /// `Formatter.format` appends `exc_text` (only Python records have one).
+    fn exc_text(&self) -> Option<&str> {
+        None
+    }
+    /// A formatted stack, appended after `exc_text` as Python's
+    /// `Formatter.format` appends `stack_info`.
+    fn stack_info(&self) -> Option<&str> {
+        None
+    }
 }

@@ -147,16 +147,6 @@ fn level_index(level: Level) -> usize {
     }
 }
 
-fn level_no(level: Level) -> u32 {
-    match level {
-        Level::TRACE => 5,
-        Level::DEBUG => 10,
-        Level::INFO => 20,
-        Level::WARN => 30,
-        Level::ERROR => 40,
-    }
-}
-
 impl LevelFormatter {
     /// A builder; see [`Builder`] for the defaults.
     pub fn builder() -> Builder {
@@ -181,6 +171,7 @@ impl LevelFormatter {
     /// Only when the record's own `write_*` methods fail.
     pub fn format_record<R: RecordView + ?Sized>(&self, rec: &R, out: &mut String) -> fmt::Result {
         let inner = &*self.inner;
+        let line_start = out.len();
         for piece in &inner.levels[level_index(rec.level())] {
             match piece {
                 Piece::Literal(s) => out.push_str(s),
@@ -192,6 +183,16 @@ impl LevelFormatter {
                     }
                 }
                 Piece::Py(field, spec) => inner.render_py(*field, spec, rec, out)?,
+            }
+        }
+        // Python's `Formatter.format`: a traceback and a stack follow the
+        // line, each after a line break unless the text ends with one.
+        for extra in [rec.exc_text(), rec.stack_info()].into_iter().flatten() {
+            if !extra.is_empty() {
+                if out.len() == line_start || !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str(extra);
             }
         }
         out.push('\n');
@@ -208,18 +209,6 @@ const PLAIN: Spec = Spec {
     precision: None,
 };
 
-/// `created` as Python's `LogRecord` computes it from `time.time_ns()`:
-/// `ct / 1e9`, the nanoseconds rounded to the nearest `float` first.
-fn created_float(nanos: i128) -> f64 {
-    nanos as f64 / 1e9
-}
-
-/// `msecs` as Python's `LogRecord` computes it (3.13+, from
-/// `time.time_ns()`): `(ct % 1_000_000_000) // 1_000_000 + 0.0`.
-fn msecs_float(nanos: i128) -> f64 {
-    (nanos.rem_euclid(1_000_000_000) / 1_000_000) as f64
-}
-
 impl Inner {
     /// A Python-syntax placeholder: the value with the type a Python
     /// `LogRecord` gives it, `%`-formatted as CPython does.
@@ -231,16 +220,13 @@ impl Inner {
         out: &mut String,
     ) -> fmt::Result {
         let value = match field.py_kind() {
-            PyKind::Float => {
-                let nanos = rec.timestamp().unix_timestamp_nanos();
-                Value::Float(if field == Field::Created {
-                    created_float(nanos)
-                } else {
-                    msecs_float(nanos)
-                })
-            }
+            PyKind::Float => Value::Float(if field == Field::Created {
+                rec.created()
+            } else {
+                rec.msecs()
+            }),
             PyKind::Int => Value::Int(match field {
-                Field::LevelNo => i128::from(level_no(rec.level())),
+                Field::LevelNo => i128::from(rec.level_no()),
                 Field::Line => i128::from(rec.line().unwrap_or(0)),
                 Field::Pid => i128::from(rec.pid()),
                 _ => i128::from(rec.thread_id()),
@@ -277,8 +263,8 @@ impl Inner {
                 out,
             ),
             Field::Msecs => write!(out, "{}", rec.timestamp().millisecond())?,
-            Field::Level => out.push_str(rec.level().as_str()),
-            Field::LevelNo => write!(out, "{}", level_no(rec.level()))?,
+            Field::Level => out.push_str(rec.level_name()),
+            Field::LevelNo => write!(out, "{}", rec.level_no())?,
             Field::Message => {
                 let before = out.len();
                 rec.write_message(out)?;
@@ -298,7 +284,10 @@ impl Inner {
             Field::Pathname => out.push_str(rec.file().unwrap_or("")),
             Field::Filename => {
                 let file = rec.file().unwrap_or("");
-                out.push_str(file.rsplit(['/', '\\']).next().unwrap_or(file));
+                let name = rec.file_name();
+                out.push_str(
+                    name.unwrap_or_else(|| file.rsplit(['/', '\\']).next().unwrap_or(file)),
+                );
             }
             Field::Line => write!(out, "{}", rec.line().unwrap_or(0))?,
             Field::Pid => write!(out, "{}", rec.pid())?,

@@ -101,6 +101,39 @@ impl Net {
     }
 }
 
+impl Net {
+    /// Checks the Python endpoints: `SocketHandler` cannot authenticate
+    /// nor speak TLS, so `tcp://` must be on loopback unless `insecure`.
+    pub(super) fn check_python(&self, endpoints: &[Endpoint]) -> Result<(), SinkError> {
+        for endpoint in endpoints {
+            match endpoint {
+                Endpoint::Unix(_) => {}
+                Endpoint::Tcp { host, port } => {
+                    if !self.insecure && !transport::is_loopback(host, *port) {
+                        return Err(SinkError::config(
+                            "python_listen",
+                            format!(
+                                "{endpoint} is not a loopback address: Python's SocketHandler \
+                                 cannot authenticate, so anyone who reaches it could write to \
+                                 the logs; use a unix: socket or pass --insecure"
+                            ),
+                        ));
+                    }
+                }
+                other => {
+                    return Err(SinkError::config(
+                        "python_listen",
+                        format!(
+                            "{other}: only unix:PATH and tcp://HOST:PORT (SocketHandler has no TLS)"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What binding produced: the listeners, the endpoints as bound (TCP
 /// port 0 replaced by the real port), the Unix socket paths.
 pub(super) type Bound = (Vec<Listener>, Vec<Endpoint>, Vec<PathBuf>);

@@ -15,6 +15,7 @@ use tracing_mplog::{Endpoint, wire};
 use super::bind::{Net, Token, bind_all};
 use super::lines::LineMaker;
 use super::monitor::{Evaluator, Monitor, Running, Watch};
+use super::listener::Protocol;
 use super::router::Router;
 use super::seen::SeqStore;
 use super::view::Origin;
@@ -65,6 +66,7 @@ const MIN_FRAME_SIZE: usize = 1024;
 /// | [`tls_client_ca`](Self::tls_client_ca) | none | require client certificates signed by this CA (mutual TLS) |
 /// | [`token`](Self::token) / [`token_file`](Self::token_file) | none | the token TCP/TLS workers must present |
 /// | [`insecure`](Self::insecure) | `false` | allow plain `tcp://` on a non-loopback address without a token |
+/// | [`python_listen`](Self::python_listen) | none | endpoints for Python's `SocketHandler` (`docs/python.md`) |
 /// | [`max_connections`](Self::max_connections) | 1024 | connections served at once; more are refused |
 /// | [`hello_timeout`](Self::hello_timeout) | 5 s | a connection without a complete hello (and TLS handshake) by then is cut |
 /// | [`clock`](Self::clock) | [`SystemClock`] | time for rotation and the sink's own records |
@@ -77,6 +79,7 @@ const MIN_FRAME_SIZE: usize = 1024;
 #[must_use]
 pub struct Builder {
     endpoints: Vec<Endpoint>,
+    python_endpoints: Vec<Endpoint>,
     net: Net,
     logdir: PathBuf,
     name: String,
@@ -110,6 +113,7 @@ impl Builder {
     pub fn new() -> Self {
         Builder {
             endpoints: Vec::new(),
+            python_endpoints: Vec::new(),
             net: Net::default(),
             logdir: PathBuf::from("logs"),
             name: "mplog".to_owned(),
@@ -142,6 +146,40 @@ impl Builder {
     /// lets the system pick one: [`SinkHandle::endpoints`] has it.
     pub fn listen(mut self, endpoint: Endpoint) -> Self {
         self.endpoints.push(endpoint);
+        self
+    }
+
+    /// An endpoint (`unix:PATH` or `tcp://HOST:PORT`) where Python
+    /// processes log through `logging.handlers.SocketHandler`, into the
+    /// same files as the workers (see `docs/python.md`). Repeatable; in
+    /// addition to [`listen`](Self::listen). `SocketHandler` cannot
+    /// authenticate: a `tcp://` one must be on loopback unless
+    /// [`insecure`](Self::insecure); Unix peers are checked by uid.
+    ///
+    /// ```
+    /// use tracing_mplog_sink::Sink;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let sink = Sink::builder()
+    ///     .listen(format!("unix:{}", dir.path().join("rs.sock").display()).parse()?)
+    ///     .python_listen("tcp://127.0.0.1:0".parse()?)
+    ///     .logdir(dir.path())
+    ///     .start()?;
+    /// assert!(matches!(sink.python_endpoints()[0], tracing_mplog::Endpoint::Tcp { port, .. } if port != 0));
+    /// sink.shutdown()?;
+    ///
+    /// let err = Sink::builder()
+    ///     .listen(format!("unix:{}", dir.path().join("rs.sock").display()).parse()?)
+    ///     .python_listen("tcp://0.0.0.0:0".parse()?)
+    ///     .logdir(dir.path())
+    ///     .start()
+    ///     .expect_err("not loopback");
+    /// assert!(err.to_string().contains("--insecure"), "{err}");
+    /// # Ok(()) }
+    /// ```
+    pub fn python_listen(mut self, endpoint: Endpoint) -> Self {
+        self.python_endpoints.push(endpoint);
         self
     }
 
@@ -415,6 +453,7 @@ impl Builder {
             return Err(SinkError::config("listen", "no endpoint given (required)"));
         }
         let token = self.net.check(&self.endpoints)?;
+        self.net.check_python(&self.python_endpoints)?;
         if self.name.is_empty() {
             return Err(SinkError::config("name", "must not be empty"));
         }
@@ -490,7 +529,23 @@ impl Builder {
             .map_err(SinkError::Rotate)?;
 
         let bound = bind_all(&self.endpoints, &self.net, self.socket_dir_mode)?;
-        let (listeners, endpoints, socket_paths) = bound;
+        let (listeners, endpoints, mut socket_paths) = bound;
+        let py_bound = match bind_all(&self.python_endpoints, &self.net, self.socket_dir_mode) {
+            Ok(b) => b,
+            Err(e) => {
+                for path in &socket_paths {
+                    let _ = fs::remove_file(path);
+                }
+                return Err(e);
+            }
+        };
+        let (py_listeners, python_endpoints, py_paths) = py_bound;
+        socket_paths.extend(py_paths);
+        let listeners: Vec<_> = listeners
+            .into_iter()
+            .map(|l| (l, Protocol::Native))
+            .chain(py_listeners.into_iter().map(|l| (l, Protocol::Python)))
+            .collect();
 
         let (tx, rx) = flume::bounded(CHANNEL_CAPACITY);
         let logdir = self.logdir.clone();
@@ -586,6 +641,7 @@ impl Builder {
         };
         Ok(SinkHandle {
             endpoints,
+            python_endpoints,
             socket_paths,
             shared,
             files,

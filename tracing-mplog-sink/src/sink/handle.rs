@@ -21,6 +21,7 @@ use crate::clock::Clock;
 #[derive(Debug)]
 pub struct SinkHandle {
     pub(super) endpoints: Vec<Endpoint>,
+    pub(super) python_endpoints: Vec<Endpoint>,
     pub(super) socket_paths: Vec<PathBuf>,
     pub(super) shared: Arc<Shared>,
     pub(super) files: Arc<Mutex<Vec<PathBuf>>>,
@@ -41,6 +42,13 @@ impl SinkHandle {
     /// port the system picked for a TCP port 0.
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
+    }
+
+    /// The endpoints for Python's `SocketHandler`
+    /// ([`Builder::python_listen`](super::Builder::python_listen)), as
+    /// bound (TCP port 0 replaced by the real port).
+    pub fn python_endpoints(&self) -> &[Endpoint] {
+        &self.python_endpoints
     }
 
     /// Connections refused so far, by reason.

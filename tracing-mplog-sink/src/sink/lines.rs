@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use tracing_core::Level;
 
 use super::router::Router;
-use super::view::{Origin, WireRecord};
+use super::view::Origin;
 use crate::format::LevelFormatter;
 use crate::record::RecordView;
 
@@ -44,6 +44,10 @@ pub(crate) struct Lines {
     pub(crate) ack: Option<Arc<AtomicU64>>,
     /// The index in `keys` of the connection's key, once added.
     conn_key: Option<u32>,
+    /// Whether `seq` numbers come from the sender, so a resent line (seq
+    /// not above the last written) is dropped. `false` for Python records,
+    /// which have no sequence of their own: each is written.
+    pub(crate) resent_check: bool,
 }
 
 /// What a batch reserves at its first line: a busy connection's batches
@@ -61,6 +65,7 @@ impl Lines {
             scratch: String::new(),
             ack: None,
             conn_key: None,
+            resent_check: true,
         }
     }
 
@@ -123,7 +128,7 @@ impl LineMaker {
         &self,
         batch: &mut Lines,
         seq: u64,
-        rec: &WireRecord<'_>,
+        rec: &dyn RecordView,
         conn_key: Option<&str>,
     ) {
         if batch.items.is_empty() {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tracing_core::Level;
 
 use super::rejects::Reason;
-use super::{Shared, reader};
+use super::{Shared, pyreader, reader};
 use crate::transport::{Accepted, Listener, Peer};
 
 /// Stack of a reader thread: it holds a few small buffers (and, for TLS,
@@ -21,18 +21,27 @@ const READER_STACK: usize = 256 * 1024;
 /// How long the (non-blocking) accept loop sleeps when nobody is waiting.
 const IDLE: Duration = Duration::from_millis(20);
 
+/// What a listening socket speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// tracing-mplog's wire protocol.
+    Native,
+    /// Python's `logging.handlers.SocketHandler` (see `pyreader`).
+    Python,
+}
+
 /// Accepts until [`Shared::stop`] is set, then accepts what is already
 /// waiting in the backlogs (a worker that connected, wrote and left before
 /// shutdown is read to its end like the others).
-pub(crate) fn run(shared: &Arc<Shared>, listeners: &[Listener]) {
+pub(crate) fn run(shared: &Arc<Shared>, listeners: &[(Listener, Protocol)]) {
     loop {
         let stopping = shared.stop.load(Ordering::Acquire);
         let mut busy = false;
-        for listener in listeners {
+        for (listener, protocol) in listeners {
             match listener.accept() {
                 Ok(accepted) => {
                     busy = true;
-                    accept(shared, accepted);
+                    accept(shared, accepted, *protocol);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => busy = true,
@@ -50,7 +59,7 @@ pub(crate) fn run(shared: &Arc<Shared>, listeners: &[Listener]) {
     }
 }
 
-fn accept(shared: &Arc<Shared>, accepted: Accepted) {
+fn accept(shared: &Arc<Shared>, accepted: Accepted, protocol: Protocol) {
     let peer = accepted.peer();
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
     if let Peer::Unix(cred) = peer {
@@ -97,7 +106,10 @@ fn accept(shared: &Arc<Shared>, accepted: Accepted) {
     let spawned = thread::Builder::new()
         .name(format!("mplog-conn-{id}"))
         .stack_size(READER_STACK)
-        .spawn(move || reader::run(&for_reader, id, accepted));
+        .spawn(move || match protocol {
+            Protocol::Native => reader::run(&for_reader, id, accepted),
+            Protocol::Python => pyreader::run(&for_reader, id, accepted),
+        });
     match spawned {
         Ok(handle) => {
             let mut readers = shared

@@ -14,6 +14,7 @@
 //! |---|---|
 //! | `listener` | accept loop(s), peer uid check, connection limit |
 //! | `reader` | one connection: TLS handshake, hello, read, validate, batch |
+//! | `pyreader` | one Python `SocketHandler` connection: pickles decoded as data, batch |
 //! | `handshake` | the hello's version and token, the version-2 reply |
 //! | `rejects` | [`Rejections`]: refused connections by reason |
 //! | `writer` | the one thread owning the files: dedup, threshold, format, write |
@@ -33,6 +34,7 @@ mod lines;
 mod listener;
 mod monitor;
 mod output;
+mod pyreader;
 mod reader;
 mod rejects;
 mod report;

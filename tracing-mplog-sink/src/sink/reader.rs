@@ -33,9 +33,9 @@ use super::writer::Msg;
 use crate::transport::{Accepted, Conn, Peer};
 
 /// Bytes read from the socket at a time.
-const READ_BUFFER: usize = 64 * 1024;
+pub(super) const READ_BUFFER: usize = 64 * 1024;
 /// A batch is sent once its lines hold this many bytes, even mid-read.
-const MAX_BATCH: usize = 128 * 1024;
+pub(super) const MAX_BATCH: usize = 128 * 1024;
 /// How often a blocked read looks at the drain deadline.
 pub(crate) const POLL: Duration = Duration::from_millis(250);
 /// In acknowledged mode, how often a read waiting for more looks whether
@@ -50,6 +50,7 @@ const ACK_POLL_MAX: Duration = Duration::from_millis(32);
 /// What a connection's stream must do for its reader: read frames, write
 /// replies, change its read timeout.
 pub(crate) trait Stream: Read + Write {
+    /// Sets the read timeout of the socket under the stream.
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
 }
 
@@ -110,12 +111,24 @@ impl Acks {
 /// The socket, read with a timeout so the sink can cut the connection once
 /// its drain timeout has passed, or before its hello once the hello
 /// timeout has.
-struct Patient<'a, S = Conn> {
-    stream: S,
-    cut: &'a AtomicBool,
-    hello_deadline: Option<Instant>,
+pub(super) struct Patient<'a, S = Conn> {
+    pub(super) stream: S,
+    pub(super) cut: &'a AtomicBool,
+    pub(super) hello_deadline: Option<Instant>,
     /// In acknowledged mode: acknowledgements are sent between reads.
     acks: Option<Acks>,
+}
+
+impl<'a, S> Patient<'a, S> {
+    /// A socket read without hello deadline nor acknowledgements.
+    pub(super) fn plain(stream: S, cut: &'a AtomicBool) -> Self {
+        Patient {
+            stream,
+            cut,
+            hello_deadline: None,
+            acks: None,
+        }
+    }
 }
 
 impl<S: Stream> Read for Patient<'_, S> {

@@ -308,12 +308,12 @@ impl Writer {
         let mut received = 0;
         for (i, item) in batch.items.iter().enumerate() {
             // Resent after a reconnect: written already.
-            let new = item.seq > last_seq;
+            let new = !batch.resent_check || item.seq > last_seq;
             fresh.push(new);
             if !new {
                 continue;
             }
-            last_seq = item.seq;
+            last_seq = last_seq.max(item.seq);
             received += 1;
             if self.cfg.echo && item.level <= self.cfg.echo_level {
                 let _ = std::io::stderr().write_all(batch.line(i).as_bytes());

@@ -49,6 +49,16 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ENDPOINT", action = ArgAction::Append, value_parser = parse_endpoint)]
     pub(crate) listen: Vec<Endpoint>,
 
+    /// Where Python processes log through logging.handlers.SocketHandler:
+    /// unix:PATH or tcp://HOST:PORT; repeat for several [default: none]
+    ///
+    /// Records land in the same files, with the same templates, as the
+    /// workers'. A tcp:// one must be on loopback unless --insecure; Unix
+    /// peers are checked by uid. See docs/python.md.
+    #[arg(long = "python-listen", value_name = "ENDPOINT", action = ArgAction::Append,
+          value_parser = parse_endpoint)]
+    pub(crate) python_listen: Vec<Endpoint>,
+
     /// The sink's TLS certificate chain, PEM (required for tls://)
     #[arg(long = "tls-cert", value_name = "FILE")]
     pub(crate) tls_cert: Option<PathBuf>,

@@ -28,6 +28,7 @@ use tracing_mplog_sink::ProcessKey;
 /// Every key of the file, in its canonical (flag) spelling.
 pub(crate) const KEYS: &[&str] = &[
     "listen",
+    "python-listen",
     "logdir",
     "name",
     "consolidate",
@@ -106,6 +107,8 @@ impl fmt::Display for Setting {
 pub(crate) struct Config {
     /// At least one.
     pub(crate) listen: Vec<Endpoint>,
+    /// Endpoints for Python's `SocketHandler` (maybe none).
+    pub(crate) python_listen: Vec<Endpoint>,
     pub(crate) tls_cert: Option<PathBuf>,
     pub(crate) tls_key: Option<PathBuf>,
     pub(crate) tls_client_ca: Option<PathBuf>,
@@ -221,6 +224,7 @@ impl FileReader<'_> {
         let a = &mut self.args;
         match key {
             "listen" => a.listen = endpoints(value).map_err(bad)?,
+            "python-listen" => a.python_listen = endpoints(value).map_err(bad)?,
             "tls-cert" => a.tls_cert = Some(string(value).map(PathBuf::from).map_err(bad)?),
             "tls-key" => a.tls_key = Some(string(value).map(PathBuf::from).map_err(bad)?),
             "tls-client-ca" => {
@@ -464,6 +468,15 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
     } else {
         return Err(CliError::MissingListen);
     };
+    let python_listen = if !flags.python_listen.is_empty() {
+        sources.insert("python-listen".to_owned(), Source::Flag);
+        flags.python_listen
+    } else {
+        if !file.python_listen.is_empty() {
+            sources.insert("python-listen".to_owned(), file_source());
+        }
+        file.python_listen
+    };
     let tls_cert = pick!(tls_cert, "tls-cert");
     let tls_key = pick!(tls_key, "tls-key");
     let tls_client_ca = pick!(tls_client_ca, "tls-client-ca");
@@ -541,6 +554,7 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
 
     let config = Config {
         listen,
+        python_listen,
         tls_cert,
         tls_key,
         tls_client_ca,

@@ -14,6 +14,9 @@ pub(crate) fn builder(config: &Config) -> sink::Builder {
     for endpoint in &config.listen {
         b = b.listen(endpoint.clone());
     }
+    for endpoint in &config.python_listen {
+        b = b.python_listen(endpoint.clone());
+    }
     b = b
         .insecure(config.insecure)
         .max_connections(config.max_connections)
@@ -93,6 +96,9 @@ pub(crate) fn run(config: &Config) -> Result<(), CliError> {
     }
     if let Some(addr) = handle.metrics_addr() {
         eprintln!("metrics on http://{addr}/metrics");
+    }
+    for endpoint in handle.python_endpoints() {
+        eprintln!("listening for Python on {endpoint}");
     }
 
     let signal = signals.wait();

@@ -307,3 +307,31 @@ fn listen_takes_a_string_or_a_list_and_network_keys_parse() {
         assert!(err.to_string().contains("net.toml"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn python_listen_comes_from_flags_or_the_file() {
+    let c = resolve_with(
+        &[],
+        "listen = \"unix:/x\"\npython-listen = [\"unix:/tmp/py.sock\", \"tcp://127.0.0.1:9020\"]",
+    )
+    .expect("valid");
+    assert_eq!(c.python_listen.len(), 2);
+    assert_eq!(c.python_listen[1].to_string(), "tcp://127.0.0.1:9020");
+    let c = resolve_with(
+        &["--python-listen", "unix:/tmp/flag.sock"],
+        "listen = \"unix:/x\"\npython_listen = \"unix:/tmp/file.sock\"",
+    )
+    .expect("valid");
+    assert_eq!(
+        c.python_listen,
+        vec![Endpoint::Unix("/tmp/flag.sock".into())]
+    );
+    assert_eq!(
+        c.setting("python_listen").to_string(),
+        c.setting("python-listen").to_string()
+    );
+    let c = resolve_with(&[], "listen = \"unix:/x\"").expect("valid");
+    assert!(c.python_listen.is_empty());
+    let err = file("listen = \"unix:/x\"\npython-listen = 3").expect_err("not an endpoint");
+    assert!(err.to_string().contains("python-listen"), "{err}");
+}

@@ -1,0 +1,215 @@
+//! One reader thread per Python connection: the stream of
+//! `logging.handlers.SocketHandler` (a 4-byte big-endian length, then a
+//! pickle of the record's `__dict__`), decoded as data only by
+//! [`crate::python`], formatted and batched like a Rust worker's events.
+//!
+//! There is no hello: the process identity, (`processName`, `process`,
+//! host of the connection), comes with each record. A batch holds the
+//! records of one process; a record of another process (a handler shared
+//! across a fork) starts a new batch. A frame over the size limit, a
+//! truncated frame or a refused pickle closes this connection alone, with
+//! the reason logged by the writer as a WARN record.
+
+use std::hash::{Hash, Hasher};
+use std::io::{self, BufReader, Read};
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::Shared;
+use super::lines::Lines;
+use super::reader::{MAX_BATCH, POLL, Patient, READ_BUFFER};
+use super::rejects::Reason;
+use super::view::Origin;
+use super::writer::Msg;
+use crate::python::{PyRecord, decode_record};
+use crate::transport::{Accepted, Peer};
+
+/// Serves Python connection `id` to its end.
+pub(crate) fn run(shared: &Shared, id: u64, accepted: Accepted) {
+    let peer = accepted.peer();
+    // A far deadline: `SocketHandler` has no handshake to time out.
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    match accepted.establish(POLL, deadline) {
+        Ok(conn) => {
+            let mut stream =
+                BufReader::with_capacity(READ_BUFFER, Patient::plain(conn, &shared.cut));
+            serve(shared, id, &mut stream, &peer);
+        }
+        Err(why) => shared.refuse(id, &peer, Reason::Tls, &why),
+    }
+    shared
+        .conns
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&id);
+}
+
+/// The host a connection's records come from: the peer's address over
+/// TCP, this host over a Unix socket.
+fn host_of(peer: &Peer) -> String {
+    match peer {
+        Peer::Unix(_) => tracing_mplog::origin::hostname(),
+        Peer::Net(addr) => addr.ip().to_string(),
+    }
+}
+
+/// A stable stand-in for a start time, so that the report tells Python
+/// processes apart by (`processName`, `process`, host).
+fn identity(name: &str, host: &str) -> i64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    ("python", name, host).hash(&mut h);
+    // Negative: never a real start time of a Rust worker.
+    (h.finish() >> 1) as i64 | i64::MIN
+}
+
+/// Reads one frame body into `buf`: `Ok(false)` at a clean end of stream
+/// (between frames).
+fn read_frame(stream: &mut impl Read, max: usize, buf: &mut Vec<u8>) -> Result<bool, String> {
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match stream.read(&mut head[got..]) {
+            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) => return Err(format!("truncated frame: {got} of 4 length bytes")),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("read error: {e}")),
+        }
+    }
+    let len = u32::from_be_bytes(head) as usize;
+    if len > max {
+        return Err(format!(
+            "oversized frame: {len} bytes, over the limit of {max}"
+        ));
+    }
+    buf.clear();
+    buf.resize(len, 0);
+    stream.read_exact(buf).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => format!("truncated frame: fewer than its {len} bytes"),
+        _ => format!("read error: {e}"),
+    })?;
+    Ok(true)
+}
+
+fn now_ns() -> i128 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+}
+
+fn serve(shared: &Shared, id: u64, stream: &mut BufReader<Patient<'_>>, peer: &Peer) {
+    let host = host_of(peer);
+    let maker = &shared.lines;
+    let mut origin: Option<Arc<Origin>> = None;
+    let mut conn_key: Option<String> = None;
+    let mut batch: Option<Lines> = None;
+    let mut buf = Vec::new();
+    let mut seq = 0u64;
+    let send = |batch: &mut Option<Lines>| match batch.take() {
+        Some(full) if !full.is_empty() => shared.tx.send(Msg::Lines(Box::new(full))).is_ok(),
+        _ => true,
+    };
+    let error = loop {
+        match read_frame(stream, shared.max_frame_size, &mut buf) {
+            Ok(false) => break None,
+            Err(why) => break Some(why),
+            Ok(true) => {}
+        }
+        let rec: PyRecord = match decode_record(&buf) {
+            Ok(rec) => rec,
+            Err(e) => break Some(e.to_string()),
+        };
+        let same = origin
+            .as_ref()
+            .is_some_and(|o| o.pid == rec.process && o.process_name == rec.process_name);
+        if !same {
+            if !send(&mut batch) {
+                return;
+            }
+            if let Some(old) = origin.take() {
+                let closed = Msg::Closed {
+                    origin: old,
+                    goodbye: true,
+                    error: None,
+                };
+                if shared.tx.send(closed).is_err() {
+                    return;
+                }
+            }
+            let o = Arc::new(Origin {
+                conn: id,
+                pid: rec.process,
+                start_time_ns: identity(&rec.process_name, &host),
+                process_name: rec.process_name.clone(),
+                host: host.clone(),
+            });
+            if shared.tx.send(Msg::Opened(Arc::clone(&o))).is_err() {
+                return;
+            }
+            conn_key = maker.connection_key(&o);
+            origin = Some(o);
+        }
+        let Some(o) = &origin else { return };
+        let lines = batch.get_or_insert_with(|| {
+            let mut l = Lines::new(Arc::clone(o));
+            l.resent_check = false;
+            l
+        });
+        seq += 1;
+        let view = rec.view(&host, now_ns());
+        maker.add(lines, seq, &view, conn_key.as_deref());
+        let more = stream.buffer().len() >= 4;
+        if (!more || lines.text_len() >= MAX_BATCH) && !send(&mut batch) {
+            return;
+        }
+    };
+    if !send(&mut batch) {
+        return;
+    }
+    match origin {
+        Some(origin) => {
+            let _ = shared.tx.send(Msg::Closed {
+                origin,
+                // SocketHandler says no goodbye: an end between frames is
+                // a clean end.
+                goodbye: error.is_none(),
+                error,
+            });
+        }
+        None => {
+            if let Some(why) = error {
+                shared.notice(
+                    tracing_core::Level::WARN,
+                    format!("closed Python connection {id} ({peer}): {why}"),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_read_whole_or_refused() {
+        let mut buf = Vec::new();
+        let mut ok: &[u8] = &[0, 0, 0, 2, b'}', b'.'];
+        assert_eq!(read_frame(&mut ok, 16, &mut buf), Ok(true));
+        assert_eq!(buf, b"}.");
+        assert_eq!(read_frame(&mut ok, 16, &mut buf), Ok(false));
+        let mut big: &[u8] = &[0, 0, 1, 0];
+        let e = read_frame(&mut big, 16, &mut buf).expect_err("oversized");
+        assert!(e.contains("oversized"), "{e}");
+        let mut short: &[u8] = &[0, 0, 0, 9, 1];
+        let e = read_frame(&mut short, 16, &mut buf).expect_err("truncated");
+        assert!(e.contains("truncated"), "{e}");
+        let mut cut: &[u8] = &[0, 0];
+        assert!(read_frame(&mut cut, 16, &mut buf).is_err());
+    }
+
+    #[test]
+    fn identities_differ_by_name_and_host() {
+        assert_ne!(identity("a", "h"), identity("b", "h"));
+        assert_ne!(identity("a", "h"), identity("a", "g"));
+        assert!(identity("a", "h") < 0);
+    }
+}
