@@ -14,8 +14,8 @@ use tracing_mplog::{Endpoint, wire};
 
 use super::bind::{Net, Token, bind_all};
 use super::lines::LineMaker;
-use super::monitor::{Evaluator, Monitor, Running, Watch};
 use super::listener::Protocol;
+use super::monitor::{Evaluator, Monitor, Running, Watch};
 use super::router::Router;
 use super::seen::SeqStore;
 use super::view::Origin;
