@@ -272,6 +272,15 @@ command = ["sh", "-c", "cat >> '{out}'; echo \"$MPLOG_ALERT_NAME $MPLOG_ALERT_PI
     let (sink, addr) = start_sink(&s, &config);
     // A clean worker fires nothing.
     wait_ok(s.worker(1, 5, &[]).spawn_guarded());
+    // Nor one the sink itself disconnects when it shuts down (below).
+    let mut still = s
+        .worker(7, 5, &["--mode", "hang-after-flush"])
+        .spawn_guarded();
+    let mut line = String::new();
+    BufReader::new(still.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read flushed");
+    assert_eq!(line.trim(), "flushed");
     let mut hung = s
         .worker(2, 5, &["--mode", "hang-after-flush"])
         .spawn_guarded();
@@ -335,7 +344,11 @@ command = ["sh", "-c", "cat >> '{out}'; echo \"$MPLOG_ALERT_NAME $MPLOG_ALERT_PI
         metric(&body, "mplog_disconnects_total", &[("clean", "false")]),
         Some(1.0)
     );
-    sink.stop();
+    let stderr = sink.stop();
+    assert!(stderr.contains("worker-7"), "{stderr}");
+    assert_eq!(alert_lines(&s.logdir().join("alerts.jsonl"), 1).len(), 1);
+    assert!(bodies.try_recv().is_err(), "a webhook POST at shutdown");
+    drop(still);
 }
 
 #[test]

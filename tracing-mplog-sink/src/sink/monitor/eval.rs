@@ -213,7 +213,8 @@ impl Evaluator {
 
     /// A connection of `origin` ended.
     pub(crate) fn closed(&mut self, origin: &Origin, clean: bool) {
-        if clean {
+        // At shutdown the sink itself ends every connection.
+        if clean || self.monitor.draining.load(Ordering::Acquire) {
             return;
         }
         for r in self.rules_on(AlertOn::UncleanDisconnect, origin) {
