@@ -248,9 +248,10 @@ impl Evaluator {
         }
     }
 
-    /// Forgets a process that ended (its cooldowns go with it).
-    pub(crate) fn forget(&mut self, origin: &Origin) {
-        self.procs.remove(&(origin.pid, origin.start_time_ns));
+    /// Forgets a process (pid, start time) that ended: its windows and
+    /// cooldowns go with it.
+    pub(crate) fn forget(&mut self, key: (u32, i64)) {
+        self.procs.remove(&key);
     }
 
     fn rules_on(&self, on: AlertOn, origin: &Origin) -> Vec<usize> {
