@@ -272,6 +272,15 @@ command = ["sh", "-c", "cat >> '{out}'; echo \"$MPLOG_ALERT_NAME $MPLOG_ALERT_PI
     let (sink, addr) = start_sink(&s, &config);
     // A clean worker fires nothing.
     wait_ok(s.worker(1, 5, &[]).spawn_guarded());
+    // Nor one the sink itself disconnects when it shuts down (below).
+    let mut still = s
+        .worker(7, 5, &["--mode", "hang-after-flush"])
+        .spawn_guarded();
+    let mut line = String::new();
+    BufReader::new(still.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read flushed");
+    assert_eq!(line.trim(), "flushed");
     let mut hung = s
         .worker(2, 5, &["--mode", "hang-after-flush"])
         .spawn_guarded();
@@ -335,7 +344,11 @@ command = ["sh", "-c", "cat >> '{out}'; echo \"$MPLOG_ALERT_NAME $MPLOG_ALERT_PI
         metric(&body, "mplog_disconnects_total", &[("clean", "false")]),
         Some(1.0)
     );
-    sink.stop();
+    let stderr = sink.stop();
+    assert!(stderr.contains("worker-7"), "{stderr}");
+    assert_eq!(alert_lines(&s.logdir().join("alerts.jsonl"), 1).len(), 1);
+    assert!(bodies.try_recv().is_err(), "a webhook POST at shutdown");
+    drop(still);
 }
 
 #[test]
@@ -538,4 +551,74 @@ fn processes_that_ended_leave_the_metrics_after_the_retention() {
     );
     let report = sink.shutdown().expect("shutdown");
     assert_eq!(report.processes[0].received, 10);
+}
+
+#[test]
+fn dropped_events_are_counted_exactly_and_fire_the_dropped_rule_once() {
+    use tracing_mplog_sink::sink::{AlertOn, AlertRule};
+    const EVENTS: u64 = 20_000;
+    let s = Setup::new();
+    let mut rule = AlertRule::new("drops", AlertOn::Dropped);
+    rule.process = Some("worker-?".into());
+    rule.cooldown = Duration::from_secs(3600);
+    rule.log = Some("alerts.jsonl".into());
+    let sink = s
+        .sink()
+        .metrics_listen("127.0.0.1:0")
+        .alert(rule)
+        .start()
+        .expect("start the sink");
+    let addr = sink.metrics_addr().expect("metrics address").to_string();
+    let out = wait_ok(
+        s.worker_for(&sink, 8, EVENTS, &["--mode", "drop-newest:8"])
+            .spawn_guarded(),
+    );
+    assert!(out.contains(&format!("logged {EVENTS}")), "{out}");
+    let body = scrape_until(&addr, "worker 8 ended", |b| {
+        metric(
+            b,
+            "mplog_process_state",
+            &[("process", "worker-8"), ("state", "clean")],
+        ) == Some(1.0)
+    });
+    let who = ("process", "worker-8");
+    let info = metric(
+        &body,
+        "mplog_events_received_total",
+        &[who, ("level", "info")],
+    );
+    let full = metric(
+        &body,
+        "mplog_events_dropped_total",
+        &[who, ("reason", "channel_full")],
+    );
+    let (Some(info), Some(full)) = (info, full) else {
+        panic!("no counts for worker-8:\n{body}");
+    };
+    assert!(full > 0.0, "a channel of 8 must overflow:\n{body}");
+    assert_eq!(info + full, EVENTS as f64);
+    let firings = alert_lines(&s.logdir().join("alerts.jsonl"), 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let firings_after = alert_lines(&s.logdir().join("alerts.jsonl"), 1);
+    assert_eq!(firings.len(), 1, "once per cooldown: {firings_after:?}");
+    assert_eq!(
+        firings_after.len(),
+        1,
+        "once per cooldown: {firings_after:?}"
+    );
+    assert_eq!(firings[0]["on"], "dropped");
+    assert_eq!(firings[0]["process"], "worker-8");
+    assert!(
+        firings[0]["count"].as_u64().is_some_and(|n| n > 0),
+        "{:?}",
+        firings[0]
+    );
+    let report = sink.shutdown().expect("shutdown");
+    let p = report
+        .processes
+        .iter()
+        .find(|p| p.process_name == "worker-8")
+        .expect("worker-8 in the report");
+    assert_eq!(p.dropped_by_worker as f64, full);
+    assert_eq!(p.received as f64, info);
 }

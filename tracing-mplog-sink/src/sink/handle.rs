@@ -118,6 +118,7 @@ impl SinkHandle {
         };
         let shared = &self.shared;
         shared.stop.store(true, Ordering::Release);
+        shared.monitor.draining.store(true, Ordering::Release);
         if listener.join().is_err() {
             eprintln!("{}: the accept loop panicked", writer::SINK_TARGET);
         }

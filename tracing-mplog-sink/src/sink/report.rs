@@ -126,9 +126,12 @@ impl Tally {
         })
     }
 
-    /// Every process, in the order of their first hello.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Proc> {
-        self.order.iter().filter_map(|k| self.procs.get(k))
+    /// Every process with its key (pid, start time), in the order of
+    /// their first hello.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&(u32, i64), &Proc)> {
+        self.order
+            .iter()
+            .filter_map(|k| self.procs.get(k).map(|p| (k, p)))
     }
 
     pub(crate) fn into_report(mut self, rejected: super::Rejections) -> SinkReport {

@@ -213,7 +213,8 @@ impl Evaluator {
 
     /// A connection of `origin` ended.
     pub(crate) fn closed(&mut self, origin: &Origin, clean: bool) {
-        if clean {
+        // At shutdown the sink itself ends every connection.
+        if clean || self.monitor.draining.load(Ordering::Acquire) {
             return;
         }
         for r in self.rules_on(AlertOn::UncleanDisconnect, origin) {
@@ -247,9 +248,10 @@ impl Evaluator {
         }
     }
 
-    /// Forgets a process that ended (its cooldowns go with it).
-    pub(crate) fn forget(&mut self, origin: &Origin) {
-        self.procs.remove(&(origin.pid, origin.start_time_ns));
+    /// Forgets a process (pid, start time) that ended: its windows and
+    /// cooldowns go with it.
+    pub(crate) fn forget(&mut self, key: (u32, i64)) {
+        self.procs.remove(&key);
     }
 
     fn rules_on(&self, on: AlertOn, origin: &Origin) -> Vec<usize> {

@@ -183,6 +183,8 @@ pub(crate) struct Monitor {
     pub(crate) alerts: Vec<AlertCounts>,
     pub(crate) retention: Duration,
     pub(crate) logdir: PathBuf,
+    /// The sink is shutting down: the connections it cuts are no crash.
+    pub(crate) draining: AtomicBool,
     stop: AtomicBool,
 }
 
@@ -195,6 +197,7 @@ impl Monitor {
             rules: rules.into(),
             retention,
             logdir,
+            draining: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }
     }

@@ -105,7 +105,7 @@ impl Watch {
         if let Some(eval) = &mut self.eval {
             eval.closed(origin, clean);
             if clean {
-                eval.forget(origin);
+                eval.forget((origin.pid, origin.start_time_ns));
             }
         }
     }
@@ -116,15 +116,27 @@ impl Watch {
             return;
         }
         self.dirty = false;
+        let retention = self.monitor.retention;
+        let eval = &mut self.eval;
         let processes = tally
             .iter()
-            .map(|p| ProcSnap {
+            .filter(|(key, p)| {
+                let c = &p.counts;
+                let kept = c.open > 0 || c.ended.is_none_or(|t| t.elapsed() < retention);
+                if !kept {
+                    // Its windows and cooldowns go with its series.
+                    if let Some(eval) = eval.as_mut() {
+                        eval.forget(**key);
+                    }
+                }
+                kept
+            })
+            .map(|(_, p)| ProcSnap {
                 name: p.report.process_name.clone(),
                 pid: p.report.pid,
                 clean: p.report.clean,
                 counts: p.counts.clone(),
             })
-            .filter(|p| !self.monitor.expired(p))
             .collect();
         let files = outputs
             .files
