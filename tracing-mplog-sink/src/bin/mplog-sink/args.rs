@@ -45,7 +45,7 @@ pub(crate) struct Args {
     ///
     /// A Unix socket's folder is created with mode 0700 if missing; only
     /// the sink's own user (and root) may connect. HOST is a DNS name, an
-    /// IPv4 address or [IPv6]. See docs/cluster.md.
+    /// IPv4 address or `[IPv6]`. See docs/cluster.md.
     #[arg(long, value_name = "ENDPOINT", action = ArgAction::Append, value_parser = parse_endpoint)]
     pub(crate) listen: Vec<Endpoint>,
 
