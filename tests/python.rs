@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cluster_support::{RunningSink, TIMEOUT, sink_bin};
+use cluster_support::{RunningSink, sink_bin};
 
 const EVENTS: u64 = 5000;
 const DEFAULT: &str = "%(processName)s|%(levelname)s|%(levelno)d|%(name)s|%(funcName)s|%(message)s";
@@ -205,5 +205,4 @@ fn python_and_rust_processes_share_the_files_and_hostile_pickles_run_nothing() {
             .any(|l| l.contains("refused pickle") && l.contains("GLOBAL")),
         "the refusal is logged; stderr:\n{stderr}"
     );
-    let _ = TIMEOUT;
 }

@@ -10,6 +10,9 @@
 //!   `REDUCE`, `BUILD`, `INST`, `OBJ`, `NEWOBJ`, `NEWOBJ_EX`, `EXT1/2/4`,
 //!   `PERSID`, `BINPERSID`, out-of-band buffers) and any opcode it does not
 //!   know;
+//! - sets and frozensets, and dict keys that are not `str`: the decoder
+//!   sorts them, and its order of mixed numbers (or NaN) is not total, which
+//!   the standard sort reports with a panic (found by the fuzzer);
 //! - containers nested deeper than [`MAX_DEPTH`] (their drop would recurse);
 //! - a memo fetch (`GET`) of a container, or fetches whose copies add up to
 //!   more bytes than the frame (shared references would be copied by the
@@ -33,10 +36,20 @@ struct Item {
     depth: u16,
     /// Bytes of text the item holds (scalars).
     bytes: usize,
+    /// A `str` (the only kind of dict key accepted).
+    text: bool,
 }
 
-const SCALAR: Item = Item { depth: 0, bytes: 0 };
-const CONTAINER: Item = Item { depth: 1, bytes: 0 };
+const SCALAR: Item = Item {
+    depth: 0,
+    bytes: 0,
+    text: false,
+};
+const CONTAINER: Item = Item {
+    depth: 1,
+    bytes: 0,
+    text: false,
+};
 
 /// The name of an opcode that runs or names code, if `op` is one.
 fn code_opcode(op: u8) -> Option<&'static str> {
@@ -187,10 +200,24 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    fn text(&mut self, width: usize) -> Result<(), PickleError> {
+    /// A counted string or bytes argument; `text`: a `str`.
+    fn text(&mut self, width: usize, text: bool) -> Result<(), PickleError> {
         let n = self.counted(width)?.len();
-        self.stack.push(Item { depth: 0, bytes: n });
+        self.stack.push(Item {
+            depth: 0,
+            bytes: n,
+            text,
+        });
         Ok(())
+    }
+
+    /// Refuses a dict key that is not a `str`.
+    fn str_keys<'i>(&self, keys: impl IntoIterator<Item = &'i Item>) -> Result<(), PickleError> {
+        if keys.into_iter().all(|k| k.text) {
+            Ok(())
+        } else {
+            Err(self.err("a dict key that is not a str"))
+        }
     }
 
     fn line_id(&mut self) -> Result<u64, PickleError> {
@@ -230,11 +257,18 @@ impl<'a> Scanner<'a> {
                 // Text and bytes.
                 b'S' | b'V' => {
                     let n = self.line()?.len();
-                    self.stack.push(Item { depth: 0, bytes: n });
+                    self.stack.push(Item {
+                        depth: 0,
+                        bytes: n,
+                        text: op == b'V',
+                    });
                 }
-                b'T' | b'X' | b'B' => self.text(4)?,
-                b'U' | 0x8c | b'C' => self.text(1)?,
-                0x8d | 0x8e | 0x96 => self.text(8)?,
+                b'X' => self.text(4, true)?,
+                0x8c => self.text(1, true)?,
+                0x8d => self.text(8, true)?,
+                b'T' | b'B' => self.text(4, false)?,
+                b'U' | b'C' => self.text(1, false)?,
+                0x8e | 0x96 => self.text(8, false)?,
                 // Numbers.
                 b'I' | b'L' | b'F' => self.number_line()?,
                 b'J' => self.fixed(4)?,
@@ -250,9 +284,19 @@ impl<'a> Scanner<'a> {
                 }
                 b'N' | 0x88 | 0x89 => self.stack.push(SCALAR),
                 // Containers.
-                b'}' | b']' | b')' | 0x8f => self.stack.push(CONTAINER),
-                b'd' | b'l' | b't' | 0x91 => {
+                0x8f..=0x91 => {
+                    self.pos -= 1;
+                    return Err(self.err("a set or frozenset (not in a LogRecord)"));
+                }
+                b'}' | b']' | b')' => self.stack.push(CONTAINER),
+                b'd' | b'l' | b't' => {
                     let items = self.pop_mark()?;
+                    if op == b'd' {
+                        if items.len() % 2 != 0 {
+                            return Err(self.err("a dict with a key and no value"));
+                        }
+                        self.str_keys(items.iter().step_by(2))?;
+                    }
                     let c = self.nest(CONTAINER, items)?;
                     self.stack.push(c);
                 }
@@ -272,10 +316,17 @@ impl<'a> Scanner<'a> {
                 b's' => {
                     let v = self.pop()?;
                     let k = self.pop()?;
+                    self.str_keys([&k])?;
                     self.add_to_top(vec![k, v])?;
                 }
-                b'e' | b'u' | 0x90 => {
+                b'e' | b'u' => {
                     let items = self.pop_mark()?;
+                    if op == b'u' {
+                        if items.len() % 2 != 0 {
+                            return Err(self.err("a dict with a key and no value"));
+                        }
+                        self.str_keys(items.iter().step_by(2))?;
+                    }
                     self.add_to_top(items)?;
                 }
                 // The memo.
@@ -370,6 +421,19 @@ mod tests {
         deep.extend(std::iter::repeat_n(b'a', 39));
         deep.push(b'.');
         assert!(refused(&deep).contains("deeper"));
+    }
+
+    #[test]
+    fn sets_and_keys_that_are_not_str_are_refused() {
+        // The fuzzer's find: a frozenset of NaN floats panicked in sort.
+        let nan = b"\x80\x04(G\xff\xff\xff\xff\xff\xff\xff\xffG\x7f\xf8\0\0\0\0\0\0K\x01\x91.";
+        assert!(refused(nan).contains("set"));
+        assert!(refused(b"\x80\x04\x8f(K\x01\x90.").contains("set"));
+        assert!(refused(b"}(K\x01K\x02u.").contains("not a str"));
+        assert!(refused(b"}G\x7f\xf8\0\0\0\0\0\0K\x01s.").contains("not a str"));
+        assert!(refused(b"(K\x01K\x02d.").contains("not a str"));
+        assert!(refused(b"(X\x01\0\0\0ad.").contains("no value"));
+        check(b"}(X\x01\0\0\0aK\x01u.").expect("str keys");
     }
 
     #[test]

@@ -97,9 +97,20 @@ fn not_a_dict_is_refused() {
         decode_record(b"N."),
         Err(PickleError::NotARecord(_))
     ));
+    // Keys that are not `str` are refused before decoding.
     assert!(matches!(
         decode_record(b"}(K\x01K\x02u."),
-        Err(PickleError::NotARecord(_))
+        Err(PickleError::Refused { .. })
+    ));
+}
+
+#[test]
+fn the_fuzzer_find_is_refused_not_a_panic() {
+    // A frozenset of floats with NaN: serde-pickle's sort of it panicked.
+    let crash = include_bytes!("testdata/fuzz-nan-frozenset.pickle");
+    assert!(matches!(
+        decode_record(crash),
+        Err(PickleError::Refused { .. })
     ));
 }
 

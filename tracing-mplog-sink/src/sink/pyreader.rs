@@ -113,9 +113,13 @@ fn serve(shared: &Shared, id: u64, stream: &mut BufReader<Patient<'_>>, peer: &P
             Err(why) => break Some(why),
             Ok(true) => {}
         }
-        let rec: PyRecord = match decode_record(&buf) {
-            Ok(rec) => rec,
-            Err(e) => break Some(e.to_string()),
+        // The opcode check keeps the decoder's known panics out (see
+        // `python::scan`); a panic it missed closes this connection only.
+        let decoded = std::panic::catch_unwind(|| decode_record(&buf));
+        let rec: PyRecord = match decoded {
+            Ok(Ok(rec)) => rec,
+            Ok(Err(e)) => break Some(e.to_string()),
+            Err(_) => break Some("the pickle decoder panicked on this frame".into()),
         };
         let same = origin
             .as_ref()
