@@ -119,17 +119,7 @@ fn drop_newest_reports_the_exact_drop_count() {
     let (received, dropped) = (r[0].received, r[0].dropped_by_worker);
     assert!(dropped > 0, "a channel of 8 must overflow: {report}");
     assert_eq!(received + dropped, EVENTS, "{report}");
-    let all = lines(&log_files(&s.logdir(), "all.log"));
-    let got = series(&all).remove(&7).unwrap_or_default();
-    assert_eq!(
-        got.len() as u64,
-        received,
-        "every received event is on disk"
-    );
-    assert!(
-        got.windows(2).all(|w| w[0] < w[1]),
-        "in order, no duplicates"
-    );
+    let (all, _) = support::received_in_order(&s.logdir(), 7, received);
     // The worker reports drops as they happen, in one or more frames; the
     // sink writes one WARN line per frame.
     let reported = support::reported_drops(&all, "worker-7");

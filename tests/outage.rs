@@ -10,7 +10,7 @@ use std::os::unix::net::UnixListener;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Proc, Setup, SpawnGuarded, lines, log_files, series};
+use support::{Proc, Setup, SpawnGuarded};
 
 /// The grace the workers get.
 const GRACE: Duration = Duration::from_secs(2);
@@ -167,17 +167,7 @@ fn a_sink_that_comes_back_gets_the_later_events_and_the_drop_count() {
     assert!(dropped > 0, "the outage dropped events: {report}");
     assert_eq!(received + dropped, FIRST + LATER, "{report}");
 
-    let all = lines(&log_files(&s.logdir(), "all.log"));
-    let got = series(&all).remove(&3).unwrap_or_default();
-    assert_eq!(
-        got.len() as u64,
-        received,
-        "every received event is on disk"
-    );
-    assert!(
-        got.windows(2).all(|w| w[0] < w[1]),
-        "in order, no duplicates"
-    );
+    let (all, got) = support::received_in_order(&s.logdir(), 3, received);
     let later: Vec<u64> = got.iter().copied().filter(|&n| n > FIRST).collect();
     let want: Vec<u64> = (FIRST + 1..=FIRST + LATER).collect();
     assert!(

@@ -252,3 +252,21 @@ pub fn reported_drops(lines: &[String], name: &str) -> u64 {
         })
         .sum()
 }
+
+/// The lines of `all.log` in `logdir` and worker `id`'s event numbers in
+/// them, asserting that exactly `received` of its events are on disk, in
+/// order, none twice (a lossy run: which ones is the caller's to check).
+pub fn received_in_order(logdir: &Path, id: u64, received: u64) -> (Vec<String>, Vec<u64>) {
+    let all = lines(&log_files(logdir, "all.log"));
+    let got = series(&all).remove(&id).unwrap_or_default();
+    assert_eq!(
+        got.len() as u64,
+        received,
+        "every received event is on disk"
+    );
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "in order, no duplicates"
+    );
+    (all, got)
+}
