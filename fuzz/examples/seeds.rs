@@ -17,7 +17,7 @@ use std::path::Path;
 use tracing_core::Level;
 use tracing_mplog::wire::{
     DropReason, Dropped, Goodbye, OwnedEvent, OwnedField, OwnedFrame, OwnedHello, OwnedSpan,
-    OwnedValue, VERSION,
+    OwnedValue,
 };
 
 /// The sample frames, shared with the wire tests (which check that each
