@@ -149,16 +149,7 @@ fn conversion(
     field: Field,
 ) -> Result<(PySpec, usize), TemplateError> {
     let b = t.as_bytes();
-    let mut spec = PySpec {
-        left: false,
-        zero: false,
-        plus: false,
-        space: false,
-        alt: false,
-        width: 0,
-        precision: None,
-        conv: Conv::Str,
-    };
+    let mut spec = PySpec::plain();
     while let Some(&c) = b.get(i) {
         match c {
             b'-' => spec.left = true,

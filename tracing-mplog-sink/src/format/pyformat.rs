@@ -87,6 +87,23 @@ pub(crate) struct PySpec {
     pub(crate) conv: Conv,
 }
 
+impl PySpec {
+    /// `%(name)s`: no flags, width or precision; the parser and the tests
+    /// start from it.
+    pub(crate) fn plain() -> Self {
+        PySpec {
+            left: false,
+            zero: false,
+            plus: false,
+            space: false,
+            alt: false,
+            width: 0,
+            precision: None,
+            conv: Conv::Str,
+        }
+    }
+}
+
 /// A value as a Python `LogRecord` attribute holds it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Value<'a> {
@@ -414,16 +431,7 @@ mod tests {
     use super::*;
 
     fn spec(text: &str) -> PySpec {
-        let mut s = PySpec {
-            left: false,
-            zero: false,
-            plus: false,
-            space: false,
-            alt: false,
-            width: 0,
-            precision: None,
-            conv: Conv::Str,
-        };
+        let mut s = PySpec::plain();
         let mut chars = text.chars().peekable();
         while let Some(&c) = chars.peek() {
             match c {
