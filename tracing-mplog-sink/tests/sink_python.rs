@@ -65,16 +65,24 @@ fn unix(path: &Path) -> Endpoint {
     Endpoint::Unix(path.to_owned())
 }
 
+/// A sink in `dir` with a native socket (`rs.sock`), a Python socket
+/// (`py.sock`, returned) and a consolidated `all.log` under `logs/`.
+fn python_sink(dir: &Path) -> (tracing_mplog_sink::sink::Builder, std::path::PathBuf) {
+    let py = dir.join("py.sock");
+    let builder = Sink::builder()
+        .listen(unix(&dir.join("rs.sock")))
+        .python_listen(unix(&py))
+        .logdir(dir.join("logs"))
+        .name("all")
+        .consolidate(true);
+    (builder, py)
+}
+
 #[test]
 fn each_bad_frame_closes_its_own_connection_and_the_rest_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let py = dir.path().join("py.sock");
-    let sink = Sink::builder()
-        .listen(unix(&dir.path().join("rs.sock")))
-        .python_listen(unix(&py))
-        .logdir(dir.path().join("logs"))
-        .name("all")
-        .consolidate(true)
+    let (builder, py) = python_sink(dir.path());
+    let sink = builder
         .process_key([ProcessKey::Name])
         .default_format("%(processName)s %(levelname)s %(levelno)d %(name)s: %(message)s")
         .max_frame_size(64 * 1024)
@@ -153,15 +161,10 @@ fn each_bad_frame_closes_its_own_connection_and_the_rest_is_written() {
 #[test]
 fn unix_python_peers_get_the_uid_check() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let py = dir.path().join("py.sock");
+    let (builder, py) = python_sink(dir.path());
     // SAFETY: getuid has no preconditions.
     let me = unsafe { libc::getuid() };
-    let sink = Sink::builder()
-        .listen(unix(&dir.path().join("rs.sock")))
-        .python_listen(unix(&py))
-        .logdir(dir.path().join("logs"))
-        .name("all")
-        .consolidate(true)
+    let sink = builder
         .allowed_uids([me.wrapping_add(4242)])
         .start()
         .expect("sink starts");
@@ -208,13 +211,8 @@ fn one_connection_carrying_two_processes_fills_both_files() {
     // A handler inherited across a fork: the parent's and the child's
     // records arrive on one socket, interleaved.
     let dir = tempfile::tempdir().expect("tempdir");
-    let py = dir.path().join("py.sock");
-    let sink = Sink::builder()
-        .listen(unix(&dir.path().join("rs.sock")))
-        .python_listen(unix(&py))
-        .logdir(dir.path().join("logs"))
-        .name("all")
-        .consolidate(true)
+    let (builder, py) = python_sink(dir.path());
+    let sink = builder
         .process_key([ProcessKey::Name, ProcessKey::Pid])
         .default_format("%(processName)s[%(process)d] %(message)s")
         .start()
