@@ -22,6 +22,7 @@
 
 pub mod clock;
 pub mod format;
+pub mod forward;
 #[cfg(unix)]
 #[doc = include_str!("../../docs/guide.md")]
 pub mod guide {}

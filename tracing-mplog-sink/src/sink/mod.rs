@@ -40,7 +40,7 @@ mod rejects;
 mod report;
 mod router;
 mod seen;
-mod view;
+pub(crate) mod view;
 mod writer;
 
 use std::collections::HashMap;

@@ -199,8 +199,9 @@ fn encode_fields(out: &mut Vec<u8>, message: Option<&str>, fields: &[OwnedField]
 }
 
 impl OwnedValue {
-    /// The borrowed form, which knows its tag and encoding.
-    fn as_value(&self) -> Value<'_> {
+    /// The borrowed form, which knows its tag and encoding (and prints as
+    /// `tracing_subscriber::fmt` prints a field).
+    pub fn as_value(&self) -> Value<'_> {
         match self {
             OwnedValue::I64(v) => Value::I64(*v),
             OwnedValue::U64(v) => Value::U64(*v),

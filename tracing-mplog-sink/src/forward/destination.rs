@@ -1,0 +1,414 @@
+//! [`Destination`]: where records are forwarded, parsed from a URL, with
+//! its per-destination options.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use tracing_core::Level;
+
+/// Records a destination's queue holds while it is slow or down (then
+/// the oldest are dropped and counted).
+pub const DEFAULT_QUEUE: usize = 100_000;
+/// Records per OTLP export request by default.
+pub const DEFAULT_BATCH: usize = 512;
+/// How long an OTLP batch waits to fill up by default.
+pub const DEFAULT_BATCH_TIMEOUT: Duration = Duration::from_millis(200);
+/// The largest syslog datagram by default: RFC 5426 §3.2 says receivers
+/// SHOULD take 2048 octets.
+pub const DEFAULT_MAX_DATAGRAM: usize = 2048;
+/// The syslog facility by default: `user` (1).
+pub const DEFAULT_FACILITY: u8 = 1;
+
+/// The protocol of a [`Destination`], from its URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// `syslog+tcp://`: RFC 5424 over TCP, octet-counting framing (RFC 6587).
+    SyslogTcp,
+    /// `syslog+tls://`: the same over TLS (RFC 5425).
+    SyslogTls,
+    /// `syslog+udp://`: RFC 5424 messages, one per datagram (RFC 5426).
+    SyslogUdp,
+    /// `otlp+http://`: OTLP/HTTP with protobuf bodies, `POST /v1/logs`.
+    OtlpHttp,
+    /// `otlp+grpc://`: OTLP/gRPC, `LogsService/Export`.
+    OtlpGrpc,
+}
+
+impl Protocol {
+    /// The URL scheme.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Protocol::SyslogTcp => "syslog+tcp",
+            Protocol::SyslogTls => "syslog+tls",
+            Protocol::SyslogUdp => "syslog+udp",
+            Protocol::OtlpHttp => "otlp+http",
+            Protocol::OtlpGrpc => "otlp+grpc",
+        }
+    }
+
+    /// The port when the URL gives none (the IANA and OpenTelemetry ones).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Protocol::SyslogTcp | Protocol::SyslogUdp => 514,
+            Protocol::SyslogTls => 6514,
+            Protocol::OtlpHttp => 4318,
+            Protocol::OtlpGrpc => 4317,
+        }
+    }
+
+    const ALL: [Protocol; 5] = [
+        Protocol::SyslogTcp,
+        Protocol::SyslogTls,
+        Protocol::SyslogUdp,
+        Protocol::OtlpHttp,
+        Protocol::OtlpGrpc,
+    ];
+}
+
+/// A forwarding destination: a URL (`syslog+tcp://HOST:PORT`,
+/// `syslog+tls://…`, `syslog+udp://…`, `otlp+http://…`, `otlp+grpc://…`)
+/// and its options; see `docs/forwarding.md`.
+///
+/// ```
+/// use tracing_mplog_sink::forward::{Destination, Protocol};
+///
+/// let d: Destination = "otlp+http://127.0.0.1:4318".parse()?;
+/// assert_eq!(d.protocol(), Protocol::OtlpHttp);
+/// assert_eq!((d.host(), d.port(), d.path()), ("127.0.0.1", 4318, "/v1/logs"));
+/// let d = Destination::parse("syslog+udp://[::1]")?.queue(1000).level(tracing::Level::WARN);
+/// assert_eq!((d.host(), d.port(), d.queue_capacity()), ("::1", 514, 1000));
+/// assert!("http://example.com".parse::<Destination>().is_err());
+/// # Ok::<(), tracing_mplog_sink::forward::DestinationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Destination {
+    url: String,
+    protocol: Protocol,
+    host: String,
+    port: u16,
+    path: String,
+    level: Level,
+    queue: usize,
+    tls_ca: Option<PathBuf>,
+    facility: u8,
+    gzip: bool,
+    batch: usize,
+    batch_timeout: Duration,
+    max_datagram: usize,
+}
+
+/// A forwarding URL or option that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("forward destination `{url}`: {reason}")]
+pub struct DestinationError {
+    /// The URL as given.
+    pub url: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl Destination {
+    /// Parses a destination URL; the options have their defaults.
+    pub fn parse(url: &str) -> Result<Self, DestinationError> {
+        let err = |reason: String| DestinationError {
+            url: url.to_owned(),
+            reason,
+        };
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| err("expected SCHEME://HOST[:PORT]".into()))?;
+        let protocol = Protocol::ALL
+            .into_iter()
+            .find(|p| p.scheme().eq_ignore_ascii_case(scheme))
+            .ok_or_else(|| {
+                err(format!(
+                    "unknown scheme `{scheme}` (expected one of {})",
+                    Protocol::ALL.map(Protocol::scheme).join(", ")
+                ))
+            })?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        if authority.contains('@') || rest.contains(['?', '#']) {
+            return Err(err(
+                "user names, queries and fragments are not supported".into()
+            ));
+        }
+        let (host, port) = split_host_port(authority).map_err(err)?;
+        let port = match port {
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or_else(|| err(format!("bad port `{p}`")))?,
+            None => protocol.default_port(),
+        };
+        let path = match (protocol, path) {
+            (Protocol::OtlpHttp, "" | "/") => "/v1/logs".to_owned(),
+            (Protocol::OtlpHttp, p) => p.to_owned(),
+            (_, "" | "/") => String::new(),
+            (_, p) => {
+                return Err(err(format!(
+                    "a {} URL takes no path (`{p}`)",
+                    protocol.scheme()
+                )));
+            }
+        };
+        Ok(Destination {
+            url: url.to_owned(),
+            protocol,
+            host: host.to_owned(),
+            port,
+            path,
+            level: Level::TRACE,
+            queue: DEFAULT_QUEUE,
+            tls_ca: None,
+            facility: DEFAULT_FACILITY,
+            gzip: false,
+            batch: DEFAULT_BATCH,
+            batch_timeout: DEFAULT_BATCH_TIMEOUT,
+            max_datagram: DEFAULT_MAX_DATAGRAM,
+        })
+    }
+
+    /// Forwards only records at this level or more severe (default: every
+    /// record the sink takes).
+    #[must_use]
+    pub fn level(mut self, threshold: Level) -> Self {
+        self.level = threshold;
+        self
+    }
+
+    /// Records the queue holds while the destination is slow or down
+    /// (default [`DEFAULT_QUEUE`]); beyond it the oldest are dropped.
+    #[must_use]
+    pub fn queue(mut self, records: usize) -> Self {
+        self.queue = records;
+        self
+    }
+
+    /// The CA (PEM) that signs a `syslog+tls` server's certificate
+    /// (default: the system's roots).
+    #[must_use]
+    pub fn tls_ca(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_ca = Some(path.into());
+        self
+    }
+
+    /// The syslog facility, 0–23 (default 1, `user`).
+    #[must_use]
+    pub fn facility(mut self, facility: u8) -> Self {
+        self.facility = facility;
+        self
+    }
+
+    /// Gzip OTLP request bodies (default off).
+    #[must_use]
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.gzip = on;
+        self
+    }
+
+    /// Records per OTLP request (default [`DEFAULT_BATCH`]).
+    #[must_use]
+    pub fn batch_size(mut self, records: usize) -> Self {
+        self.batch = records;
+        self
+    }
+
+    /// How long an OTLP batch waits to fill up (default
+    /// [`DEFAULT_BATCH_TIMEOUT`]).
+    #[must_use]
+    pub fn batch_timeout(mut self, d: Duration) -> Self {
+        self.batch_timeout = d;
+        self
+    }
+
+    /// The largest `syslog+udp` datagram; longer messages are cut at a
+    /// character boundary (default [`DEFAULT_MAX_DATAGRAM`]).
+    #[must_use]
+    pub fn max_datagram(mut self, bytes: usize) -> Self {
+        self.max_datagram = bytes;
+        self
+    }
+
+    /// The URL as given (the `destination` label of the metrics).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+    /// The protocol.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+    /// The host name or address (IPv6 without brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    /// The request path of `otlp+http` (default `/v1/logs`); empty for the
+    /// others.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    /// The level threshold.
+    pub fn threshold(&self) -> Level {
+        self.level
+    }
+    /// The queue's capacity in records.
+    pub fn queue_capacity(&self) -> usize {
+        self.queue
+    }
+    /// The CA file for `syslog+tls`, if set.
+    pub fn tls_ca_file(&self) -> Option<&Path> {
+        self.tls_ca.as_deref()
+    }
+    /// The syslog facility.
+    pub fn syslog_facility(&self) -> u8 {
+        self.facility
+    }
+    /// Whether OTLP bodies are gzipped.
+    pub fn gzipped(&self) -> bool {
+        self.gzip
+    }
+    /// Records per OTLP request.
+    pub fn max_batch(&self) -> usize {
+        self.batch
+    }
+    /// How long an OTLP batch waits to fill up.
+    pub fn max_batch_wait(&self) -> Duration {
+        self.batch_timeout
+    }
+    /// The largest syslog datagram.
+    pub fn datagram_limit(&self) -> usize {
+        self.max_datagram
+    }
+
+    /// Checks the options together (called when the sink starts).
+    pub fn validate(&self) -> Result<(), DestinationError> {
+        let err = |reason: &str| {
+            Err(DestinationError {
+                url: self.url.clone(),
+                reason: reason.to_owned(),
+            })
+        };
+        if self.queue == 0 {
+            return err("`queue` must be at least 1");
+        }
+        if self.facility > 23 {
+            return err("`facility` must be 0 to 23");
+        }
+        if self.batch == 0 {
+            return err("`batch` must be at least 1");
+        }
+        if self.max_datagram < 480 {
+            return err("`max-datagram` must be at least 480 (RFC 5426)");
+        }
+        if self.tls_ca.is_some() && self.protocol != Protocol::SyslogTls {
+            return err("`tls-ca` applies to syslog+tls only");
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Destination {
+    type Err = DestinationError;
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Destination::parse(url)
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port`.
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), String> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| "unclosed `[` in the host".to_owned())?;
+        match after {
+            "" => (host, None),
+            a => match a.strip_prefix(':') {
+                Some(p) => (host, Some(p)),
+                None => return Err(format!("unexpected `{a}` after the host")),
+            },
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => {
+                return Err("an IPv6 address must be in brackets".into());
+            }
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("no host".into());
+    }
+    if host.chars().any(|c| c.is_whitespace() || c == '/') {
+        return Err(format!("bad host `{host}`"));
+    }
+    Ok((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scheme_parses_with_its_default_port() {
+        for (url, p, port) in [
+            ("syslog+tcp://h", Protocol::SyslogTcp, 514),
+            ("syslog+tls://h", Protocol::SyslogTls, 6514),
+            ("syslog+udp://h:1514", Protocol::SyslogUdp, 1514),
+            ("otlp+http://h/", Protocol::OtlpHttp, 4318),
+            ("OTLP+GRPC://h", Protocol::OtlpGrpc, 4317),
+        ] {
+            let d = Destination::parse(url).expect(url);
+            assert_eq!((d.protocol(), d.host(), d.port()), (p, "h", port), "{url}");
+        }
+        let d = Destination::parse("otlp+http://h:1/custom/logs").expect("path");
+        assert_eq!(d.path(), "/custom/logs");
+        let d = Destination::parse("syslog+tcp://[::1]:7").expect("v6");
+        assert_eq!((d.host(), d.port()), ("::1", 7));
+    }
+
+    #[test]
+    fn bad_urls_say_what_is_wrong() {
+        for (url, why) in [
+            ("127.0.0.1:514", "SCHEME://"),
+            ("syslog://h", "unknown scheme `syslog`"),
+            ("syslog+tcp://h:0", "bad port `0`"),
+            ("syslog+tcp://h:99999", "bad port"),
+            ("syslog+tcp://:514", "no host"),
+            ("syslog+tcp://::1:514", "brackets"),
+            ("syslog+tcp://h/x", "takes no path"),
+            ("otlp+http://u@h", "user names"),
+            ("otlp+http://h?x=1", "queries"),
+        ] {
+            let e = Destination::parse(url).expect_err(url);
+            assert!(e.to_string().contains(why), "{url}: {e}");
+            assert!(e.to_string().contains(url), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn options_are_checked_together() {
+        let d = Destination::parse("syslog+tcp://h").expect("url");
+        assert!(d.clone().validate().is_ok());
+        assert!(d.clone().queue(0).validate().is_err());
+        assert!(d.clone().facility(24).validate().is_err());
+        assert!(d.clone().tls_ca("ca.pem").validate().is_err());
+        assert!(d.max_datagram(100).validate().is_err());
+    }
+}
