@@ -160,6 +160,13 @@ fn timed_out(e: io::Error, what: &str) -> io::Error {
 }
 
 #[cfg(test)]
+#[path = "../../../../tests/peers/rsyslog.rs"]
+mod rsyslog;
+
+#[cfg(test)]
+mod rsyslog_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

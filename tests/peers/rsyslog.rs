@@ -1,0 +1,273 @@
+//! A real rsyslog for the forwarding tests: `rsyslogd -n` as a child with
+//! its own configuration in a temporary directory: plain TCP, TLS (the
+//! gtls driver, with a certificate made by rcgen) and UDP inputs on
+//! loopback, and one file where every message it receives is a JSON line
+//! of PRI, TIMESTAMP, HOSTNAME, APP-NAME, PROCID, MSGID, STRUCTURED-DATA
+//! and MSG as rsyslog parsed them.
+//!
+//! Shared by the root integration tests (`#[path = "peers/rsyslog.rs"] mod
+//! rsyslog;`) and the sink's unit tests. [`Rsyslog::start`] returns `None`
+//! (saying why) where rsyslogd is not installed, unless `CI` is set: then
+//! it panics, so CI cannot skip the test silently.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Read;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long rsyslogd may take to listen, or to write what it got.
+pub const RSYSLOG_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The MSGID of the datagrams that check the UDP input is up; their lines
+/// are not returned.
+const PROBE: &str = "rsyslog-probe";
+
+/// A running rsyslogd; killed on drop.
+#[derive(Debug)]
+pub struct Rsyslog {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// The plain TCP input's port (octet counting or LF framing).
+    pub tcp_port: u16,
+    /// The TLS input's port (gtls driver, anonymous clients).
+    pub tls_port: u16,
+    /// The UDP input's port.
+    pub udp_port: u16,
+    /// The CA (PEM) that signed the TLS input's certificate, which names
+    /// `127.0.0.1`.
+    pub ca_file: PathBuf,
+    out: PathBuf,
+}
+
+/// One message as rsyslog parsed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub pri: u16,
+    /// `%timereported:::date-rfc3339%`.
+    pub timestamp: String,
+    pub hostname: String,
+    pub app_name: String,
+    pub procid: String,
+    pub msgid: String,
+    pub structured_data: String,
+    /// `%msg%`: control characters escaped by rsyslog (`#012` for LF).
+    pub msg: String,
+}
+
+/// Where rsyslogd is, if installed.
+fn rsyslogd() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|dir| dir.join("rsyslogd"))
+        .find(|p| p.is_file())
+}
+
+impl Rsyslog {
+    /// Starts rsyslogd and waits until its three inputs take messages.
+    /// `None` if rsyslogd is not installed and `CI` is not set.
+    pub fn start() -> Option<Self> {
+        let Some(bin) = rsyslogd() else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "rsyslogd is not installed, and CI is set: install Debian's rsyslog and rsyslog-gnutls (.ci/run does)"
+            );
+            eprintln!(
+                "skipped: rsyslogd is not installed (apt-get install rsyslog rsyslog-gnutls)"
+            );
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let ca_file = write_certificates(d);
+        let udp_port = free_udp_port();
+        let out = d.join("out.log");
+        let conf = d.join("rsyslog.conf");
+        std::fs::write(&conf, config(d, udp_port)).expect("write rsyslog.conf");
+        let child = Command::new(bin)
+            .arg("-n")
+            .arg("-f")
+            .arg(&conf)
+            .arg("-i")
+            .arg(d.join("rsyslogd.pid"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rsyslogd");
+        let mut rsyslog = Rsyslog {
+            child,
+            dir,
+            tcp_port: 0,
+            tls_port: 0,
+            udp_port,
+            ca_file,
+            out,
+        };
+        rsyslog.tcp_port = rsyslog.wait_port("tcp.port");
+        rsyslog.tls_port = rsyslog.wait_port("tls.port");
+        rsyslog.wait_udp();
+        Some(rsyslog)
+    }
+
+    /// The temporary directory (configuration, certificates, output).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The lines written so far (probes left out).
+    pub fn lines(&self) -> Vec<Line> {
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        text.lines()
+            .filter_map(parse)
+            .filter(|l| l.msgid != PROBE)
+            .collect()
+    }
+
+    /// Waits until at least `n` lines were written, then a moment more so
+    /// that lines beyond `n` (duplicates) show too; returns them all.
+    pub fn wait_lines(&mut self, n: usize) -> Vec<Line> {
+        let deadline = Instant::now() + RSYSLOG_TIMEOUT;
+        loop {
+            let lines = self.lines();
+            if lines.len() >= n {
+                std::thread::sleep(Duration::from_millis(300));
+                return self.lines();
+            }
+            self.check_running();
+            assert!(
+                Instant::now() < deadline,
+                "rsyslog wrote {} of {n} lines in {RSYSLOG_TIMEOUT:?}; last: {:?}",
+                lines.len(),
+                lines.last()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Panics with rsyslogd's stderr if it exited.
+    fn check_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut pipe) = self.child.stderr.take() {
+                let _ = pipe.read_to_string(&mut err);
+            }
+            panic!("rsyslogd exited ({status}):\n{err}");
+        }
+    }
+
+    /// The port rsyslog wrote into `file` once its listener was up.
+    fn wait_port(&mut self, file: &str) -> u16 {
+        let path = self.dir.path().join(file);
+        let deadline = Instant::now() + RSYSLOG_TIMEOUT;
+        loop {
+            if let Some(port) = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
+                return port;
+            }
+            self.check_running();
+            assert!(Instant::now() < deadline, "rsyslogd did not write {file}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends probe datagrams until one reaches the output file.
+    fn wait_udp(&mut self) {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let probe = format!("<14>1 - - - - {PROBE} -");
+        let deadline = Instant::now() + RSYSLOG_TIMEOUT;
+        loop {
+            let _ = socket.send_to(probe.as_bytes(), ("127.0.0.1", self.udp_port));
+            std::thread::sleep(Duration::from_millis(50));
+            let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+            if text.lines().filter_map(parse).any(|l| l.msgid == PROBE) {
+                return;
+            }
+            self.check_running();
+            assert!(
+                Instant::now() < deadline,
+                "rsyslog's UDP input took nothing"
+            );
+        }
+    }
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The configuration: no system inputs (no imuxsock, no imklog), the
+/// three inputs bound to one ruleset writing `out.log`; rsyslogd's own
+/// messages go to `internal.log`.
+fn config(d: &Path, udp_port: u16) -> String {
+    let d = d.display();
+    format!(
+        r#"global(workDirectory="{d}" maxMessageSize="64k")
+module(load="imtcp")
+module(load="imudp")
+template(name="fields" type="string"
+         string="{{\"pri\":\"%pri%\",\"timestamp\":\"%timereported:::date-rfc3339,json%\",\"hostname\":\"%hostname:::json%\",\"app_name\":\"%app-name:::json%\",\"procid\":\"%procid:::json%\",\"msgid\":\"%msgid:::json%\",\"structured_data\":\"%structured-data:::json%\",\"msg\":\"%msg:::json%\"}}\n")
+ruleset(name="forwarded") {{
+  action(type="omfile" file="{d}/out.log" template="fields")
+}}
+input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{d}/tcp.port" ruleset="forwarded")
+input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{d}/tls.port" ruleset="forwarded"
+      streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"
+      streamDriver.CAFile="{d}/ca.pem" streamDriver.CertFile="{d}/server.pem"
+      streamDriver.KeyFile="{d}/server.key")
+input(type="imudp" address="127.0.0.1" port="{udp_port}" ruleset="forwarded")
+*.* action(type="omfile" file="{d}/internal.log")
+"#
+    )
+}
+
+/// A CA and a server certificate for `127.0.0.1` signed by it; returns the
+/// CA file.
+fn write_certificates(d: &Path) -> PathBuf {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key"))
+        .expect("CA certificate");
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("server params")
+        .signed_by(&key, &ca)
+        .expect("server certificate");
+    let ca_file = d.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).expect("write CA");
+    std::fs::write(d.join("server.pem"), cert.pem()).expect("write certificate");
+    std::fs::write(d.join("server.key"), key.serialize_pem()).expect("write key");
+    ca_file
+}
+
+/// A UDP port free a moment ago (rsyslog's imudp has no port file).
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("free UDP port")
+        .port()
+}
+
+/// One output line; `None` for a line that is not ours.
+fn parse(line: &str) -> Option<Line> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let get = |key: &str| v.get(key)?.as_str().map(str::to_owned);
+    Some(Line {
+        pri: get("pri")?.parse().ok()?,
+        timestamp: get("timestamp")?,
+        hostname: get("hostname")?,
+        app_name: get("app_name")?,
+        procid: get("procid")?,
+        msgid: get("msgid")?,
+        structured_data: get("structured_data")?,
+        msg: get("msg")?,
+    })
+}
