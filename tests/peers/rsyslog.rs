@@ -129,12 +129,18 @@ impl Rsyslog {
     /// Waits until at least `n` lines were written, then a moment more so
     /// that lines beyond `n` (duplicates) show too; returns them all.
     pub fn wait_lines(&mut self, n: usize) -> Vec<Line> {
+        self.wait_at_least(n);
+        std::thread::sleep(Duration::from_millis(300));
+        self.lines()
+    }
+
+    /// Waits until at least `n` lines were written; returns them.
+    pub fn wait_at_least(&mut self, n: usize) -> Vec<Line> {
         let deadline = Instant::now() + RSYSLOG_TIMEOUT;
         loop {
             let lines = self.lines();
             if lines.len() >= n {
-                std::thread::sleep(Duration::from_millis(300));
-                return self.lines();
+                return lines;
             }
             self.check_running();
             assert!(
@@ -143,7 +149,7 @@ impl Rsyslog {
                 lines.len(),
                 lines.last()
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -205,7 +211,9 @@ impl Drop for Rsyslog {
 
 /// The configuration: no system inputs (no imuxsock, no imklog), the
 /// three inputs bound to one ruleset writing `out.log`; rsyslogd's own
-/// messages go to `internal.log`.
+/// messages go to `internal.log`. The UDP input gets a 4 MiB receive
+/// buffer so that a burst is not dropped while rsyslogd is busy (UDP
+/// itself never promises delivery).
 fn config(d: &Path, udp_port: u16) -> String {
     let d = d.display();
     format!(
@@ -222,7 +230,7 @@ input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{d}/tls.port
       streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"
       streamDriver.CAFile="{d}/ca.pem" streamDriver.CertFile="{d}/server.pem"
       streamDriver.KeyFile="{d}/server.key")
-input(type="imudp" address="127.0.0.1" port="{udp_port}" ruleset="forwarded")
+input(type="imudp" address="127.0.0.1" port="{udp_port}" ruleset="forwarded" rcvbufSize="4m")
 *.* action(type="omfile" file="{d}/internal.log")
 "#
     )

@@ -141,7 +141,7 @@ fn left(deadline: Instant) -> io::Result<Duration> {
     if left.is_zero() {
         return Err(io::Error::new(
             io::ErrorKind::TimedOut,
-            format!("took longer than {EXPORT_TIMEOUT:?}"),
+            format!("ran past the export timeout ({EXPORT_TIMEOUT:?})"),
         ));
     }
     Ok(left)
@@ -165,6 +165,9 @@ mod rsyslog;
 
 #[cfg(test)]
 mod rsyslog_tests;
+
+#[cfg(test)]
+mod transport_tests;
 
 #[cfg(test)]
 mod tests {
