@@ -127,21 +127,37 @@ fn every_record_reaches_rsyslog_once_with_the_mapped_values_over_tcp_tls_and_udp
         origin("my host", "app é", 200),
         origin("", "", 300),
     ];
-    let dests = [
-        Destination::parse(&format!("syslog+tcp://127.0.0.1:{}", rsyslog.tcp_port)),
-        Destination::parse(&format!("syslog+tls://127.0.0.1:{}", rsyslog.tls_port))
-            .map(|d| d.tls_ca(&rsyslog.ca_file)),
-        Destination::parse(&format!("syslog+udp://127.0.0.1:{}", rsyslog.udp_port)),
+    let mut dests = vec![
+        (
+            0,
+            Destination::parse(&format!("syslog+tcp://127.0.0.1:{}", rsyslog.tcp_port)),
+        ),
+        (
+            2,
+            Destination::parse(&format!("syslog+udp://127.0.0.1:{}", rsyslog.udp_port)),
+        ),
     ];
+    // Without the `tls` feature syslog+tls is refused (tested in mod.rs).
+    #[cfg(feature = "tls")]
+    dests.insert(
+        1,
+        (
+            1,
+            Destination::parse(&format!("syslog+tls://127.0.0.1:{}", rsyslog.tls_port))
+                .map(|d| d.tls_ca(&rsyslog.ca_file)),
+        ),
+    );
     let mut expected = HashMap::new();
-    for (p, dest) in dests.into_iter().enumerate() {
+    for (p, dest) in dests {
         let dest = dest.expect("destination");
         let mut exporter = exporter(&dest).expect("exporter");
         let cases: Vec<_> = (0..N).map(|i| case(p, i, &origins)).collect();
         let records: Vec<_> = cases.iter().map(|(r, _)| Arc::new(r.clone())).collect();
         let before = expected.len();
         for (n, batch) in records.chunks(64).enumerate() {
-            exporter.export(batch).expect(dest.url());
+            exporter
+                .export(batch)
+                .unwrap_or_else(|e| panic!("{}: {e}", dest.url()));
             if p == 2 {
                 // UDP has no flow control: a burst larger than the relay's
                 // receive buffer is dropped by the kernel. Wait for each
@@ -156,7 +172,11 @@ fn every_record_reaches_rsyslog_once_with_the_mapped_values_over_tcp_tls_and_udp
         rsyslog.wait_at_least(expected.len());
     }
     let lines = rsyslog.wait_lines(expected.len());
-    assert_eq!(lines.len(), 3 * N, "every record once, nothing else");
+    assert_eq!(
+        lines.len(),
+        expected.len(),
+        "every record once, nothing else"
+    );
     for line in lines {
         let want = expected
             .remove(&line.timestamp)

@@ -118,7 +118,8 @@ fn a_receiver_that_reads_nothing_fails_the_export_within_the_timeout() {
     let mut exp = tcp_exporter(port);
     let mut big = sample::record();
     big.message = "x".repeat(64 * 1024);
-    let records = vec![Arc::new(big); 512];
+    let big = Arc::new(big);
+    let records: Vec<_> = (0..512).map(|_| Arc::clone(&big)).collect();
     let started = Instant::now();
     let Err(ExportError::Down(why)) = exp.export(&records) else {
         panic!("32 MiB went into a socket nobody reads");
