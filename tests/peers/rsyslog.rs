@@ -27,6 +27,7 @@ const PROBE: &str = "rsyslog-probe";
 /// A running rsyslogd; killed on drop.
 #[derive(Debug)]
 pub struct Rsyslog {
+    bin: PathBuf,
     child: Child,
     dir: tempfile::TempDir,
     /// The plain TCP input's port (octet counting or LF framing).
@@ -80,36 +81,45 @@ impl Rsyslog {
             return None;
         };
         let dir = tempfile::tempdir().expect("tempdir");
-        let d = dir.path();
-        let ca_file = write_certificates(d);
-        let udp_port = free_udp_port();
-        let out = d.join("out.log");
-        let conf = d.join("rsyslog.conf");
-        std::fs::write(&conf, config(d, udp_port)).expect("write rsyslog.conf");
-        let child = Command::new(bin)
-            .arg("-n")
-            .arg("-f")
-            .arg(&conf)
-            .arg("-i")
-            .arg(d.join("rsyslogd.pid"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rsyslogd");
+        let ca_file = write_certificates(dir.path());
+        let out = dir.path().join("out.log");
+        let child = spawn(&bin, dir.path(), (0, 0, free_udp_port()));
         let mut rsyslog = Rsyslog {
+            bin,
             child,
-            dir,
             tcp_port: 0,
             tls_port: 0,
-            udp_port,
+            udp_port: 0,
             ca_file,
             out,
+            dir,
         };
-        rsyslog.tcp_port = rsyslog.wait_port("tcp.port");
-        rsyslog.tls_port = rsyslog.wait_port("tls.port");
-        rsyslog.wait_udp();
+        rsyslog.wait_listening();
         Some(rsyslog)
+    }
+
+    /// Stops rsyslogd (SIGTERM: it closes its connections, as a relay
+    /// that restarts does) and starts it again on the same ports.
+    pub fn restart(&mut self) {
+        // SAFETY: signals our own child, which has not been waited for.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + RSYSLOG_TIMEOUT;
+        while self.child.try_wait().expect("wait for rsyslogd").is_none() {
+            assert!(Instant::now() < deadline, "rsyslogd did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let ports = (self.tcp_port, self.tls_port, self.udp_port);
+        self.child = spawn(&self.bin, self.dir.path(), ports);
+        self.wait_listening();
+        assert_eq!((self.tcp_port, self.tls_port, self.udp_port), ports);
+    }
+
+    /// Waits for the port files and for a probe through the UDP input.
+    fn wait_listening(&mut self) {
+        self.tcp_port = self.wait_port("tcp.port", self.tcp_port);
+        self.tls_port = self.wait_port("tls.port", self.tls_port);
+        self.udp_port = udp_port(self.dir.path());
+        self.wait_udp();
     }
 
     /// The temporary directory (configuration, certificates, output).
@@ -164,33 +174,52 @@ impl Rsyslog {
         }
     }
 
-    /// The port rsyslog wrote into `file` once its listener was up.
-    fn wait_port(&mut self, file: &str) -> u16 {
+    /// The port of a TCP input once it listens: `known` if rsyslog was
+    /// given one (it accepts a connection then), else the one rsyslog
+    /// wrote into `file` (it does so only for port 0).
+    fn wait_port(&mut self, file: &str, known: u16) -> u16 {
         let path = self.dir.path().join(file);
         let deadline = Instant::now() + RSYSLOG_TIMEOUT;
         loop {
-            if let Some(port) = std::fs::read_to_string(&path)
+            if known != 0 {
+                let addr = std::net::SocketAddr::from(([127, 0, 0, 1], known));
+                if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
+                    return known;
+                }
+            } else if let Some(port) = std::fs::read_to_string(&path)
                 .ok()
                 .and_then(|s| s.trim().parse().ok())
             {
                 return port;
             }
             self.check_running();
-            assert!(Instant::now() < deadline, "rsyslogd did not write {file}");
+            assert!(
+                Instant::now() < deadline,
+                "rsyslogd's {file} input did not come up"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    /// Sends probe datagrams until one reaches the output file.
+    /// Sends probe datagrams until one reaches the output file (one of
+    /// this start: a restart appends to the same file).
     fn wait_udp(&mut self) {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let probe = format!("<14>1 - - - - {PROBE} -");
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let probe = format!("<14>1 - - - - {PROBE} - {nonce}");
         let deadline = Instant::now() + RSYSLOG_TIMEOUT;
         loop {
             let _ = socket.send_to(probe.as_bytes(), ("127.0.0.1", self.udp_port));
             std::thread::sleep(Duration::from_millis(50));
             let text = std::fs::read_to_string(&self.out).unwrap_or_default();
-            if text.lines().filter_map(parse).any(|l| l.msgid == PROBE) {
+            if text
+                .lines()
+                .filter_map(parse)
+                .any(|l| l.msgid == PROBE && l.msg == nonce.to_string())
+            {
                 return;
             }
             self.check_running();
@@ -209,12 +238,40 @@ impl Drop for Rsyslog {
     }
 }
 
+/// Writes the configuration for the `(tcp, tls, udp)` ports (0: any
+/// free one, rsyslog writes it into `tcp.port`, `tls.port`) and starts
+/// `rsyslogd -n` with it.
+fn spawn(bin: &Path, d: &Path, ports: (u16, u16, u16)) -> Child {
+    let conf = d.join("rsyslog.conf");
+    std::fs::write(&conf, config(d, ports)).expect("write rsyslog.conf");
+    std::fs::write(d.join("udp.port"), ports.2.to_string()).expect("write udp.port");
+    Command::new(bin)
+        .arg("-n")
+        .arg("-f")
+        .arg(&conf)
+        .arg("-i")
+        .arg(d.join("rsyslogd.pid"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rsyslogd")
+}
+
+/// The UDP port `spawn` configured.
+fn udp_port(d: &Path) -> u16 {
+    std::fs::read_to_string(d.join("udp.port"))
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("udp.port")
+}
+
 /// The configuration: no system inputs (no imuxsock, no imklog), the
 /// three inputs bound to one ruleset writing `out.log`; rsyslogd's own
 /// messages go to `internal.log`. The UDP input gets a 4 MiB receive
 /// buffer so that a burst is not dropped while rsyslogd is busy (UDP
 /// itself never promises delivery).
-fn config(d: &Path, udp_port: u16) -> String {
+fn config(d: &Path, (tcp, tls, udp): (u16, u16, u16)) -> String {
     let d = d.display();
     format!(
         r#"global(workDirectory="{d}" maxMessageSize="64k")
@@ -225,12 +282,12 @@ template(name="fields" type="string"
 ruleset(name="forwarded") {{
   action(type="omfile" file="{d}/out.log" template="fields")
 }}
-input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{d}/tcp.port" ruleset="forwarded")
-input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{d}/tls.port" ruleset="forwarded"
+input(type="imtcp" address="127.0.0.1" port="{tcp}" listenPortFileName="{d}/tcp.port" ruleset="forwarded")
+input(type="imtcp" address="127.0.0.1" port="{tls}" listenPortFileName="{d}/tls.port" ruleset="forwarded"
       streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"
       streamDriver.CAFile="{d}/ca.pem" streamDriver.CertFile="{d}/server.pem"
       streamDriver.KeyFile="{d}/server.key")
-input(type="imudp" address="127.0.0.1" port="{udp_port}" ruleset="forwarded" rcvbufSize="4m")
+input(type="imudp" address="127.0.0.1" port="{udp}" ruleset="forwarded" rcvbufSize="4m")
 *.* action(type="omfile" file="{d}/internal.log")
 "#
     )

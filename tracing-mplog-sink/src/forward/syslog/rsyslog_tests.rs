@@ -234,3 +234,54 @@ fn a_udp_message_over_the_limit_arrives_cut_with_its_header() {
         assert_eq!(line.msg.len(), room / 2 * 2, "{line:?}");
     }
 }
+
+#[test]
+fn after_rsyslog_restarts_the_next_batch_goes_to_the_new_connection_whole() {
+    let Some(mut rsyslog) = Rsyslog::start() else {
+        return;
+    };
+    let mut dests = vec![Destination::parse(&format!(
+        "syslog+tcp://127.0.0.1:{}",
+        rsyslog.tcp_port
+    ))];
+    #[cfg(feature = "tls")]
+    dests.push(
+        Destination::parse(&format!("syslog+tls://127.0.0.1:{}", rsyslog.tls_port))
+            .map(|d| d.tls_ca(&rsyslog.ca_file)),
+    );
+    let mut exporters: Vec<_> = dests
+        .into_iter()
+        .map(|d| exporter(&d.expect("destination")).expect("exporter"))
+        .collect();
+    let batch = |round: usize| -> Vec<Arc<Record>> {
+        (0..20)
+            .map(|i| {
+                let mut r = sample::record();
+                r.message = format!("round {round} record {i}");
+                Arc::new(r)
+            })
+            .collect()
+    };
+    for exp in &mut exporters {
+        exp.export(&batch(1)).expect("before the restart");
+    }
+    let mut want = 20 * exporters.len();
+    rsyslog.wait_at_least(want);
+    // rsyslog closes its connections as it stops; the exporters' next
+    // export must notice and reconnect, not write into the closed ones
+    // (which the kernel would take, then lose).
+    rsyslog.restart();
+    for exp in &mut exporters {
+        exp.export(&batch(2)).expect("after the restart");
+    }
+    want *= 2;
+    let lines = rsyslog.wait_lines(want);
+    assert_eq!(lines.len(), want);
+    for round in [1, 2] {
+        for i in 0..20 {
+            let msg = format!("round {round} record {i}");
+            let n = lines.iter().filter(|l| l.msg == msg).count();
+            assert_eq!(n, exporters.len(), "{msg}");
+        }
+    }
+}
