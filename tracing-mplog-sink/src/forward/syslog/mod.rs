@@ -5,8 +5,10 @@
 //! | module | concern |
 //! |---|---|
 //! | `message` | one record as an RFC 5424 message; datagram cutting; octet-counting frames |
-//! | `stream` | TCP and TLS: connect, frame a batch, one write per batch |
+//! | `stream` | TCP and TLS: connect, frame a batch, one write per batch, notice a closed peer |
+//! | `tls` | the rustls client settings (feature `tls`), handshake and writes |
 //! | `udp` | UDP: one datagram per record |
+//! | `rsyslog_tests`, `transport_tests` | against a real rsyslog; against misbehaving peers |
 //!
 //! # The mapping
 //!
@@ -52,8 +54,10 @@
 //!   whole batch in one buffer and one `write_all`. Connect, TLS handshake
 //!   and writes are each bounded by the export timeout. Before a batch is
 //!   written on a kept connection it is checked for a peer that closed it
-//!   (a relay restart): then the exporter reconnects first instead of
-//!   writing the batch into a dead socket. Any error drops the connection;
+//!   (a relay restart): what the peer sent is read without blocking and
+//!   thrown away, and an end of stream (or TLS `close_notify`, or an
+//!   error) makes the exporter reconnect first instead of writing the
+//!   batch into a dead socket. Any error drops the connection;
 //!   the next export reconnects.
 //! - TLS: rustls with ring, TLS 1.2 or 1.3; the server certificate is
 //!   checked against the destination's host (a DNS name or an IP address
