@@ -102,7 +102,10 @@ fn destinations_down_for_the_whole_run_cost_drops_not_files_or_memory() {
     // The drain time (1 s) and at most one export's timeout (5 s).
     assert!(took < Duration::from_secs(8), "shutdown took {took:?}");
     for url in [&syslog, &otlp] {
-        let want = format!("forwarded to {url}: 0 records, dropped {}", WORKERS * EVENTS);
+        let want = format!(
+            "forwarded to {url}: 0 records, dropped {}",
+            WORKERS * EVENTS
+        );
         assert!(stderr.contains(&want), "no `{want}` in:\n{stderr}");
     }
 

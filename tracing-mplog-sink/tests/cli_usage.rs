@@ -201,7 +201,12 @@ fn bad_forward_destinations_are_named() {
     assert_usage_error(
         d,
         &["--config", config.to_str().expect("UTF-8 path")],
-        &["fwd.toml", "`forward`", "otlp+grpc://127.0.0.1", "key `queue`"],
+        &[
+            "fwd.toml",
+            "`forward`",
+            "otlp+grpc://127.0.0.1",
+            "key `queue`",
+        ],
     );
     // A CA file that does not exist is found when the destination is built.
     let ca = d.join("no-such-ca.pem");
