@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use tracing_mplog::wire::{OwnedField, OwnedValue};
+use tracing_mplog::wire::{EventView, Field, Value};
 
 use crate::forward::Record;
 
@@ -27,15 +27,22 @@ const MSGID_MAX: usize = 32;
 /// The longest SD-NAME (PARAM-NAME) (RFC 5424 §6.3.3).
 const SD_NAME_MAX: usize = 32;
 
-/// Appends the whole message for `record` (no framing).
-pub(crate) fn encode(record: &Record, facility: u8, out: &mut Vec<u8>) {
-    header(record, facility, out);
+/// Appends the whole message for `record` (no framing); `false` (and
+/// nothing appended) if its event does not decode, which cannot happen:
+/// the reader checked it when it made the record.
+pub(crate) fn encode(record: &Record, facility: u8, out: &mut Vec<u8>) -> bool {
+    let Some(event) = record.event() else {
+        return false;
+    };
+    header(record, &event, facility, out);
     out.push(b' ');
-    structured_data(record, out);
-    if !record.message.is_empty() {
+    structured_data(&event, out);
+    let message = event.message();
+    if !message.is_empty() {
         out.push(b' ');
-        out.extend_from_slice(record.message.as_bytes());
+        out.extend_from_slice(message.as_bytes());
     }
+    true
 }
 
 /// Appends the message for `record` cut to `limit` octets, as RFC 5426
@@ -48,12 +55,23 @@ pub(crate) fn encode(record: &Record, facility: u8, out: &mut Vec<u8>) {
 /// `max-datagram` it and ` -` always fit; below that (never with a
 /// validated destination) the datagram would be the header and ` -`,
 /// longer than the limit.
-pub(crate) fn encode_datagram(record: &Record, facility: u8, limit: usize, out: &mut Vec<u8>) {
+///
+/// `false` (and nothing appended) if the event does not decode, as
+/// [`encode`].
+pub(crate) fn encode_datagram(
+    record: &Record,
+    facility: u8,
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> bool {
+    let Some(event) = record.event() else {
+        return false;
+    };
     let start = out.len();
-    header(record, facility, out);
+    header(record, &event, facility, out);
     let sd_at = out.len();
     out.push(b' ');
-    structured_data(record, out);
+    structured_data(&event, out);
     if out.len() - start > limit {
         out.truncate(sd_at);
         out.extend_from_slice(b" -");
@@ -61,10 +79,12 @@ pub(crate) fn encode_datagram(record: &Record, facility: u8, limit: usize, out: 
     let used = out.len() - start;
     // One octet for the SP before MSG.
     let room = limit.saturating_sub(used + 1);
-    if !record.message.is_empty() && room > 0 {
+    let message = event.message();
+    if !message.is_empty() && room > 0 {
         out.push(b' ');
-        out.extend_from_slice(cut_at_char(&record.message, room).as_bytes());
+        out.extend_from_slice(cut_at_char(message, room).as_bytes());
     }
+    true
 }
 
 /// Appends `msg` framed by octet counting (RFC 6587 §3.4.1):
@@ -76,11 +96,11 @@ pub(crate) fn frame(msg: &[u8], out: &mut Vec<u8>) {
 }
 
 /// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID`.
-fn header(record: &Record, facility: u8, out: &mut Vec<u8>) {
-    let pri = u16::from(facility) * 8 + u16::from(record.syslog_severity());
+fn header(record: &Record, event: &EventView<'_>, facility: u8, out: &mut Vec<u8>) {
+    let pri = u16::from(facility) * 8 + u16::from(record.syslog_severity(event));
     let mut text = String::with_capacity(96);
     let _ = write!(text, "<{pri}>1 ");
-    timestamp(record.timestamp_ns, &mut text);
+    timestamp(event.timestamp_ns(), &mut text);
     text.push(' ');
     header_field(&record.origin.host, HOSTNAME_MAX, &mut text);
     text.push(' ');
@@ -88,7 +108,7 @@ fn header(record: &Record, facility: u8, out: &mut Vec<u8>) {
     text.push(' ');
     let _ = write!(text, "{}", record.origin.pid);
     text.push(' ');
-    header_field(&record.target, MSGID_MAX, &mut text);
+    header_field(event.target(), MSGID_MAX, &mut text);
     out.extend_from_slice(text.as_bytes());
 }
 
@@ -132,25 +152,26 @@ fn header_field(text: &str, max: usize, out: &mut String) {
 
 /// `[mplog@32473 name="value" …]` with every field in order, or `-`
 /// without fields.
-fn structured_data(record: &Record, out: &mut Vec<u8>) {
-    if record.fields.is_empty() {
+fn structured_data(event: &EventView<'_>, out: &mut Vec<u8>) {
+    let mut fields = event.fields().peekable();
+    if fields.peek().is_none() {
         out.extend_from_slice(NIL.as_bytes());
         return;
     }
     let mut text = String::with_capacity(64);
     text.push('[');
     text.push_str(SD_ID);
-    for field in &record.fields {
+    for field in fields {
         text.push(' ');
-        sd_param(field, &mut text);
+        sd_param(&field, &mut text);
     }
     text.push(']');
     out.extend_from_slice(text.as_bytes());
 }
 
 /// `name="value"`: the SD-NAME sanitised, the value escaped.
-fn sd_param(field: &OwnedField, out: &mut String) {
-    let name = field.name.strip_prefix("r#").unwrap_or(&field.name);
+fn sd_param(field: &Field<'_>, out: &mut String) {
+    let name = field.name.strip_prefix("r#").unwrap_or(field.name);
     if name.is_empty() {
         out.push('_');
     }
@@ -166,11 +187,11 @@ fn sd_param(field: &OwnedField, out: &mut String) {
             .take(SD_NAME_MAX),
     );
     out.push_str("=\"");
-    match &field.value {
-        OwnedValue::Str(s) | OwnedValue::Debug(s) => escape_param_value(s, out),
+    match field.value {
+        Value::Str(s) | Value::Debug(s) => escape_param_value(s, out),
         other => {
             // Numbers and booleans print without `"`, `\` or `]`.
-            let _ = write!(out, "{}", other.as_value());
+            let _ = write!(out, "{other}");
         }
     }
     out.push('"');
@@ -209,16 +230,32 @@ fn cut_at_char(s: &str, max: usize) -> &str {
 mod tests {
     use super::*;
     use crate::forward::record::sample;
+    use crate::sink::view::Origin;
     use std::sync::Arc;
     use tracing_core::Level;
+    use tracing_mplog::wire::{OwnedEvent, OwnedField, OwnedValue};
 
     /// The sample record's SD, escaped.
     const SAMPLE_SD: &str =
         r#"[mplog@32473 count="-3" big="7" ratio="0.5" ok="true" user="ann \"a\"\]" err="Oops"]"#;
 
+    /// The sample event changed by `edit`, from a process named `name`
+    /// with `pid` on `host`.
+    fn record(host: &str, name: &str, pid: u32, edit: impl FnOnce(&mut OwnedEvent)) -> Record {
+        let mut r = sample::record_with(edit);
+        r.origin = Arc::new(Origin {
+            conn: 1,
+            pid,
+            start_time_ns: 0,
+            process_name: name.into(),
+            host: host.into(),
+        });
+        r
+    }
+
     fn encoded(record: &Record, facility: u8) -> String {
         let mut out = Vec::new();
-        encode(record, facility, &mut out);
+        assert!(encode(record, facility, &mut out));
         String::from_utf8(out).expect("UTF-8")
     }
 
@@ -244,37 +281,99 @@ mod tests {
             (Level::TRACE, 23, 191),
             (Level::INFO, 16, 134),
         ] {
-            let mut r = sample::record();
-            r.level = level;
-            let text = encoded(&r, facility);
+            let text = encoded(&sample::record_with(|e| e.level = level), facility);
             assert!(
                 text.starts_with(&format!("<{pri}>1 ")),
                 "{level} {facility}: {text}"
             );
         }
-        // A Python CRITICAL (levelno 50) is ERROR as a level, 2 as severity.
-        let mut r = sample::record();
-        r.level = Level::ERROR;
-        r.level_no = Some(50);
-        r.level_name = "CRITICAL".into();
-        assert!(encoded(&r, 1).starts_with("<10>1 "));
-        r.level_no = Some(40);
-        assert!(encoded(&r, 1).starts_with("<11>1 "));
+    }
+
+    /// A Python record at `levelno` (ERROR as a level from 40 up).
+    struct Py(i64);
+
+    impl crate::record::RecordView for Py {
+        fn timestamp(&self) -> time::OffsetDateTime {
+            time::OffsetDateTime::UNIX_EPOCH
+        }
+        fn level(&self) -> Level {
+            Level::ERROR
+        }
+        fn level_no(&self) -> i64 {
+            self.0
+        }
+        fn level_name(&self) -> &str {
+            if self.0 >= 50 { "CRITICAL" } else { "ERROR" }
+        }
+        fn target(&self) -> &str {
+            "py.app"
+        }
+        fn module_path(&self) -> Option<&str> {
+            None
+        }
+        fn file(&self) -> Option<&str> {
+            None
+        }
+        fn line(&self) -> Option<u32> {
+            None
+        }
+        fn pid(&self) -> u32 {
+            9
+        }
+        fn process_name(&self) -> &str {
+            "py"
+        }
+        fn thread_name(&self) -> Option<&str> {
+            None
+        }
+        fn thread_id(&self) -> u64 {
+            1
+        }
+        fn host(&self) -> &str {
+            "h"
+        }
+        fn write_message(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+            w.write_str("disk full")
+        }
+        fn write_fields(&self, _: &mut dyn std::fmt::Write) -> std::fmt::Result {
+            Ok(())
+        }
+        fn has_fields(&self) -> bool {
+            false
+        }
+        fn innermost_span(&self) -> Option<&str> {
+            None
+        }
+        fn write_spans(&self, _: &mut dyn std::fmt::Write) -> std::fmt::Result {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_python_critical_is_severity_2_and_its_error_3() {
+        let origin = Arc::new(Origin {
+            conn: 2,
+            pid: 9,
+            start_time_ns: 0,
+            process_name: "py".into(),
+            host: "h".into(),
+        });
+        for (levelno, pri) in [(50, 10), (60, 10), (40, 11)] {
+            let r = Record::from_python(&Py(levelno), &origin, 0);
+            assert_eq!(
+                encoded(&r, 1),
+                format!("<{pri}>1 1970-01-01T00:00:00.000000+00:00 h py 9 py.app - disk full")
+            );
+        }
     }
 
     #[test]
     fn header_fields_are_sanitised_cut_and_nil_when_empty() {
-        let mut r = sample::record();
-        r.origin = Arc::new(crate::sink::view::Origin {
-            conn: 1,
-            pid: 1,
-            start_time_ns: 0,
-            process_name: "my app é".into(),
-            host: "h".repeat(300),
+        let r = record(&"h".repeat(300), "my app é", 1, |e| {
+            e.target = "a very long target::with spaces::and::more".into();
+            e.fields.clear();
+            e.message = None;
         });
-        r.target = "a very long target::with spaces::and::more".into();
-        r.fields.clear();
-        r.message.clear();
         assert_eq!(
             encoded(&r, 1),
             format!(
@@ -282,29 +381,16 @@ mod tests {
                 "h".repeat(255)
             )
         );
-        let mut r = sample::record();
-        r.origin = Arc::new(crate::sink::view::Origin {
-            conn: 1,
-            pid: 77,
-            start_time_ns: 0,
-            process_name: String::new(),
-            host: String::new(),
+        let r = record("", "", 77, |e| {
+            e.target = String::new();
+            e.fields.clear();
         });
-        r.target = String::new();
-        r.fields.clear();
         assert_eq!(
             encoded(&r, 1),
             "<14>1 2025-12-02T12:00:00.123456+00:00 - - 77 - - job done"
         );
         // 48 octets of APP-NAME, control characters replaced.
-        let mut r = sample::record();
-        r.origin = Arc::new(crate::sink::view::Origin {
-            conn: 1,
-            pid: 5,
-            start_time_ns: 0,
-            process_name: format!("p\t\n{}", "x".repeat(60)),
-            host: "h".into(),
-        });
+        let r = record("h", &format!("p\t\n{}", "x".repeat(60)), 5, |_| {});
         let text = encoded(&r, 1);
         assert!(
             text.contains(&format!(" h p__{} 5 ", "x".repeat(45))),
@@ -330,34 +416,21 @@ mod tests {
 
     #[test]
     fn sd_names_are_sanitised_cut_and_raw_prefix_stripped() {
-        let mut r = sample::record();
-        r.fields = vec![
-            OwnedField {
-                name: "r#type".into(),
-                value: OwnedValue::Str("x".into()),
-            },
-            OwnedField {
-                name: "a=b c]d\"e".into(),
-                value: OwnedValue::U128(u128::MAX),
-            },
-            OwnedField {
-                name: "n".repeat(40),
-                value: OwnedValue::Debug(r"C:\dir [x]".into()),
-            },
-            OwnedField {
-                name: String::new(),
-                value: OwnedValue::Str("é\n".into()),
-            },
-            OwnedField {
-                name: "f".into(),
-                value: OwnedValue::F64(1e21),
-            },
-            OwnedField {
-                name: "i".into(),
-                value: OwnedValue::I128(-5),
-            },
-        ];
-        r.message.clear();
+        let field = |name: &str, value| OwnedField {
+            name: name.into(),
+            value,
+        };
+        let r = sample::record_with(|e| {
+            e.fields = vec![
+                field("r#type", OwnedValue::Str("x".into())),
+                field("a=b c]d\"e", OwnedValue::U128(u128::MAX)),
+                field(&"n".repeat(40), OwnedValue::Debug(r"C:\dir [x]".into())),
+                field("", OwnedValue::Str("é\n".into())),
+                field("f", OwnedValue::F64(1e21)),
+                field("i", OwnedValue::I128(-5)),
+            ];
+            e.message = None;
+        });
         assert_eq!(
             encoded(&r, 1),
             format!(
@@ -371,14 +444,17 @@ mod tests {
 
     #[test]
     fn messages_are_utf8_without_bom_and_omitted_when_empty() {
-        let mut r = sample::record();
-        r.message = "héllo\nworld".into();
-        r.fields.clear();
+        let r = sample::record_with(|e| {
+            e.message = Some("héllo\nworld".into());
+            e.fields.clear();
+        });
         let text = encoded(&r, 1);
         assert!(text.ends_with(" - héllo\nworld"), "{text}");
         assert!(!text.contains('\u{feff}'));
-        r.message.clear();
-        assert!(encoded(&r, 1).ends_with(" app::jobs -"));
+        for message in [None, Some(String::new())] {
+            let r = sample::record_with(|e| e.message = message);
+            assert!(encoded(&r, 1).ends_with(&format!(" app::jobs {SAMPLE_SD}")));
+        }
     }
 
     #[test]
@@ -394,7 +470,7 @@ mod tests {
 
     fn datagram(r: &Record, limit: usize) -> String {
         let mut out = b"prev".to_vec();
-        encode_datagram(r, 1, limit, &mut out);
+        assert!(encode_datagram(r, 1, limit, &mut out));
         let text = String::from_utf8(out).expect("cut on a character boundary");
         text.strip_prefix("prev").expect("appended").to_owned()
     }
@@ -409,8 +485,7 @@ mod tests {
 
     #[test]
     fn long_datagrams_cut_msg_at_a_character_boundary() {
-        let mut r = sample::record();
-        r.message = "é".repeat(1000);
+        let r = sample::record_with(|e| e.message = Some("é".repeat(1000)));
         let head = format!("{HEADER} {SAMPLE_SD} ");
         for limit in [480, 481, 482, 1000, 1001] {
             let d = datagram(&r, limit);
@@ -423,12 +498,13 @@ mod tests {
 
     #[test]
     fn datagrams_drop_the_sd_when_header_and_sd_exceed_the_limit() {
-        let mut r = sample::record();
-        r.fields = vec![OwnedField {
-            name: "blob".into(),
-            value: OwnedValue::Str("z".repeat(600)),
-        }];
-        r.message = "tail".into();
+        let r = sample::record_with(|e| {
+            e.fields = vec![OwnedField {
+                name: "blob".into(),
+                value: OwnedValue::Str("z".repeat(600)),
+            }];
+            e.message = Some("tail".into());
+        });
         assert_eq!(datagram(&r, 480), format!("{HEADER} - tail"));
         // No room left for any of MSG: it is left out, not cut to nothing.
         let exact = HEADER.len() + 2;
@@ -439,17 +515,11 @@ mod tests {
 
     #[test]
     fn the_longest_header_fits_the_smallest_limit_with_the_sd_dropped() {
-        let mut r = sample::record();
-        r.origin = Arc::new(crate::sink::view::Origin {
-            conn: 1,
-            pid: u32::MAX,
-            start_time_ns: 0,
-            process_name: "p".repeat(60),
-            host: "h".repeat(300),
+        let r = record(&"h".repeat(300), &"p".repeat(60), u32::MAX, |e| {
+            e.target = "t".repeat(40);
+            e.fields[4].value = OwnedValue::Str("z".repeat(100));
+            e.message = Some("m".repeat(100));
         });
-        r.target = "t".repeat(40);
-        r.fields[4].value = OwnedValue::Str("z".repeat(100));
-        r.message = "m".repeat(100);
         let header = format!(
             "<14>1 2025-12-02T12:00:00.123456+00:00 {} {} 4294967295 {}",
             "h".repeat(255),

@@ -37,9 +37,9 @@ fn field(name: &str, value: OwnedValue) -> OwnedField {
 /// Record `i` of protocol number `p`, and the line rsyslog must write for
 /// it (spelled out here, not computed by the encoder).
 fn case(p: usize, i: usize, origins: &[Arc<Origin>; 3]) -> (Record, Line) {
-    let mut r = sample::record();
+    let mut e = sample::event();
     // Protocol p sends at 12+p o'clock; record i at i ms and 456.789 µs.
-    r.timestamp_ns = 1_764_676_800_000_000_000
+    e.timestamp_ns = 1_764_676_800_000_000_000
         + (p as i64) * 3_600_000_000_000
         + (i as i64) * 1_000_000
         + 456_789;
@@ -49,28 +49,26 @@ fn case(p: usize, i: usize, origins: &[Arc<Origin>; 3]) -> (Record, Line) {
         i / 1000,
         i % 1000
     );
-    r.origin = Arc::clone(&origins[i % 3]);
     let (hostname, app_name, procid) = [
         ("host-a", "worker-1", "100"),
         ("my_host", "app__", "200"),
         ("-", "-", "300"),
     ][i % 3];
-    let (level, level_no, severity) = [
-        (Level::ERROR, None, 3),
-        (Level::WARN, None, 4),
-        (Level::INFO, None, 6),
-        (Level::DEBUG, None, 7),
-        (Level::TRACE, None, 7),
-        (Level::ERROR, Some(50), 2),
-    ][i % 6];
-    (r.level, r.level_no) = (level, level_no);
+    let (level, severity) = [
+        (Level::ERROR, 3),
+        (Level::WARN, 4),
+        (Level::INFO, 6),
+        (Level::DEBUG, 7),
+        (Level::TRACE, 7),
+    ][i % 5];
+    e.level = level;
     let (target, msgid) = match i % 4 {
         0 => ("app::jobs".to_owned(), "app::jobs".to_owned()),
         1 => ("a target with spaces".into(), "a_target_with_spaces".into()),
         2 => (String::new(), "-".to_owned()),
         _ => ("x".repeat(40), "x".repeat(32)),
     };
-    r.target = target;
+    e.target = target;
     let (fields, sd) = match i % 4 {
         0 => (vec![], "-".to_owned()),
         1 => (
@@ -95,15 +93,16 @@ fn case(p: usize, i: usize, origins: &[Arc<Origin>; 3]) -> (Record, Line) {
             r#"[mplog@32473 bad_name_x="Some(3)"]"#.to_owned(),
         ),
     };
-    r.fields = fields;
-    let (message, msg) = match i % 5 {
+    e.fields = fields;
+    let (message, msg) = match i % 7 {
         0 => (String::new(), String::new()),
         1 => (format!("plain message {i}"), format!("plain message {i}")),
         2 => (format!("ünïcödé {i} | pipe"), format!("ünïcödé {i} | pipe")),
         3 => (format!("two\nlines {i}"), format!("two#012lines {i}")),
         _ => (format!("[not sd] {i}"), format!("[not sd] {i}")),
     };
-    r.message = message;
+    e.message = Some(message);
+    let r = Record::from_event(e, &origins[i % 3], 0);
     let line = Line {
         pri: 8 + severity,
         timestamp,
@@ -199,11 +198,12 @@ fn a_udp_message_over_the_limit_arrives_cut_with_its_header() {
         .expect("destination")
         .max_datagram(480);
     let mut exporter = exporter(&dest).expect("exporter");
-    let mut r = sample::record();
-    r.message = "é".repeat(400);
-    let mut big_sd = r.clone();
-    big_sd.fields[4].value = OwnedValue::Str("z".repeat(500));
-    big_sd.timestamp_ns += 1000;
+    let r = sample::record_with(|e| e.message = Some("é".repeat(400)));
+    let big_sd = sample::record_with(|e| {
+        e.message = Some("é".repeat(400));
+        e.fields[4].value = OwnedValue::Str("z".repeat(500));
+        e.timestamp_ns += 1000;
+    });
     exporter
         .export(&[Arc::new(r), Arc::new(big_sd)])
         .expect("export");
@@ -256,9 +256,9 @@ fn after_rsyslog_restarts_the_next_batch_goes_to_the_new_connection_whole() {
     let batch = |round: usize| -> Vec<Arc<Record>> {
         (0..20)
             .map(|i| {
-                let mut r = sample::record();
-                r.message = format!("round {round} record {i}");
-                Arc::new(r)
+                Arc::new(sample::record_with(|e| {
+                    e.message = Some(format!("round {round} record {i}"));
+                }))
             })
             .collect()
     };

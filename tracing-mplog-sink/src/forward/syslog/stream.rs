@@ -113,8 +113,10 @@ impl Exporter for StreamExporter {
         self.buf.clear();
         for record in batch {
             self.scratch.clear();
-            message::encode(record, self.facility, &mut self.scratch);
-            message::frame(&self.scratch, &mut self.buf);
+            // A record whose event does not decode (never) is skipped.
+            if message::encode(record, self.facility, &mut self.scratch) {
+                message::frame(&self.scratch, &mut self.buf);
+            }
         }
         let deadline = Instant::now() + EXPORT_TIMEOUT;
         // A relay that restarted closed our connection: notice it before

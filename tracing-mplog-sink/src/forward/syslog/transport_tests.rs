@@ -20,9 +20,9 @@ fn tcp_exporter(port: u16) -> Box<dyn Exporter> {
 fn batch(prefix: &str, n: usize) -> Vec<Arc<Record>> {
     (0..n)
         .map(|i| {
-            let mut r = sample::record();
-            r.message = format!("{prefix} {i}");
-            Arc::new(r)
+            Arc::new(sample::record_with(|e| {
+                e.message = Some(format!("{prefix} {i}"))
+            }))
         })
         .collect()
 }
@@ -116,9 +116,9 @@ fn a_receiver_that_reads_nothing_fails_the_export_within_the_timeout() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let mut exp = tcp_exporter(port);
-    let mut big = sample::record();
-    big.message = "x".repeat(64 * 1024);
-    let big = Arc::new(big);
+    let big = Arc::new(sample::record_with(|e| {
+        e.message = Some("x".repeat(64 * 1024));
+    }));
     let records: Vec<_> = (0..512).map(|_| Arc::clone(&big)).collect();
     let started = Instant::now();
     let Err(ExportError::Down(why)) = exp.export(&records) else {

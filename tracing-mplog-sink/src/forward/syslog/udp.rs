@@ -73,7 +73,9 @@ impl Exporter for UdpExporter {
         };
         for record in batch {
             self.datagram.clear();
-            message::encode_datagram(record, self.facility, self.limit, &mut self.datagram);
+            if !message::encode_datagram(record, self.facility, self.limit, &mut self.datagram) {
+                continue; // its event does not decode (never)
+            }
             let sent = left(deadline)
                 .and_then(|t| socket.set_write_timeout(Some(t)))
                 .and_then(|()| socket.send(&self.datagram))
