@@ -60,6 +60,13 @@ mod grpc;
 #[cfg(feature = "otlp")]
 mod http;
 
+#[cfg(all(test, feature = "otlp"))]
+mod tests;
+
+#[cfg(all(test, feature = "otlp"))]
+#[path = "../../../../tests/peers/otlp.rs"]
+mod receivers;
+
 #[cfg(feature = "otlp")]
 use super::Protocol;
 use super::{Destination, DestinationError, Exporter};
