@@ -6,13 +6,13 @@ mod cluster_support;
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use cluster_support::{RunningSink, sink_bin};
+use cluster_support::{RunningSink, http_get as get, metric, sink_bin};
 use support::{Setup, SpawnGuarded, wait_ok};
 
 /// The bound on every wait of these tests (a loaded machine is slow).
@@ -37,35 +37,6 @@ fn start_sink(s: &Setup, config: &str) -> (RunningSink, String) {
         .to_owned();
     sink.wait_line("listening on unix:");
     (sink, addr)
-}
-
-/// `GET path` on `addr`; the body of the answer.
-fn get(addr: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect to /metrics");
-    stream.set_read_timeout(Some(WAIT)).expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send request");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read answer");
-    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    body.to_owned()
-}
-
-/// The value of the sample `name{labels...}` (all given labels match).
-fn metric(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    body.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
-        .find(|l| {
-            labels
-                .iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-        })
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
 }
 
 /// Scrapes until `ready` holds for the body (bounded); returns that body.

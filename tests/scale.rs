@@ -10,7 +10,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use cluster_support::{RunningSink, sink_bin};
+use cluster_support::{RunningSink, peak_rss_kib, sink_bin};
 use support::{Setup, lines, log_files, series};
 use tracing_mplog::MpLayer;
 use tracing_subscriber::prelude::*;
@@ -18,16 +18,6 @@ use tracing_subscriber::prelude::*;
 const CONNECTIONS: u64 = 1_000;
 const EVENTS: u64 = 20;
 const RSS_LIMIT_KIB: u64 = 256 * 1024;
-
-/// `VmHWM` (peak resident set) of a process, in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
-}
 
 #[cfg(target_os = "linux")]
 #[test]

@@ -9,7 +9,7 @@
 //! mplog-test-worker --id K --events N [--sleep-us U] [--threads T]
 //!                   [--mode init|drop-newest:CAPACITY|hang-after-flush|fork:M
 //!                          |flush-every:K|connect-raw|outage:M|log-dep|log-own|fork-load:F
-//!                          |fork-load-composed:F|errors]
+//!                          |fork-load-composed:F|errors|typed]
 //! ```
 //!
 //! - `init` (default): `tracing_mplog::worker::init()`, log, drop the guard.
@@ -51,6 +51,13 @@
 //!   as `own-logger: MESSAGE` on stdout, then `worker::init()` (which must
 //!   keep it), then log as `log-dep` does.
 //!
+//! - `typed`: `worker::init()`, then `N` numbered events (`w{id} e{n}`)
+//!   inside the spans `job{worker=id}` and `step{n}`, with typed fields by
+//!   `n % 4`: 0 → WARN `n`, `ratio` (f64 n/4), `even=true`, `user` (the
+//!   string `user-{n} "q" \ ]`), `error` (Display of an io error
+//!   `disk "full"]`); 1 → INFO `n`, `ratio`, `even=false`, `user`;
+//!   2 → ERROR `n`, `neg` (-n), `even=true`; 3 → DEBUG `n` (needs
+//!   `RUST_LOG=debug`). For the forwarding tests.
 //! - `errors`: `worker::init()`, log `N` numbered events at ERROR
 //!   (`w{id} e{n}`), then one ERROR `thread 'main' panicked at src/job.rs:7:5:
 //!   boom`, flush and drop the guard (for the monitor's alert tests).
@@ -87,6 +94,7 @@ enum Mode {
     ForkLoad(u64),
     ForkLoadComposed(u64),
     Errors,
+    Typed,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -118,6 +126,7 @@ fn parse_args() -> Result<Args, String> {
                     None if value == "log-dep" => Mode::LogDep,
                     None if value == "log-own" => Mode::LogOwn,
                     None if value == "errors" => Mode::Errors,
+                    None if value == "typed" => Mode::Typed,
                     Some(("flush-every", k)) => Mode::FlushEvery(
                         k.parse::<u64>()
                             .map_err(|e| format!("--mode {value}: {e}"))?
@@ -269,6 +278,32 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             }
             tracing::error!("thread 'main' panicked at src/job.rs:7:5: boom");
             guard.flush()?;
+        }
+        Mode::Typed => {
+            let _guard = tracing_mplog::worker::init()?;
+            let id = args.id;
+            let span = tracing::info_span!("job", worker = id);
+            let _job = span.enter();
+            for n in 1..=args.events {
+                let step = tracing::debug_span!("step", n);
+                let _step = step.enter();
+                let err = std::io::Error::other("disk \"full\"]");
+                let text = format!("user-{n} \"q\" \\ ]");
+                match n % 4 {
+                    0 => {
+                        tracing::warn!(n, ratio = n as f64 / 4.0, even = true, user = text.as_str(), error = %err, "w{id} e{n}")
+                    }
+                    1 => tracing::info!(
+                        n,
+                        ratio = n as f64 / 4.0,
+                        even = false,
+                        user = text.as_str(),
+                        "w{id} e{n}"
+                    ),
+                    2 => tracing::error!(n, neg = -(n as i64), even = true, "w{id} e{n}"),
+                    _ => tracing::debug!(n, "w{id} e{n}"),
+                }
+            }
         }
         Mode::LogOwn => {
             log::set_logger(&dep::OWN_LOGGER)?;

@@ -19,13 +19,20 @@
 //! | `otlp` | OTLP `ExportLogsServiceRequest`s over HTTP and gRPC |
 
 mod destination;
+mod queue;
 pub(crate) mod record;
+mod set;
+mod worker;
 
 pub use destination::{
     DEFAULT_BATCH, DEFAULT_BATCH_TIMEOUT, DEFAULT_FACILITY, DEFAULT_MAX_DATAGRAM, DEFAULT_QUEUE,
     Destination, DestinationError, Protocol,
 };
+pub(crate) use queue::Stats;
 pub(crate) use record::Record;
+pub use set::ForwardReport;
+pub(crate) use set::{Forwarders, Senders, StartError};
+pub(crate) use worker::Notify;
 
 use std::sync::Arc;
 use std::time::Duration;

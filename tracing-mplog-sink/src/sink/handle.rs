@@ -29,6 +29,8 @@ pub struct SinkHandle {
     pub(super) drain_timeout: Duration,
     pub(super) threads: Option<(JoinHandle<()>, JoinHandle<Tally>)>,
     pub(super) monitor: Option<super::monitor::Running>,
+    pub(super) forwarders: crate::forward::Forwarders,
+    pub(super) forward_drain: Duration,
 }
 
 impl SinkHandle {
@@ -151,11 +153,14 @@ impl SinkHandle {
         }
         let _ = shared.tx.send(Msg::Shutdown);
         let tally = writer.join().map_err(|_| SinkError::WriterPanicked);
+        // Every record is in the destinations' queues now.
+        let forwards = self.forwarders.shutdown(self.forward_drain);
         if let Some(mut monitor) = self.monitor.take() {
             monitor.stop();
         }
-        let tally = tally?;
-        Ok(tally.into_report(shared.rejects.snapshot()))
+        let mut report = tally?.into_report(shared.rejects.snapshot());
+        report.forwards = forwards;
+        Ok(report)
     }
 }
 

@@ -10,6 +10,7 @@ use tracing_core::Level;
 use super::router::Router;
 use super::view::Origin;
 use crate::format::LevelFormatter;
+use crate::forward::Record;
 use crate::record::RecordView;
 
 /// `Item::key` of a line that goes to no per-key file.
@@ -48,6 +49,12 @@ pub(crate) struct Lines {
     /// not above the last written) is dropped. `false` for Python records,
     /// which have no sequence of their own: each is written.
     pub(crate) resent_check: bool,
+    /// Records to forward, with the index of their item (empty when
+    /// forwarding is off).
+    pub(crate) records: Vec<(u32, Arc<Record>)>,
+    /// When the batch's first forwarded record was read (ns since the
+    /// epoch): one clock read per batch, not per record.
+    observed_ns: Option<i64>,
 }
 
 /// What a batch reserves at its first line: a busy connection's batches
@@ -66,7 +73,20 @@ impl Lines {
             ack: None,
             conn_key: None,
             resent_check: true,
+            records: Vec::new(),
+            observed_ns: None,
         }
+    }
+
+    /// The time the records of this batch count as observed.
+    pub(crate) fn observed_ns(&mut self) -> i64 {
+        *self.observed_ns.get_or_insert_with(now_ns)
+    }
+
+    /// Adds the record to forward of the item just added.
+    pub(crate) fn forward(&mut self, record: Record) {
+        let item = u32::try_from(self.items.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        self.records.push((item, Arc::new(record)));
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -102,12 +122,29 @@ impl Lines {
     }
 }
 
+/// Now, in ns since the epoch.
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 /// What the readers need to turn events into lines, shared by all.
 #[derive(Debug)]
 pub(crate) struct LineMaker {
     pub(crate) formatter: LevelFormatter,
     pub(crate) router: Router,
     pub(crate) level: Level,
+    /// Records at this level or more severe are forwarded (`None`:
+    /// forwarding is off).
+    pub(crate) forward: Option<Level>,
+}
+
+impl LineMaker {
+    /// Whether a record of `level` is forwarded somewhere.
+    pub(crate) fn forwards(&self, level: Level) -> bool {
+        self.forward.is_some_and(|l| level <= l)
+    }
 }
 
 impl LineMaker {

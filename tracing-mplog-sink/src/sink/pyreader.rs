@@ -21,7 +21,9 @@ use super::reader::{MAX_BATCH, POLL, Patient, READ_BUFFER};
 use super::rejects::Reason;
 use super::view::Origin;
 use super::writer::Msg;
+use crate::forward::Record;
 use crate::python::{PyRecord, decode_record};
+use crate::record::RecordView as _;
 use crate::transport::{Accepted, Peer};
 
 /// Serves Python connection `id` to its end.
@@ -158,8 +160,13 @@ fn serve(shared: &Shared, id: u64, stream: &mut BufReader<Patient<'_>>, peer: &P
             l
         });
         seq += 1;
-        let view = rec.view(&host, now_ns());
+        let received = now_ns();
+        let view = rec.view(&host, received);
         maker.add(lines, seq, &view, conn_key.as_deref());
+        if maker.forwards(view.level()) {
+            let observed = i64::try_from(received).unwrap_or(0);
+            lines.forward(Record::from_python(&view, o, observed));
+        }
         let more = stream.buffer().len() >= 4;
         if (!more || lines.text_len() >= MAX_BATCH) && !send(&mut batch) {
             return;

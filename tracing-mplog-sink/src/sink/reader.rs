@@ -30,6 +30,7 @@ use super::lines::{LineMaker, Lines};
 use super::rejects::Reason;
 use super::view::{Origin, WireRecord};
 use super::writer::Msg;
+use crate::forward::Record;
 use crate::transport::{Accepted, Conn, Peer};
 
 /// Bytes read from the socket at a time.
@@ -289,6 +290,10 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
                         origin: &origin,
                     };
                     maker.add(&mut batch, event.seq(), &rec, conn_key.as_deref());
+                    if maker.forwards(event.level()) {
+                        let observed = batch.observed_ns();
+                        batch.forward(Record::from_event(&event, &origin, observed));
+                    }
                     read_seq = read_seq.max(event.seq());
                 }
                 Ok(Frame::Dropped(dropped)) => {

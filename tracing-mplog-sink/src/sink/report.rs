@@ -23,6 +23,9 @@ pub struct SinkReport {
     pub rejected_connections: u64,
     /// Connections refused, by reason.
     pub rejected: super::Rejections,
+    /// What each forwarding destination took and dropped, in the order
+    /// they were given.
+    pub forwards: Vec<crate::forward::ForwardReport>,
 }
 
 /// The counts of one worker process.
@@ -79,7 +82,15 @@ impl fmt::Display for SinkReport {
             r.tls,
             r.token,
             r.hello
-        )
+        )?;
+        for fw in &self.forwards {
+            write!(
+                f,
+                "\nforwarded to {}: {} records, dropped {}",
+                fw.destination, fw.forwarded, fw.dropped
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -147,6 +158,7 @@ impl Tally {
             unwritten: self.unwritten,
             rejected_connections: rejected.total(),
             rejected,
+            forwards: Vec::new(),
         }
     }
 }

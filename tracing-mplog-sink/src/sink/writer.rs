@@ -37,6 +37,7 @@ use super::seen::{Ledger, SeqStore};
 use super::view::{Origin, WireRecord};
 use crate::clock::Clock;
 use crate::format::LevelFormatter;
+use crate::forward::{Record, Senders};
 use crate::rotate;
 
 /// The target of the sink's own records.
@@ -103,7 +104,7 @@ pub(crate) struct Config {
     pub(crate) echo_level: Level,
     pub(crate) echo: bool,
     /// The parent process, for its own events and the sink's messages.
-    pub(crate) own: Origin,
+    pub(crate) own: Arc<Origin>,
     pub(crate) clock: Arc<dyn Clock>,
     /// Active output files, for [`SinkHandle::files`](super::SinkHandle::files).
     pub(crate) files: Arc<Mutex<Vec<PathBuf>>>,
@@ -112,6 +113,8 @@ pub(crate) struct Config {
     pub(crate) seq_store: (SeqStore, Option<String>),
     /// Live counts and per-event alert rules.
     pub(crate) watch: super::monitor::Watch,
+    /// The forwarding destinations' queues.
+    pub(crate) forward: Senders,
 }
 
 /// The writer thread's state.
@@ -134,6 +137,8 @@ pub(crate) struct Writer {
     ends: Vec<usize>,
     /// Acknowledged delivery: high-water marks and waiting acks.
     ledger: Ledger,
+    /// Reused for the records of a batch to forward.
+    forwarding: Vec<Arc<Record>>,
 }
 
 impl Writer {
@@ -150,6 +155,7 @@ impl Writer {
             fresh: Vec::new(),
             ends: Vec::new(),
             ledger: Ledger::new(seen),
+            forwarding: Vec::new(),
         };
         if let Some(why) = warning {
             writer.notice(
@@ -260,8 +266,9 @@ impl Writer {
             }
             Msg::Local(body) => {
                 if let Ok(Frame::Event(event)) = Frame::decode(&body) {
-                    let own = self.cfg.own.clone();
+                    let own = Arc::clone(&self.cfg.own);
                     self.event(&event, &own);
+                    self.forward_local(&event);
                 }
             }
             Msg::Notice { level, message } => self.notice(level, &message),
@@ -336,6 +343,9 @@ impl Writer {
             });
         }
         self.cfg.watch.batch(&mut self.tally, batch, &fresh);
+        if !batch.records.is_empty() {
+            self.forward_fresh(batch, &fresh);
+        }
         self.fresh = fresh;
         let p = self
             .tally
@@ -346,6 +356,23 @@ impl Writer {
             self.ledger.note(origin, slot, last_seq);
         }
         self.report_changes();
+    }
+
+    /// Hands the batch's records to the forwarding destinations, but not
+    /// the resent duplicates the files dropped.
+    fn forward_fresh(&mut self, batch: &Lines, fresh: &[bool]) {
+        let mut records = std::mem::take(&mut self.forwarding);
+        records.clear();
+        records.extend(
+            batch
+                .records
+                .iter()
+                .filter(|(i, _)| fresh.get(*i as usize) == Some(&true))
+                .map(|(_, r)| Arc::clone(r)),
+        );
+        self.cfg.forward.send(&records);
+        records.clear();
+        self.forwarding = records;
     }
 
     /// Writes the lines of `batch` that are `fresh` and `wanted` to output
@@ -449,6 +476,20 @@ impl Writer {
         }
         self.line = line;
         self.report_changes();
+    }
+
+    /// Forwards an event of the parent process ([`SinkLayer`](super::SinkLayer)).
+    fn forward_local(&mut self, event: &EventView<'_>) {
+        let wanted = self
+            .cfg
+            .forward
+            .level()
+            .is_some_and(|l| event.level() <= l.min(self.cfg.level));
+        if wanted {
+            let origin = Arc::clone(&self.cfg.own);
+            let record = Record::from_event(event, &origin, super::lines::now_ns());
+            self.cfg.forward.send(&[Arc::new(record)]);
+        }
     }
 
     /// Writes `self.line` to `path`.

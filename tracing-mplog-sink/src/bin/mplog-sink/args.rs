@@ -191,6 +191,23 @@ pub(crate) struct Args {
     #[arg(long = "metrics-listen", value_name = "HOST:PORT")]
     pub(crate) metrics_listen: Option<String>,
 
+    /// Forward every record to a log engine too: syslog+tcp://HOST:PORT,
+    /// syslog+tls://…, syslog+udp://…, otlp+http://…, otlp+grpc://…;
+    /// repeat for several [default: none]
+    ///
+    /// Each destination has its own bounded queue (100 000 records) and
+    /// thread; while one is down its records wait, then the oldest are
+    /// dropped and counted. Per-destination options (level, queue, tls-ca,
+    /// …) go in the config file's [[forward]] tables. See docs/forwarding.md.
+    #[arg(long, value_name = "URL", action = ArgAction::Append,
+          value_parser = crate::forwards::parse_url)]
+    pub(crate) forward: Vec<tracing_mplog_sink::forward::Destination>,
+
+    /// How long shutdown lets forwarding destinations send what they still
+    /// queue, after the files are written [default: 5s]
+    #[arg(long = "forward-drain", value_name = "DURATION", value_parser = crate::values::parse_duration)]
+    pub(crate) forward_drain: Option<std::time::Duration>,
+
     /// `[[alert]]` rules: config file only.
     #[arg(skip)]
     pub(crate) alerts: Vec<tracing_mplog_sink::sink::AlertRule>,

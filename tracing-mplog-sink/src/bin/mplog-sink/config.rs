@@ -59,6 +59,8 @@ pub(crate) const KEYS: &[&str] = &[
     "max-connections",
     "metrics-listen",
     "alert",
+    "forward",
+    "forward-drain",
 ];
 
 /// Where a setting's value came from, to name it in an error.
@@ -143,6 +145,9 @@ pub(crate) struct Config {
     pub(crate) metrics_listen: Option<String>,
     /// The config file's `[[alert]]` rules.
     pub(crate) alerts: Vec<tracing_mplog_sink::sink::AlertRule>,
+    /// Forwarding destinations (`--forward` replaces the file's list).
+    pub(crate) forward: Vec<tracing_mplog_sink::forward::Destination>,
+    pub(crate) forward_drain: Option<Duration>,
     /// Where each key's value came from (keys absent: the default).
     sources: BTreeMap<String, Source>,
 }
@@ -270,6 +275,8 @@ impl FileReader<'_> {
             "echo" => a.echo = Some(boolean(value).map_err(bad)?),
             "metrics-listen" => a.metrics_listen = Some(string(value).map_err(bad)?.to_owned()),
             "alert" => a.alerts = crate::alerts::parse(self.path, value)?,
+            "forward" => a.forward = crate::forwards::parse(value).map_err(bad)?,
+            "forward-drain" => a.forward_drain = Some(max_age(value).map_err(bad)?),
             other => unreachable!("key `{other}` is in KEYS but not handled"),
         }
         Ok(())
@@ -505,6 +512,16 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
     let echo = pick!(echo, "echo").unwrap_or(false);
     let metrics_listen = pick!(metrics_listen, "metrics-listen");
     let alerts = file.alerts;
+    let forward = if !flags.forward.is_empty() {
+        sources.insert("forward".to_owned(), Source::Flag);
+        flags.forward
+    } else {
+        if !file.forward.is_empty() {
+            sources.insert("forward".to_owned(), file_source());
+        }
+        file.forward
+    };
+    let forward_drain = pick!(forward_drain, "forward-drain");
 
     let process_key = if !flags.process_key.is_empty() {
         sources.insert("process-key".to_owned(), Source::Flag);
@@ -585,6 +602,8 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
         echo,
         metrics_listen,
         alerts,
+        forward,
+        forward_drain,
         sources,
     };
     check_formats(&config)?;

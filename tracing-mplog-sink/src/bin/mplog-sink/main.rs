@@ -9,6 +9,7 @@ mod alerts;
 mod args;
 mod config;
 mod error;
+mod forwards;
 mod run;
 mod signals;
 mod status;

@@ -41,6 +41,12 @@ pub(crate) fn builder(config: &Config) -> sink::Builder {
     for rule in &config.alerts {
         b = b.alert(rule.clone());
     }
+    for dest in &config.forward {
+        b = b.forward(dest.clone());
+    }
+    if let Some(d) = config.forward_drain {
+        b = b.forward_drain(d);
+    }
     if let Some(level) = config.consolidated_level {
         b = b.consolidated_level(level);
     }

@@ -23,9 +23,11 @@ use super::writer::{Config, Msg, Writer};
 use super::{ProcessKey, Shared, SinkError, SinkHandle, listener};
 use crate::clock::{Clock, SystemClock};
 use crate::format::{FormatLevel, LevelFormatter};
+use crate::forward::{Forwarders, Notify, StartError};
 use crate::rotate::{self, FileMode, When};
 use crate::sys;
 
+mod forward;
 mod net;
 
 /// Write buffer of every output file; the writer flushes it whenever it
@@ -74,6 +76,7 @@ const MIN_FRAME_SIZE: usize = 1024;
 /// | [`clock`](Self::clock) | [`SystemClock`] | time for rotation and the sink's own records |
 /// | [`metrics_listen`](Self::metrics_listen), [`metrics_retention`](Self::metrics_retention) | none, 10 min | serve `GET /metrics`; how long ended processes stay in it |
 /// | [`alert`](Self::alert) | none | alert rules (see `docs/monitoring.md`) |
+/// | [`forward`](Self::forward), [`forward_drain`](Self::forward_drain) | none, 5 s | forward records to syslog or OTLP (see `docs/forwarding.md`); how long shutdown lets them drain |
 ///
 /// Log files are created with mode `0640` and written through a 64 KiB
 /// buffer that is flushed whenever the sink is idle.
@@ -102,6 +105,8 @@ pub struct Builder {
     drain_timeout: Duration,
     clock: Arc<dyn Clock>,
     monitor: super::monitor::Settings,
+    forwards: Vec<crate::forward::Destination>,
+    forward_drain: Duration,
 }
 
 impl Default for Builder {
@@ -136,6 +141,8 @@ impl Builder {
             drain_timeout: Duration::from_secs(10),
             clock: Arc::new(SystemClock),
             monitor: super::monitor::Settings::default(),
+            forwards: Vec::new(),
+            forward_drain: forward::DEFAULT_FORWARD_DRAIN,
         }
     }
 
@@ -419,6 +426,8 @@ impl Builder {
             .build(router.own_file())
             .map_err(SinkError::Rotate)?;
 
+        let (tx, rx) = flume::bounded(CHANNEL_CAPACITY);
+        let forwarders = start_forwarders(&self.forwards, &tx)?;
         let bound = bind_all(&self.endpoints, &self.net, self.socket_dir_mode)?;
         let (listeners, endpoints, mut socket_paths) = bound;
         let py_bound = match bind_all(&self.python_endpoints, &self.net, self.socket_dir_mode) {
@@ -438,9 +447,14 @@ impl Builder {
             .chain(py_listeners.into_iter().map(|l| (l, Protocol::Python)))
             .collect();
 
-        let (tx, rx) = flume::bounded(CHANNEL_CAPACITY);
         let logdir = self.logdir.clone();
-        let monitor = Arc::new(Monitor::new(rules, self.monitor.retention, logdir));
+        let monitor = Arc::new(Monitor::new(
+            rules,
+            self.monitor.retention,
+            logdir,
+            forwarders.stats(),
+        ));
+        let senders = forwarders.senders();
         let (firing_tx, firings) = flume::bounded(super::monitor::QUEUE);
         let eval =
             (!monitor.rules.is_empty()).then(|| Evaluator::new(Arc::clone(&monitor), firing_tx));
@@ -456,6 +470,7 @@ impl Builder {
             formatter: formatter.clone(),
             router: router.clone(),
             level: self.level,
+            forward: senders.level().map(|l| l.min(self.level)),
         };
         let writer = Writer::new(Config {
             formatter,
@@ -466,11 +481,12 @@ impl Builder {
             per_key_level: self.outputs.per_key.unwrap_or(self.level),
             echo_level: self.outputs.echo.unwrap_or(self.level),
             echo: self.echo,
-            own,
+            own: Arc::new(own),
             clock: Arc::clone(&self.clock),
             files: Arc::clone(&files),
             seq_store: SeqStore::open(&self.logdir, &self.name),
             watch: Watch::new(Arc::clone(&monitor), eval),
+            forward: senders,
         });
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
@@ -540,8 +556,33 @@ impl Builder {
             drain_timeout: self.drain_timeout,
             threads: Some((listener, writer)),
             monitor: Some(running),
+            forwarders,
+            forward_drain: self.forward_drain,
         })
     }
+}
+
+/// Checks every forwarding destination and starts its queue and thread;
+/// the threads report through the writer's channel.
+fn start_forwarders(
+    dests: &[crate::forward::Destination],
+    tx: &flume::Sender<Msg>,
+) -> Result<Forwarders, SinkError> {
+    let tx = tx.clone();
+    let notify: Notify = Arc::new(move |level, message| {
+        if let Err(flume::SendError(Msg::Notice { message, .. })) =
+            tx.send(Msg::Notice { level, message })
+        {
+            eprintln!("{}: {message}", super::writer::SINK_TARGET);
+        }
+    });
+    Forwarders::start(dests, &notify).map_err(|e| match e {
+        StartError::Destination(e) => SinkError::config("forward", e.to_string()),
+        StartError::Thread(source) => SinkError::Thread {
+            thread: "forward",
+            source,
+        },
+    })
 }
 
 /// Stricter thresholds of single outputs (`None`: the sink's `level`).

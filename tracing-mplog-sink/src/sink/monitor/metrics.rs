@@ -173,6 +173,41 @@ pub(crate) fn render(shared: &Shared) -> String {
             .get_or_create(&set)
             .inc_by(n.failures.load(Ordering::Relaxed));
     }
+    let forwarded = counter(
+        &mut r,
+        "mplog_forwarded",
+        "Records a forwarding destination took",
+    );
+    let fwd_dropped = counter(
+        &mut r,
+        "mplog_forward_dropped",
+        "Records dropped for a forwarding destination (queue full while slow or down, refused, or left at shutdown)",
+    );
+    let queued = gauge(
+        &mut r,
+        "mplog_forward_queued",
+        "Records waiting in a forwarding destination's queue",
+    );
+    let up = gauge(
+        &mut r,
+        "mplog_forward_up",
+        "1 while a forwarding destination takes records, 0 while it is down",
+    );
+    for (url, stats) in &monitor.forwards {
+        let set = labels(&[("destination", url.as_str())]);
+        forwarded
+            .get_or_create(&set)
+            .inc_by(stats.forwarded.load(Ordering::Relaxed));
+        fwd_dropped
+            .get_or_create(&set)
+            .inc_by(stats.dropped.load(Ordering::Relaxed));
+        let n = stats.queued.load(Ordering::Relaxed);
+        queued
+            .get_or_create(&set)
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+        up.get_or_create(&set)
+            .set(i64::from(!stats.down.load(Ordering::Relaxed)));
+    }
     let mut text = String::new();
     // Writing to a String cannot fail.
     let _ = encode(&mut text, &r);

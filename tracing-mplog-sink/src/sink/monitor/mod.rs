@@ -186,10 +186,17 @@ pub(crate) struct Monitor {
     /// The sink is shutting down: the connections it cuts are no crash.
     pub(crate) draining: AtomicBool,
     stop: AtomicBool,
+    /// Each forwarding destination's URL and live counts.
+    pub(crate) forwards: Vec<(String, Arc<crate::forward::Stats>)>,
 }
 
 impl Monitor {
-    pub(crate) fn new(rules: Vec<Compiled>, retention: Duration, logdir: PathBuf) -> Self {
+    pub(crate) fn new(
+        rules: Vec<Compiled>,
+        retention: Duration,
+        logdir: PathBuf,
+        forwards: Vec<(String, Arc<crate::forward::Stats>)>,
+    ) -> Self {
         Monitor {
             conns: Default::default(),
             snapshot: Mutex::new(Snapshot::default()),
@@ -199,6 +206,7 @@ impl Monitor {
             logdir,
             draining: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            forwards,
         }
     }
 
