@@ -195,7 +195,15 @@ pub struct HttpReceiver {
 impl HttpReceiver {
     /// Listens on a free loopback port.
     pub fn start() -> Self {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind the receiver"));
+        Self::start_at("127.0.0.1:0")
+    }
+
+    /// Listens on `addr`.
+    pub fn start_at(addr: &str) -> Self {
+        // A receiver just dropped on this port may hold it a moment (its
+        // accept thread ends on its own).
+        let server = retry_bind(|| tiny_http::Server::http(addr).map_err(|e| e.to_string()));
+        let server = Arc::new(server);
         let addr = server.server_addr().to_ip().expect("an IP listener");
         let shared = Shared::new();
         let thread = {
@@ -258,6 +266,18 @@ impl Drop for HttpReceiver {
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.server.unblock();
         join_briefly(self.thread.take());
+    }
+}
+
+/// Binds, trying again for up to 2 s while the address is in use.
+fn retry_bind<T>(mut bind: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match bind() {
+            Ok(t) => return t,
+            Err(e) if Instant::now() >= deadline => panic!("bind the receiver: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
     }
 }
 
@@ -386,7 +406,12 @@ impl LogsService for Service {
 impl GrpcReceiver {
     /// Listens on a free loopback port.
     pub fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the receiver");
+        Self::start_at("127.0.0.1:0")
+    }
+
+    /// Listens on `addr`.
+    pub fn start_at(addr: &str) -> Self {
+        let listener = retry_bind(|| std::net::TcpListener::bind(addr).map_err(|e| e.to_string()));
         let addr = listener.local_addr().expect("its address");
         listener.set_nonblocking(true).expect("non-blocking");
         let shared = Shared::new();
@@ -403,12 +428,16 @@ impl GrpcReceiver {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                 let incoming = tonic::transport::server::TcpIncoming::from(listener);
-                let _ = tonic::transport::Server::builder()
-                    .serve_with_incoming_shutdown(service, incoming, async {
-                        let _ = stopped.await;
-                    })
-                    .await;
+                let serve =
+                    tonic::transport::Server::builder().serve_with_incoming(service, incoming);
+                tokio::select! {
+                    _ = serve => {}
+                    _ = stopped => {}
+                }
             });
+            // A hard stop, as a collector that dies: dropping the runtime
+            // ends the connections' tasks and closes their sockets.
+            drop(rt);
         });
         GrpcReceiver {
             addr,

@@ -74,7 +74,11 @@ impl Exporter for GrpcExporter {
                     Some(c) => c,
                     None => {
                         let channel = endpoint.connect().await.map_err(|e| {
-                            ExportError::Down(format!("connecting to {}: {e}", endpoint.uri()))
+                            ExportError::Down(format!(
+                                "connecting to {}: {}",
+                                endpoint.uri(),
+                                chain(&e)
+                            ))
                         })?;
                         let c = LogsServiceClient::new(channel)
                             .accept_compressed(CompressionEncoding::Gzip);
@@ -99,9 +103,9 @@ impl Exporter for GrpcExporter {
                 )))
             })
         });
-        // Keep the connection only while it works; after a failure the
-        // next export connects anew.
-        if result.is_ok() {
+        // Keep the connection while it works (a refusal is an answer);
+        // after a failure the next export connects anew.
+        if !matches!(result, Err(ExportError::Down(_))) {
             self.client = client;
         }
         result
@@ -110,6 +114,19 @@ impl Exporter for GrpcExporter {
     fn close(&mut self) {
         self.client = None;
     }
+}
+
+/// An error with its sources (tonic's transport errors say little alone:
+/// "transport error").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// A gRPC error status: the codes that say the request itself is wrong or

@@ -5,6 +5,7 @@
 
 use std::io::Write as _;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -16,6 +17,10 @@ use crate::forward::{Destination, EXPORT_TIMEOUT, ExportError, Exporter, Record}
 /// The largest answer body read (a partial-success message or an error
 /// status): enough for any sane receiver, bounded against a broken one.
 const MAX_ANSWER: u64 = 1 << 20;
+
+/// A stale connection fails at once; a failure later than this is not one
+/// (and a second try would stretch the export past `EXPORT_TIMEOUT`).
+const STALE_RETRY_WITHIN: Duration = Duration::from_secs(1);
 
 /// An `otlp+http://` destination.
 #[derive(Debug)]
@@ -65,12 +70,9 @@ impl HttpExporter {
     }
 }
 
-impl Exporter for HttpExporter {
-    fn export(&mut self, batch: &[Arc<Record>]) -> Result<(), ExportError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let body = self.body(batch)?;
+impl HttpExporter {
+    /// One `POST` of `body`.
+    fn post(&self, body: &[u8]) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let mut req = self
             .agent
             .post(&self.url)
@@ -78,9 +80,38 @@ impl Exporter for HttpExporter {
         if self.gzip {
             req = req.header("Content-Encoding", "gzip");
         }
-        let mut resp = req
-            .send(&body[..])
-            .map_err(|e| ExportError::Down(format!("POST {}: {e}", self.url)))?;
+        req.send(body)
+    }
+}
+
+/// Whether a failed request looks like a kept-alive connection the
+/// receiver had closed (reset, broken pipe, end of stream): a new
+/// connection may well work. Refused connections and timeouts are not.
+fn stale(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    match e {
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+        ),
+        _ => false,
+    }
+}
+
+impl Exporter for HttpExporter {
+    fn export(&mut self, batch: &[Arc<Record>]) -> Result<(), ExportError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let body = self.body(batch)?;
+        let t0 = Instant::now();
+        let mut resp = match self.post(&body) {
+            // The receiver closed the kept-alive connection just as the
+            // request went out on it: once more, on a new connection.
+            Err(e) if stale(&e) && t0.elapsed() < STALE_RETRY_WITHIN => self.post(&body),
+            r => r,
+        }
+        .map_err(|e| ExportError::Down(format!("POST {}: {e}", self.url)))?;
         let status = resp.status();
         // Read the whole answer so the connection goes back to the pool.
         let answer = resp

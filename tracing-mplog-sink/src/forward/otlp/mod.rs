@@ -47,6 +47,16 @@
 //! UNAUTHENTICATED, FAILED_PRECONDITION and UNIMPLEMENTED are
 //! `ExportError::Refused`: the batch is dropped.
 //!
+//! # Connections
+//!
+//! OTLP/HTTP keeps one connection alive between exports (HTTP/1.1, no
+//! proxy from the environment, no redirects followed). A request that
+//! fails at once on a kept-alive connection the receiver had just closed
+//! (reset, broken pipe, end of stream) is sent once more on a new
+//! connection. OTLP/gRPC keeps its HTTP/2 channel while exports succeed or
+//! are refused, and connects anew after a failure. Every export, connect
+//! included, is bounded by `EXPORT_TIMEOUT`.
+//!
 //! | module | concern |
 //! |---|---|
 //! | `encode` | records → `ExportLogsServiceRequest` |

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use tracing_mplog::wire::{OwnedField, OwnedValue};
 
@@ -244,27 +245,55 @@ fn closed_port() -> u16 {
 }
 
 #[test]
-fn a_closed_port_is_down_quickly_and_the_exporter_reconnects() {
+fn a_closed_port_is_down_quickly_and_the_exporter_connects_once_it_is_up() {
     for scheme in ["otlp+http", "otlp+grpc"] {
         let port = closed_port();
         let mut ex = super::exporter(&dest(&format!("{scheme}://127.0.0.1:{port}"), false))
             .expect("exporter");
         let t0 = Instant::now();
         let e = ex.export(&records(3)).expect_err("closed");
-        assert!(matches!(e, ExportError::Down(_)), "{scheme}: {e:?}");
+        // The reason names the cause, not just "transport error".
+        assert!(
+            matches!(&e, ExportError::Down(m) if m.to_lowercase().contains("refused")),
+            "{scheme}: {e:?}"
+        );
         assert!(
             t0.elapsed() < EXPORT_TIMEOUT,
             "{scheme}: {:?}",
             t0.elapsed()
         );
+        // The same exporter reaches a receiver that came up on the port.
+        let at = format!("127.0.0.1:{port}");
+        let got = if scheme == "otlp+http" {
+            let rx = HttpReceiver::start_at(&at);
+            ex.export(&records(3)).expect("once up");
+            rx.wait_records(3, WAIT).record_count()
+        } else {
+            let rx = GrpcReceiver::start_at(&at);
+            ex.export(&records(3)).expect("once up");
+            drop(ex);
+            rx.wait_records(3, WAIT).record_count()
+        };
+        assert_eq!(got, 3, "{scheme}");
     }
-    // After a failure the same exporter reaches a receiver that came up.
-    let rx = HttpReceiver::start();
+}
+
+#[test]
+fn grpc_reconnects_to_a_restarted_receiver() {
+    let rx = GrpcReceiver::start();
+    let at = format!("127.0.0.1:{}", rx.port());
     let mut ex = super::exporter(&dest(&rx.url(), false)).expect("exporter");
-    rx.answer_with(503);
-    assert!(ex.export(&records(3)).is_err());
-    rx.answer_with(200);
-    ex.export(&records(3)).expect("after the outage");
+    ex.export(&records(2)).expect("first");
+    assert_eq!(rx.wait_records(2, WAIT).record_count(), 2);
+    drop(rx);
+    // The old connection is gone: the export fails or (if the server's
+    // goodbye is not seen yet) goes nowhere; either way it is Down.
+    let e = ex.export(&records(2)).expect_err("receiver gone");
+    assert!(matches!(e, ExportError::Down(_)), "{e:?}");
+    let rx = GrpcReceiver::start_at(&at);
+    ex.export(&records(4)).expect("after the restart");
+    drop(ex);
+    assert_eq!(rx.wait_records(4, WAIT).record_count(), 4);
 }
 
 #[test]
@@ -302,4 +331,67 @@ fn ipv6_hosts_are_bracketed_in_urls() {
     assert_eq!(super::authority_host("collector"), "collector");
     let d = dest("otlp+grpc://[::1]:4317", false);
     assert!(super::exporter(&d).is_ok());
+}
+
+/// A receiver that answers each request 200 and then closes the
+/// connection without saying so (no `Connection: close`), as a collector
+/// closing an idle kept-alive connection, or restarting, does.
+fn closing_receiver(requests: usize) -> (u16, std::thread::JoinHandle<usize>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let t = std::thread::spawn(move || {
+        let mut records = 0;
+        for _ in 0..requests {
+            let (conn, _) = l.accept().expect("accept");
+            conn.set_read_timeout(Some(WAIT)).expect("timeout");
+            let mut r = BufReader::new(conn);
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                r.read_line(&mut line).expect("header");
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().expect("length");
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).expect("body");
+            let req =
+                <ExportLogsServiceRequest as prost::Message>::decode(&body[..]).expect("decode");
+            records += receivers::count_records(&req);
+            let mut conn = r.into_inner();
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n")
+                .expect("answer");
+            // Let the client read the answer and pool the connection.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        records
+    });
+    (port, t)
+}
+
+#[test]
+fn http_survives_the_receiver_closing_a_kept_alive_connection() {
+    // Closed while idle (ureq sees it before reusing the connection), and
+    // closed just as the next request goes out on it (the exporter sends
+    // that request once more on a new connection).
+    for idle in [true, false] {
+        let (port, receiver) = closing_receiver(3);
+        let mut ex = super::exporter(&dest(&format!("otlp+http://127.0.0.1:{port}"), false))
+            .expect("exporter");
+        for n in [2, 3, 4] {
+            if idle {
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            let t0 = Instant::now();
+            ex.export(&records(n))
+                .unwrap_or_else(|e| panic!("idle {idle}: export of {n}: {e:?}"));
+            assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+        }
+        assert_eq!(receiver.join().expect("receiver"), 9, "idle {idle}");
+    }
 }
