@@ -176,3 +176,52 @@ fn bad_config_files_are_named_with_the_key() {
     let no_listen = write("nolisten.toml", "name = \"x\"\n");
     assert_usage_error(d, &["--config", &no_listen], &["--listen"]);
 }
+
+#[test]
+fn bad_forward_destinations_are_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let sock = format!("unix:{}", d.join("s.sock").display());
+    assert_usage_error(
+        d,
+        &["--listen", &sock, "--forward", "kafka://broker:9092"],
+        &["--forward", "kafka://broker:9092", "unknown scheme `kafka`"],
+    );
+    assert_usage_error(
+        d,
+        &["--listen", &sock, "--forward", "syslog+udp://[::1"],
+        &["--forward", "syslog+udp://[::1", "unclosed `[`"],
+    );
+    let config = d.join("fwd.toml");
+    std::fs::write(
+        &config,
+        "listen = \"unix:/x.sock\"\n[[forward]]\nurl = \"otlp+grpc://127.0.0.1\"\nqueue = -1\n",
+    )
+    .expect("write config");
+    assert_usage_error(
+        d,
+        &["--config", config.to_str().expect("UTF-8 path")],
+        &[
+            "fwd.toml",
+            "`forward`",
+            "otlp+grpc://127.0.0.1",
+            "key `queue`",
+        ],
+    );
+    // A CA file that does not exist is found when the destination is built.
+    let ca = d.join("no-such-ca.pem");
+    let config = d.join("ca.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{sock}\"\n[[forward]]\nurl = \"syslog+tls://127.0.0.1:6514\"\ntls-ca = \"{}\"\n",
+            ca.display()
+        ),
+    )
+    .expect("write config");
+    assert_usage_error(
+        d,
+        &["--config", config.to_str().expect("UTF-8 path")],
+        &["forward", "syslog+tls://127.0.0.1:6514", "no-such-ca.pem"],
+    );
+}

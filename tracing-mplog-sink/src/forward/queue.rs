@@ -159,20 +159,16 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forward::record::sample;
+    use crate::forward::record::sample::{self, message};
 
     fn numbered(n: usize) -> Vec<Arc<Record>> {
         (0..n)
-            .map(|i| {
-                let mut r = sample::record();
-                r.message = i.to_string();
-                Arc::new(r)
-            })
+            .map(|i| Arc::new(sample::record_with(|e| e.message = Some(i.to_string()))))
             .collect()
     }
 
     fn messages(batch: &[Arc<Record>]) -> Vec<String> {
-        batch.iter().map(|r| r.message.clone()).collect()
+        batch.iter().map(|r| message(r)).collect()
     }
 
     #[test]

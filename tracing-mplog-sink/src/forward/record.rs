@@ -1,11 +1,17 @@
 //! [`Record`]: one record as the forwarders see it, owned so it can wait
 //! in a destination's queue, shared (`Arc`) by every destination.
+//!
+//! A record keeps its event as the compact wire frame the worker sent (one
+//! allocation of a few hundred bytes, copied as it was read), not as owned
+//! strings: a queue of 100 000 records waiting for a dead destination costs
+//! tens of MiB, not hundreds, and the reader threads copy one buffer per
+//! event instead of allocating every string. Exporters decode it again
+//! (zero-copy, see [`Record::event`]) when they send it.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use tracing_core::Level;
-use tracing_mplog::wire::{EventView, OwnedEvent, OwnedField, OwnedSpan};
+use tracing_mplog::wire::{EventView, Frame, OwnedEvent, OwnedFrame};
 
 use crate::record::RecordView;
 use crate::sink::view::Origin;
@@ -15,67 +21,44 @@ use crate::sink::view::Origin;
 pub(crate) struct Record {
     /// The process it came from: pid, process name, host.
     pub(crate) origin: Arc<Origin>,
-    /// When the event happened (worker's clock), ns since the epoch.
-    pub(crate) timestamp_ns: i64,
     /// When the sink received it, ns since the epoch.
     pub(crate) observed_ns: i64,
-    pub(crate) level: Level,
-    /// Python's `levelno` for Python records (50 is CRITICAL); `None` for
-    /// tracing events.
-    pub(crate) level_no: Option<i64>,
-    /// `INFO`, …, or Python's `levelname`.
-    pub(crate) level_name: String,
-    pub(crate) target: String,
-    pub(crate) module_path: Option<String>,
-    pub(crate) file: Option<String>,
-    pub(crate) line: Option<u32>,
-    pub(crate) thread_id: u64,
-    pub(crate) thread_name: Option<String>,
-    /// The message (empty if the event had none).
-    pub(crate) message: String,
-    /// The event's fields, typed.
-    pub(crate) fields: Vec<OwnedField>,
-    /// The span scope, outermost first.
-    pub(crate) spans: Vec<OwnedSpan>,
+    /// The event's level (each destination filters by it).
+    level: tracing_core::Level,
+    /// Python's `levelno` and `levelname` for Python records.
+    python: Option<Box<(i64, String)>>,
+    /// An event frame body (frame type byte first) that decodes.
+    body: Box<[u8]>,
 }
 
 impl Record {
-    /// A worker's (or the parent's) event.
-    pub(crate) fn from_event(
-        event: &EventView<'_>,
-        origin: &Arc<Origin>,
-        observed_ns: i64,
-    ) -> Self {
-        let OwnedEvent {
-            timestamp_ns,
-            level,
-            target,
-            module_path,
-            file,
-            line,
-            thread_id,
-            thread_name,
-            message,
-            fields,
-            spans,
-            ..
-        } = OwnedEvent::from(*event);
+    /// A worker's event, from the frame body it was decoded from; `None`
+    /// if `body` is not an event frame.
+    pub(crate) fn from_body(body: &[u8], origin: &Arc<Origin>, observed_ns: i64) -> Option<Self> {
+        match Frame::decode(body) {
+            Ok(Frame::Event(event)) => Some(Record {
+                origin: Arc::clone(origin),
+                observed_ns,
+                level: event.level(),
+                python: None,
+                body: body.into(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// An event of the parent process, or one built by hand.
+    pub(crate) fn from_event(event: OwnedEvent, origin: &Arc<Origin>, observed_ns: i64) -> Self {
+        let level = event.level;
+        let mut bytes = Vec::new();
+        OwnedFrame::Event(event).encode(&mut bytes);
         Record {
             origin: Arc::clone(origin),
-            timestamp_ns,
             observed_ns,
             level,
-            level_no: None,
-            level_name: level.as_str().to_owned(),
-            target,
-            module_path,
-            file,
-            line,
-            thread_id,
-            thread_name,
-            message: message.unwrap_or_default(),
-            fields,
-            spans,
+            python: None,
+            // Past the length prefix.
+            body: bytes.get(4..).unwrap_or_default().into(),
         }
     }
 
@@ -88,140 +71,161 @@ impl Record {
     ) -> Self {
         let mut message = String::new();
         let _ = view.write_message(&mut message);
-        Record {
-            origin: Arc::clone(origin),
+        let event = OwnedEvent {
+            seq: 0,
             timestamp_ns: i64::try_from(view.timestamp().unix_timestamp_nanos()).unwrap_or(0),
-            observed_ns,
             level: view.level(),
-            level_no: Some(view.level_no()),
-            level_name: view.level_name().to_owned(),
             target: view.target().to_owned(),
             module_path: view.module_path().map(str::to_owned),
             file: view.file().map(str::to_owned),
             line: view.line(),
             thread_id: view.thread_id(),
             thread_name: view.thread_name().map(str::to_owned),
-            message,
+            message: Some(message),
             fields: Vec::new(),
             spans: Vec::new(),
+        };
+        let mut record = Record::from_event(event, origin, observed_ns);
+        record.python = Some(Box::new((view.level_no(), view.level_name().to_owned())));
+        record
+    }
+
+    /// The event: time, level, target, location, thread, message, typed
+    /// fields, span scope. (`None` cannot happen: the body was checked when
+    /// the record was made.)
+    pub(crate) fn event(&self) -> Option<EventView<'_>> {
+        match Frame::decode(&self.body) {
+            Ok(Frame::Event(event)) => Some(event),
+            _ => None,
         }
+    }
+
+    /// `TRACE` … `ERROR`, or Python's `levelname`.
+    pub(crate) fn level_name(&self, event: &EventView<'_>) -> &str {
+        match &self.python {
+            Some(p) => &p.1,
+            None => event.level().as_str(),
+        }
+    }
+
+    /// Whether Python's `levelno` says CRITICAL (50) or above.
+    fn critical(&self) -> bool {
+        self.python.as_ref().is_some_and(|p| p.0 >= 50)
     }
 
     /// The syslog severity (RFC 5424 §6.2.1): ERROR 3, WARN 4, INFO 6,
     /// DEBUG and TRACE 7; a Python CRITICAL (levelno ≥ 50) is 2.
-    pub(crate) fn syslog_severity(&self) -> u8 {
-        if self.level_no.is_some_and(|n| n >= 50) {
+    pub(crate) fn syslog_severity(&self, event: &EventView<'_>) -> u8 {
+        if self.critical() {
             return 2;
         }
-        match self.level {
-            Level::ERROR => 3,
-            Level::WARN => 4,
-            Level::INFO => 6,
+        match event.level() {
+            tracing_core::Level::ERROR => 3,
+            tracing_core::Level::WARN => 4,
+            tracing_core::Level::INFO => 6,
             _ => 7,
         }
     }
 
     /// The OpenTelemetry `SeverityNumber`: TRACE 1, DEBUG 5, INFO 9,
     /// WARN 13, ERROR 17; a Python CRITICAL (levelno ≥ 50) is FATAL, 21.
-    pub(crate) fn otlp_severity(&self) -> i32 {
-        if self.level_no.is_some_and(|n| n >= 50) {
+    pub(crate) fn otlp_severity(&self, event: &EventView<'_>) -> i32 {
+        if self.critical() {
             return 21;
         }
-        match self.level {
-            Level::TRACE => 1,
-            Level::DEBUG => 5,
-            Level::INFO => 9,
-            Level::WARN => 13,
+        match event.level() {
+            tracing_core::Level::TRACE => 1,
+            tracing_core::Level::DEBUG => 5,
+            tracing_core::Level::INFO => 9,
+            tracing_core::Level::WARN => 13,
             _ => 17,
         }
     }
 
-    /// The span scope as the files print it: `outer{a=1}:inner` (empty
-    /// without spans).
-    pub(crate) fn scope(&self) -> String {
-        let mut out = String::new();
-        for (i, span) in self.spans.iter().enumerate() {
-            if i > 0 {
-                out.push(':');
-            }
-            out.push_str(&span.name);
-            if !span.fields.is_empty() {
-                out.push('{');
-                for (j, f) in span.fields.iter().enumerate() {
-                    if j > 0 {
-                        out.push(' ');
-                    }
-                    let _ = write!(out, "{}={}", f.name, f.value.as_value());
-                }
-                out.push('}');
-            }
-        }
-        out
+    /// The event's level.
+    pub(crate) fn level(&self) -> tracing_core::Level {
+        self.level
     }
+
+    /// The bytes this record holds in a queue (its frame and the record).
+    pub(crate) fn size(&self) -> usize {
+        self.body.len() + std::mem::size_of::<Self>()
+    }
+}
+
+/// The span scope as the files print it: `outer{a=1}:inner` (empty
+/// without spans).
+pub(crate) fn scope(event: &EventView<'_>) -> String {
+    let mut out = String::new();
+    for (i, span) in event.spans().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push_str(span.name());
+        let mut fields = span.fields().peekable();
+        if fields.peek().is_some() {
+            out.push('{');
+            for (j, f) in fields.enumerate() {
+                if j > 0 {
+                    out.push(' ');
+                }
+                let name = f.name.strip_prefix("r#").unwrap_or(f.name);
+                let _ = write!(out, "{name}={}", f.value);
+            }
+            out.push('}');
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 pub(crate) mod sample {
     //! Records for the forwarders' unit tests.
     use super::*;
-    use tracing_mplog::wire::OwnedValue;
+    use tracing_core::Level;
+    use tracing_mplog::wire::{OwnedField, OwnedSpan, OwnedValue};
 
-    /// An INFO record of `worker-1`[4242] on `host-a`, with one field of
-    /// each type and a two-span scope.
-    pub(crate) fn record() -> Record {
-        Record {
-            origin: Arc::new(Origin {
-                conn: 1,
-                pid: 4242,
-                start_time_ns: 1,
-                process_name: "worker-1".into(),
-                host: "host-a".into(),
-            }),
+    /// The origin of the samples: `worker-1`[4242] on `host-a`.
+    pub(crate) fn origin() -> Arc<Origin> {
+        Arc::new(Origin {
+            conn: 1,
+            pid: 4242,
+            start_time_ns: 1,
+            process_name: "worker-1".into(),
+            host: "host-a".into(),
+        })
+    }
+
+    /// The sample event: INFO `job done` of target `app::jobs`, one field
+    /// of each type, in the spans `request{id=9}:handle`.
+    pub(crate) fn event() -> OwnedEvent {
+        let field = |name: &str, value| OwnedField {
+            name: name.into(),
+            value,
+        };
+        OwnedEvent {
+            seq: 1,
             timestamp_ns: 1_764_676_800_123_456_789,
-            observed_ns: 1_764_676_800_223_456_789,
             level: Level::INFO,
-            level_no: None,
-            level_name: "INFO".into(),
             target: "app::jobs".into(),
             module_path: Some("app::jobs".into()),
             file: Some("src/jobs.rs".into()),
             line: Some(42),
             thread_id: 7,
             thread_name: Some("main".into()),
-            message: "job done".into(),
+            message: Some("job done".into()),
             fields: vec![
-                OwnedField {
-                    name: "count".into(),
-                    value: OwnedValue::I64(-3),
-                },
-                OwnedField {
-                    name: "big".into(),
-                    value: OwnedValue::U64(7),
-                },
-                OwnedField {
-                    name: "ratio".into(),
-                    value: OwnedValue::F64(0.5),
-                },
-                OwnedField {
-                    name: "ok".into(),
-                    value: OwnedValue::Bool(true),
-                },
-                OwnedField {
-                    name: "user".into(),
-                    value: OwnedValue::Str("ann \"a\"]".into()),
-                },
-                OwnedField {
-                    name: "err".into(),
-                    value: OwnedValue::Debug("Oops".into()),
-                },
+                field("count", OwnedValue::I64(-3)),
+                field("big", OwnedValue::U64(7)),
+                field("ratio", OwnedValue::F64(0.5)),
+                field("ok", OwnedValue::Bool(true)),
+                field("user", OwnedValue::Str("ann \"a\"]".into())),
+                field("err", OwnedValue::Debug("Oops".into())),
             ],
             spans: vec![
                 OwnedSpan {
                     name: "request".into(),
-                    fields: vec![OwnedField {
-                        name: "id".into(),
-                        value: OwnedValue::U64(9),
-                    }],
+                    fields: vec![field("id", OwnedValue::U64(9))],
                 },
                 OwnedSpan {
                     name: "handle".into(),
@@ -229,5 +233,68 @@ pub(crate) mod sample {
                 },
             ],
         }
+    }
+
+    /// The sample event as a record, observed 100 ms after it happened.
+    pub(crate) fn record() -> Record {
+        Record::from_event(event(), &origin(), 1_764_676_800_223_456_789)
+    }
+
+    /// The message of a record.
+    pub(crate) fn message(r: &Record) -> String {
+        r.event()
+            .map(|e| e.message().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// A record of `event` changed by `edit`.
+    pub(crate) fn record_with(edit: impl FnOnce(&mut OwnedEvent)) -> Record {
+        let mut e = event();
+        edit(&mut e);
+        Record::from_event(e, &origin(), 1_764_676_800_223_456_789)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_core::Level;
+
+    #[test]
+    fn a_record_gives_its_event_back() {
+        let r = sample::record();
+        let e = r.event().expect("event");
+        assert_eq!(e.message(), "job done");
+        assert_eq!(e.target(), "app::jobs");
+        assert_eq!(e.fields().count(), 6);
+        assert_eq!(scope(&e), "request{id=9}:handle");
+        assert_eq!(r.level_name(&e), "INFO");
+        assert_eq!((r.syslog_severity(&e), r.otlp_severity(&e)), (6, 9));
+        assert!(r.size() < 400, "{}", r.size());
+        let mut bytes = Vec::new();
+        OwnedFrame::Event(sample::event()).encode(&mut bytes);
+        let again = Record::from_body(&bytes[4..], &sample::origin(), r.observed_ns);
+        assert_eq!(again.as_ref(), Some(&r));
+        assert!(Record::from_body(&bytes[5..], &sample::origin(), 0).is_none());
+    }
+
+    #[test]
+    fn severities_follow_the_level() {
+        for (level, syslog, otlp) in [
+            (Level::ERROR, 3, 17),
+            (Level::WARN, 4, 13),
+            (Level::INFO, 6, 9),
+            (Level::DEBUG, 7, 5),
+            (Level::TRACE, 7, 1),
+        ] {
+            let r = sample::record_with(|e| e.level = level);
+            let e = r.event().expect("event");
+            assert_eq!((r.syslog_severity(&e), r.otlp_severity(&e)), (syslog, otlp));
+        }
+        let mut r = sample::record_with(|e| e.level = Level::ERROR);
+        r.python = Some(Box::new((50, "CRITICAL".into())));
+        let e = r.event().expect("event");
+        assert_eq!((r.syslog_severity(&e), r.otlp_severity(&e)), (2, 21));
+        assert_eq!(r.level_name(&e), "CRITICAL");
     }
 }

@@ -51,7 +51,7 @@ impl Senders {
     pub(crate) fn send(&self, records: &[Arc<Record>]) {
         for s in &self.to {
             s.queue
-                .push(records.iter().filter(|r| r.level <= s.level).cloned());
+                .push(records.iter().filter(|r| r.level() <= s.level).cloned());
         }
     }
 }

@@ -163,7 +163,7 @@ impl std::fmt::Debug for Job {
 mod tests {
     use super::*;
     use crate::forward::Record;
-    use crate::forward::record::sample;
+    use crate::forward::record::sample::{self, message};
     use std::sync::Mutex;
 
     /// An exporter that is down for its first `down` calls, refuses
@@ -182,19 +182,17 @@ mod tests {
                 self.down -= 1;
                 return Err(ExportError::Down("connection refused".into()));
             }
-            if batch.iter().any(|r| r.message == "bad") {
+            if batch.iter().any(|r| message(r) == "bad") {
                 return Err(ExportError::Refused("400".into()));
             }
             let mut took = self.took.lock().expect("took");
-            took.extend(batch.iter().map(|r| r.message.clone()));
+            took.extend(batch.iter().map(|r| message(r)));
             Ok(())
         }
     }
 
-    fn record(message: &str) -> Arc<Record> {
-        let mut r = sample::record();
-        r.message = message.to_owned();
-        Arc::new(r)
+    fn record(text: &str) -> Arc<Record> {
+        Arc::new(sample::record_with(|e| e.message = Some(text.to_owned())))
     }
 
     struct Run {

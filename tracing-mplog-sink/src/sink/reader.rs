@@ -292,7 +292,9 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
                     maker.add(&mut batch, event.seq(), &rec, conn_key.as_deref());
                     if maker.forwards(event.level()) {
                         let observed = batch.observed_ns();
-                        batch.forward(Record::from_event(&event, &origin, observed));
+                        if let Some(record) = Record::from_body(body, &origin, observed) {
+                            batch.forward(record);
+                        }
                     }
                     read_seq = read_seq.max(event.seq());
                 }

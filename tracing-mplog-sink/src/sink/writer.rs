@@ -487,7 +487,7 @@ impl Writer {
             .is_some_and(|l| event.level() <= l.min(self.cfg.level));
         if wanted {
             let origin = Arc::clone(&self.cfg.own);
-            let record = Record::from_event(event, &origin, super::lines::now_ns());
+            let record = Record::from_event((*event).into(), &origin, super::lines::now_ns());
             self.cfg.forward.send(&[Arc::new(record)]);
         }
     }

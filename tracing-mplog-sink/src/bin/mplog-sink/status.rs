@@ -271,6 +271,45 @@ fn table(samples: &[Sample], now: SystemTime) -> String {
     if rows.is_empty() {
         out.push_str("(no processes)\n");
     }
+    out.push_str(&destinations(samples));
+    out
+}
+
+/// Per forwarding destination: up or down, forwarded, dropped, queued
+/// (nothing without destinations).
+fn destinations(samples: &[Sample]) -> String {
+    // URL → [up, forwarded, dropped, queued]
+    let mut rows: BTreeMap<&str, [f64; 4]> = BTreeMap::new();
+    for (name, labels, value) in samples {
+        let Some(url) = labels.get("destination") else {
+            continue;
+        };
+        let column = match name.as_str() {
+            "mplog_forward_up" => 0,
+            "mplog_forwarded_total" => 1,
+            "mplog_forward_dropped_total" => 2,
+            "mplog_forward_queued" => 3,
+            _ => continue,
+        };
+        rows.entry(url.as_str()).or_default()[column] = *value;
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n{:<40} {:<5} {:>12} {:>10} {:>8}\n",
+        "destination", "state", "forwarded", "dropped", "queued"
+    );
+    for (url, [up, forwarded, dropped, queued]) in rows {
+        out.push_str(&format!(
+            "{:<40} {:<5} {:>12} {:>10} {:>8}\n",
+            url,
+            if up > 0.0 { "up" } else { "down" },
+            forwarded as u64,
+            dropped as u64,
+            queued as u64
+        ));
+    }
     out
 }
 
@@ -297,6 +336,23 @@ mod tests {
                 "w", "\"a\"", "7", "h", "ended", "unclean", "0", "0", "5", "0", "3", "2", "10"
             ]
         );
+    }
+
+    #[test]
+    fn destinations_get_a_table_of_their_own() {
+        let text = "mplog_forwarded_total{destination=\"syslog+tcp://r:514\"} 90\n\
+            mplog_forward_dropped_total{destination=\"syslog+tcp://r:514\"} 10\n\
+            mplog_forward_queued{destination=\"syslog+tcp://r:514\"} 3\n\
+            mplog_forward_up{destination=\"syslog+tcp://r:514\"} 0\n";
+        let t = table(&parse(text), UNIX_EPOCH);
+        let last: Vec<&str> = t
+            .lines()
+            .last()
+            .expect("a row")
+            .split_whitespace()
+            .collect();
+        assert_eq!(last, ["syslog+tcp://r:514", "down", "90", "10", "3"], "{t}");
+        assert!(!table(&parse(""), UNIX_EPOCH).contains("destination"));
     }
 
     #[test]

@@ -405,6 +405,10 @@ impl Builder {
         let formatter = format.build()?;
 
         let (rules, metrics_addr) = self.monitor.check()?;
+        // Before anything is created: a destination that cannot work (a
+        // missing CA file, say) leaves no log folder behind.
+        let (tx, rx) = flume::bounded(CHANNEL_CAPACITY);
+        let forwarders = start_forwarders(&self.forwards, &tx)?;
         check_logdir(&self.logdir)?;
         let router = Router::new(
             &self.logdir,
@@ -426,8 +430,6 @@ impl Builder {
             .build(router.own_file())
             .map_err(SinkError::Rotate)?;
 
-        let (tx, rx) = flume::bounded(CHANNEL_CAPACITY);
-        let forwarders = start_forwarders(&self.forwards, &tx)?;
         let bound = bind_all(&self.endpoints, &self.net, self.socket_dir_mode)?;
         let (listeners, endpoints, mut socket_paths) = bound;
         let py_bound = match bind_all(&self.python_endpoints, &self.net, self.socket_dir_mode) {
