@@ -10,9 +10,10 @@ use opentelemetry_proto::tonic::common::v1::{
 };
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use tracing_mplog::wire::{OwnedField, OwnedValue};
+use tracing_mplog::wire::{EventView, Field, Value};
 
 use crate::forward::Record;
+use crate::forward::record::scope;
 
 /// A process: host, pid, process name.
 type ProcessKey<'a> = (&'a str, u32, &'a str);
@@ -26,6 +27,11 @@ pub(crate) fn request(batch: &[Arc<Record>]) -> ExportLogsServiceRequest {
     // target → index in its `scope_logs`.
     let mut by_process: HashMap<ProcessKey<'_>, (usize, HashMap<&str, usize>)> = HashMap::new();
     for record in batch {
+        // Cannot fail: the record's constructors checked its frame.
+        let Some(event) = record.event() else {
+            continue;
+        };
+        let target = event.target();
         let origin = &*record.origin;
         let key = (
             origin.host.as_str(),
@@ -37,17 +43,19 @@ pub(crate) fn request(batch: &[Arc<Record>]) -> ExportLogsServiceRequest {
             (resources.len() - 1, HashMap::new())
         });
         let scope_logs = &mut resources[*at].scope_logs;
-        let scope = *scopes.entry(record.target.as_str()).or_insert_with(|| {
+        let scope = *scopes.entry(target).or_insert_with(|| {
             scope_logs.push(ScopeLogs {
                 scope: Some(InstrumentationScope {
-                    name: record.target.clone(),
+                    name: target.to_owned(),
                     ..Default::default()
                 }),
                 ..Default::default()
             });
             scope_logs.len() - 1
         });
-        scope_logs[scope].log_records.push(log_record(record));
+        scope_logs[scope]
+            .log_records
+            .push(log_record(record, &event));
     }
     ExportLogsServiceRequest {
         resource_logs: resources,
@@ -70,30 +78,28 @@ fn resource_logs(record: &Record) -> ResourceLogs {
     }
 }
 
-/// One record's `LogRecord`.
-fn log_record(record: &Record) -> LogRecord {
-    let mut attributes: Vec<KeyValue> = Vec::with_capacity(record.fields.len() + 7);
-    attributes.extend(record.fields.iter().map(field));
-    if let Some(module) = &record.module_path {
+/// One record's `LogRecord`; `event` is its decoded frame.
+fn log_record(record: &Record, event: &EventView<'_>) -> LogRecord {
+    let mut attributes: Vec<KeyValue> = event.fields().map(field).collect();
+    if let Some(module) = event.module_path() {
         attributes.push(kv("code.namespace", string(module)));
     }
-    if let Some(file) = &record.file {
+    if let Some(file) = event.file() {
         attributes.push(kv("code.filepath", string(file)));
     }
-    if let Some(line) = record.line {
+    if let Some(line) = event.line() {
         attributes.push(kv("code.lineno", int(i64::from(line))));
     }
-    attributes.push(kv("thread.id", unsigned(u128::from(record.thread_id))));
-    if let Some(name) = &record.thread_name {
+    attributes.push(kv("thread.id", unsigned(u128::from(event.thread_id()))));
+    if let Some(name) = event.thread_name() {
         attributes.push(kv("thread.name", string(name)));
     }
-    if !record.spans.is_empty() {
-        attributes.push(kv("span.scope", string(&record.scope())));
-        let names = record
-            .spans
-            .iter()
+    if event.spans().next().is_some() {
+        attributes.push(kv("span.scope", text(scope(event))));
+        let names = event
+            .spans()
             .map(|s| AnyValue {
-                value: Some(string(&s.name)),
+                value: Some(string(s.name())),
             })
             .collect();
         attributes.push(kv(
@@ -102,12 +108,12 @@ fn log_record(record: &Record) -> LogRecord {
         ));
     }
     LogRecord {
-        time_unix_nano: nanos(record.timestamp_ns),
+        time_unix_nano: nanos(event.timestamp_ns()),
         observed_time_unix_nano: nanos(record.observed_ns),
-        severity_number: record.otlp_severity(),
-        severity_text: record.level_name.clone(),
+        severity_number: record.otlp_severity(event),
+        severity_text: record.level_name(event).to_owned(),
         body: Some(AnyValue {
-            value: Some(string(&record.message)),
+            value: Some(string(event.message())),
         }),
         attributes,
         ..Default::default()
@@ -116,18 +122,18 @@ fn log_record(record: &Record) -> LogRecord {
 
 /// A field as an attribute: its name without a raw identifier's `r#`, its
 /// value with its type (integers beyond `i64` as their decimal string).
-fn field(f: &OwnedField) -> KeyValue {
-    let name = f.name.strip_prefix("r#").unwrap_or(&f.name);
-    let value = match &f.value {
-        OwnedValue::I64(v) => int(*v),
-        OwnedValue::U64(v) => unsigned(u128::from(*v)),
-        OwnedValue::I128(v) => i64::try_from(*v).map_or_else(|_| text(v.to_string()), int),
-        OwnedValue::U128(v) => unsigned(*v),
-        OwnedValue::F64(v) => any_value::Value::DoubleValue(*v),
-        OwnedValue::Bool(v) => any_value::Value::BoolValue(*v),
-        OwnedValue::Str(v) | OwnedValue::Debug(v) => string(v),
+fn field(f: Field<'_>) -> KeyValue {
+    let name = f.name.strip_prefix("r#").unwrap_or(f.name);
+    let value = match f.value {
+        Value::I64(v) => int(v),
+        Value::U64(v) => unsigned(u128::from(v)),
+        Value::I128(v) => i64::try_from(v).map_or_else(|_| text(v.to_string()), int),
+        Value::U128(v) => unsigned(v),
+        Value::F64(v) => any_value::Value::DoubleValue(v),
+        Value::Bool(v) => any_value::Value::BoolValue(v),
+        Value::Str(v) | Value::Debug(v) => string(v),
         // A type the wire format gains later: as the files print it.
-        other => text(other.as_value().to_string()),
+        other => text(other.to_string()),
     };
     kv(name, value)
 }
@@ -168,6 +174,7 @@ mod tests {
     use crate::forward::record::sample;
     use crate::sink::view::Origin;
     use any_value::Value::{ArrayValue as Arr, BoolValue, DoubleValue, IntValue, StringValue};
+    use tracing_mplog::wire::{OwnedField, OwnedValue};
 
     /// The attributes as (key, value) pairs.
     fn attrs(kvs: &[KeyValue]) -> Vec<(&str, any_value::Value)> {
@@ -257,41 +264,43 @@ mod tests {
         assert!(lr.trace_id.is_empty() && lr.span_id.is_empty());
     }
 
+    /// The `LogRecord` of one record.
+    fn one(r: Record) -> LogRecord {
+        let req = request(&[Arc::new(r)]);
+        let mut records: Vec<LogRecord> = req
+            .resource_logs
+            .into_iter()
+            .flat_map(|rl| rl.scope_logs)
+            .flat_map(|sl| sl.log_records)
+            .collect();
+        assert_eq!(records.len(), 1);
+        records.remove(0)
+    }
+
     #[test]
     fn wide_integers_raw_names_and_absent_values() {
-        let mut r = sample::record();
-        r.fields = vec![
-            OwnedField {
-                name: "r#type".into(),
-                value: OwnedValue::U64(u64::MAX),
-            },
-            OwnedField {
-                name: "fits".into(),
-                value: OwnedValue::U128(5),
-            },
-            OwnedField {
-                name: "neg".into(),
-                value: OwnedValue::I128(i128::MIN),
-            },
-            OwnedField {
-                name: "small".into(),
-                value: OwnedValue::I128(-5),
-            },
-            OwnedField {
-                name: "huge".into(),
-                value: OwnedValue::U128(u128::MAX),
-            },
-        ];
-        r.spans.clear();
-        r.module_path = None;
-        r.file = None;
-        r.line = None;
-        r.thread_name = None;
-        r.thread_id = u64::MAX;
-        r.timestamp_ns = -1;
-        r.level = tracing_core::Level::ERROR;
-        r.level_name = "ERROR".into();
-        let lr = log_record(&r);
+        let field = |name: &str, value| OwnedField {
+            name: name.into(),
+            value,
+        };
+        let lr = one(sample::record_with(|e| {
+            e.fields = vec![
+                field("r#type", OwnedValue::U64(u64::MAX)),
+                field("fits", OwnedValue::U128(5)),
+                field("neg", OwnedValue::I128(i128::MIN)),
+                field("small", OwnedValue::I128(-5)),
+                field("huge", OwnedValue::U128(u128::MAX)),
+            ];
+            e.spans.clear();
+            e.module_path = None;
+            e.file = None;
+            e.line = None;
+            e.thread_name = None;
+            e.thread_id = u64::MAX;
+            e.timestamp_ns = -1;
+            e.message = None;
+            e.level = tracing_core::Level::ERROR;
+        }));
         assert_eq!(
             attrs(&lr.attributes),
             [
@@ -303,28 +312,39 @@ mod tests {
                 ("thread.id", s("18446744073709551615")),
             ]
         );
-        assert_eq!((lr.time_unix_nano, lr.severity_number), (0, 17));
+        assert_eq!(
+            (
+                lr.time_unix_nano,
+                lr.severity_number,
+                lr.severity_text.as_str()
+            ),
+            (0, 17, "ERROR")
+        );
+        assert_eq!(lr.body.and_then(|b| b.value), Some(s("")));
     }
 
     #[test]
-    fn python_critical_is_fatal_with_its_level_name() {
-        let mut r = sample::record();
-        r.level = tracing_core::Level::ERROR;
-        r.level_no = Some(50);
-        r.level_name = "CRITICAL".into();
-        let lr = log_record(&r);
-        assert_eq!(
-            (lr.severity_number, lr.severity_text.as_str()),
-            (21, "CRITICAL")
-        );
+    fn raw_names_in_span_fields_are_stripped_in_the_scope() {
+        let lr = one(sample::record_with(|e| {
+            e.spans[1].fields.push(OwnedField {
+                name: "r#type".into(),
+                value: OwnedValue::Str("x".into()),
+            });
+        }));
+        let scope = attrs(&lr.attributes)
+            .into_iter()
+            .find(|(k, _)| *k == "span.scope")
+            .map(|(_, v)| v);
+        assert_eq!(scope, Some(s("request{id=9}:handle{type=\"x\"}")));
     }
 
-    /// A record of process `pid` (named `name`) with `target` and message.
+    /// A record of `origin` with `target` and message.
     fn rec(origin: &Arc<Origin>, target: &str, message: &str) -> Arc<Record> {
-        let mut r = sample::record();
+        let mut r = sample::record_with(|e| {
+            e.target = target.into();
+            e.message = Some(message.into());
+        });
         r.origin = Arc::clone(origin);
-        r.target = target.into();
-        r.message = message.into();
         Arc::new(r)
     }
 

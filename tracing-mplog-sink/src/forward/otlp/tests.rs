@@ -35,32 +35,33 @@ fn records(n: usize) -> Vec<Arc<Record>> {
         .collect();
     (0..n)
         .map(|i| {
-            let mut r = sample::record();
+            let mut r = sample::record_with(|e| {
+                e.target = format!("t{}", i % 3);
+                e.message = Some(format!("event {i}"));
+                e.timestamp_ns = 1_764_676_800_000_000_000 + i as i64;
+                e.fields = vec![
+                    OwnedField {
+                        name: "i".into(),
+                        value: OwnedValue::U64(i as u64),
+                    },
+                    OwnedField {
+                        name: "half".into(),
+                        value: OwnedValue::F64(i as f64 / 2.0),
+                    },
+                    OwnedField {
+                        name: "odd".into(),
+                        value: OwnedValue::Bool(i % 2 == 1),
+                    },
+                    OwnedField {
+                        name: "tag".into(),
+                        value: OwnedValue::Str(format!("tag-{i}")),
+                    },
+                ];
+                if i % 2 == 1 {
+                    e.spans.clear();
+                }
+            });
             r.origin = Arc::clone(&origins[i % 2]);
-            r.target = format!("t{}", i % 3);
-            r.message = format!("event {i}");
-            r.timestamp_ns = 1_764_676_800_000_000_000 + i as i64;
-            r.fields = vec![
-                OwnedField {
-                    name: "i".into(),
-                    value: OwnedValue::U64(i as u64),
-                },
-                OwnedField {
-                    name: "half".into(),
-                    value: OwnedValue::F64(i as f64 / 2.0),
-                },
-                OwnedField {
-                    name: "odd".into(),
-                    value: OwnedValue::Bool(i % 2 == 1),
-                },
-                OwnedField {
-                    name: "tag".into(),
-                    value: OwnedValue::Str(format!("tag-{i}")),
-                },
-            ];
-            if i % 2 == 1 {
-                r.spans.clear();
-            }
             Arc::new(r)
         })
         .collect()
