@@ -1,5 +1,6 @@
 //! Forwarding to OTLP end to end: the real `mplog-sink` binary forwards to
-//! an OTLP/HTTP and an OTLP/gRPC receiver at once (`tests/peers/otlp.rs`,
+//! an OTLP/HTTP and an OTLP/gRPC receiver at once (`--forward`), or to an
+//! OTLP/HTTP one with gzip and small batches (a `[[forward]]` table) (`tests/peers/otlp.rs`,
 //! built on `opentelemetry-proto`) while real workers log typed events in
 //! spans: the files are complete, and each receiver got every record
 //! exactly once with its resource and attributes as mapped.
@@ -16,66 +17,130 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 
 use cluster_support::{RunningSink, sink_bin};
 use otlp::{Flat, GrpcReceiver, HttpReceiver, Received, attr, attr_int, attr_str, body, flatten};
-use support::{SpawnGuarded, assert_series, lines, log_files, series, wait_ok};
+use support::{Setup, SpawnGuarded, assert_series, lines, log_files, series, wait_ok};
 
 const WORKERS: u64 = 3;
 const EVENTS: u64 = 3_000;
+const GZIP_BATCH: usize = 100;
 
-#[test]
-fn otlp_http_and_grpc_get_every_record_once_as_mapped() {
-    let s = support::Setup::new();
-    let http = HttpReceiver::start();
-    let grpc = GrpcReceiver::start();
+/// A receiver under test: its URL, and a wait for `n` records that
+/// returns how many it has.
+type Peer<'a> = (String, &'a dyn Fn(usize) -> usize);
+
+/// Runs the sink with `extra` arguments and `workers` typed workers of
+/// `events` events each; checks every peer got them all, the report says
+/// so, and the files are complete. Returns the workers' pids by id.
+fn run(
+    s: &Setup,
+    extra: &[String],
+    peers: &[Peer<'_>],
+    workers: u64,
+    events: u64,
+) -> HashMap<u64, u32> {
     let mut cmd = Command::new(sink_bin());
     cmd.arg(format!("--listen=unix:{}", s.socket().display()))
         .arg(format!("--logdir={}", s.logdir().display()))
         .args(["--name", "all", "--consolidate", "--process-key", "name"])
-        .args(["--forward", &http.url(), "--forward", &grpc.url()])
+        .args(extra)
         .arg("--forward-drain=5s")
         .arg(format!("--format=default={}", support::TEMPLATE));
     let sink = RunningSink::start(cmd);
     sink.wait_line("listening on unix:");
 
-    let workers: Vec<_> = (1..=WORKERS)
+    let running: Vec<_> = (1..=workers)
         .map(|id| {
             let w = s
-                .worker(id, EVENTS, &["--mode", "typed"])
+                .worker(id, events, &["--mode", "typed"])
                 .env("RUST_LOG", "debug")
                 .spawn_guarded();
             (id, w.id(), w)
         })
         .collect();
     let mut pids = HashMap::new();
-    for (id, pid, w) in workers {
+    for (id, pid, w) in running {
         wait_ok(w);
         pids.insert(id, pid);
     }
-    let total = (WORKERS * EVENTS) as usize;
-    let wait = cluster_support::TIMEOUT;
-    let (http_n, grpc_n) = (
-        http.wait_records(total, wait).record_count(),
-        grpc.wait_records(total, wait).record_count(),
-    );
+    let total = (workers * events) as usize;
+    let counts: Vec<usize> = peers.iter().map(|(_, wait)| wait(total)).collect();
     let stderr = sink.stop();
-    assert_eq!((http_n, grpc_n), (total, total), "sink stderr:\n{stderr}");
-    for url in [http.url(), grpc.url()] {
+    assert_eq!(counts, vec![total; peers.len()], "sink stderr:\n{stderr}");
+    for (url, _) in peers {
         let want = format!("forwarded to {url}: {total} records, dropped 0");
         assert!(stderr.contains(&want), "no `{want}` in:\n{stderr}");
     }
-
     let all = lines(&log_files(&s.logdir(), "all.log"));
     let map = series(&all);
-    for id in 1..=WORKERS {
-        assert_series(&map, id, EVENTS);
+    for id in 1..=workers {
+        assert_series(&map, id, events);
     }
+    pids
+}
 
+#[test]
+fn otlp_http_and_grpc_get_every_record_once_as_mapped() {
+    let s = Setup::new();
+    let http = HttpReceiver::start();
+    let grpc = GrpcReceiver::start();
+    let wait = cluster_support::TIMEOUT;
+    let pids = run(
+        &s,
+        &[
+            "--forward".into(),
+            http.url(),
+            "--forward".into(),
+            grpc.url(),
+        ],
+        &[
+            (http.url(), &|n| http.wait_records(n, wait).record_count()),
+            (grpc.url(), &|n| grpc.wait_records(n, wait).record_count()),
+        ],
+        WORKERS,
+        EVENTS,
+    );
     let host = tracing_mplog::origin::hostname();
-    check(&http.received(), &pids, &host, "http");
-    check(&grpc.received(), &pids, &host, "grpc");
+    check(&http.received(), &pids, &host, WORKERS * EVENTS, "http");
+    check(&grpc.received(), &pids, &host, WORKERS * EVENTS, "grpc");
+    assert_eq!((http.received().gzipped, grpc.received().gzipped), (0, 0));
+}
+
+#[test]
+fn a_forward_table_with_gzip_and_small_batches() {
+    let s = Setup::new();
+    let rx = HttpReceiver::start();
+    let config = s.dir.path().join("sink.toml");
+    let table = format!(
+        "[[forward]]\nurl = \"{}\"\ngzip = true\nbatch = {GZIP_BATCH}\n",
+        rx.url()
+    );
+    std::fs::write(&config, table).expect("config");
+    let wait = cluster_support::TIMEOUT;
+    let (workers, events) = (2, 1_000);
+    let pids = run(
+        &s,
+        &[format!("--config={}", config.display())],
+        &[(rx.url(), &|n| rx.wait_records(n, wait).record_count())],
+        workers,
+        events,
+    );
+    let got = rx.received();
+    check(
+        &got,
+        &pids,
+        &tracing_mplog::origin::hostname(),
+        workers * events,
+        "gzip",
+    );
+    assert_eq!(got.gzipped, got.requests.len(), "every request gzipped");
+    let largest = got.requests.iter().map(otlp::count_records).max();
+    assert!(
+        largest <= Some(GZIP_BATCH),
+        "a request of {largest:?} records"
+    );
 }
 
 /// Every `w{id} e{n}` exactly once, mapped as `docs/forwarding.md` says.
-fn check(got: &Received, pids: &HashMap<u64, u32>, host: &str, which: &str) {
+fn check(got: &Received, pids: &HashMap<u64, u32>, host: &str, total: u64, which: &str) {
     assert_eq!(got.faults, Vec::<String>::new(), "{which}");
     assert_eq!(got.failed, 0, "{which}");
     let flat = flatten(&got.requests);
@@ -91,7 +156,7 @@ fn check(got: &Received, pids: &HashMap<u64, u32>, host: &str, which: &str) {
         twice.is_empty(),
         "{which}: records more than once: {twice:?}"
     );
-    assert_eq!(seen.len(), (WORKERS * EVENTS) as usize, "{which}");
+    assert_eq!(seen.len(), total as usize, "{which}");
     // Per process, in the order they were logged.
     let mut last: HashMap<u64, u64> = HashMap::new();
     for f in &flat {
