@@ -1,9 +1,10 @@
-//! Forwarding to OTLP end to end: the real `mplog-sink` binary forwards to
+//! Forwarding to OTLP end to end. The real `mplog-sink` binary forwards to
 //! an OTLP/HTTP and an OTLP/gRPC receiver at once (`--forward`), or to an
-//! OTLP/HTTP one with gzip and small batches (a `[[forward]]` table) (`tests/peers/otlp.rs`,
-//! built on `opentelemetry-proto`) while real workers log typed events in
-//! spans: the files are complete, and each receiver got every record
-//! exactly once with its resource and attributes as mapped.
+//! OTLP/HTTP one with gzip and small batches (a `[[forward]]` table); the
+//! receivers are `tests/peers/otlp.rs`, built on `opentelemetry-proto`.
+//! Real workers log typed events in spans: the files are complete, and
+//! each receiver got every record exactly once with its resource and
+//! attributes as mapped.
 
 mod cluster_support;
 #[path = "peers/otlp.rs"]
