@@ -146,11 +146,6 @@ impl Record {
     pub(crate) fn level(&self) -> tracing_core::Level {
         self.level
     }
-
-    /// The bytes this record holds in a queue (its frame and the record).
-    pub(crate) fn size(&self) -> usize {
-        self.body.len() + std::mem::size_of::<Self>()
-    }
 }
 
 /// The span scope as the files print it: `outer{a=1}:inner` (empty
@@ -270,7 +265,8 @@ mod tests {
         assert_eq!(scope(&e), "request{id=9}:handle");
         assert_eq!(r.level_name(&e), "INFO");
         assert_eq!((r.syslog_severity(&e), r.otlp_severity(&e)), (6, 9));
-        assert!(r.size() < 400, "{}", r.size());
+        // The compact frame, not a dozen owned strings.
+        assert!(r.body.len() < 300, "{}", r.body.len());
         let mut bytes = Vec::new();
         OwnedFrame::Event(sample::event()).encode(&mut bytes);
         let again = Record::from_body(&bytes[4..], &sample::origin(), r.observed_ns);
