@@ -17,6 +17,10 @@ pub(crate) const NETWORK: [&str; 4] = [
 /// run when named in `--only`, beside `pipeline` for the overhead row.
 pub(crate) const MONITOR: &str = "pipeline-monitor";
 
+/// The pipeline forwarding every record to a real rsyslogd and an OTLP/HTTP
+/// receiver too: run when named in `--only`, beside `pipeline`.
+pub(crate) const FORWARD: &str = "pipeline-forward";
+
 /// Every scenario the table mode runs by default, in the order it runs them.
 pub(crate) const SCENARIOS: [&str; 5] = [
     "pipeline",
@@ -35,7 +39,9 @@ usage: bench [--workers N] [--events M] [--runs R] [--only S1,S2,..] [--python] 
   --runs R           runs of every scenario (interleaved), default 3
   --only LIST        scenarios among pipeline, pipeline-consolidated, baseline-a,
                      baseline-b, floor, pipeline-monitor (the pipeline with
-                     /metrics and two alert rules) and the --network ones
+                     /metrics and two alert rules), pipeline-forward (the
+                     pipeline also forwarding to rsyslogd and an OTLP/HTTP
+                     receiver; needs rsyslogd) and the --network ones
                      (default: all but pipeline-monitor and the --network ones)
   --python           also the Python peers (scripts/bench_python.sh)
   --network          also the pipeline over loopback tcp:// and tls://, with and
@@ -122,6 +128,7 @@ impl Args {
             !SCENARIOS.contains(&s.as_str())
                 && !NETWORK.contains(&s.as_str())
                 && s.as_str() != MONITOR
+                && s.as_str() != FORWARD
         }) {
             return Err(format!("--only: unknown scenario `{bad}`").into());
         }
@@ -133,7 +140,7 @@ impl Args {
         SCENARIOS
             .into_iter()
             .chain(NETWORK)
-            .chain([MONITOR])
+            .chain([MONITOR, FORWARD])
             .filter(|s| match self.only.is_empty() {
                 true => SCENARIOS.contains(s) || (self.network && NETWORK.contains(s)),
                 false => self.only.iter().any(|o| o == s),

@@ -24,6 +24,11 @@
 //! 5. with `--network`, `pipeline-tcp`, `pipeline-tls` (and `-ack`): the
 //!    `pipeline` scenario over loopback `tcp://` and `tls://` (a certificate
 //!    made with rcgen), without and with acknowledged delivery;
+//! 5b. `pipeline-forward` (named in `--only`): `pipeline` with the sink also
+//!    forwarding every record to a real rsyslogd (`syslog+tcp`, into its
+//!    own file) and to an OTLP/HTTP receiver (`otlp+http`), timed until the
+//!    files are synced and both destinations took every record; the run
+//!    fails unless rsyslog's file and the receiver hold every record;
 //! 6. `floor`: raw pre-encoded frames from N threads over Unix sockets into a
 //!    `BufWriter` file: the hardware's floor for the same bytes;
 //! 7. with `--python`, Python peers (acrilog 1.1.4, stdlib QueueListener, and
@@ -38,6 +43,7 @@
 
 mod args;
 mod common;
+mod forward;
 mod outcome;
 mod peers;
 mod pipeline;
@@ -74,6 +80,7 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
             "pipeline" => pipeline::run(&args, false, Transport::Unix)?,
             "pipeline-consolidated" => pipeline::run(&args, true, Transport::Unix)?,
             "pipeline-monitor" => pipeline::run(&args, false, Transport::Unix)?,
+            "pipeline-forward" => pipeline::run(&args, false, Transport::Unix)?,
             "pipeline-tcp" => pipeline::run(&args, false, Transport::Tcp { ack: false })?,
             "pipeline-tcp-ack" => pipeline::run(&args, false, Transport::Tcp { ack: true })?,
             "pipeline-tls" => pipeline::run(&args, false, Transport::Tls { ack: false })?,

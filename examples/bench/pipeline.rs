@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 
 use tracing_mplog::Endpoint;
 use tracing_mplog_sink::format::FormatLevel;
+use tracing_mplog_sink::forward::Destination;
 use tracing_mplog_sink::sink::{AlertOn, AlertRule};
 use tracing_mplog_sink::{ProcessKey, Sink};
 
@@ -93,6 +94,23 @@ pub(crate) fn run(
     } else {
         builder
     };
+    // `pipeline-forward`: the same, forwarding every record to rsyslogd
+    // and an OTLP receiver too; queues that hold the whole run, so the row
+    // measures delivery, not drops.
+    let total = args.workers as u64 * args.events;
+    let destinations = if args.scenario.as_deref() == Some(crate::args::FORWARD) {
+        Some(crate::forward::Destinations::start()?)
+    } else {
+        None
+    };
+    let mut builder = builder;
+    if let Some(d) = &destinations {
+        for url in d.urls() {
+            let queue = usize::try_from(total)?;
+            builder = builder.forward(Destination::parse(&url)?.queue(queue));
+        }
+        builder = builder.forward_drain(std::time::Duration::from_secs(600));
+    }
     let handle = builder
         .logdir(&logdir)
         .name("bench")
@@ -141,6 +159,7 @@ pub(crate) fn run(
             }
         }
     }
+    // With destinations: returns once they took every record, too.
     let report = handle.shutdown()?;
     // From the first event any worker logged (the machine's monotonic clock)
     // to every connection drained and every file flushed and fsynced: the
@@ -156,9 +175,28 @@ pub(crate) fn run(
             count += common::count_records(&files, args.workers, Some(w), args.events)?;
         }
     }
+    if let Some(d) = &destinations {
+        for f in &report.forwards {
+            if f.forwarded != total || f.dropped != 0 {
+                return Err(format!(
+                    "{}: forwarded {}, dropped {} of {total}",
+                    f.destination, f.forwarded, f.dropped
+                )
+                .into());
+            }
+        }
+        let (syslog, otlp) = d.wait_delivered(total, std::time::Duration::from_secs(120))?;
+        if syslog != total || otlp != total {
+            return Err(format!(
+                "delivered: rsyslog wrote {syslog}, the OTLP receiver counted {otlp}, of {total}"
+            )
+            .into());
+        }
+    }
     let name = match (transport, consolidated_only) {
         (Transport::Unix, true) => "pipeline-consolidated",
         (Transport::Unix, false) if monitored => crate::args::MONITOR,
+        (Transport::Unix, false) if destinations.is_some() => crate::args::FORWARD,
         (Transport::Unix, false) => "pipeline",
         (Transport::Tcp { ack: false }, _) => "pipeline-tcp",
         (Transport::Tcp { ack: true }, _) => "pipeline-tcp-ack",
