@@ -18,6 +18,12 @@
 //! a file's buffer took since its last successful flush when that file
 //! cannot be flushed at shutdown (an upper bound: a buffer that overflowed
 //! wrote some of them).
+//!
+//! `notice` writes the sink's own records; `forward` hands each batch's
+//! records to the forwarding destinations' queues.
+
+mod forward;
+mod notice;
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -27,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use flume::{Receiver, RecvTimeoutError, TryRecvError};
 use tracing_core::Level;
-use tracing_mplog::wire::{DropReason, EventView, Frame, OwnedEvent, OwnedFrame};
+use tracing_mplog::wire::{DropReason, EventView, Frame};
 
 use super::lines::{Item, Lines, NO_KEY};
 use super::output::{Health, Outputs};
@@ -358,23 +364,6 @@ impl Writer {
         self.report_changes();
     }
 
-    /// Hands the batch's records to the forwarding destinations, but not
-    /// the resent duplicates the files dropped.
-    fn forward_fresh(&mut self, batch: &Lines, fresh: &[bool]) {
-        let mut records = std::mem::take(&mut self.forwarding);
-        records.clear();
-        records.extend(
-            batch
-                .records
-                .iter()
-                .filter(|(i, _)| fresh.get(*i as usize) == Some(&true))
-                .map(|(_, r)| Arc::clone(r)),
-        );
-        self.cfg.forward.send(&records);
-        records.clear();
-        self.forwarding = records;
-    }
-
     /// Writes the lines of `batch` that are `fresh` and `wanted` to output
     /// `out`, in order, a run of consecutive lines at a time.
     fn write_runs(
@@ -478,20 +467,6 @@ impl Writer {
         self.report_changes();
     }
 
-    /// Forwards an event of the parent process ([`SinkLayer`](super::SinkLayer)).
-    fn forward_local(&mut self, event: &EventView<'_>) {
-        let wanted = self
-            .cfg
-            .forward
-            .level()
-            .is_some_and(|l| event.level() <= l.min(self.cfg.level));
-        if wanted {
-            let origin = Arc::clone(&self.cfg.own);
-            let record = Record::from_event((*event).into(), &origin, super::lines::now_ns());
-            self.cfg.forward.send(&[Arc::new(record)]);
-        }
-    }
-
     /// Writes `self.line` to `path`.
     fn write_to(&mut self, path: &Path) {
         let out = self.outputs.at(path);
@@ -499,62 +474,6 @@ impl Writer {
         self.write_out(out, &line);
         self.line = line;
         self.report_changes();
-    }
-
-    fn report_health(&mut self, path: &Path, health: Health) {
-        let (level, message) = match health {
-            Health::Same => return,
-            Health::Failed(e) => (
-                Level::ERROR,
-                format!(
-                    "cannot write {}: {e} (lines are kept and retried)",
-                    path.display()
-                ),
-            ),
-            Health::Recovered => (Level::WARN, format!("writing {} again", path.display())),
-        };
-        if self.reporting {
-            eprintln!("{SINK_TARGET}: {message}");
-            return;
-        }
-        self.reporting = true;
-        self.notice(level, &message);
-        self.reporting = false;
-    }
-
-    /// A record of the sink itself: to stderr always, and to the
-    /// consolidated file, else to the file named after the sink.
-    fn notice(&mut self, level: Level, message: &str) {
-        let now = self.cfg.clock.now();
-        let event = OwnedEvent {
-            seq: 0,
-            timestamp_ns: i64::try_from(now.unix_timestamp_nanos()).unwrap_or(0),
-            level,
-            target: SINK_TARGET.to_owned(),
-            module_path: Some(module_path!().to_owned()),
-            file: None,
-            line: None,
-            thread_id: tracing_mplog::origin::thread_id(),
-            thread_name: std::thread::current().name().map(str::to_owned),
-            message: Some(message.to_owned()),
-            fields: Vec::new(),
-            spans: Vec::new(),
-        };
-        let mut bytes = Vec::new();
-        OwnedFrame::Event(event).encode(&mut bytes);
-        let Some(Ok(Frame::Event(view))) = bytes.get(4..).map(Frame::decode) else {
-            eprintln!("{SINK_TARGET}: {message}");
-            return;
-        };
-        let rec = WireRecord {
-            event: &view,
-            origin: &self.cfg.own,
-        };
-        self.line.clear();
-        let _ = self.cfg.formatter.format_record(&rec, &mut self.line);
-        let _ = std::io::stderr().write_all(self.line.as_bytes());
-        let own = self.cfg.router.own_file().to_path_buf();
-        self.write_to(&own);
     }
 
     fn flush_all(&mut self) {
