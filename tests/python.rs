@@ -1,9 +1,15 @@
 //! Python processes (the machine's `python3`, standard library only) and a
 //! Rust worker log at once into the real `mplog-sink`, which writes them to
 //! the same consolidated and per-key files; a hostile pickle is refused and
-//! nothing of it runs. Skipped, saying so, where `python3` is missing.
+//! nothing of it runs; Python records are forwarded to a real rsyslogd and
+//! an OTLP receiver with their levels and tracebacks. Skipped, saying so,
+//! where `python3` is missing.
 
 mod cluster_support;
+#[path = "peers/otlp.rs"]
+mod otlp;
+#[path = "peers/rsyslog.rs"]
+mod rsyslog;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -204,5 +210,126 @@ fn python_and_rust_processes_share_the_files_and_hostile_pickles_run_nothing() {
             .iter()
             .any(|l| l.contains("refused pickle") && l.contains("GLOBAL")),
         "the refusal is logged; stderr:\n{stderr}"
+    );
+}
+
+/// What a forwarded copy of Python record `n` of client `i` must carry:
+/// (syslog severity, OTLP severity number, severity text).
+fn py_severity(n: u64) -> (u16, i32, &'static str) {
+    if n % 100 == 0 {
+        (3, 17, "ERROR")
+    } else {
+        match n % 3 {
+            0 => (6, 9, "INFO"),
+            1 => (4, 13, "WARNING"),
+            _ => (2, 21, "CRITICAL"),
+        }
+    }
+}
+
+/// `(i, n)` of a forwarded message `p{i} e{n}[ boom]…`.
+fn py_numbers(msg: &str) -> (u64, u64) {
+    let mut words = msg.split([' ', '\n', '#']);
+    let i = words.next().and_then(|w| w.strip_prefix('p')?.parse().ok());
+    let n = words.next().and_then(|w| w.strip_prefix('e')?.parse().ok());
+    i.zip(n)
+        .unwrap_or_else(|| panic!("not a client message: {msg:?}"))
+}
+
+#[test]
+fn python_records_are_forwarded_with_their_levels_and_tracebacks() {
+    const N: u64 = 300;
+    let Some(py) = python() else { return };
+    let Some(mut relay) = rsyslog::Rsyslog::start() else {
+        return;
+    };
+    let collector = otlp::HttpReceiver::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let py_sock = dir.path().join("run/py.sock");
+    let mut cmd = Command::new(sink_bin());
+    cmd.arg(format!(
+        "--listen=unix:{}",
+        dir.path().join("run/rs.sock").display()
+    ))
+    .arg(format!("--python-listen=unix:{}", py_sock.display()))
+    .arg("--python-listen=tcp://127.0.0.1:0")
+    .arg(format!("--logdir={}", dir.path().join("logs").display()))
+    .arg(format!(
+        "--forward=syslog+tcp://127.0.0.1:{}",
+        relay.tcp_port
+    ))
+    .arg(format!("--forward={}", collector.url()));
+    let sink = RunningSink::start(cmd);
+    let tcp = sink.wait_line("listening for Python on tcp://");
+    let port = tcp.rsplit(':').next().expect("port").to_owned();
+    let mut clients = Command::new(py);
+    clients
+        .arg(script())
+        .arg("clients")
+        .arg(&py_sock)
+        .arg(&port)
+        .arg(N.to_string());
+    let said = run(clients, "the Python clients");
+    assert!(said.contains("exit codes [0, 0, 0]"), "{said}");
+    let stderr = sink.stop();
+    for url in [
+        format!("syslog+tcp://127.0.0.1:{}", relay.tcp_port),
+        collector.url(),
+    ] {
+        let want = format!("forwarded to {url}: {} records, dropped 0", 3 * N);
+        assert!(stderr.contains(&want), "no `{want}` in:\n{stderr}");
+    }
+
+    let mut seen = HashMap::new();
+    for line in relay.wait_lines(3 * N as usize) {
+        let (i, n) = py_numbers(&line.msg);
+        *seen.entry((i, n)).or_insert(0) += 1;
+        let (severity, _, _) = py_severity(n);
+        assert_eq!(line.pri, 8 + severity, "PRI of p{i} e{n}");
+        assert_eq!(line.app_name, format!("py-{i}"));
+        assert_eq!(line.msgid, format!("app.py{i}"));
+        if n % 100 == 0 {
+            // rsyslog shows the newlines as #012.
+            assert!(
+                line.msg.contains("#012Traceback (most recent call last):")
+                    && line.msg.contains("ZeroDivisionError: division by zero"),
+                "{}",
+                line.msg
+            );
+        }
+    }
+    assert_eq!(seen.len() as u64, 3 * N, "rsyslog got every record");
+    assert!(seen.values().all(|c| *c == 1), "rsyslog got one copy each");
+
+    let got = collector.wait_records(3 * N as usize, Duration::from_secs(60));
+    let mut seen = HashMap::new();
+    for f in otlp::flatten(&got.requests) {
+        let text = otlp::body(&f.record).expect("a string body");
+        let (i, n) = py_numbers(text);
+        *seen.entry((i, n)).or_insert(0) += 1;
+        let (_, number, name) = py_severity(n);
+        assert_eq!(f.record.severity_number, number, "p{i} e{n}");
+        assert_eq!(f.record.severity_text, name, "p{i} e{n}");
+        assert_eq!(f.scope, format!("app.py{i}"));
+        let service = otlp::attr_str(&f.resource, "service.name");
+        assert_eq!(service, Some(format!("py-{i}").as_str()));
+        assert!(otlp::attr_int(&f.resource, "process.pid").is_some_and(|p| p > 0));
+        assert_eq!(
+            otlp::attr_int(&f.record.attributes, "code.lineno").map(|l| l > 0),
+            Some(true)
+        );
+        if n % 100 == 0 {
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines[0], format!("p{i} e{n} boom"));
+            assert_eq!(lines[1], "Traceback (most recent call last):");
+            assert_eq!(lines.last(), Some(&"ZeroDivisionError: division by zero"));
+        } else {
+            assert_eq!(text, format!("p{i} e{n}"));
+        }
+    }
+    assert_eq!(seen.len() as u64, 3 * N, "the collector got every record");
+    assert!(
+        seen.values().all(|c| *c == 1),
+        "the collector got one copy each"
     );
 }

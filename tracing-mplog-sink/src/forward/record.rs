@@ -63,7 +63,8 @@ impl Record {
     }
 
     /// A Python record (no typed fields, no spans: the message holds what
-    /// `getMessage()` gave, with the traceback appended as the files have it).
+    /// `getMessage()` gave, then `exc_text` and `stack_info` each after a
+    /// newline, as CPython's `Formatter.format` appends them).
     pub(crate) fn from_python(
         view: &dyn RecordView,
         origin: &Arc<Origin>,
@@ -71,6 +72,12 @@ impl Record {
     ) -> Self {
         let mut message = String::new();
         let _ = view.write_message(&mut message);
+        for extra in [view.exc_text(), view.stack_info()].into_iter().flatten() {
+            if !extra.is_empty() {
+                message.push('\n');
+                message.push_str(extra.trim_end_matches('\n'));
+            }
+        }
         let event = OwnedEvent {
             seq: 0,
             timestamp_ns: i64::try_from(view.timestamp().unix_timestamp_nanos()).unwrap_or(0),
