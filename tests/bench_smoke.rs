@@ -98,6 +98,51 @@ fn every_scenario_runs_counts_every_line_and_prints_the_targets() {
 }
 
 #[test]
+fn the_forwarding_rows_deliver_every_record_to_rsyslog_and_the_otlp_receiver() {
+    let rsyslogd = ["/usr/sbin/rsyslogd", "/sbin/rsyslogd"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists());
+    if !rsyslogd {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "rsyslogd is not installed, and CI is set (.ci/run installs it)"
+        );
+        eprintln!("skipped: rsyslogd is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_str().expect("utf-8 temp path");
+    let (ok, out) = run(
+        &[
+            "--workers",
+            "2",
+            "--events",
+            "3000",
+            "--runs",
+            "1",
+            "--root",
+            root,
+            "--only",
+            "pipeline-forward,pipeline-forward-syslog,pipeline-forward-otlp",
+        ],
+        Duration::from_secs(300),
+    );
+    // A record missing at rsyslog or the receiver fails the scenario.
+    assert!(ok, "{out}");
+    for scenario in [
+        "pipeline-forward",
+        "pipeline-forward-syslog",
+        "pipeline-forward-otlp",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("| {scenario} |"))),
+            "no row for {scenario} in:\n{out}"
+        );
+    }
+}
+
+#[test]
 fn the_scaling_run_draws_its_chart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_str().expect("utf-8 temp path");

@@ -18,8 +18,13 @@ pub(crate) const NETWORK: [&str; 4] = [
 pub(crate) const MONITOR: &str = "pipeline-monitor";
 
 /// The pipeline forwarding every record to a real rsyslogd and an OTLP/HTTP
-/// receiver too: run when named in `--only`, beside `pipeline`.
-pub(crate) const FORWARD: &str = "pipeline-forward";
+/// receiver too, and to each alone: run when named in `--only`, beside
+/// `pipeline`.
+pub(crate) const FORWARD: [&str; 3] = [
+    "pipeline-forward",
+    "pipeline-forward-syslog",
+    "pipeline-forward-otlp",
+];
 
 /// Every scenario the table mode runs by default, in the order it runs them.
 pub(crate) const SCENARIOS: [&str; 5] = [
@@ -41,7 +46,8 @@ usage: bench [--workers N] [--events M] [--runs R] [--only S1,S2,..] [--python] 
                      baseline-b, floor, pipeline-monitor (the pipeline with
                      /metrics and two alert rules), pipeline-forward (the
                      pipeline also forwarding to rsyslogd and an OTLP/HTTP
-                     receiver; needs rsyslogd) and the --network ones
+                     receiver; needs rsyslogd), pipeline-forward-syslog and
+                     pipeline-forward-otlp (one of them) and the --network ones
                      (default: all but pipeline-monitor and the --network ones)
   --python           also the Python peers (scripts/bench_python.sh)
   --network          also the pipeline over loopback tcp:// and tls://, with and
@@ -128,7 +134,7 @@ impl Args {
             !SCENARIOS.contains(&s.as_str())
                 && !NETWORK.contains(&s.as_str())
                 && s.as_str() != MONITOR
-                && s.as_str() != FORWARD
+                && !FORWARD.contains(&s.as_str())
         }) {
             return Err(format!("--only: unknown scenario `{bad}`").into());
         }
@@ -140,7 +146,8 @@ impl Args {
         SCENARIOS
             .into_iter()
             .chain(NETWORK)
-            .chain([MONITOR, FORWARD])
+            .chain([MONITOR])
+            .chain(FORWARD)
             .filter(|s| match self.only.is_empty() {
                 true => SCENARIOS.contains(s) || (self.network && NETWORK.contains(s)),
                 false => self.only.iter().any(|o| o == s),

@@ -21,9 +21,11 @@ use prost::Message as _;
 #[allow(dead_code, unreachable_pub, missing_docs)]
 mod rsyslog;
 
-/// rsyslogd and the OTLP receiver, running.
+/// rsyslogd and the OTLP receiver, running (both, or one of them).
 pub(crate) struct Destinations {
-    rsyslog: rsyslog::Rsyslog,
+    rsyslog: Option<rsyslog::Rsyslog>,
+    /// Whether records go to the OTLP receiver.
+    otlp_on: bool,
     otlp: Arc<tiny_http::Server>,
     otlp_port: u16,
     otlp_records: Arc<AtomicU64>,
@@ -31,10 +33,16 @@ pub(crate) struct Destinations {
 }
 
 impl Destinations {
-    /// Starts both; fails where rsyslogd is not installed.
-    pub(crate) fn start() -> Result<Self, Box<dyn Error>> {
-        let rsyslog = rsyslog::Rsyslog::start()
-            .ok_or("pipeline-forward needs rsyslogd (apt-get install rsyslog)")?;
+    /// Starts rsyslogd if `syslog` (failing where it is not installed) and
+    /// the OTLP receiver (used if `otlp`).
+    pub(crate) fn start(syslog: bool, otlp: bool) -> Result<Self, Box<dyn Error>> {
+        let rsyslog = match syslog {
+            true => Some(
+                rsyslog::Rsyslog::start()
+                    .ok_or("pipeline-forward needs rsyslogd (apt-get install rsyslog)")?,
+            ),
+            false => None,
+        };
         let server = Arc::new(
             tiny_http::Server::http("127.0.0.1:0").map_err(|e| format!("OTLP receiver: {e}"))?,
         );
@@ -48,6 +56,7 @@ impl Destinations {
         let otlp_thread = std::thread::spawn(move || receive(&s, &n));
         Ok(Destinations {
             rsyslog,
+            otlp_on: otlp,
             otlp: server,
             otlp_port,
             otlp_records,
@@ -55,31 +64,44 @@ impl Destinations {
         })
     }
 
-    /// The two `--forward` URLs.
-    pub(crate) fn urls(&self) -> [String; 2] {
-        [
-            format!("syslog+tcp://127.0.0.1:{}", self.rsyslog.tcp_port),
-            format!("otlp+http://127.0.0.1:{}", self.otlp_port),
-        ]
+    /// The `--forward` URLs.
+    pub(crate) fn urls(&self) -> Vec<String> {
+        let syslog = self
+            .rsyslog
+            .as_ref()
+            .map(|r| format!("syslog+tcp://127.0.0.1:{}", r.tcp_port));
+        let otlp = self
+            .otlp_on
+            .then(|| format!("otlp+http://127.0.0.1:{}", self.otlp_port));
+        syslog.into_iter().chain(otlp).collect()
     }
 
     /// Waits (up to `timeout`) until rsyslog wrote `total` lines and the
-    /// receiver counted `total` records; returns both counts.
+    /// receiver counted `total` records; returns both counts (`total` for
+    /// one that is not used).
     pub(crate) fn wait_delivered(
         &self,
         total: u64,
         timeout: Duration,
     ) -> Result<(u64, u64), Box<dyn Error>> {
-        let out = self.rsyslog.dir().join("out.log");
+        let out = self.rsyslog.as_ref().map(|r| r.dir().join("out.log"));
         let deadline = Instant::now() + timeout;
         loop {
-            let text = std::fs::read(&out).unwrap_or_default();
-            let probes = text
-                .split(|b| *b == b'\n')
-                .filter(|l| l.windows(13).any(|w| w == b"rsyslog-probe"))
-                .count() as u64;
-            let lines = text.iter().filter(|b| **b == b'\n').count() as u64 - probes;
-            let otlp = self.otlp_records.load(Ordering::Relaxed);
+            let lines = match &out {
+                Some(out) => {
+                    let text = std::fs::read(out).unwrap_or_default();
+                    let probes = text
+                        .split(|b| *b == b'\n')
+                        .filter(|l| l.windows(13).any(|w| w == b"rsyslog-probe"))
+                        .count() as u64;
+                    text.iter().filter(|b| **b == b'\n').count() as u64 - probes
+                }
+                None => total,
+            };
+            let otlp = match self.otlp_on {
+                true => self.otlp_records.load(Ordering::Relaxed),
+                false => total,
+            };
             if (lines >= total && otlp >= total) || Instant::now() >= deadline {
                 return Ok((lines, otlp));
             }

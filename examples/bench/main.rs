@@ -28,7 +28,8 @@
 //!    forwarding every record to a real rsyslogd (`syslog+tcp`, into its
 //!    own file) and to an OTLP/HTTP receiver (`otlp+http`), timed until the
 //!    files are synced and both destinations took every record; the run
-//!    fails unless rsyslog's file and the receiver hold every record;
+//!    fails unless rsyslog's file and the receiver hold every record.
+//!    `pipeline-forward-syslog` and `pipeline-forward-otlp` forward to one;
 //! 6. `floor`: raw pre-encoded frames from N threads over Unix sockets into a
 //!    `BufWriter` file: the hardware's floor for the same bytes;
 //! 7. with `--python`, Python peers (acrilog 1.1.4, stdlib QueueListener, and
@@ -80,7 +81,9 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
             "pipeline" => pipeline::run(&args, false, Transport::Unix)?,
             "pipeline-consolidated" => pipeline::run(&args, true, Transport::Unix)?,
             "pipeline-monitor" => pipeline::run(&args, false, Transport::Unix)?,
-            "pipeline-forward" => pipeline::run(&args, false, Transport::Unix)?,
+            "pipeline-forward" | "pipeline-forward-syslog" | "pipeline-forward-otlp" => {
+                pipeline::run(&args, false, Transport::Unix)?
+            }
             "pipeline-tcp" => pipeline::run(&args, false, Transport::Tcp { ack: false })?,
             "pipeline-tcp-ack" => pipeline::run(&args, false, Transport::Tcp { ack: true })?,
             "pipeline-tls" => pipeline::run(&args, false, Transport::Tls { ack: false })?,

@@ -98,8 +98,11 @@ pub(crate) fn run(
     // and an OTLP receiver too; queues that hold the whole run, so the row
     // measures delivery, not drops.
     let total = args.workers as u64 * args.events;
-    let destinations = if args.scenario.as_deref() == Some(crate::args::FORWARD) {
-        Some(crate::forward::Destinations::start()?)
+    let scenario = args.scenario.as_deref().unwrap_or_default();
+    let destinations = if crate::args::FORWARD.contains(&scenario) {
+        let syslog = !scenario.ends_with("-otlp");
+        let otlp = !scenario.ends_with("-syslog");
+        Some(crate::forward::Destinations::start(syslog, otlp)?)
     } else {
         None
     };
@@ -196,7 +199,7 @@ pub(crate) fn run(
     let name = match (transport, consolidated_only) {
         (Transport::Unix, true) => "pipeline-consolidated",
         (Transport::Unix, false) if monitored => crate::args::MONITOR,
-        (Transport::Unix, false) if destinations.is_some() => crate::args::FORWARD,
+        (Transport::Unix, false) if destinations.is_some() => scenario,
         (Transport::Unix, false) => "pipeline",
         (Transport::Tcp { ack: false }, _) => "pipeline-tcp",
         (Transport::Tcp { ack: true }, _) => "pipeline-tcp-ack",
