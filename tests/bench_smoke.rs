@@ -24,6 +24,23 @@ fn bench_exe() -> PathBuf {
     profile_dir.join("examples").join("bench")
 }
 
+/// The arguments of a small table run: 2 workers × 3 000 events, `runs`
+/// runs, in `root`, then `more`.
+fn small<'a>(root: &'a str, runs: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--workers",
+        "2",
+        "--events",
+        "3000",
+        "--runs",
+        runs,
+        "--root",
+        root,
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
 /// Runs the bench with `args`, killed after `limit`; returns its stdout.
 fn run(args: &[&str], limit: Duration) -> (bool, String) {
     let mut child = Command::new(bench_exe())
@@ -57,19 +74,7 @@ fn run(args: &[&str], limit: Duration) -> (bool, String) {
 fn every_scenario_runs_counts_every_line_and_prints_the_targets() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_str().expect("utf-8 temp path");
-    let (ok, out) = run(
-        &[
-            "--workers",
-            "2",
-            "--events",
-            "3000",
-            "--runs",
-            "2",
-            "--root",
-            root,
-        ],
-        Duration::from_secs(300),
-    );
+    let (ok, out) = run(&small(root, "2", &[]), Duration::from_secs(300));
     assert!(ok, "{out}");
     for scenario in [
         "pipeline",
@@ -112,19 +117,9 @@ fn the_forwarding_rows_deliver_every_record_to_rsyslog_and_the_otlp_receiver() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_str().expect("utf-8 temp path");
+    let only = "pipeline-forward,pipeline-forward-syslog,pipeline-forward-otlp";
     let (ok, out) = run(
-        &[
-            "--workers",
-            "2",
-            "--events",
-            "3000",
-            "--runs",
-            "1",
-            "--root",
-            root,
-            "--only",
-            "pipeline-forward,pipeline-forward-syslog,pipeline-forward-otlp",
-        ],
+        &small(root, "1", &["--only", only]),
         Duration::from_secs(300),
     );
     // A record missing at rsyslog or the receiver fails the scenario.

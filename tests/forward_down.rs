@@ -8,10 +8,9 @@ mod cluster_support;
 mod support;
 
 use std::net::TcpListener;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cluster_support::{RunningSink, http_get, metric, peak_rss_kib, sink_bin};
+use cluster_support::{RunningSink, file_sink, http_get, metric, peak_rss_kib};
 use support::{Setup, SpawnGuarded, assert_series, lines, log_files, series, wait_ok};
 
 const WORKERS: u64 = 3;
@@ -38,14 +37,10 @@ fn destinations_down_for_the_whole_run_cost_drops_not_files_or_memory() {
         ),
     )
     .expect("config");
-    let mut cmd = Command::new(sink_bin());
-    cmd.arg(format!("--listen=unix:{}", s.socket().display()))
-        .arg(format!("--logdir={}", s.logdir().display()))
-        .arg(format!("--config={}", config.display()))
-        .args(["--name", "all", "--consolidate", "--process-key", "name"])
+    let mut cmd = file_sink(&s.socket(), &s.logdir());
+    cmd.arg(format!("--config={}", config.display()))
         .arg("--metrics-listen=127.0.0.1:0")
-        .arg("--forward-drain=1s")
-        .arg(format!("--format=default={}", support::TEMPLATE));
+        .arg("--forward-drain=1s");
     let sink = RunningSink::start(cmd);
     let addr = sink.wait_line("metrics on http://")["metrics on http://".len()..]
         .trim_end_matches("/metrics")

@@ -12,12 +12,14 @@ mod otlp;
 mod support;
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 
-use cluster_support::{RunningSink, sink_bin};
-use otlp::{Flat, GrpcReceiver, HttpReceiver, Received, attr, attr_int, attr_str, body, flatten};
+use cluster_support::{RunningSink, file_sink};
+use otlp::{
+    Flat, GrpcReceiver, HttpReceiver, Received, Receiver as _, attr, attr_int, attr_str, body,
+    flatten,
+};
 use support::{Setup, SpawnGuarded, assert_series, lines, log_files, series, wait_ok};
 
 const WORKERS: u64 = 3;
@@ -38,13 +40,8 @@ fn run(
     workers: u64,
     events: u64,
 ) -> HashMap<u64, u32> {
-    let mut cmd = Command::new(sink_bin());
-    cmd.arg(format!("--listen=unix:{}", s.socket().display()))
-        .arg(format!("--logdir={}", s.logdir().display()))
-        .args(["--name", "all", "--consolidate", "--process-key", "name"])
-        .args(extra)
-        .arg("--forward-drain=5s")
-        .arg(format!("--format=default={}", support::TEMPLATE));
+    let mut cmd = file_sink(&s.socket(), &s.logdir());
+    cmd.args(extra).arg("--forward-drain=5s");
     let sink = RunningSink::start(cmd);
     sink.wait_line("listening on unix:");
 

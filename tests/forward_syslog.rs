@@ -12,9 +12,8 @@ mod rsyslog;
 mod support;
 
 use std::collections::HashMap;
-use std::process::Command;
 
-use cluster_support::{RunningSink, sink_bin};
+use cluster_support::{RunningSink, file_sink};
 use rsyslog::{Line, Rsyslog};
 use support::{Setup, SpawnGuarded, assert_series, lines, log_files, series, wait_ok};
 
@@ -26,18 +25,13 @@ const TCP_FACILITY: u16 = 1;
 const TLS_FACILITY: u16 = 16;
 const UDP_FACILITY: u16 = 17;
 
-/// A UTC time as rsyslog prints TIMESTAMP: `2025-12-02T12:00:00.123456+00:00`.
+/// A UTC time as rsyslog prints TIMESTAMP: `2025-12-02T12:00:00.123456+00:00`
+/// (through `time`'s own formatter, not the exporter's code).
 fn rfc3339(t: time::OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]+00:00"
+    );
+    t.format(&format).expect("format a UTC time")
 }
 
 /// What rsyslog must show for event `n` of worker `id` (the test worker's
@@ -86,12 +80,8 @@ fn rsyslog_gets_every_forwarded_record_once_over_tcp_tls_and_udp_with_the_mappin
         ),
     )
     .expect("config");
-    let mut cmd = Command::new(sink_bin());
-    cmd.arg(format!("--listen=unix:{}", s.socket().display()))
-        .arg(format!("--logdir={}", s.logdir().display()))
-        .arg(format!("--config={}", config.display()))
-        .args(["--name", "all", "--consolidate", "--process-key", "name"])
-        .arg(format!("--format=default={}", support::TEMPLATE));
+    let mut cmd = file_sink(&s.socket(), &s.logdir());
+    cmd.arg(format!("--config={}", config.display()));
     let started = time::OffsetDateTime::now_utc();
     let sink = RunningSink::start(cmd);
     sink.wait_line("listening on unix:");

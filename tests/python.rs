@@ -17,6 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cluster_support::{RunningSink, sink_bin};
+use otlp::Receiver as _;
 
 const EVENTS: u64 = 5000;
 const DEFAULT: &str = "%(processName)s|%(levelname)s|%(levelno)d|%(name)s|%(funcName)s|%(message)s";
@@ -40,6 +41,18 @@ fn script() -> &'static str {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/python/socket_clients.py"
     )
+}
+
+/// The script's 3 client processes (`py-1`, `py-2` on the Unix socket
+/// `sock`, `py-3` on TCP `port`), `events` records each.
+fn clients(py: &str, sock: &Path, port: &str, events: u64) -> Command {
+    let mut cmd = Command::new(py);
+    cmd.arg(script())
+        .arg("clients")
+        .arg(sock)
+        .arg(port)
+        .arg(events.to_string());
+    cmd
 }
 
 /// Runs `cmd` to its end (bounded), returns its stdout; fails on a non-zero
@@ -136,13 +149,7 @@ fn python_and_rust_processes_share_the_files_and_hostile_pickles_run_nothing() {
     assert!(!marker.exists(), "the hostile pickle ran");
 
     // Then, at once: 3 Python processes and a Rust worker.
-    let mut clients = Command::new(py);
-    clients
-        .arg(script())
-        .arg("clients")
-        .arg(&py_sock)
-        .arg(&port)
-        .arg(EVENTS.to_string());
+    let clients = clients(py, &py_sock, &port, EVENTS);
     let mut worker = Command::new(env!("CARGO_BIN_EXE_mplog-test-worker"));
     worker
         .args(["--id", "9", "--events", &EVENTS.to_string()])
@@ -262,13 +269,7 @@ fn python_records_are_forwarded_with_their_levels_and_tracebacks() {
     let sink = RunningSink::start(cmd);
     let tcp = sink.wait_line("listening for Python on tcp://");
     let port = tcp.rsplit(':').next().expect("port").to_owned();
-    let mut clients = Command::new(py);
-    clients
-        .arg(script())
-        .arg("clients")
-        .arg(&py_sock)
-        .arg(&port)
-        .arg(N.to_string());
+    let clients = clients(py, &py_sock, &port, N);
     let said = run(clients, "the Python clients");
     assert!(said.contains("exit codes [0, 0, 0]"), "{said}");
     let stderr = sink.stop();

@@ -18,7 +18,6 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use prost::Message as _;
 
 #[path = "../../tests/peers/rsyslog.rs"]
-#[allow(dead_code, unreachable_pub, missing_docs)]
 mod rsyslog;
 
 /// rsyslogd and the OTLP receiver, running (both, or one of them).

@@ -24,15 +24,15 @@
 //! 5. with `--network`, `pipeline-tcp`, `pipeline-tls` (and `-ack`): the
 //!    `pipeline` scenario over loopback `tcp://` and `tls://` (a certificate
 //!    made with rcgen), without and with acknowledged delivery;
-//! 5b. `pipeline-forward` (named in `--only`): `pipeline` with the sink also
+//! 6. `pipeline-forward` (named in `--only`): `pipeline` with the sink also
 //!    forwarding every record to a real rsyslogd (`syslog+tcp`, into its
 //!    own file) and to an OTLP/HTTP receiver (`otlp+http`), timed until the
 //!    files are synced and both destinations took every record; the run
 //!    fails unless rsyslog's file and the receiver hold every record.
 //!    `pipeline-forward-syslog` and `pipeline-forward-otlp` forward to one;
-//! 6. `floor`: raw pre-encoded frames from N threads over Unix sockets into a
+//! 7. `floor`: raw pre-encoded frames from N threads over Unix sockets into a
 //!    `BufWriter` file: the hardware's floor for the same bytes;
-//! 7. with `--python`, Python peers (acrilog 1.1.4, stdlib QueueListener, and
+//! 8. with `--python`, Python peers (acrilog 1.1.4, stdlib QueueListener, and
 //!    `python-mplog-sink`: Python workers through `SocketHandler` into
 //!    `mplog-sink --python-listen`) via
 //!    `scripts/bench_python.sh`, once.

@@ -122,6 +122,18 @@ pub fn tls_sink_args<'c>(
         .args(["--format", "default={process_name} {pid} {level} {message}"])
 }
 
+/// The `mplog-sink` command of the file tests: listening on the Unix
+/// socket `socket`, writing `all.log` (consolidated) and one file per
+/// process name into `logdir` with the tests' template; add the rest.
+pub fn file_sink(socket: &Path, logdir: &Path) -> Command {
+    let mut cmd = Command::new(sink_bin());
+    cmd.arg(format!("--listen=unix:{}", socket.display()))
+        .arg(format!("--logdir={}", logdir.display()))
+        .args(["--name", "all", "--consolidate", "--process-key", "name"])
+        .args(["--format", "default={process_name} {pid} {level} {message}"]);
+    cmd
+}
+
 /// A running `mplog-sink` whose stderr is collected; killed on drop.
 pub struct RunningSink {
     child: Option<Child>,

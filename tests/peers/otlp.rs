@@ -130,7 +130,7 @@ pub fn body(r: &LogRecord) -> Option<&str> {
 
 /// State shared by a receiver's thread and the test.
 #[derive(Debug, Default)]
-struct Shared {
+pub struct Shared {
     got: Mutex<Received>,
     changed: Condvar,
     /// The HTTP status to answer with (200: accept).
@@ -185,6 +185,55 @@ impl Shared {
 }
 
 /// An OTLP/HTTP receiver on 127.0.0.1 (`POST /v1/logs`).
+/// What both receivers answer to. (Import it: `use otlp::Receiver as _;`.)
+pub trait Receiver {
+    /// `otlp+http` or `otlp+grpc`.
+    const SCHEME: &'static str;
+
+    /// Where it listens and what it shares with its server thread.
+    fn parts(&self) -> (SocketAddr, &Shared);
+
+    /// The port it listens on.
+    fn port(&self) -> u16 {
+        self.parts().0.port()
+    }
+
+    /// Its `otlp+http://` or `otlp+grpc://` URL.
+    fn url(&self) -> String {
+        format!("{}://{}", Self::SCHEME, self.parts().0)
+    }
+
+    /// Answers the next requests with `status`: 200 accepts them; over
+    /// gRPC, 400 is INVALID_ARGUMENT and anything else UNAVAILABLE.
+    fn answer_with(&self, status: u16) {
+        self.parts().1.set_answer(status);
+    }
+
+    /// Waits until `records` records were accepted (at most `timeout`).
+    fn wait_records(&self, records: usize, timeout: Duration) -> MutexGuard<'_, Received> {
+        self.parts().1.wait_records(records, timeout)
+    }
+
+    /// What it got so far.
+    fn received(&self) -> MutexGuard<'_, Received> {
+        self.parts().1.lock()
+    }
+}
+
+impl Receiver for HttpReceiver {
+    const SCHEME: &'static str = "otlp+http";
+    fn parts(&self) -> (SocketAddr, &Shared) {
+        (self.addr, &self.shared)
+    }
+}
+
+impl Receiver for GrpcReceiver {
+    const SCHEME: &'static str = "otlp+grpc";
+    fn parts(&self) -> (SocketAddr, &Shared) {
+        (self.addr, &self.shared)
+    }
+}
+
 pub struct HttpReceiver {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -225,31 +274,6 @@ impl HttpReceiver {
             server,
             thread: Some(thread),
         }
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    /// Its `otlp+http://` URL.
-    pub fn url(&self) -> String {
-        format!("otlp+http://{}", self.addr)
-    }
-
-    /// Answers the next requests with `status` (200: accept them).
-    pub fn answer_with(&self, status: u16) {
-        self.shared.set_answer(status);
-    }
-
-    /// Waits until `records` records were accepted (at most `timeout`).
-    pub fn wait_records(&self, records: usize, timeout: Duration) -> MutexGuard<'_, Received> {
-        self.shared.wait_records(records, timeout)
-    }
-
-    /// What it got so far.
-    pub fn received(&self) -> MutexGuard<'_, Received> {
-        self.shared.lock()
     }
 }
 
@@ -445,32 +469,6 @@ impl GrpcReceiver {
             stop: Some(stop),
             thread: Some(thread),
         }
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    /// Its `otlp+grpc://` URL.
-    pub fn url(&self) -> String {
-        format!("otlp+grpc://{}", self.addr)
-    }
-
-    /// Answers the next calls with OK (200), INVALID_ARGUMENT (400) or
-    /// UNAVAILABLE (anything else).
-    pub fn answer_with(&self, status: u16) {
-        self.shared.set_answer(status);
-    }
-
-    /// Waits until `records` records were accepted (at most `timeout`).
-    pub fn wait_records(&self, records: usize, timeout: Duration) -> MutexGuard<'_, Received> {
-        self.shared.wait_records(records, timeout)
-    }
-
-    /// What it got so far.
-    pub fn received(&self) -> MutexGuard<'_, Received> {
-        self.shared.lock()
     }
 }
 

@@ -9,7 +9,9 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use tracing_mplog::wire::{OwnedField, OwnedValue};
 
-use super::receivers::{self, GrpcReceiver, HttpReceiver, attr, attr_int, attr_str, body};
+use super::receivers::{
+    self, GrpcReceiver, HttpReceiver, Receiver as _, attr, attr_int, attr_str, body,
+};
 use crate::forward::record::sample;
 use crate::forward::{Destination, EXPORT_TIMEOUT, ExportError, Exporter, Record};
 use crate::sink::view::Origin;
