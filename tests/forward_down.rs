@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use cluster_support::{RunningSink, file_sink, http_get, metric, peak_rss_kib};
-use support::{Setup, SpawnGuarded, assert_series, lines, log_files, series, wait_ok};
+use support::{Setup, SpawnGuarded, assert_files_complete, wait_ok};
 
 const WORKERS: u64 = 3;
 const EVENTS: u64 = 60_000;
@@ -104,13 +104,7 @@ fn destinations_down_for_the_whole_run_cost_drops_not_files_or_memory() {
         assert!(stderr.contains(&want), "no `{want}` in:\n{stderr}");
     }
 
-    let all = lines(&log_files(&s.logdir(), "all.log"));
-    let map = series(&all);
-    for id in 1..=WORKERS {
-        assert_series(&map, id, EVENTS);
-        let own = lines(&log_files(&s.logdir(), &format!("worker-{id}.log")));
-        assert_series(&series(&own), id, EVENTS);
-    }
+    let all = assert_files_complete(&s.logdir(), WORKERS, EVENTS);
     for url in [&syslog, &otlp] {
         let down = all
             .iter()

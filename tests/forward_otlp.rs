@@ -20,7 +20,7 @@ use otlp::{
     Flat, GrpcReceiver, HttpReceiver, Received, Receiver as _, attr, attr_int, attr_str, body,
     flatten,
 };
-use support::{Setup, SpawnGuarded, assert_series, lines, log_files, series, wait_ok};
+use support::{Setup, SpawnGuarded, assert_files_complete, wait_ok};
 
 const WORKERS: u64 = 3;
 const EVENTS: u64 = 3_000;
@@ -67,11 +67,7 @@ fn run(
         let want = format!("forwarded to {url}: {total} records, dropped 0");
         assert!(stderr.contains(&want), "no `{want}` in:\n{stderr}");
     }
-    let all = lines(&log_files(&s.logdir(), "all.log"));
-    let map = series(&all);
-    for id in 1..=workers {
-        assert_series(&map, id, events);
-    }
+    assert_files_complete(&s.logdir(), workers, events);
     pids
 }
 

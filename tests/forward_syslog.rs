@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use cluster_support::{RunningSink, file_sink};
 use rsyslog::{Line, Rsyslog};
-use support::{Setup, SpawnGuarded, assert_series, lines, log_files, series, wait_ok};
+use support::{Setup, SpawnGuarded, assert_files_complete, wait_ok};
 
 const WORKERS: u64 = 3;
 const EVENTS: u64 = 2_000;
@@ -104,13 +104,7 @@ fn rsyslog_gets_every_forwarded_record_once_over_tcp_tls_and_udp_with_the_mappin
     let warn_and_up = WORKERS * (EVENTS / 2);
 
     // The files are complete.
-    let all = lines(&log_files(&s.logdir(), "all.log"));
-    let map = series(&all);
-    for id in 1..=WORKERS {
-        assert_series(&map, id, EVENTS);
-        let own = lines(&log_files(&s.logdir(), &format!("worker-{id}.log")));
-        assert_series(&series(&own), id, EVENTS);
-    }
+    assert_files_complete(&s.logdir(), WORKERS, EVENTS);
 
     // rsyslog got each record once per destination that takes it.
     let got = rsyslog.wait_lines((2 * total + warn_and_up) as usize);

@@ -235,6 +235,20 @@ pub fn assert_series(map: &HashMap<u64, Vec<u64>>, id: u64, n: u64) {
     }
 }
 
+/// Asserts that `all.log` and each `worker-{id}.log` in `logdir` hold the
+/// events 1..=`events` of workers 1..=`workers` exactly once, in order;
+/// returns the lines of `all.log`.
+pub fn assert_files_complete(logdir: &Path, workers: u64, events: u64) -> Vec<String> {
+    let all = lines(&log_files(logdir, "all.log"));
+    let map = series(&all);
+    for id in 1..=workers {
+        assert_series(&map, id, events);
+        let own = lines(&log_files(logdir, &format!("worker-{id}.log")));
+        assert_series(&series(&own), id, events);
+    }
+    all
+}
+
 /// The drops the sink's WARN lines report for process `name` (one line per
 /// dropped frame the worker sent: "worker NAME[PID] dropped N events").
 pub fn reported_drops(lines: &[String], name: &str) -> u64 {
