@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use tracing_mplog::wire::{OwnedField, OwnedValue};
 
 use super::receivers::{
-    self, GrpcReceiver, HttpReceiver, Receiver as _, attr, attr_int, attr_str, body,
+    self, GrpcReceiver, HttpReceiver, Receiver, attr, attr_int, attr_str, body,
 };
 use crate::forward::record::sample;
 use crate::forward::{Destination, EXPORT_TIMEOUT, ExportError, Exporter, Record};
@@ -194,44 +194,22 @@ fn grpc_delivers_every_record_on_one_connection() {
     }
 }
 
-#[test]
-fn http_503_is_down_and_400_refused_then_it_recovers() {
-    let rx = HttpReceiver::start();
-    let mut ex = super::exporter(&dest(&rx.url(), false)).expect("exporter");
+/// Answers 503 (gRPC UNAVAILABLE: `Down`, the message naming `down`), then
+/// 400 (INVALID_ARGUMENT: `Refused`, naming `refused`), then 200: the
+/// batch arrives once.
+fn down_then_refused_then_recovered(rx: &impl Receiver, grpc: bool, down: &str, refused: &str) {
+    let mut ex = super::exporter(&dest(&rx.url(), grpc)).expect("exporter");
     let recs = records(10);
     rx.answer_with(503);
-    let e = ex.export(&recs).expect_err("503");
+    let e = ex.export(&recs).expect_err("down");
     assert!(
-        matches!(&e, ExportError::Down(m) if m.contains("503")),
+        matches!(&e, ExportError::Down(m) if m.contains(down)),
         "{e:?}"
     );
     rx.answer_with(400);
-    let e = ex.export(&recs).expect_err("400");
+    let e = ex.export(&recs).expect_err("refused");
     assert!(
-        matches!(&e, ExportError::Refused(m) if m.contains("400")),
-        "{e:?}"
-    );
-    rx.answer_with(200);
-    ex.export(&recs).expect("recovered");
-    let got = rx.wait_records(10, WAIT);
-    assert_eq!((got.failed, got.record_count()), (2, 10));
-}
-
-#[test]
-fn grpc_unavailable_is_down_and_invalid_argument_refused_then_it_recovers() {
-    let rx = GrpcReceiver::start();
-    let mut ex = super::exporter(&dest(&rx.url(), true)).expect("exporter");
-    let recs = records(10);
-    rx.answer_with(503);
-    let e = ex.export(&recs).expect_err("unavailable");
-    assert!(
-        matches!(&e, ExportError::Down(m) if m.contains("Unavailable")),
-        "{e:?}"
-    );
-    rx.answer_with(400);
-    let e = ex.export(&recs).expect_err("invalid");
-    assert!(
-        matches!(&e, ExportError::Refused(m) if m.contains("InvalidArgument")),
+        matches!(&e, ExportError::Refused(m) if m.contains(refused)),
         "{e:?}"
     );
     rx.answer_with(200);
@@ -239,6 +217,17 @@ fn grpc_unavailable_is_down_and_invalid_argument_refused_then_it_recovers() {
     drop(ex);
     let got = rx.wait_records(10, WAIT);
     assert_eq!((got.failed, got.record_count()), (2, 10));
+}
+
+#[test]
+fn http_503_is_down_and_400_refused_then_it_recovers() {
+    down_then_refused_then_recovered(&HttpReceiver::start(), false, "503", "400");
+}
+
+#[test]
+fn grpc_unavailable_is_down_and_invalid_argument_refused_then_it_recovers() {
+    let rx = GrpcReceiver::start();
+    down_then_refused_then_recovered(&rx, true, "Unavailable", "InvalidArgument");
 }
 
 /// A loopback port nothing listens on.
