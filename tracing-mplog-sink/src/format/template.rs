@@ -264,44 +264,40 @@ pub(crate) fn lookup(name: &str) -> Result<Field, TemplateError> {
 /// allocates nothing and is not limited.
 pub const MAX_PADDING: usize = 4096;
 
-/// Refuses a spec whose padding would exceed [`MAX_PADDING`].
-fn bounded(name: &str, field: Field, spec: Spec) -> Result<Spec, TemplateError> {
+/// Refuses padding beyond [`MAX_PADDING`]: a `width`, or a precision that
+/// pads (`padding_precision`: the decimals of a number).
+fn check_padding(
+    name: &str,
+    width: usize,
+    padding_precision: Option<usize>,
+) -> Result<(), TemplateError> {
     let too_wide = |what, found| TemplateError::TooWide {
         name: name.to_owned(),
         what,
         found,
         limit: MAX_PADDING,
     };
-    if spec.width > MAX_PADDING {
-        return Err(too_wide("width", spec.width));
+    if width > MAX_PADDING {
+        return Err(too_wide("width", width));
     }
-    match spec.precision {
-        Some(places) if field == Field::Created && places > MAX_PADDING => {
-            Err(too_wide("decimals", places))
-        }
-        _ => Ok(spec),
+    match padding_precision {
+        Some(places) if places > MAX_PADDING => Err(too_wide("decimals", places)),
+        _ => Ok(()),
     }
+}
+
+/// Refuses a spec whose padding would exceed [`MAX_PADDING`].
+fn bounded(name: &str, field: Field, spec: Spec) -> Result<Spec, TemplateError> {
+    let decimals = spec.precision.filter(|_| field == Field::Created);
+    check_padding(name, spec.width, decimals).map(|()| spec)
 }
 
 /// Refuses a Python spec whose padding would exceed [`MAX_PADDING`]: its
 /// width, or the precision of a number conversion (decimals of a float,
 /// leading zeros of an integer).
 pub(crate) fn bounded_py(name: &str, spec: PySpec) -> Result<PySpec, TemplateError> {
-    let too_wide = |what, found| TemplateError::TooWide {
-        name: name.to_owned(),
-        what,
-        found,
-        limit: MAX_PADDING,
-    };
-    if spec.width > MAX_PADDING {
-        return Err(too_wide("width", spec.width));
-    }
-    match spec.precision {
-        Some(places) if spec.conv.is_numeric() && places > MAX_PADDING => {
-            Err(too_wide("decimals", places))
-        }
-        _ => Ok(spec),
-    }
+    let decimals = spec.precision.filter(|_| spec.conv.is_numeric());
+    check_padding(name, spec.width, decimals).map(|()| spec)
 }
 
 pub(crate) fn syntax(at: usize, what: impl fmt::Display) -> TemplateError {
