@@ -257,6 +257,9 @@ pub struct Builder {
     pub(crate) permissions: u32,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) buffer_capacity: usize,
+    /// One background thread for every file built from this builder
+    /// (see [`Builder::shared_housekeeping`]); `None`: a thread per file.
+    pub(crate) housekeeper: Option<Arc<super::retention::Housekeeper>>,
 }
 
 impl Default for Builder {
@@ -282,6 +285,7 @@ impl Builder {
             permissions: 0o640,
             clock: Arc::new(SystemClock),
             buffer_capacity: 0,
+            housekeeper: None,
         }
     }
 
@@ -390,6 +394,19 @@ impl Builder {
     pub fn buffer_capacity(mut self, bytes: usize) -> Self {
         self.buffer_capacity = bytes;
         self
+    }
+
+    /// Runs the compression and retention of every file built from this
+    /// builder (and its clones) on one shared background thread, started
+    /// here, instead of a thread per file: what a sink with many per-key
+    /// files needs. Does nothing when no background work is configured.
+    pub(crate) fn shared_housekeeping(mut self) -> Result<Self, RotateError> {
+        let active = self.compress || self.backup_count > 0 || matches!(self.max_age, Ok(Some(_)));
+        if active && self.housekeeper.is_none() {
+            self.housekeeper =
+                Some(super::retention::Housekeeper::start().map_err(RotateError::Thread)?);
+        }
+        Ok(self)
     }
 
     /// Checks the settings, creates missing parent folders, opens the file

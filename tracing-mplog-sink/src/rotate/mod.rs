@@ -171,10 +171,10 @@ impl RotatingFile {
             permissions: b.permissions,
             clock: Arc::clone(&b.clock),
         };
-        let retention = if policy.is_active() {
-            Some(Retention::start(policy).map_err(RotateError::Thread)?)
-        } else {
-            None
+        let retention = match (&b.housekeeper, policy.is_active()) {
+            (_, false) => None,
+            (Some(keeper), true) => Some(Retention::on(keeper, policy)),
+            (None, true) => Some(Retention::start(policy).map_err(RotateError::Thread)?),
         };
         let now = b.clock.now();
         let this = Self {
@@ -282,6 +282,36 @@ impl RotatingFile {
         0
     }
 
+    /// Writes the buffered records and closes the file's descriptor, but
+    /// keeps everything rotation needs: the size, the time period and the
+    /// numbering. The next write (or [`reopen`](Self::reopen)) opens it
+    /// again in append mode, never truncating it. The sink closes per-key
+    /// files it has not written to lately this way, to stay within its
+    /// descriptors. On failure the file stays open.
+    pub(crate) fn park(&self) -> io::Result<()> {
+        let mut st = self.lock();
+        self.flush_locked(&mut st)?;
+        st.file = None;
+        // A parked file holds no memory of its own but its state.
+        st.buf = Vec::new();
+        Ok(())
+    }
+
+    /// Whether the file's descriptor is open (not parked, not closed by an
+    /// I/O error, not delayed).
+    pub(crate) fn is_open(&self) -> bool {
+        self.lock().file.is_some()
+    }
+
+    /// Opens the file's descriptor if it is closed (see [`park`](Self::park)).
+    pub(crate) fn reopen(&self) -> io::Result<()> {
+        let mut st = self.lock();
+        if st.file.is_none() {
+            self.open(&mut st, self.clock.now())?;
+        }
+        Ok(())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere cannot leave `State` half-updated in a way that
         // matters more than losing the log.
@@ -370,6 +400,9 @@ impl RotatingFile {
         }
         st.file = Some(file);
         st.opened_once = true;
+        if st.buf.capacity() < self.buffer_capacity {
+            st.buf.reserve(self.buffer_capacity - st.buf.len());
+        }
         Ok(())
     }
 

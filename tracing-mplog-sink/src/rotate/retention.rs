@@ -43,50 +43,88 @@ impl Policy {
 
 #[derive(Debug)]
 enum Job {
-    Sweep,
+    /// A sweep of one file's rotated files; its failures go to the counter.
+    Sweep(Arc<Policy>, Arc<AtomicU64>),
     Wait(flume::Sender<()>),
 }
 
-/// Handle on the background thread; dropping it finishes queued work and
-/// joins the thread.
+/// The background thread, owned by one file or shared by many (a sink
+/// with thousands of per-key files runs one thread for them all, not one
+/// each). Dropping the last handle finishes queued work and joins it.
 #[derive(Debug)]
-pub(crate) struct Retention {
+pub(crate) struct Housekeeper {
     jobs: Option<flume::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl Housekeeper {
+    /// Starts the thread.
+    pub(crate) fn start() -> io::Result<Arc<Self>> {
+        let (jobs, rx) = flume::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("mplog-rotate".to_owned())
+            .spawn(move || run(&rx))?;
+        Ok(Arc::new(Self {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        }))
+    }
+
+    fn send(&self, job: Job) -> bool {
+        // Fails only if the thread is gone; nothing more can be done.
+        self.jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok())
+    }
+}
+
+impl Drop for Housekeeper {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One file's housekeeping: its policy on a [`Housekeeper`] thread.
+#[derive(Debug)]
+pub(crate) struct Retention {
+    keeper: Arc<Housekeeper>,
+    policy: Arc<Policy>,
     errors: Arc<AtomicU64>,
 }
 
 impl Retention {
-    /// Starts the thread and queues a first sweep (files of earlier runs).
+    /// Starts a thread of its own and queues a first sweep (files of
+    /// earlier runs).
     pub(crate) fn start(policy: Policy) -> io::Result<Self> {
-        let (jobs, rx) = flume::unbounded();
-        let errors = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&errors);
-        let thread = std::thread::Builder::new()
-            .name("mplog-rotate".to_owned())
-            .spawn(move || run(&policy, &rx, &counter))?;
+        Ok(Self::on(&Housekeeper::start()?, policy))
+    }
+
+    /// Runs on a shared thread; queues a first sweep.
+    pub(crate) fn on(keeper: &Arc<Housekeeper>, policy: Policy) -> Self {
         let this = Self {
-            jobs: Some(jobs),
-            thread: Some(thread),
-            errors,
+            keeper: Arc::clone(keeper),
+            policy: Arc::new(policy),
+            errors: Arc::new(AtomicU64::new(0)),
         };
         this.request_sweep();
-        Ok(this)
+        this
     }
 
     /// Asks for a sweep; returns at once.
     pub(crate) fn request_sweep(&self) {
-        if let Some(jobs) = &self.jobs {
-            // Fails only if the thread is gone; nothing more can be done.
-            let _ = jobs.send(Job::Sweep);
-        }
+        self.keeper.send(Job::Sweep(
+            Arc::clone(&self.policy),
+            Arc::clone(&self.errors),
+        ));
     }
 
     /// Blocks until every sweep requested so far has finished.
     pub(crate) fn wait_idle(&self) {
-        let Some(jobs) = &self.jobs else { return };
         let (done, wait) = flume::bounded(1);
-        if jobs.send(Job::Wait(done)).is_ok() {
+        if self.keeper.send(Job::Wait(done)) {
             let _ = wait.recv();
         }
     }
@@ -99,24 +137,28 @@ impl Retention {
 
 impl Drop for Retention {
     fn drop(&mut self) {
-        self.jobs = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        // The work this file asked for is finished before it is gone (the
+        // last handle of the thread also joins it).
+        self.wait_idle();
     }
 }
 
-fn run(policy: &Policy, rx: &flume::Receiver<Job>, errors: &AtomicU64) {
+fn run(rx: &flume::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut waiters = Vec::new();
-        let mut sweep = false;
+        // Requests that piled up are merged: one sweep per file.
+        let mut sweeps: Vec<(Arc<Policy>, Arc<AtomicU64>)> = Vec::new();
         for job in std::iter::once(first).chain(rx.try_iter()) {
             match job {
-                Job::Sweep => sweep = true,
+                Job::Sweep(policy, errors) => {
+                    if !sweeps.iter().any(|(p, _)| Arc::ptr_eq(p, &policy)) {
+                        sweeps.push((policy, errors));
+                    }
+                }
                 Job::Wait(done) => waiters.push(done),
             }
         }
-        if sweep {
+        for (policy, errors) in &sweeps {
             for (path, err) in sweep_once(policy) {
                 errors.fetch_add(1, Ordering::Relaxed);
                 // No caller to return this to: say it where an operator looks.
