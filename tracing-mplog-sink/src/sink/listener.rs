@@ -13,6 +13,7 @@ use tracing_core::Level;
 
 use super::rejects::Reason;
 use super::{Shared, pyreader, reader};
+use crate::sys;
 use crate::transport::{Accepted, Listener, Peer};
 
 /// Stack of a reader thread: it holds a few small buffers (and, for TLS,
@@ -34,24 +35,67 @@ pub(crate) enum Protocol {
 /// waiting in the backlogs (a worker that connected, wrote and left before
 /// shutdown is read to its end like the others).
 pub(crate) fn run(shared: &Arc<Shared>, listeners: &[(Listener, Protocol)]) {
+    // Accepted connections waiting for a descriptor their reader needs.
+    let mut held: Vec<(Accepted, Protocol, u64)> = Vec::new();
     loop {
         let stopping = shared.stop.load(Ordering::Acquire);
         let mut busy = false;
+        // Every listener was asked (none skipped for want of descriptors):
+        // only then is an empty backlog known to be empty.
+        let mut asked_all = true;
+        held = retry_held(shared, held);
         for (listener, protocol) in listeners {
+            // Leave workers in the backlog while the descriptors are spoken
+            // for: accepting them now could only drop them unread.
+            let served = shared
+                .conns
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len();
+            if !held.is_empty() || !shared.fds.room_for_connection(served) {
+                if let Some((level, warning)) = shared.fds.connections_wait(served) {
+                    shared.notice(level, warning);
+                }
+                if stopping {
+                    // Shutdown asks every connection to leave anyway; doing
+                    // it now frees the descriptors the backlog waits for.
+                    for conn in shared
+                        .conns
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .values()
+                    {
+                        let _ = conn.ask_to_leave();
+                    }
+                }
+                asked_all = false;
+                break;
+            }
+            shared.fds.connections_resume();
             match listener.accept() {
                 Ok(accepted) => {
                     busy = true;
-                    accept(shared, accepted, *protocol);
+                    if let Some(waiting) = accept(shared, accepted, *protocol) {
+                        held.push(waiting);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => busy = true,
+                Err(e) if sys::out_of_descriptors(&e) => {
+                    // The connection stays in the backlog.
+                    asked_all = false;
+                    if let Some((level, warning)) = shared.fds.refused("accepting a connection", &e)
+                    {
+                        shared.notice(level, warning);
+                    }
+                }
                 Err(e) => {
                     shared.notice(Level::ERROR, format!("accepting a connection failed: {e}"));
                 }
             }
         }
         if !busy {
-            if stopping {
+            if stopping && asked_all && held.is_empty() {
                 return;
             }
             thread::sleep(IDLE);
@@ -59,7 +103,28 @@ pub(crate) fn run(shared: &Arc<Shared>, listeners: &[(Listener, Protocol)]) {
     }
 }
 
-fn accept(shared: &Arc<Shared>, accepted: Accepted, protocol: Protocol) {
+/// Tries again to start the connections held for want of a descriptor;
+/// returns those still waiting.
+fn retry_held(
+    shared: &Arc<Shared>,
+    held: Vec<(Accepted, Protocol, u64)>,
+) -> Vec<(Accepted, Protocol, u64)> {
+    let mut still = Vec::new();
+    for (accepted, protocol, id) in held {
+        if let Some(waiting) = start(shared, accepted, protocol, id) {
+            still.push(waiting);
+        }
+    }
+    still
+}
+
+/// Checks a new connection and starts its reader; returns it when it must
+/// wait for a descriptor.
+fn accept(
+    shared: &Arc<Shared>,
+    accepted: Accepted,
+    protocol: Protocol,
+) -> Option<(Accepted, Protocol, u64)> {
     let peer = accepted.peer();
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
     if let Peer::Unix(cred) = peer {
@@ -72,17 +137,35 @@ fn accept(shared: &Arc<Shared>, accepted: Accepted, protocol: Protocol) {
                     cred.uid, cred.pid, shared.allowed_uids
                 ),
             );
-            return;
+            return None;
         }
     }
+    start(shared, accepted, protocol, id)
+}
+
+/// Starts connection `id`'s reader; returns the connection when a
+/// descriptor it needs is not to be had now.
+fn start(
+    shared: &Arc<Shared>,
+    accepted: Accepted,
+    protocol: Protocol,
+    id: u64,
+) -> Option<(Accepted, Protocol, u64)> {
+    let peer = accepted.peer();
     let closer = match accepted.prepare() {
         Ok(closer) => closer,
+        Err(e) if sys::out_of_descriptors(&e) => {
+            if let Some((level, warning)) = shared.fds.refused("starting a connection", &e) {
+                shared.notice(level, warning);
+            }
+            return Some((accepted, protocol, id));
+        }
         Err(e) => {
             shared.notice(
                 Level::WARN,
                 format!("dropped connection {id} ({peer}): {e}"),
             );
-            return;
+            return None;
         }
     };
     {
@@ -98,7 +181,7 @@ fn accept(shared: &Arc<Shared>, accepted: Accepted, protocol: Protocol) {
                     shared.max_connections
                 ),
             );
-            return;
+            return None;
         }
         conns.insert(id, closer);
     }
@@ -131,4 +214,5 @@ fn accept(shared: &Arc<Shared>, accepted: Accepted, protocol: Protocol) {
             );
         }
     }
+    None
 }

@@ -23,10 +23,12 @@
 //! | `report` | [`SinkReport`], [`ProcessReport`] |
 //! | `builder`, `handle` | [`Builder`] and [`SinkHandle`] |
 //! | `bind` | binding the endpoints; the network settings' checks |
+//! | `fds` | the descriptor budget files and connections share |
 //! | `monitor` | live counts, `/metrics`, alert rules and their actions |
 
 mod bind;
 mod builder;
+mod fds;
 mod handle;
 mod handshake;
 mod layer;
@@ -206,6 +208,8 @@ struct Shared {
     lines: lines::LineMaker,
     /// Live counts and alert rules.
     monitor: Arc<monitor::Monitor>,
+    /// The descriptors files and connections share.
+    fds: Arc<fds::Descriptors>,
 }
 
 impl Shared {

@@ -3,7 +3,7 @@
 //! reported, recovered).
 
 use std::collections::{HashMap, VecDeque};
-use std::io::Write as _;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::PoisonError;
 use std::time::Instant;
@@ -11,7 +11,7 @@ use std::time::Instant;
 use super::lines::Lines;
 use super::report::Tally;
 use super::writer::{Config, MAX_PENDING, QUIET};
-use crate::rotate::RotatingFile;
+use crate::rotate::{RotateError, RotatingFile};
 
 #[derive(Debug)]
 pub(crate) struct Output {
@@ -32,6 +32,11 @@ pub(crate) struct Output {
     pub(crate) lines: u64,
     pub(crate) bytes: u64,
     pub(crate) errors: u64,
+    /// A per-key file: closed when others need its descriptor.
+    pub(crate) per_key: bool,
+    /// While open as a per-key file: when it was last written (its place
+    /// in the writer's least-recently-written order).
+    pub(crate) lru: Option<u64>,
 }
 
 /// What a write did to a file's health.
@@ -43,6 +48,37 @@ pub(crate) enum Health {
 }
 
 impl Output {
+    /// Opens the file's descriptor if it is not open; `true` when it was
+    /// open before and closed to make room (a reopen).
+    pub(crate) fn open(&mut self, cfg: &Config) -> io::Result<bool> {
+        match &self.file {
+            Some(file) if file.is_open() => Ok(false),
+            Some(file) => file.reopen().map(|()| true),
+            None => match cfg.rotation.build(&self.path) {
+                Ok(file) => {
+                    self.file = Some(file);
+                    let mut files = cfg.files.lock().unwrap_or_else(PoisonError::into_inner);
+                    if !files.contains(&self.path) {
+                        files.push(self.path.clone());
+                    }
+                    Ok(false)
+                }
+                Err(RotateError::Io { source, .. }) => Err(source),
+                Err(e) => Err(io::Error::other(e.to_string())),
+            },
+        }
+    }
+
+    /// Writes its buffer and closes its descriptor, keeping its rotation
+    /// state (see [`RotatingFile::park`]).
+    pub(crate) fn park(&mut self) -> io::Result<()> {
+        if let Some(file) = &self.file {
+            file.park()?;
+            self.unflushed = 0;
+        }
+        Ok(())
+    }
+
     /// Opens the file if needed and writes the kept lines; stops at the first
     /// failure.
     pub(crate) fn retry(&mut self, cfg: &Config, tally: &mut Tally) -> Result<(), String> {
@@ -200,6 +236,8 @@ impl Outputs {
             lines: 0,
             bytes: 0,
             errors: 0,
+            per_key: false,
+            lru: None,
         });
         self.index.insert(path.to_owned(), self.files.len() - 1);
         self.files.len() - 1

@@ -8,6 +8,13 @@
 //! Dots separate only non-empty parts. Key values are sanitised for file
 //! names by [`sanitize`]. A record whose per-key file is the consolidated
 //! file is written there once.
+//!
+//! Any key is a file: a key whose file name would be too long (with room
+//! for the rotated files' suffixes, see [`FILE_NAME_MAX`]) is cut and given
+//! the suffix `~` + 8 hex digits of a stable hash (FNV-1a) of its values;
+//! a key whose sanitised name is already taken by another key in this run
+//! (`a/b` and `a_b` both sanitise to `a_b`) gets the same suffix. The
+//! writer keeps the claims ([`Router::key_file_for`]).
 
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -80,6 +87,31 @@ pub(crate) fn sanitize(value: &str, out: &mut String) {
     }
 }
 
+/// The longest active file name, in bytes: `NAME_MAX` (255) less room for
+/// what rotation appends (`.YYYY-MM-DD_HH-MM-SS.NNNN.gz.tmp`, 32 bytes, and
+/// a few digits more for sequence numbers past 9999).
+pub(crate) const FILE_NAME_MAX: usize = 255 - 40;
+
+/// The shortest room for a key that the fixed parts of a name must leave.
+const MIN_KEY_ROOM: usize = 24;
+
+/// Marks, inside a key, the hash of its values when sanitising changed them
+/// (a NUL cannot survive [`sanitize`], so it cannot occur in a key).
+const ALTERED: char = '\0';
+
+/// The start of a 64-bit FNV-1a hash.
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The stable 64-bit FNV-1a hash `h` continued over `bytes` (the same in
+/// every run and on every platform, unlike the standard library's).
+fn fnv1a(mut h: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 /// The naming and routing rules, fixed at start.
 #[derive(Debug, Clone)]
 pub(crate) struct Router {
@@ -90,9 +122,13 @@ pub(crate) struct Router {
     consolidated: Option<PathBuf>,
     /// The sink's own file when there is no consolidated one.
     own: PathBuf,
+    /// The longest key that fits [`FILE_NAME_MAX`] with prefix and suffix.
+    key_room: usize,
 }
 
 impl Router {
+    /// The rules; `Err` names the setting whose text leaves no room for a
+    /// file name.
     pub(crate) fn new(
         logdir: &Path,
         name: &str,
@@ -100,7 +136,28 @@ impl Router {
         suffix: &str,
         keys: Vec<ProcessKey>,
         consolidate: bool,
-    ) -> Self {
+    ) -> Result<Self, (&'static str, String)> {
+        let fixed = [prefix, suffix]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| p.len() + 1)
+            .sum::<usize>()
+            + ".log".len();
+        let key_room = FILE_NAME_MAX.saturating_sub(fixed);
+        if key_room < MIN_KEY_ROOM {
+            let field = if prefix.len() >= suffix.len() {
+                "file_prefix"
+            } else {
+                "file_suffix"
+            };
+            return Err((
+                field,
+                format!(
+                    "prefix and suffix take {fixed} of the {FILE_NAME_MAX} bytes a log file name may have; \
+                     keys need at least {MIN_KEY_ROOM}"
+                ),
+            ));
+        }
         let mut this = Router {
             logdir: logdir.to_owned(),
             prefix: prefix.to_owned(),
@@ -108,14 +165,24 @@ impl Router {
             keys,
             consolidated: None,
             own: PathBuf::new(),
+            key_room,
         };
         let mut stem = String::new();
         sanitize(name, &mut stem);
+        if stem.len() > key_room {
+            return Err((
+                "name",
+                format!(
+                    "{} bytes; with prefix and suffix, a log file name may hold at most {key_room}",
+                    stem.len()
+                ),
+            ));
+        }
         this.own = this.path_for(&stem);
         if consolidate {
             this.consolidated = Some(this.own.clone());
         }
-        this
+        Ok(this)
     }
 
     fn path_for(&self, key: &str) -> PathBuf {
@@ -150,7 +217,10 @@ impl Router {
         self.key_of(rec.process_name(), rec.pid(), rec.target(), rec.host(), out)
     }
 
-    /// [`key`](Self::key) from the parts a key can use.
+    /// [`key`](Self::key) from the parts a key can use. When sanitising
+    /// changed a value, the key carries the hash of the values as they were
+    /// (after an internal marker; [`key_file_for`](Self::key_file_for)
+    /// reads it).
     pub(crate) fn key_of(
         &self,
         name: &str,
@@ -164,9 +234,12 @@ impl Router {
         }
         out.clear();
         let mut value = String::new();
+        let mut altered = false;
+        let mut hash = FNV_START;
         for (i, key) in self.keys.iter().enumerate() {
             if i > 0 {
                 out.push('.');
+                hash = fnv1a(hash, [0]);
             }
             value.clear();
             match key {
@@ -177,7 +250,13 @@ impl Router {
                 ProcessKey::Target => value.push_str(target),
                 ProcessKey::Host => value.push_str(host),
             }
+            let at = out.len();
             sanitize(&value, out);
+            altered |= out[at..] != value;
+            hash = fnv1a(hash, value.bytes());
+        }
+        if altered {
+            let _ = write!(out, "{ALTERED}{hash:016x}");
         }
         true
     }
@@ -190,12 +269,48 @@ impl Router {
 
     /// The per-key file for `key` (from [`key`](Self::key)), or `None` when
     /// it is the consolidated file (so a record is written there once).
-    pub(crate) fn key_file(&self, key: &str) -> Option<PathBuf> {
-        let path = self.path_for(key);
-        if self.consolidated.as_deref() == Some(path.as_path()) {
-            return None;
+    /// `taken` tells whether another key already writes to a path in this
+    /// run; such a key, and one too long for a file name, gets a suffix
+    /// from its hash (a second number after it in the unlikely case that
+    /// this is taken too).
+    pub(crate) fn key_file_for(&self, key: &str, taken: impl Fn(&Path) -> bool) -> Option<PathBuf> {
+        let (plain, hash) = match key.split_once(ALTERED) {
+            Some((plain, hash)) => (plain, u64::from_str_radix(hash, 16).unwrap_or(0)),
+            None => (key, fnv1a(FNV_START, key.bytes())),
+        };
+        if plain.len() <= self.key_room {
+            let path = self.path_for(plain);
+            if self.consolidated.as_deref() == Some(path.as_path()) {
+                return None;
+            }
+            if !taken(&path) {
+                return Some(path);
+            }
         }
-        Some(path)
+        let short = ((hash >> 32) ^ hash) as u32;
+        let mut n = 0u32;
+        loop {
+            let tail = if n == 0 {
+                format!("~{short:08x}")
+            } else {
+                format!("~{short:08x}-{n}")
+            };
+            let mut cut = self.key_room.saturating_sub(tail.len()).min(plain.len());
+            while !plain.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let path = self.path_for(&format!("{}{tail}", &plain[..cut]));
+            if n >= 1000 || !taken(&path) {
+                return Some(path);
+            }
+            n += 1;
+        }
+    }
+
+    /// [`key_file_for`](Self::key_file_for) with no path taken.
+    #[cfg(test)]
+    pub(crate) fn key_file(&self, key: &str) -> Option<PathBuf> {
+        self.key_file_for(key, |_| false)
     }
 }
 
@@ -239,11 +354,100 @@ mod tests {
 
     #[test]
     fn names_join_non_empty_parts_with_dots() {
-        let r = Router::new(Path::new("/l"), "app", "", "", vec![], true);
+        let r = Router::new(Path::new("/l"), "app", "", "", vec![], true).expect("router");
         assert_eq!(r.consolidated(), Some(Path::new("/l/app.log")));
-        let r = Router::new(Path::new("/l"), "app", "pre", "suf", vec![], false);
+        let r = Router::new(Path::new("/l"), "app", "pre", "suf", vec![], false).expect("router");
         assert_eq!(r.consolidated(), None);
         assert_eq!(r.own_file(), Path::new("/l/pre.app.suf.log"));
         assert_eq!(r.path_for("w.1"), Path::new("/l/pre.w.1.suf.log"));
+    }
+
+    fn key(r: &Router, name: &str) -> String {
+        let mut k = String::new();
+        assert!(r.key_of(name, 42, "t", "h", &mut k));
+        k
+    }
+
+    fn name_of(path: &Path) -> String {
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name")
+            .to_owned()
+    }
+
+    #[test]
+    fn a_key_too_long_for_a_file_name_is_cut_with_a_stable_hash() {
+        let r = Router::new(
+            Path::new("/l"),
+            "all",
+            "pre",
+            "",
+            vec![ProcessKey::Name],
+            true,
+        )
+        .expect("router");
+        let long = "é".repeat(150); // 300 bytes
+        let path = r.key_file(&key(&r, &long)).expect("a per-key file");
+        let name = name_of(&path);
+        assert!(name.len() <= FILE_NAME_MAX, "{} bytes", name.len());
+        assert!(name.starts_with("pre.éé"), "{name}");
+        let tail = name
+            .trim_end_matches(".log")
+            .rsplit_once('~')
+            .expect("hash")
+            .1;
+        assert_eq!(tail.len(), 8, "{name}");
+        // Stable: the same name from another router (another run), and
+        // another name for another long key.
+        let again = Router::new(
+            Path::new("/l"),
+            "all",
+            "pre",
+            "",
+            vec![ProcessKey::Name],
+            true,
+        )
+        .expect("router");
+        assert_eq!(again.key_file(&key(&again, &long)), Some(path.clone()));
+        let other = format!("{long}x");
+        assert_ne!(r.key_file(&key(&r, &other)), Some(path));
+        // Short keys keep their plain names.
+        assert_eq!(
+            r.key_file(&key(&r, "job-1")),
+            Some(PathBuf::from("/l/pre.job-1.log"))
+        );
+    }
+
+    #[test]
+    fn keys_whose_sanitised_names_collide_get_apart() {
+        let r = Router::new(
+            Path::new("/l"),
+            "all",
+            "",
+            "",
+            vec![ProcessKey::Name],
+            false,
+        )
+        .expect("router");
+        let first = r.key_file(&key(&r, "a/b")).expect("file");
+        assert_eq!(first, Path::new("/l/a_b.log"));
+        // `a_b` needs no sanitising, but its name is taken: it gets a hash.
+        let taken = |p: &Path| p == first;
+        let second = r.key_file_for(&key(&r, "a_b"), taken).expect("file");
+        assert_ne!(second, first);
+        assert!(name_of(&second).starts_with("a_b~"), "{second:?}");
+        // `a\b` too, with another hash.
+        let third = r.key_file_for(&key(&r, "a\\b"), taken).expect("file");
+        assert!(name_of(&third).starts_with("a_b~"), "{third:?}");
+        assert_ne!(third, second);
+    }
+
+    #[test]
+    fn fixed_parts_that_leave_no_room_name_their_setting() {
+        let long = "p".repeat(300);
+        let err = Router::new(Path::new("/l"), "all", &long, "", vec![], true).expect_err("long");
+        assert_eq!(err.0, "file_prefix");
+        let err = Router::new(Path::new("/l"), &long, "", "", vec![], true).expect_err("long");
+        assert_eq!(err.0, "name");
     }
 }

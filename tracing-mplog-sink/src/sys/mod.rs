@@ -10,8 +10,27 @@
 mod unix;
 #[cfg(unix)]
 pub(crate) use unix::{
-    Listener, PeerCred, Stream, bind_listener, current_uid, is_unlinked, peer_cred, set_create_mode,
+    Listener, PeerCred, Stream, bind_listener, current_uid, is_unlinked, open_descriptors,
+    out_of_descriptors, peer_cred, raise_nofile_limit, set_create_mode,
 };
+
+/// No descriptor limit to raise here (`None`: unknown).
+#[cfg(not(unix))]
+pub(crate) fn raise_nofile_limit() -> std::io::Result<Option<u64>> {
+    Ok(None)
+}
+
+/// Not counted here.
+#[cfg(not(unix))]
+pub(crate) fn open_descriptors() -> Option<u64> {
+    None
+}
+
+/// No such error here.
+#[cfg(not(unix))]
+pub(crate) fn out_of_descriptors(_e: &std::io::Error) -> bool {
+    false
+}
 
 /// Permission bits have no meaning here; files get the platform default.
 #[cfg(not(unix))]

@@ -126,3 +126,54 @@ pub(crate) fn bind_listener(
     }
     UnixListener::bind(path).map_err(|e| ("cannot bind the socket", e))
 }
+
+/// Raises the soft limit on open descriptors (`RLIMIT_NOFILE`) to the hard
+/// limit, and returns the soft limit in force afterwards (`None`: no limit).
+/// A hard limit of "infinity" is capped where the kernel caps it
+/// (`/proc/sys/fs/nr_open` on Linux, else 1 048 576).
+pub(crate) fn raise_nofile_limit() -> io::Result<Option<u64>> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut want = lim.rlim_max;
+    if want == libc::RLIM_INFINITY {
+        want = fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse::<libc::rlim_t>().ok())
+            .unwrap_or(1 << 20);
+    }
+    if lim.rlim_cur != libc::RLIM_INFINITY && lim.rlim_cur < want {
+        let raised = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: `raised` is a valid rlimit; the soft limit stays at or
+        // below the hard one.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = want;
+        }
+    }
+    Ok((lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur))
+}
+
+/// How many descriptors this process has open now (`None` where the
+/// system does not list them in `/proc/self/fd` or `/dev/fd`).
+pub(crate) fn open_descriptors() -> Option<u64> {
+    for dir in ["/proc/self/fd", "/dev/fd"] {
+        if let Ok(entries) = fs::read_dir(dir) {
+            // The listing itself holds one descriptor while it runs.
+            return Some((entries.count() as u64).saturating_sub(1));
+        }
+    }
+    None
+}
+
+/// Whether `e` says the process or the system is out of descriptors.
+pub(crate) fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}

@@ -84,6 +84,10 @@ pub(crate) struct Args {
     #[arg(long = "max-connections", value_name = "N", value_parser = values::parse_max_connections)]
     pub(crate) max_connections: Option<usize>,
 
+    /// Per-key files kept open at once; the least recently written is closed (and reopened when written again) [default: 256, lowered to fit the descriptor limit]
+    #[arg(long = "max-open-files", value_name = "N", value_parser = values::parse_max_connections)]
+    pub(crate) max_open_files: Option<usize>,
+
     /// Folder of the log files, created if missing [default: logs]
     #[arg(long, value_name = "DIR")]
     pub(crate) logdir: Option<PathBuf>,

@@ -57,6 +57,7 @@ pub(crate) const KEYS: &[&str] = &[
     "token-file",
     "insecure",
     "max-connections",
+    "max-open-files",
     "metrics-listen",
     "alert",
     "forward",
@@ -117,6 +118,8 @@ pub(crate) struct Config {
     pub(crate) token_file: Option<PathBuf>,
     pub(crate) insecure: bool,
     pub(crate) max_connections: usize,
+    /// `None`: the sink's default (fitted to the descriptor limit).
+    pub(crate) max_open_files: Option<usize>,
     pub(crate) logdir: PathBuf,
     pub(crate) name: String,
     pub(crate) consolidate: bool,
@@ -238,6 +241,7 @@ impl FileReader<'_> {
             "token-file" => a.token_file = Some(string(value).map(PathBuf::from).map_err(bad)?),
             "insecure" => a.insecure = Some(boolean(value).map_err(bad)?),
             "max-connections" => a.max_connections = Some(max_connections(value).map_err(bad)?),
+            "max-open-files" => a.max_open_files = Some(max_connections(value).map_err(bad)?),
             "logdir" => a.logdir = Some(string(value).map(PathBuf::from).map_err(bad)?),
             "name" => a.name = Some(string(value).map_err(bad)?.to_owned()),
             "consolidate" => a.consolidate = Some(boolean(value).map_err(bad)?),
@@ -490,6 +494,7 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
     let token_file = pick!(token_file, "token-file");
     let insecure = pick!(insecure, "insecure").unwrap_or(false);
     let max_connections = pick!(max_connections, "max-connections").unwrap_or(1024);
+    let max_open_files = pick!(max_open_files, "max-open-files");
     let logdir = pick!(logdir, "logdir").unwrap_or_else(|| PathBuf::from("logs"));
     let name = pick!(name, "name").unwrap_or_else(|| "mplog".to_owned());
     let consolidate = pick!(consolidate, "consolidate").unwrap_or(false);
@@ -578,6 +583,7 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
         token_file,
         insecure,
         max_connections,
+        max_open_files,
         logdir,
         name,
         consolidate,

@@ -17,6 +17,9 @@ pub(crate) fn builder(config: &Config) -> sink::Builder {
     for endpoint in &config.python_listen {
         b = b.python_listen(endpoint.clone());
     }
+    if let Some(n) = config.max_open_files {
+        b = b.max_open_files(n);
+    }
     b = b
         .insecure(config.insecure)
         .max_connections(config.max_connections)

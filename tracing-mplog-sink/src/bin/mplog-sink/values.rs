@@ -188,7 +188,7 @@ pub(crate) fn parse_interval(text: &str) -> Result<u32, String> {
     check_interval(n.into())
 }
 
-/// `--max-connections`: a whole number ≥ 1.
+/// `--max-connections` and `--max-open-files`: a whole number ≥ 1.
 pub(crate) fn parse_max_connections(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),

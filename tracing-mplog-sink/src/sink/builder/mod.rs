@@ -13,6 +13,7 @@ use tracing_core::Level;
 use tracing_mplog::{Endpoint, wire};
 
 use super::bind::{Net, bind_all};
+use super::fds::Descriptors;
 use super::lines::LineMaker;
 use super::listener::Protocol;
 use super::monitor::{Evaluator, Monitor, Running, Watch};
@@ -72,6 +73,7 @@ const MIN_FRAME_SIZE: usize = 1024;
 /// | [`insecure`](Self::insecure) | `false` | allow plain `tcp://` on a non-loopback address without a token |
 /// | [`python_listen`](Self::python_listen) | none | endpoints for Python's `SocketHandler` (`docs/python.md`) |
 /// | [`max_connections`](Self::max_connections) | 1024 | connections served at once; more are refused |
+/// | [`max_open_files`](Self::max_open_files) | 256, lowered to fit the descriptor limit | per-key files open at once; the least recently written is closed to open another |
 /// | [`hello_timeout`](Self::hello_timeout) | 5 s | a connection without a complete hello (and TLS handshake) by then is cut |
 /// | [`clock`](Self::clock) | [`SystemClock`] | time for rotation and the sink's own records |
 /// | [`metrics_listen`](Self::metrics_listen), [`metrics_retention`](Self::metrics_retention) | none, 10 min | serve `GET /metrics`; how long ended processes stay in it |
@@ -107,6 +109,7 @@ pub struct Builder {
     monitor: super::monitor::Settings,
     forwards: Vec<crate::forward::Destination>,
     forward_drain: Duration,
+    max_open_files: Option<usize>,
 }
 
 impl Default for Builder {
@@ -143,6 +146,7 @@ impl Builder {
             monitor: super::monitor::Settings::default(),
             forwards: Vec::new(),
             forward_drain: forward::DEFAULT_FORWARD_DRAIN,
+            max_open_files: None,
         }
     }
 
@@ -297,6 +301,15 @@ impl Builder {
         self
     }
 
+    /// The most per-key files kept open at once; to write another, the
+    /// least recently written is closed (and reopened in append mode, its
+    /// rotation state intact, when its key writes again). Default: 256,
+    /// lowered to fit the descriptor limit (half of what is free at start).
+    pub fn max_open_files(mut self, n: usize) -> Self {
+        self.max_open_files = Some(n);
+        self
+    }
+
     /// Copy every line to stderr as well.
     pub fn echo(mut self, on: bool) -> Self {
         self.echo = on;
@@ -370,6 +383,9 @@ impl Builder {
                 ),
             ));
         }
+        if self.max_open_files == Some(0) {
+            return Err(SinkError::config("max_open_files", "must be at least 1"));
+        }
         if self.socket_dir_mode > 0o7777 {
             return Err(SinkError::config(
                 "socket_dir_mode",
@@ -404,12 +420,6 @@ impl Builder {
         }
         let formatter = format.build()?;
 
-        let (rules, metrics_addr) = self.monitor.check()?;
-        // Before anything is created: a destination that cannot work (a
-        // missing CA file, say) leaves no log folder behind.
-        let (tx, rx) = flume::bounded(CHANNEL_CAPACITY);
-        let forwarders = start_forwarders(&self.forwards, &tx)?;
-        check_logdir(&self.logdir)?;
         let router = Router::new(
             &self.logdir,
             &self.name,
@@ -417,12 +427,23 @@ impl Builder {
             &self.suffix,
             self.keys.clone(),
             self.consolidate,
-        );
+        )
+        .map_err(|(field, reason)| SinkError::config(field, reason))?;
+        let (rules, metrics_addr) = self.monitor.check()?;
+        // Before anything is created: a destination that cannot work (a
+        // missing CA file, say) leaves no log folder behind.
+        let (tx, rx) = flume::bounded(CHANNEL_CAPACITY);
+        let forwarders = start_forwarders(&self.forwards, &tx)?;
+        check_logdir(&self.logdir)?;
         let rotation = self
             .rotation
             .clone()
             .buffer_capacity(FILE_BUFFER)
-            .permissions(FILE_PERMISSIONS);
+            .permissions(FILE_PERMISSIONS)
+            .shared_housekeeping()
+            .map_err(SinkError::Rotate)?;
+        // Before binding: the raised limit and what is open now size it.
+        let fds = Arc::new(Descriptors::new(self.max_open_files));
         // Checks the rotation settings without creating a file.
         rotation
             .clone()
@@ -489,6 +510,7 @@ impl Builder {
             seq_store: SeqStore::open(&self.logdir, &self.name),
             watch: Watch::new(Arc::clone(&monitor), eval),
             forward: senders,
+            fds: Arc::clone(&fds),
         });
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
@@ -505,6 +527,7 @@ impl Builder {
             allowed_uids,
             lines,
             monitor,
+            fds,
         });
         let remove_sockets = || {
             for path in &socket_paths {

@@ -147,6 +147,30 @@ pub(crate) fn render(shared: &Shared) -> String {
             .get_or_create(&labels(&[("reason", reason)]))
             .inc_by(n);
     }
+    let fds = &shared.fds;
+    let open_files = gauge(
+        &mut r,
+        "mplog_open_files",
+        "Log files open now: per-key files (at most max-open-files) plus the consolidated file",
+    );
+    let consolidated = u64::from(shared.lines.router.consolidated().is_some());
+    open_files.get_or_create(&Vec::new()).set(
+        i64::try_from(fds.open_files.load(Ordering::Relaxed) + consolidated).unwrap_or(i64::MAX),
+    );
+    counter(
+        &mut r,
+        "mplog_file_reopens",
+        "Per-key files reopened after being closed to make room for others",
+    )
+    .get_or_create(&Vec::new())
+    .inc_by(fds.reopens.load(Ordering::Relaxed));
+    counter(
+        &mut r,
+        "mplog_descriptor_shortages",
+        "Times the sink was short of descriptors (connections left waiting in the backlog, or a descriptor refused)",
+    )
+    .get_or_create(&Vec::new())
+    .inc_by(fds.shortages.load(Ordering::Relaxed));
     let lines = counter(&mut r, "mplog_file_lines", "Lines written, by file");
     let bytes = counter(&mut r, "mplog_file_bytes", "Bytes written, by file");
     let rotations = counter(&mut r, "mplog_rotations", "Rotations, by file");

@@ -25,9 +25,10 @@
 mod forward;
 mod notice;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,7 @@ use flume::{Receiver, RecvTimeoutError, TryRecvError};
 use tracing_core::Level;
 use tracing_mplog::wire::{DropReason, EventView, Frame};
 
+use super::fds::Descriptors;
 use super::lines::{Item, Lines, NO_KEY};
 use super::output::{Health, Outputs};
 use super::report::Tally;
@@ -45,6 +47,7 @@ use crate::clock::Clock;
 use crate::format::LevelFormatter;
 use crate::forward::{Record, Senders};
 use crate::rotate;
+use crate::sys;
 
 /// The target of the sink's own records.
 pub(crate) const SINK_TARGET: &str = "tracing_mplog_sink";
@@ -121,6 +124,8 @@ pub(crate) struct Config {
     pub(crate) watch: super::monitor::Watch,
     /// The forwarding destinations' queues.
     pub(crate) forward: Senders,
+    /// The descriptor budget (the cap on open per-key files).
+    pub(crate) fds: Arc<Descriptors>,
 }
 
 /// The writer thread's state.
@@ -145,6 +150,12 @@ pub(crate) struct Writer {
     ledger: Ledger,
     /// Reused for the records of a batch to forward.
     forwarding: Vec<Arc<Record>>,
+    /// Open per-key files by when they were last written (oldest first).
+    lru: BTreeMap<u64, usize>,
+    /// Advances at every write to a per-key file.
+    tick: u64,
+    /// Which key writes to each per-key file (two keys never share one).
+    claims: HashMap<PathBuf, String>,
 }
 
 impl Writer {
@@ -162,6 +173,9 @@ impl Writer {
             ends: Vec::new(),
             ledger: Ledger::new(seen),
             forwarding: Vec::new(),
+            lru: BTreeMap::new(),
+            tick: 0,
+            claims: HashMap::new(),
         };
         if let Some(why) = warning {
             writer.notice(
@@ -287,13 +301,89 @@ impl Writer {
         if let Some(&out) = self.key_files.get(key) {
             return out;
         }
-        let out = self
+        let claims = &self.claims;
+        let path = self
             .cfg
             .router
-            .key_file(key)
-            .map(|path| self.outputs.at(&path));
+            .key_file_for(key, |p| claims.get(p).is_some_and(|owner| owner != key));
+        let out = path.map(|path| {
+            self.claims.insert(path.clone(), key.to_owned());
+            let out = self.outputs.at(&path);
+            if let Some(o) = self.outputs.files.get_mut(out) {
+                o.per_key = true;
+            }
+            out
+        });
         self.key_files.insert(key.to_owned(), out);
         out
+    }
+
+    /// Readies per-key output `out` for a write: first in the
+    /// least-recently-written order and open, after closing the least
+    /// recently written files beyond `max_open_files` (or while the system
+    /// refuses a descriptor). The consolidated file is always open.
+    fn touch(&mut self, out: usize) {
+        let Some(o) = self.outputs.files.get_mut(out).filter(|o| o.per_key) else {
+            return;
+        };
+        self.tick += 1;
+        if let Some(tick) = o.lru.replace(self.tick) {
+            // Open already: it only moves to the end of the order.
+            self.lru.remove(&tick);
+            self.lru.insert(self.tick, out);
+            return;
+        }
+        o.lru = None;
+        while self.lru.len() >= self.cfg.fds.max_open_files && self.park_oldest() {}
+        loop {
+            let Some(o) = self.outputs.files.get_mut(out) else {
+                return;
+            };
+            match o.open(&self.cfg) {
+                Ok(reopened) => {
+                    if reopened {
+                        self.cfg.fds.reopens.fetch_add(1, Ordering::Relaxed);
+                    }
+                    o.lru = Some(self.tick);
+                    self.lru.insert(self.tick, out);
+                    break;
+                }
+                Err(e) if sys::out_of_descriptors(&e) => {
+                    if let Some((level, warning)) = self.cfg.fds.refused("opening a log file", &e) {
+                        self.notice(level, &warning);
+                    }
+                    if !self.park_oldest() {
+                        // Nothing left to close: the write fails, keeps
+                        // its line and is retried.
+                        break;
+                    }
+                }
+                // The write reports it (and keeps the line).
+                Err(_) => break,
+            }
+        }
+        self.cfg
+            .fds
+            .open_files
+            .store(self.lru.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Closes the least recently written open per-key file; `false` when
+    /// none is open.
+    fn park_oldest(&mut self) -> bool {
+        let Some((_, out)) = self.lru.pop_first() else {
+            return false;
+        };
+        if let Some(o) = self.outputs.files.get_mut(out) {
+            o.lru = None;
+            if let Err(e) = o.park() {
+                // Its buffer could not be written: it stays open (outside
+                // the count) and its next write reports and retries.
+                let h = o.health(Err(e.to_string()));
+                self.changes.push((out, h));
+            }
+        }
+        true
     }
 
     /// Writes a reader's batch: each line once, unless it was resent. Each
@@ -398,6 +488,7 @@ impl Writer {
         ends.clear();
         ends.extend(batch.items[i..j].iter().map(|item| item.end));
         let first = i;
+        self.touch(out);
         while i < j {
             let Some(output) = self.outputs.files.get_mut(out) else {
                 break;
@@ -420,6 +511,7 @@ impl Writer {
 
     /// Writes one line to an output, noting a change of its health.
     fn write_out(&mut self, out: usize, line: &str) {
+        self.touch(out);
         let Some(output) = self.outputs.files.get_mut(out) else {
             return;
         };
@@ -479,6 +571,10 @@ impl Writer {
     fn flush_all(&mut self) {
         let mut changes = Vec::new();
         for out in &mut self.outputs.files {
+            if out.per_key && out.lru.is_none() && out.pending.is_empty() && out.unflushed == 0 {
+                // Closed to make room: nothing buffered.
+                continue;
+            }
             match out.flush(&self.cfg, &mut self.tally) {
                 Health::Same => {}
                 h => changes.push((out.path.clone(), h)),
