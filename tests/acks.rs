@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cluster_support::{RunningSink, sink_bin};
-use support::{Proc, Setup, SpawnGuarded, lines, log_files, series, wait_ok};
+use support::{Proc, Setup, SpawnGuarded, lines, lines_so_far, log_files, series, wait_ok};
 
 const WORKERS: u64 = 4;
 const EVENTS: u64 = 20_000;
@@ -32,12 +32,10 @@ fn sink(s: &Setup, listen: &str) -> RunningSink {
 
 /// How many lines of the consolidated file hold worker events.
 fn written(s: &Setup) -> usize {
-    let files = log_files(&s.logdir(), "all.log");
-    files
+    lines_so_far(&log_files(&s.logdir(), "all.log"))
         .iter()
-        .filter_map(|f| std::fs::read_to_string(f).ok())
-        .map(|t| t.lines().filter(|l| l.contains(" w")).count())
-        .sum()
+        .filter(|l| l.contains(" w"))
+        .count()
 }
 
 #[test]

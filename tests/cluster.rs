@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cluster_support::{Ca, RunningSink, rejections, sink_bin, tls_sink_args};
-use support::{Proc, Setup, SpawnGuarded, lines, log_files, series, wait_ok};
+use support::{Proc, Setup, SpawnGuarded, lines, lines_so_far, log_files, series, wait_ok};
 
 /// A worker for `endpoint` with the given extra environment.
 fn worker(s: &Setup, id: u64, events: u64, endpoint: &str, env: &[(&str, &Path)]) -> Command {
@@ -213,7 +213,7 @@ fn a_tls_worker_moves_to_a_restarted_sink_and_loses_nothing() {
     }
     let w = cmd.spawn_guarded();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while lines(&log_files(&s.logdir(), "all.log")).len() < 300 {
+    while lines_so_far(&log_files(&s.logdir(), "all.log")).len() < 300 {
         assert!(Instant::now() < deadline, "the first sink wrote nothing");
         std::thread::sleep(Duration::from_millis(20));
     }

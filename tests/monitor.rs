@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cluster_support::{RunningSink, http_get as get, metric, sink_bin};
-use support::{Setup, SpawnGuarded, wait_ok};
+use support::{Setup, SpawnGuarded, complete_lines, wait_ok};
 
 /// The bound on every wait of these tests (a loaded machine is slow).
 const WAIT: Duration = Duration::from_secs(60);
@@ -60,8 +60,7 @@ fn alert_lines(path: &Path, n: usize) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + WAIT;
     loop {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
+        let lines: Vec<serde_json::Value> = complete_lines(&text)
             .map(|l| serde_json::from_str(l).expect("a JSON line"))
             .collect();
         if lines.len() >= n {
@@ -449,7 +448,7 @@ command = ["sleep", "600"]
     let deadline = Instant::now() + WAIT;
     loop {
         let written = std::fs::read_to_string(s.logdir().join("worker-5.log"))
-            .map(|t| t.lines().count())
+            .map(|t| complete_lines(&t).count())
             .unwrap_or(0);
         if written == 2000 {
             break;

@@ -7,8 +7,10 @@
 //!
 //! Shared by the root integration tests (`#[path = "peers/rsyslog.rs"] mod
 //! rsyslog;`) and the sink's unit tests. [`Rsyslog::start`] returns `None`
-//! (saying why) where rsyslogd is not installed, unless `CI` is set: then
-//! it panics, so CI cannot skip the test silently.
+//! (saying in one line what to install) where rsyslogd or a module it needs
+//! (the gtls driver of `rsyslog-gnutls`) is missing, unless `CI` is set:
+//! then it panics, so CI cannot skip the test silently. [`missing`] is the
+//! same check without starting anything.
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::Read;
@@ -66,20 +68,71 @@ fn rsyslogd() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The folders rsyslog's loadable modules may be in: Debian's multiarch
+/// `/usr/lib/<triplet>/rsyslog` and the plain and lib64 ones of other
+/// distributions.
+fn module_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib")
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path().join("rsyslog"))
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.extend(["/usr/lib/rsyslog".into(), "/usr/lib64/rsyslog".into()]);
+    dirs
+}
+
+/// The modules the configuration loads, each with the Debian package that
+/// ships it: the TCP and UDP inputs (in `rsyslog` itself) and the TLS
+/// driver of the TLS input (in `rsyslog-gnutls`, a separate package that
+/// a plain `apt-get install rsyslog` leaves out).
+const MODULES: [(&str, &str, &str); 3] = [
+    ("imtcp.so", "rsyslog's imtcp module", "rsyslog"),
+    ("imudp.so", "rsyslog's imudp module", "rsyslog"),
+    ("lmnsd_gtls.so", "rsyslog's gtls module", "rsyslog-gnutls"),
+];
+
+/// What is missing for [`Rsyslog::start`], as the one line a skipped test
+/// prints (what and what to install); `None` if nothing is.
+pub fn missing() -> Option<String> {
+    missing_in(rsyslogd().as_deref(), &module_dirs())
+}
+
+/// [`missing`] for the rsyslogd `bin` (if found) and modules in `dirs`.
+fn missing_in(bin: Option<&Path>, dirs: &[PathBuf]) -> Option<String> {
+    if bin.is_none() {
+        return Some(
+            "rsyslogd is not installed (apt-get install rsyslog rsyslog-gnutls)".to_owned(),
+        );
+    }
+    MODULES.iter().find_map(|(file, what, package)| {
+        let found = dirs.iter().any(|d| d.join(file).is_file());
+        (!found).then(|| format!("{what} is missing (apt-get install {package})"))
+    })
+}
+
+/// For a test whose peer is `missing`: outside CI prints the one line
+/// `skipped: WHAT (apt-get install PACKAGE)`; with `CI` set it panics, so
+/// that CI cannot skip the test silently.
+pub fn skip_unless_ci(missing: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{missing}, and CI is set (.ci/run installs it)"
+    );
+    eprintln!("skipped: {missing}");
+}
+
 impl Rsyslog {
     /// Starts rsyslogd and waits until its three inputs take messages.
-    /// `None` if rsyslogd is not installed and `CI` is not set.
+    /// `None` if rsyslogd or a module it needs is missing and `CI` is not
+    /// set (see [`missing`]).
     pub fn start() -> Option<Self> {
-        let Some(bin) = rsyslogd() else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "rsyslogd is not installed, and CI is set: install Debian's rsyslog and rsyslog-gnutls (.ci/run does)"
-            );
-            eprintln!(
-                "skipped: rsyslogd is not installed (apt-get install rsyslog rsyslog-gnutls)"
-            );
+        if let Some(missing) = missing() {
+            skip_unless_ci(&missing);
             return None;
-        };
+        }
+        let bin = rsyslogd()?;
         let dir = tempfile::tempdir().expect("tempdir");
         let ca_file = write_certificates(dir.path());
         let out = dir.path().join("out.log");
@@ -335,4 +388,39 @@ fn parse(line: &str) -> Option<Line> {
         structured_data: get("structured_data")?,
         msg: get("msg")?,
     })
+}
+
+#[cfg(test)]
+mod detection_tests {
+    use super::*;
+
+    /// A folder with the named (empty) module files.
+    fn modules(files: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for f in files {
+            std::fs::write(dir.path().join(f), b"").expect("write module");
+        }
+        dir
+    }
+
+    #[test]
+    fn a_missing_gtls_module_is_named_with_its_package_before_rsyslogd_starts() {
+        let bin = Path::new("/usr/sbin/rsyslogd");
+        let without = modules(&["imtcp.so", "imudp.so"]);
+        assert_eq!(
+            missing_in(Some(bin), &[without.path().to_owned()]).as_deref(),
+            Some("rsyslog's gtls module is missing (apt-get install rsyslog-gnutls)")
+        );
+        let all = modules(&["imtcp.so", "imudp.so", "lmnsd_gtls.so"]);
+        let dirs = [without.path().to_owned(), all.path().to_owned()];
+        assert_eq!(missing_in(Some(bin), &dirs), None);
+        assert_eq!(
+            missing_in(Some(bin), &[PathBuf::from("/nonexistent/rsyslog")]).as_deref(),
+            Some("rsyslog's imtcp module is missing (apt-get install rsyslog)")
+        );
+        assert_eq!(
+            missing_in(None, &dirs).as_deref(),
+            Some("rsyslogd is not installed (apt-get install rsyslog rsyslog-gnutls)")
+        );
+    }
 }

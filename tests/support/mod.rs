@@ -185,7 +185,28 @@ pub fn log_files(logdir: &Path, base: &str) -> Vec<PathBuf> {
     rotated
 }
 
-/// Every line of the files, in order.
+/// The complete lines of a file the sink may still be writing: an
+/// unterminated last line is left out (the rest of it is on its way).
+pub fn complete_lines(text: &str) -> std::str::Lines<'_> {
+    let end = text.rfind('\n').map_or(0, |i| i + 1);
+    text[..end].lines()
+}
+
+/// Every complete line of the files so far, in order, for loops that poll
+/// live files: a torn last line is not an error while the sink writes (use
+/// the strict [`lines`] once it has stopped). Files that vanish between
+/// listing and reading (rotated away) are skipped.
+pub fn lines_so_far(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .filter_map(|f| fs::read_to_string(f).ok())
+        .flat_map(|text| complete_lines(&text).map(str::to_owned).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Every line of the files, in order; panics on a torn last line. For the
+/// final read, after the sink has stopped; loops over live files use
+/// [`lines_so_far`].
 pub fn lines(files: &[PathBuf]) -> Vec<String> {
     files
         .iter()
