@@ -134,30 +134,52 @@ impl Net {
     }
 }
 
-/// What binding produced: the listeners, the endpoints as bound (TCP
-/// port 0 replaced by the real port), the Unix socket paths.
-pub(super) type Bound = (Vec<Listener>, Vec<Endpoint>, Vec<PathBuf>);
+/// The Unix socket files the sink made: removed when this is dropped (a
+/// start that fails half-way, or the handle's shutdown), so no path leaves
+/// them behind.
+#[derive(Debug, Default)]
+pub(super) struct SocketFiles(Vec<PathBuf>);
 
-/// Binds every endpoint; on failure removes the sockets already made.
+impl SocketFiles {
+    /// Removes the files now (at shutdown, once nobody can connect).
+    pub(super) fn remove(&mut self) {
+        for path in self.0.drain(..) {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for SocketFiles {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// What binding produced: the listeners, the endpoints as bound (TCP
+/// port 0 replaced by the real port), the Unix socket files.
+pub(super) type Bound = (Vec<Listener>, Vec<Endpoint>, SocketFiles);
+
+/// Binds every endpoint, adding the socket files made to `sockets`; on
+/// failure, they are removed when `sockets` is dropped.
 pub(super) fn bind_all(
     endpoints: &[Endpoint],
     net: &Net,
     dir_mode: u32,
-) -> Result<Bound, SinkError> {
-    let mut bound: Bound = (Vec::new(), Vec::new(), Vec::new());
+    sockets: &mut SocketFiles,
+) -> Result<(Vec<Listener>, Vec<Endpoint>), SinkError> {
+    let mut bound: Bound = (Vec::new(), Vec::new(), SocketFiles::default());
     // The TLS settings, made at the first tls:// endpoint.
     #[cfg_attr(not(feature = "tls"), allow(clippy::let_unit_value))]
     let mut server_tls = TlsSlot::default();
+    let mut result = Ok(());
     for endpoint in endpoints {
-        let result = bind_one(endpoint, net, dir_mode, &mut bound, &mut server_tls);
-        if let Err(e) = result {
-            for path in &bound.2 {
-                let _ = fs::remove_file(path);
-            }
-            return Err(e);
+        result = bind_one(endpoint, net, dir_mode, &mut bound, &mut server_tls);
+        if result.is_err() {
+            break;
         }
     }
-    Ok(bound)
+    sockets.0.append(&mut bound.2.0);
+    result.map(|()| (bound.0, bound.1))
 }
 
 #[cfg(feature = "tls")]
@@ -179,7 +201,7 @@ fn bind_one(
                 .map_err(|(context, e)| SinkError::io(context, path, e))?;
             l.set_nonblocking(true)
                 .map_err(|e| SinkError::io("cannot configure the socket", path, e))?;
-            bound.2.push(path.clone());
+            bound.2.0.push(path.clone());
             (Listener::Unix(l), endpoint.clone())
         }
         Endpoint::Tcp { host, port } => {

@@ -1,6 +1,5 @@
 //! [`SinkHandle`]: the running sink, and its shutdown.
 
-use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -22,7 +21,7 @@ use crate::clock::Clock;
 pub struct SinkHandle {
     pub(super) endpoints: Vec<Endpoint>,
     pub(super) python_endpoints: Vec<Endpoint>,
-    pub(super) socket_paths: Vec<PathBuf>,
+    pub(super) socket_paths: super::bind::SocketFiles,
     pub(super) shared: Arc<Shared>,
     pub(super) files: Arc<Mutex<Vec<PathBuf>>>,
     pub(super) clock: Arc<dyn Clock>,
@@ -124,9 +123,7 @@ impl SinkHandle {
         if listener.join().is_err() {
             eprintln!("{}: the accept loop panicked", writer::SINK_TARGET);
         }
-        for path in &self.socket_paths {
-            let _ = fs::remove_file(path);
-        }
+        self.socket_paths.remove();
         for stream in shared
             .conns
             .lock()

@@ -1,35 +1,22 @@
 //! [`Builder`]: the sink's settings, checked and put to work by
 //! [`Builder::start`].
 
-use std::collections::HashMap;
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tracing_core::Level;
 use tracing_mplog::{Endpoint, wire};
 
-use super::bind::{Net, bind_all};
-use super::fds::Descriptors;
-use super::lines::LineMaker;
-use super::listener::Protocol;
-use super::monitor::{Evaluator, Monitor, Running, Watch};
-use super::router::Router;
-use super::seen::SeqStore;
-use super::view::Origin;
-use super::writer::{Config, Msg, Writer};
-use super::{ProcessKey, Shared, SinkError, SinkHandle, listener};
+use super::ProcessKey;
+use super::bind::Net;
 use crate::clock::{Clock, SystemClock};
-use crate::format::{FormatLevel, LevelFormatter};
-use crate::forward::{Forwarders, Notify, StartError};
+use crate::format::FormatLevel;
 use crate::rotate::{self, FileMode, When};
-use crate::sys;
 
 mod forward;
 mod net;
+mod start;
 
 /// Write buffer of every output file; the writer flushes it whenever it
 /// has nothing else to do.
@@ -349,265 +336,6 @@ impl Builder {
         self.clock = clock;
         self
     }
-
-    /// Validates every setting, checks that the log folder is writable,
-    /// binds the socket and starts the threads.
-    ///
-    /// # Errors
-    ///
-    /// [`SinkError::Config`] naming the setting, [`SinkError::Format`] /
-    /// [`SinkError::Rotate`] for templates and rotation settings,
-    /// [`SinkError::Io`] naming the log folder or socket path that failed,
-    /// [`SinkError::Thread`].
-    pub fn start(self) -> Result<SinkHandle, SinkError> {
-        if self.endpoints.is_empty() {
-            return Err(SinkError::config("listen", "no endpoint given (required)"));
-        }
-        let token = self.net.check(&self.endpoints)?;
-        self.net.check_python(&self.python_endpoints)?;
-        if self.name.is_empty() {
-            return Err(SinkError::config("name", "must not be empty"));
-        }
-        if self.keys.is_empty() && !self.consolidate && !self.echo {
-            return Err(SinkError::config(
-                "process_key",
-                "empty, with consolidate and echo off: records would be written nowhere",
-            ));
-        }
-        if self.max_frame_size < MIN_FRAME_SIZE {
-            return Err(SinkError::config(
-                "max_frame_size",
-                format!(
-                    "{} is below the minimum of {MIN_FRAME_SIZE} bytes",
-                    self.max_frame_size
-                ),
-            ));
-        }
-        if self.max_open_files == Some(0) {
-            return Err(SinkError::config("max_open_files", "must be at least 1"));
-        }
-        if self.socket_dir_mode > 0o7777 {
-            return Err(SinkError::config(
-                "socket_dir_mode",
-                format!("{:o} is not a permission mode", self.socket_dir_mode),
-            ));
-        }
-        let own_uid = sys::current_uid();
-        let allowed_uids = self.allowed_uids.clone().unwrap_or_else(|| {
-            let mut uids = vec![own_uid];
-            if own_uid != 0 {
-                uids.push(0);
-            }
-            uids
-        });
-        if allowed_uids.is_empty() {
-            return Err(SinkError::config(
-                "allowed_uids",
-                "empty: nobody could connect",
-            ));
-        }
-        let mut format = LevelFormatter::builder()
-            .process_name(self.name.clone())
-            .clock(Arc::clone(&self.clock));
-        for (level, template) in &self.formats {
-            format = format.format(*level, template.clone());
-        }
-        if let Some(datefmt) = &self.datefmt {
-            format = format.datefmt(datefmt.clone());
-        }
-        if self.utc {
-            format = format.utc(true);
-        }
-        let formatter = format.build()?;
-
-        let router = Router::new(
-            &self.logdir,
-            &self.name,
-            &self.prefix,
-            &self.suffix,
-            self.keys.clone(),
-            self.consolidate,
-        )
-        .map_err(|(field, reason)| SinkError::config(field, reason))?;
-        let (rules, metrics_addr) = self.monitor.check()?;
-        // Before anything is created: a destination that cannot work (a
-        // missing CA file, say) leaves no log folder behind.
-        let (tx, rx) = flume::bounded(CHANNEL_CAPACITY);
-        let forwarders = start_forwarders(&self.forwards, &tx)?;
-        check_logdir(&self.logdir)?;
-        let rotation = self
-            .rotation
-            .clone()
-            .buffer_capacity(FILE_BUFFER)
-            .permissions(FILE_PERMISSIONS)
-            .shared_housekeeping()
-            .map_err(SinkError::Rotate)?;
-        // Before binding: the raised limit and what is open now size it.
-        let fds = Arc::new(Descriptors::new(self.max_open_files));
-        // Checks the rotation settings without creating a file.
-        rotation
-            .clone()
-            .delay(true)
-            .build(router.own_file())
-            .map_err(SinkError::Rotate)?;
-
-        let bound = bind_all(&self.endpoints, &self.net, self.socket_dir_mode)?;
-        let (listeners, endpoints, mut socket_paths) = bound;
-        let py_bound = match bind_all(&self.python_endpoints, &self.net, self.socket_dir_mode) {
-            Ok(b) => b,
-            Err(e) => {
-                for path in &socket_paths {
-                    let _ = fs::remove_file(path);
-                }
-                return Err(e);
-            }
-        };
-        let (py_listeners, python_endpoints, py_paths) = py_bound;
-        socket_paths.extend(py_paths);
-        let listeners: Vec<_> = listeners
-            .into_iter()
-            .map(|l| (l, Protocol::Native))
-            .chain(py_listeners.into_iter().map(|l| (l, Protocol::Python)))
-            .collect();
-
-        let logdir = self.logdir.clone();
-        let monitor = Arc::new(Monitor::new(
-            rules,
-            self.monitor.retention,
-            logdir,
-            forwarders.stats(),
-        ));
-        let senders = forwarders.senders();
-        let (firing_tx, firings) = flume::bounded(super::monitor::QUEUE);
-        let eval =
-            (!monitor.rules.is_empty()).then(|| Evaluator::new(Arc::clone(&monitor), firing_tx));
-        let files = Arc::new(Mutex::new(Vec::new()));
-        let own = Origin {
-            conn: 0,
-            pid: std::process::id(),
-            start_time_ns: 0,
-            process_name: self.name.clone(),
-            host: tracing_mplog::origin::hostname(),
-        };
-        let lines = LineMaker {
-            formatter: formatter.clone(),
-            router: router.clone(),
-            level: self.level,
-            forward: senders.level().map(|l| l.min(self.level)),
-        };
-        let writer = Writer::new(Config {
-            formatter,
-            router,
-            rotation,
-            level: self.level,
-            consolidated_level: self.outputs.consolidated.unwrap_or(self.level),
-            per_key_level: self.outputs.per_key.unwrap_or(self.level),
-            echo_level: self.outputs.echo.unwrap_or(self.level),
-            echo: self.echo,
-            own: Arc::new(own),
-            clock: Arc::clone(&self.clock),
-            files: Arc::clone(&files),
-            seq_store: SeqStore::open(&self.logdir, &self.name),
-            watch: Watch::new(Arc::clone(&monitor), eval),
-            forward: senders,
-            fds: Arc::clone(&fds),
-        });
-        let shared = Arc::new(Shared {
-            stop: AtomicBool::new(false),
-            cut: AtomicBool::new(false),
-            conns: Mutex::new(HashMap::new()),
-            readers: Mutex::new(Vec::new()),
-            rejects: super::rejects::Counters::default(),
-            token,
-            hello_timeout: self.net.hello_timeout,
-            max_connections: self.net.max_connections,
-            next_conn: AtomicU64::new(0),
-            tx,
-            max_frame_size: self.max_frame_size,
-            allowed_uids,
-            lines,
-            monitor,
-            fds,
-        });
-        let remove_sockets = || {
-            for path in &socket_paths {
-                let _ = fs::remove_file(path);
-            }
-        };
-        let cleanup = |e| {
-            remove_sockets();
-            SinkError::Thread {
-                thread: "writer",
-                source: e,
-            }
-        };
-        let writer = thread::Builder::new()
-            .name("mplog-writer".into())
-            .spawn(move || writer.run(&rx))
-            .map_err(cleanup)?;
-        let mut running = match Running::start(&shared, metrics_addr, firings) {
-            Ok(running) => running,
-            Err(e) => {
-                let _ = shared.tx.send(Msg::Shutdown);
-                let _ = writer.join();
-                remove_sockets();
-                return Err(e);
-            }
-        };
-        let for_listener = Arc::clone(&shared);
-        let listener = match thread::Builder::new()
-            .name("mplog-listen".into())
-            .spawn(move || listener::run(&for_listener, &listeners))
-        {
-            Ok(handle) => handle,
-            Err(e) => {
-                let _ = shared.tx.send(Msg::Shutdown);
-                let _ = writer.join();
-                running.stop();
-                remove_sockets();
-                return Err(SinkError::Thread {
-                    thread: "listener",
-                    source: e,
-                });
-            }
-        };
-        Ok(SinkHandle {
-            endpoints,
-            python_endpoints,
-            socket_paths,
-            shared,
-            files,
-            clock: self.clock,
-            drain_timeout: self.drain_timeout,
-            threads: Some((listener, writer)),
-            monitor: Some(running),
-            forwarders,
-            forward_drain: self.forward_drain,
-        })
-    }
-}
-
-/// Checks every forwarding destination and starts its queue and thread;
-/// the threads report through the writer's channel.
-fn start_forwarders(
-    dests: &[crate::forward::Destination],
-    tx: &flume::Sender<Msg>,
-) -> Result<Forwarders, SinkError> {
-    let tx = tx.clone();
-    let notify: Notify = Arc::new(move |level, message| {
-        if let Err(flume::SendError(Msg::Notice { message, .. })) =
-            tx.send(Msg::Notice { level, message })
-        {
-            eprintln!("{}: {message}", super::writer::SINK_TARGET);
-        }
-    });
-    Forwarders::start(dests, &notify).map_err(|e| match e {
-        StartError::Destination(e) => SinkError::config("forward", e.to_string()),
-        StartError::Thread(source) => SinkError::Thread {
-            thread: "forward",
-            source,
-        },
-    })
 }
 
 /// Stricter thresholds of single outputs (`None`: the sink's `level`).
@@ -616,18 +344,4 @@ struct OutputLevels {
     consolidated: Option<Level>,
     per_key: Option<Level>,
     echo: Option<Level>,
-}
-
-/// Creates the log folder and checks that a file can be created in it.
-fn check_logdir(dir: &Path) -> Result<(), SinkError> {
-    fs::create_dir_all(dir).map_err(|e| SinkError::io("cannot create the log folder", dir, e))?;
-    let probe = dir.join(format!(".mplog-write-check-{}", std::process::id()));
-    fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&probe)
-        .map_err(|e| SinkError::io("the log folder is not writable", dir, e))?;
-    let _ = fs::remove_file(&probe);
-    Ok(())
 }

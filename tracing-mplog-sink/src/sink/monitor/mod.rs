@@ -33,7 +33,7 @@ use tracing_core::Level;
 
 pub use rules::{AlertError, AlertOn, AlertRule};
 
-pub(crate) use eval::{Evaluator, QUEUE};
+pub(crate) use eval::{Evaluator, Firing, QUEUE};
 pub(crate) use rules::Compiled;
 pub(crate) use watch::Watch;
 
