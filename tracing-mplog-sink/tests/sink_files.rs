@@ -332,3 +332,30 @@ fn the_socket_folder_gets_the_configured_mode_when_the_sink_creates_it() {
     assert_eq!(mode(&env.dir.path().join("run")), 0o755);
     sink.shutdown().expect("shutdown");
 }
+
+#[test]
+fn whole_formatter_and_rotation_builders_are_taken_as_components() {
+    use tracing_mplog_sink::LevelFormatter;
+    use tracing_mplog_sink::format::FormatLevel;
+    use tracing_mplog_sink::rotate::RotatingFile;
+    let env = Env::new();
+    let sink = env
+        .builder()
+        .formatter(
+            LevelFormatter::builder().format(FormatLevel::Default, "%(processName)s %(message)s"),
+        )
+        // Lines are 9 bytes: six fit in 60, the seventh rotates.
+        .rotation(RotatingFile::builder().max_bytes(60))
+        .start()
+        .expect("start");
+    deliver(&sink, &session(1, 7, 8));
+    sink.shutdown().expect("shutdown");
+    let rotated: Vec<String> = env
+        .file_names()
+        .into_iter()
+        .filter(|n| n.starts_with("w1.log."))
+        .collect();
+    assert_eq!(rotated.len(), 1, "{:?}", env.file_names());
+    assert_eq!(env.lines(&rotated[0]).len(), 6);
+    assert_eq!(env.lines("w1.log"), ["w1 w1 e7", "w1 w1 e8"]);
+}

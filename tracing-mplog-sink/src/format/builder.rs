@@ -150,6 +150,11 @@ impl Builder {
         self
     }
 
+    /// Whether [`process_name`](Self::process_name) was set.
+    pub(crate) fn has_process_name(&self) -> bool {
+        self.process_name.is_some()
+    }
+
     /// Parses every template and the `datefmt`.
     ///
     /// # Errors

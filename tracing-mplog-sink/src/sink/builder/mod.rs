@@ -42,6 +42,8 @@ const MIN_FRAME_SIZE: usize = 1024;
 /// | [`file_mode`](Self::file_mode) | [`FileMode::Append`] | append to or truncate existing files |
 /// | [`level`](Self::level) | `TRACE` (everything) | the most verbose level written anywhere |
 /// | [`consolidated_level`](Self::consolidated_level), [`per_key_level`](Self::per_key_level), [`echo_level`](Self::echo_level) | `level` | a stricter threshold for one output |
+/// | [`formatter`](Self::formatter) | [`LevelFormatter::builder()`](crate::format::LevelFormatter::builder) | the whole formatter (templates, `datefmt`, zone, clock); the setters below are shorthands |
+/// | [`rotation`](Self::rotation) | [`RotatingFile::builder()`](crate::rotate::RotatingFile::builder) | the whole rotation policy; `when` … `compress` and `file_mode` below are shorthands |
 /// | [`format`](Self::format) / [`default_format`](Self::default_format) | the formatter's [`DEFAULT_TEMPLATE`](crate::format::DEFAULT_TEMPLATE) | templates per level |
 /// | [`datefmt`](Self::datefmt) | the formatter's [`DEFAULT_DATEFMT`](crate::format::DEFAULT_DATEFMT) | `asctime` format |
 /// | [`when`](Self::when), [`interval`](Self::interval), [`at_time`](Self::at_time) | no time rotation, 1, 00:00 | time rotation (see [`rotate`](crate::rotate)) |
@@ -83,9 +85,8 @@ pub struct Builder {
     suffix: String,
     level: Level,
     outputs: OutputLevels,
-    formats: Vec<(FormatLevel, String)>,
-    datefmt: Option<String>,
-    utc: bool,
+    /// The formatter's settings (the sink adds its name at start).
+    format: crate::format::Builder,
     rotation: rotate::Builder,
     echo: bool,
     socket_dir_mode: u32,
@@ -120,9 +121,7 @@ impl Builder {
             suffix: String::new(),
             level: Level::TRACE,
             outputs: OutputLevels::default(),
-            formats: Vec::new(),
-            datefmt: None,
-            utc: false,
+            format: crate::format::LevelFormatter::builder(),
             rotation: rotate::Builder::new(),
             echo: false,
             socket_dir_mode: 0o700,
@@ -221,9 +220,21 @@ impl Builder {
         self
     }
 
+    /// The formatter's settings as a whole: templates per level, `datefmt`,
+    /// zone, clock (as a [`LevelFormatter::builder`] takes them), replacing
+    /// those set so far. Setters called after it change it:
+    /// [`format`](Self::format), [`datefmt`](Self::datefmt),
+    /// [`utc`](Self::utc) and [`clock`](Self::clock) are shorthands for it.
+    /// The sink's [`name`](Self::name) is the formatter's process name
+    /// unless the formatter has one.
+    pub fn formatter(mut self, format: crate::format::Builder) -> Self {
+        self.format = format;
+        self
+    }
+
     /// The template for `level` (see [`crate::format`]).
     pub fn format(mut self, level: FormatLevel, template: impl Into<String>) -> Self {
-        self.formats.push((level, template.into()));
+        self.format = self.format.format(level, template);
         self
     }
 
@@ -234,7 +245,23 @@ impl Builder {
 
     /// The `asctime` format (strftime, `%f` = microseconds).
     pub fn datefmt(mut self, datefmt: impl Into<String>) -> Self {
-        self.datefmt = Some(datefmt.into());
+        self.format = self.format.datefmt(datefmt);
+        self
+    }
+
+    /// The rotation settings as a whole (as [`RotatingFile::builder`]
+    /// takes them: time and size rotation, retention, compression, file
+    /// mode, clock), replacing those set so far. Setters called after it
+    /// change it: [`when`](Self::when), [`interval`](Self::interval),
+    /// [`at_time`](Self::at_time), [`max_bytes`](Self::max_bytes),
+    /// [`backup_count`](Self::backup_count), [`max_age`](Self::max_age),
+    /// [`compress`](Self::compress), [`file_mode`](Self::file_mode),
+    /// [`utc`](Self::utc) and [`clock`](Self::clock) are shorthands for it.
+    /// The sink sets the buffer (64 KiB) and the files' mode (`0640`).
+    ///
+    /// [`RotatingFile::builder`]: crate::rotate::RotatingFile::builder
+    pub fn rotation(mut self, rotation: rotate::Builder) -> Self {
+        self.rotation = rotation;
         self
     }
 
@@ -258,7 +285,7 @@ impl Builder {
 
     /// Rotation boundaries and shown dates in UTC instead of local time.
     pub fn utc(mut self, utc: bool) -> Self {
-        self.utc = utc;
+        self.format = self.format.utc(utc);
         self.rotation = self.rotation.utc(utc);
         self
     }
@@ -333,6 +360,7 @@ impl Builder {
     pub fn clock(mut self, clock: impl Clock) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(clock);
         self.rotation = self.rotation.clock(Arc::clone(&clock));
+        self.format = self.format.clock(Arc::clone(&clock));
         self.clock = clock;
         self
     }

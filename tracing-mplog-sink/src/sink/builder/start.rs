@@ -162,7 +162,7 @@ impl Builder {
         Ok(Checked {
             token,
             allowed_uids,
-            formatter: self.formatter()?,
+            formatter: self.build_formatter()?,
             router,
             rules,
             metrics_addr,
@@ -181,18 +181,11 @@ impl Builder {
         })
     }
 
-    fn formatter(&self) -> Result<LevelFormatter, SinkError> {
-        let mut format = LevelFormatter::builder()
-            .process_name(self.name.clone())
-            .clock(Arc::clone(&self.clock));
-        for (level, template) in &self.formats {
-            format = format.format(*level, template.clone());
-        }
-        if let Some(datefmt) = &self.datefmt {
-            format = format.datefmt(datefmt.clone());
-        }
-        if self.utc {
-            format = format.utc(true);
+    /// The formatter, named after the sink unless it has a name.
+    fn build_formatter(&self) -> Result<LevelFormatter, SinkError> {
+        let mut format = self.format.clone();
+        if !format.has_process_name() {
+            format = format.process_name(self.name.clone());
         }
         Ok(format.build()?)
     }
