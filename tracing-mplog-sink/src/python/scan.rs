@@ -237,132 +237,193 @@ impl<'a> Scanner<'a> {
             }
             match op {
                 b'.' => return Ok(()), // STOP
-                0x80 => {
-                    // PROTO
-                    let v = self.take(1)?[0];
-                    if !(1..=5).contains(&v) {
-                        return Err(self.err(format!("protocol {v}")));
-                    }
+                0x80 | 0x95 | b'(' | b'0' | b'1' => self.control(op)?,
+                b'S' | b'V' | b'X' | 0x8c | 0x8d | b'T' | b'B' | b'U' | b'C' | 0x8e | 0x96 => {
+                    self.string(op)?;
                 }
-                0x95 => {
-                    self.take(8)?; // FRAME
-                }
-                b'(' => self.marks.push(self.stack.len()),
-                b'0' => {
-                    self.pop()?;
-                }
-                b'1' => {
-                    self.pop_mark()?;
-                }
-                // Text and bytes.
-                b'S' | b'V' => {
-                    let n = self.line()?.len();
-                    self.stack.push(Item {
-                        depth: 0,
-                        bytes: n,
-                        text: op == b'V',
-                    });
-                }
-                b'X' => self.text(4, true)?,
-                0x8c => self.text(1, true)?,
-                0x8d => self.text(8, true)?,
-                b'T' | b'B' => self.text(4, false)?,
-                b'U' | b'C' => self.text(1, false)?,
-                0x8e | 0x96 => self.text(8, false)?,
-                // Numbers.
-                b'I' | b'L' | b'F' => self.number_line()?,
-                b'J' => self.fixed(4)?,
-                b'K' => self.fixed(1)?,
-                b'M' => self.fixed(2)?,
-                b'G' => self.fixed(8)?,
-                0x8a | 0x8b => {
-                    let n = self.counted(if op == 0x8a { 1 } else { 4 })?.len();
-                    if n > MAX_NUMBER {
-                        return Err(self.err(format!("a number of {n} bytes")));
-                    }
-                    self.stack.push(SCALAR);
-                }
-                b'N' | 0x88 | 0x89 => self.stack.push(SCALAR),
-                // Containers.
-                0x8f..=0x91 => {
-                    self.pos -= 1;
-                    return Err(self.err("a set or frozenset (not in a LogRecord)"));
-                }
-                b'}' | b']' | b')' => self.stack.push(CONTAINER),
-                b'd' | b'l' | b't' => {
-                    let items = self.pop_mark()?;
-                    if op == b'd' {
-                        if items.len() % 2 != 0 {
-                            return Err(self.err("a dict with a key and no value"));
-                        }
-                        self.str_keys(items.iter().step_by(2))?;
-                    }
-                    let c = self.nest(CONTAINER, items)?;
-                    self.stack.push(c);
-                }
-                0x85..=0x87 => {
-                    let n = usize::from(op - 0x84);
-                    let mut items = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        items.push(self.pop()?);
-                    }
-                    let c = self.nest(CONTAINER, items)?;
-                    self.stack.push(c);
-                }
-                b'a' => {
-                    let v = self.pop()?;
-                    self.add_to_top(vec![v])?;
-                }
-                b's' => {
-                    let v = self.pop()?;
-                    let k = self.pop()?;
-                    self.str_keys([&k])?;
-                    self.add_to_top(vec![k, v])?;
-                }
-                b'e' | b'u' => {
-                    let items = self.pop_mark()?;
-                    if op == b'u' {
-                        if items.len() % 2 != 0 {
-                            return Err(self.err("a dict with a key and no value"));
-                        }
-                        self.str_keys(items.iter().step_by(2))?;
-                    }
-                    self.add_to_top(items)?;
-                }
-                // The memo.
-                b'p' => {
-                    let id = self.line_id()?;
-                    self.put(id)?;
-                }
-                b'q' => {
-                    let id = self.len_le(1)? as u64;
-                    self.put(id)?;
-                }
-                b'r' => {
-                    let id = self.len_le(4)? as u64;
-                    self.put(id)?;
-                }
-                0x94 => {
-                    let id = self.memo.len() as u64;
-                    self.put(id)?;
-                }
-                b'g' => {
-                    let id = self.line_id()?;
-                    self.get(id)?;
-                }
-                b'h' => {
-                    let id = self.len_le(1)? as u64;
-                    self.get(id)?;
-                }
-                b'j' => {
-                    let id = self.len_le(4)? as u64;
-                    self.get(id)?;
-                }
-                other => {
-                    self.pos -= 1;
-                    return Err(self.err(format!("unknown or unsupported opcode 0x{other:02x}")));
+                b'I' | b'L' | b'F' | b'J' | b'K' | b'M' | b'G' | 0x8a | 0x8b | b'N' | 0x88
+                | 0x89 => self.number(op)?,
+                0x8f..=0x91
+                | b'}'
+                | b']'
+                | b')'
+                | b'd'
+                | b'l'
+                | b't'
+                | 0x85..=0x87
+                | b'a'
+                | b's'
+                | b'e'
+                | b'u' => self.container(op)?,
+                b'p' | b'q' | b'r' | 0x94 | b'g' | b'h' | b'j' => self.memo_op(op)?,
+                other => return Err(self.unknown(other)),
+            }
+        }
+    }
+
+    /// The error for an opcode this scanner does not take.
+    fn unknown(&mut self, op: u8) -> PickleError {
+        self.pos -= 1;
+        self.err(format!("unknown or unsupported opcode 0x{op:02x}"))
+    }
+
+    /// PROTO, FRAME, MARK, POP, POP_MARK.
+    fn control(&mut self, op: u8) -> Result<(), PickleError> {
+        match op {
+            0x80 => {
+                let v = self.take(1)?[0];
+                if !(1..=5).contains(&v) {
+                    return Err(self.err(format!("protocol {v}")));
                 }
             }
+            0x95 => {
+                self.take(8)?;
+            }
+            b'(' => self.marks.push(self.stack.len()),
+            b'0' => {
+                self.pop()?;
+            }
+            b'1' => {
+                self.pop_mark()?;
+            }
+            other => return Err(self.unknown(other)),
+        }
+        Ok(())
+    }
+
+    /// Text and bytes.
+    fn string(&mut self, op: u8) -> Result<(), PickleError> {
+        match op {
+            b'S' | b'V' => {
+                let n = self.line()?.len();
+                self.stack.push(Item {
+                    depth: 0,
+                    bytes: n,
+                    text: op == b'V',
+                });
+                Ok(())
+            }
+            b'X' => self.text(4, true),
+            0x8c => self.text(1, true),
+            0x8d => self.text(8, true),
+            b'T' | b'B' => self.text(4, false),
+            b'U' | b'C' => self.text(1, false),
+            0x8e | 0x96 => self.text(8, false),
+            other => Err(self.unknown(other)),
+        }
+    }
+
+    /// Numbers, `None`, `True`, `False`.
+    fn number(&mut self, op: u8) -> Result<(), PickleError> {
+        match op {
+            b'I' | b'L' | b'F' => self.number_line(),
+            b'J' => self.fixed(4),
+            b'K' => self.fixed(1),
+            b'M' => self.fixed(2),
+            b'G' => self.fixed(8),
+            0x8a | 0x8b => {
+                let n = self.counted(if op == 0x8a { 1 } else { 4 })?.len();
+                if n > MAX_NUMBER {
+                    return Err(self.err(format!("a number of {n} bytes")));
+                }
+                self.stack.push(SCALAR);
+                Ok(())
+            }
+            b'N' | 0x88 | 0x89 => {
+                self.stack.push(SCALAR);
+                Ok(())
+            }
+            other => Err(self.unknown(other)),
+        }
+    }
+
+    /// Dicts, lists and tuples: made, or added to.
+    fn container(&mut self, op: u8) -> Result<(), PickleError> {
+        match op {
+            0x8f..=0x91 => {
+                self.pos -= 1;
+                return Err(self.err("a set or frozenset (not in a LogRecord)"));
+            }
+            b'}' | b']' | b')' => self.stack.push(CONTAINER),
+            b'd' | b'l' | b't' => {
+                let items = self.pop_mark()?;
+                if op == b'd' {
+                    self.pairs(&items)?;
+                }
+                let c = self.nest(CONTAINER, items)?;
+                self.stack.push(c);
+            }
+            0x85..=0x87 => {
+                let n = usize::from(op - 0x84);
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(self.pop()?);
+                }
+                let c = self.nest(CONTAINER, items)?;
+                self.stack.push(c);
+            }
+            b'a' => {
+                let v = self.pop()?;
+                self.add_to_top(vec![v])?;
+            }
+            b's' => {
+                let v = self.pop()?;
+                let k = self.pop()?;
+                self.str_keys([&k])?;
+                self.add_to_top(vec![k, v])?;
+            }
+            b'e' | b'u' => {
+                let items = self.pop_mark()?;
+                if op == b'u' {
+                    self.pairs(&items)?;
+                }
+                self.add_to_top(items)?;
+            }
+            other => return Err(self.unknown(other)),
+        }
+        Ok(())
+    }
+
+    /// A dict's items: keys and values, every key a str.
+    fn pairs(&self, items: &[Item]) -> Result<(), PickleError> {
+        if items.len() % 2 != 0 {
+            return Err(self.err("a dict with a key and no value"));
+        }
+        self.str_keys(items.iter().step_by(2))
+    }
+
+    /// The memo: put and get.
+    fn memo_op(&mut self, op: u8) -> Result<(), PickleError> {
+        match op {
+            b'p' => {
+                let id = self.line_id()?;
+                self.put(id)
+            }
+            b'q' => {
+                let id = self.len_le(1)? as u64;
+                self.put(id)
+            }
+            b'r' => {
+                let id = self.len_le(4)? as u64;
+                self.put(id)
+            }
+            0x94 => {
+                let id = self.memo.len() as u64;
+                self.put(id)
+            }
+            b'g' => {
+                let id = self.line_id()?;
+                self.get(id)
+            }
+            b'h' => {
+                let id = self.len_le(1)? as u64;
+                self.get(id)
+            }
+            b'j' => {
+                let id = self.len_le(4)? as u64;
+                self.get(id)
+            }
+            other => Err(self.unknown(other)),
         }
     }
 
