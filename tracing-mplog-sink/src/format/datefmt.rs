@@ -120,100 +120,20 @@ impl DateFormat {
                 lit.push(c);
                 continue;
             }
-            let mut d = chars.next().map(|(_, d)| d).ok_or_else(|| DatefmtError {
-                at,
-                what: "lone `%` at the end".into(),
-            })?;
-            let mut digits = None;
-            if let Some(n @ ('3' | '6' | '9')) = Some(d) {
-                match chars.next() {
-                    Some((_, 'f')) => {
-                        digits = n.to_digit(10);
-                        d = 'f';
-                    }
-                    _ => {
-                        return Err(DatefmtError {
-                            at,
-                            what: format!("unsupported directive `%{n}` (supported: {SUPPORTED})"),
-                        });
-                    }
-                }
+            let (d, digits) = directive(&mut chars, at)?;
+            if d == '%' {
+                lit.push('%');
+                continue;
             }
-            if d == ':' {
-                match chars.next() {
-                    Some((_, 'z')) => d = 'Z',
-                    _ => {
-                        return Err(DatefmtError {
-                            at,
-                            what: format!("unsupported directive `%:` (supported: {SUPPORTED})"),
-                        });
-                    }
-                }
-            }
-            let item: &[Item] = match d {
-                '%' => {
-                    lit.push('%');
-                    continue;
-                }
-                'Y' => &[Item::Year],
-                'y' => &[Item::Year2],
-                'm' => &[Item::Month],
-                'd' => &[Item::Day],
-                'e' => &[Item::DaySpace],
-                'H' => &[Item::Hour],
-                'I' => &[Item::Hour12],
-                'M' => &[Item::Minute],
-                'S' => &[Item::Second],
-                'f' => {
-                    let n = u8::try_from(digits.unwrap_or(6)).unwrap_or(6);
-                    items.push(Item::Lit(std::mem::take(&mut lit)));
-                    items.push(Item::Frac(n));
-                    continue;
-                }
-                'p' => &[Item::AmPm],
-                'j' => &[Item::DayOfYear],
-                'a' => &[Item::WeekdayShort],
-                'A' => &[Item::WeekdayLong],
-                'u' => &[Item::WeekdayNum],
-                'b' | 'h' => &[Item::MonthShort],
-                'B' => &[Item::MonthLong],
-                'z' => &[Item::Offset],
-                'Z' => &[Item::OffsetColon],
-                's' => &[Item::Epoch],
-                'F' | 'T' | 'D' | 'R' => &[],
-                other => {
-                    return Err(DatefmtError {
-                        at,
-                        what: format!("unsupported directive `%{other}` (supported: {SUPPORTED})"),
-                    });
-                }
+            let expanded = match d {
+                'f' => vec![Item::Frac(u8::try_from(digits.unwrap_or(6)).unwrap_or(6))],
+                _ => expand(d).ok_or_else(|| DatefmtError {
+                    at,
+                    what: format!("unsupported directive `%{d}` (supported: {SUPPORTED})"),
+                })?,
             };
             items.push(Item::Lit(std::mem::take(&mut lit)));
-            match d {
-                'F' => items.extend([
-                    Item::Year,
-                    Item::Lit("-".into()),
-                    Item::Month,
-                    Item::Lit("-".into()),
-                    Item::Day,
-                ]),
-                'T' => items.extend([
-                    Item::Hour,
-                    Item::Lit(":".into()),
-                    Item::Minute,
-                    Item::Lit(":".into()),
-                    Item::Second,
-                ]),
-                'R' => items.extend([Item::Hour, Item::Lit(":".into()), Item::Minute]),
-                'D' => items.extend([
-                    Item::Month,
-                    Item::Lit("/".into()),
-                    Item::Day,
-                    Item::Lit("/".into()),
-                    Item::Year2,
-                ]),
-                _ => items.extend(item.iter().cloned()),
-            }
+            items.extend(expanded);
         }
         items.push(Item::Lit(lit));
         items.retain(|i| !matches!(i, Item::Lit(s) if s.is_empty()));
@@ -268,6 +188,64 @@ impl DateFormat {
     pub(crate) fn has_frac(&self) -> bool {
         self.has_frac
     }
+}
+
+/// Reads the directive after a `%` at `at`: its letter (`Z` for `%:z`,
+/// `f` for `%3f`/`%6f`/`%9f`) and the fraction's digits if given.
+fn directive(
+    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+    at: usize,
+) -> Result<(char, Option<u32>), DatefmtError> {
+    let d = chars.next().map(|(_, d)| d).ok_or_else(|| DatefmtError {
+        at,
+        what: "lone `%` at the end".into(),
+    })?;
+    let unsupported = |d: char| DatefmtError {
+        at,
+        what: format!("unsupported directive `%{d}` (supported: {SUPPORTED})"),
+    };
+    match d {
+        '3' | '6' | '9' => match chars.next() {
+            Some((_, 'f')) => Ok(('f', d.to_digit(10))),
+            _ => Err(unsupported(d)),
+        },
+        ':' => match chars.next() {
+            Some((_, 'z')) => Ok(('Z', None)),
+            _ => Err(unsupported(':')),
+        },
+        _ => Ok((d, None)),
+    }
+}
+
+/// The items of directive `d` (not `%` or `f`); `None` if unsupported.
+fn expand(d: char) -> Option<Vec<Item>> {
+    let lit = |s: &str| Item::Lit(s.to_owned());
+    Some(match d {
+        'Y' => vec![Item::Year],
+        'y' => vec![Item::Year2],
+        'm' => vec![Item::Month],
+        'd' => vec![Item::Day],
+        'e' => vec![Item::DaySpace],
+        'H' => vec![Item::Hour],
+        'I' => vec![Item::Hour12],
+        'M' => vec![Item::Minute],
+        'S' => vec![Item::Second],
+        'p' => vec![Item::AmPm],
+        'j' => vec![Item::DayOfYear],
+        'a' => vec![Item::WeekdayShort],
+        'A' => vec![Item::WeekdayLong],
+        'u' => vec![Item::WeekdayNum],
+        'b' | 'h' => vec![Item::MonthShort],
+        'B' => vec![Item::MonthLong],
+        'z' => vec![Item::Offset],
+        'Z' => vec![Item::OffsetColon],
+        's' => vec![Item::Epoch],
+        'F' => vec![Item::Year, lit("-"), Item::Month, lit("-"), Item::Day],
+        'T' => vec![Item::Hour, lit(":"), Item::Minute, lit(":"), Item::Second],
+        'R' => vec![Item::Hour, lit(":"), Item::Minute],
+        'D' => vec![Item::Month, lit("/"), Item::Day, lit("/"), Item::Year2],
+        _ => return None,
+    })
 }
 
 fn push_frac(nanos: u32, digits: u8, out: &mut String) {
