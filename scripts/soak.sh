@@ -4,7 +4,7 @@
 # which is SIGKILLed and restarted every 2-10 s (once down past the
 # workers' outage grace) and rotates, gzips and prunes its files every
 # second; then every event is accounted for. The driver is
-# examples/soak.rs (its doc says what it checks); extra arguments go to it
+# examples/soak/main.rs (its doc says what it checks); extra arguments go to it
 # (--concurrency N, --events N, --ack default|on|off, --seed N, --dir D).
 # Exits non-zero if an event is lost or a worker failed. See
 # docs/reliability.md. The old soak, the test suite in a loop, is
