@@ -12,19 +12,25 @@
 //!
 //! | module | concern |
 //! |---|---|
-//! | `listener` | accept loop(s), peer uid check, connection limit |
-//! | `reader` | one connection: TLS handshake, hello, read, validate, batch |
-//! | `pyreader` | one Python `SocketHandler` connection: pickles decoded as data, batch |
+//! | `builder`, `handle` | [`Builder`] (its `start` in steps: check, bind, assemble, spawn) and [`SinkHandle`] |
+//! | `bind` | binding the endpoints, the socket files' guard; the network settings' checks |
+//! | `fds` | the descriptor budget per-key files and connections share |
+//! | `listener` | accept loop(s), peer uid check, connection limit, waiting in the backlog |
+//! | `reader` | one connection: TLS handshake, hello, read, validate, decode, format, batch |
+//! | `pyreader` | one Python `SocketHandler` connection: pickles decoded as data, formatted, batched |
 //! | `handshake` | the hello's version and token, the version-2 reply |
-//! | `rejects` | [`Rejections`]: refused connections by reason |
-//! | `writer` | the one thread owning the files: dedup, threshold, format, write |
+//! | `lines` | a batch of formatted lines with their levels, seqs and keys (what readers send) |
+//! | `view` | a decoded frame with its connection's process, as a `RecordView` |
+//! | `writer` | the one thread owning the files: dedup, thresholds, routing, writing, forwarding |
+//! | `output` | one output file: open, parked, kept lines for a retry, health |
 //! | `router` | which files a record goes to, file names |
+//! | `seen` | acknowledged delivery: the high-water marks and the waiting acks |
+//! | `rejects` | [`Rejections`]: refused connections by reason |
 //! | `layer` | [`SinkLayer`] |
 //! | `report` | [`SinkReport`], [`ProcessReport`] |
-//! | `builder`, `handle` | [`Builder`] and [`SinkHandle`] |
-//! | `bind` | binding the endpoints; the network settings' checks |
-//! | `fds` | the descriptor budget files and connections share |
 //! | `monitor` | live counts, `/metrics`, alert rules and their actions |
+//!
+//! Readers decode and format; the writer only routes and writes lines.
 
 mod bind;
 mod builder;

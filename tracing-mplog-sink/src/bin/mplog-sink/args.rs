@@ -202,7 +202,7 @@ pub(crate) struct Args {
     /// Each destination has its own bounded queue (100 000 records) and
     /// thread; while one is down its records wait, then the oldest are
     /// dropped and counted. Per-destination options (level, queue, tls-ca,
-    /// …) go in the config file's [[forward]] tables. See docs/forwarding.md.
+    /// …) go in the config file's `[[forward]]` tables. See docs/forwarding.md.
     #[arg(long, value_name = "URL", action = ArgAction::Append,
           value_parser = crate::forwards::parse_url)]
     pub(crate) forward: Vec<tracing_mplog_sink::forward::Destination>,

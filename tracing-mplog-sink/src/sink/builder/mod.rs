@@ -142,7 +142,7 @@ impl Builder {
 
     /// An endpoint to listen on. Required; call again to listen on
     /// several at once (a Unix socket and TCP/TLS, say). A TCP port 0
-    /// lets the system pick one: [`SinkHandle::endpoints`] has it.
+    /// lets the system pick one: [`SinkHandle::endpoints`](super::SinkHandle::endpoints) has it.
     pub fn listen(mut self, endpoint: Endpoint) -> Self {
         self.endpoints.push(endpoint);
         self
@@ -221,7 +221,7 @@ impl Builder {
     }
 
     /// The formatter's settings as a whole: templates per level, `datefmt`,
-    /// zone, clock (as a [`LevelFormatter::builder`] takes them), replacing
+    /// zone, clock (as a [`LevelFormatter::builder`](crate::LevelFormatter::builder) takes them), replacing
     /// those set so far. Setters called after it change it:
     /// [`format`](Self::format), [`datefmt`](Self::datefmt),
     /// [`utc`](Self::utc) and [`clock`](Self::clock) are shorthands for it.
@@ -349,7 +349,7 @@ impl Builder {
         self
     }
 
-    /// How long [`SinkHandle::shutdown`] waits for connections to end
+    /// How long [`SinkHandle::shutdown`](super::SinkHandle::shutdown) waits for connections to end
     /// before cutting them.
     pub fn drain_timeout(mut self, d: Duration) -> Self {
         self.drain_timeout = d;
