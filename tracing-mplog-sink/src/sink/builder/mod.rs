@@ -33,6 +33,8 @@ const MIN_FRAME_SIZE: usize = 1024;
 pub const DEFAULT_LOGDIR: &str = "logs";
 /// Default [`Builder::name`]: the consolidated file is `mplog.log`.
 pub const DEFAULT_NAME: &str = "mplog";
+/// Default [`Builder::process_key`]: one file per process name.
+pub const DEFAULT_PROCESS_KEYS: &[ProcessKey] = &[ProcessKey::Name];
 /// Default [`Builder::level`]: every record is written.
 pub const DEFAULT_LEVEL: Level = Level::TRACE;
 /// Default [`Builder::max_connections`]: connections served at once.
@@ -130,7 +132,7 @@ impl Builder {
             logdir: PathBuf::from(DEFAULT_LOGDIR),
             name: DEFAULT_NAME.to_owned(),
             consolidate: false,
-            keys: vec![ProcessKey::Name],
+            keys: DEFAULT_PROCESS_KEYS.to_vec(),
             prefix: String::new(),
             suffix: String::new(),
             level: DEFAULT_LEVEL,
