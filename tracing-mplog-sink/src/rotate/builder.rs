@@ -262,6 +262,9 @@ pub struct Builder {
     pub(crate) housekeeper: Option<Arc<super::retention::Housekeeper>>,
 }
 
+/// Default [`Builder::interval`]: one `when` unit per period.
+pub const DEFAULT_INTERVAL: u32 = 1;
+
 impl Default for Builder {
     fn default() -> Self {
         Self::new()
@@ -273,7 +276,7 @@ impl Builder {
     pub fn new() -> Self {
         Self {
             when: When::Never,
-            interval: 1,
+            interval: DEFAULT_INTERVAL,
             at_time: None,
             zone: None,
             max_bytes: 0,

@@ -61,7 +61,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use time::{OffsetDateTime, Time};
 use tracing_subscriber::fmt::MakeWriter;
 
-pub use builder::{Builder, FileMode, ParseWhenError, RotateError, When};
+pub use builder::{Builder, DEFAULT_INTERVAL, FileMode, ParseWhenError, RotateError, When};
 
 use crate::clock::Clock;
 use crate::sys;

@@ -39,8 +39,8 @@ impl Default for Net {
             tls_client_ca: None,
             token: None,
             insecure: false,
-            max_connections: 1024,
-            hello_timeout: Duration::from_secs(5),
+            max_connections: super::builder::DEFAULT_MAX_CONNECTIONS,
+            hello_timeout: super::builder::DEFAULT_HELLO_TIMEOUT,
         }
     }
 }

@@ -25,8 +25,10 @@ use tracing_core::Level;
 
 use crate::sys;
 
-/// The default cap on open per-key files.
-pub(crate) const DEFAULT_MAX_OPEN_FILES: usize = 256;
+/// Default [`Builder::max_open_files`](crate::sink::Builder::max_open_files):
+/// per-key files kept open at once, lowered when the descriptor limit
+/// leaves less room.
+pub const DEFAULT_MAX_OPEN_FILES: usize = 256;
 
 /// Descriptors kept free for what is neither a per-key file nor a
 /// connection.

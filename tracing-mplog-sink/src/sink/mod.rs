@@ -61,10 +61,14 @@ use std::time::Duration;
 
 use tracing_core::Level;
 
-pub use builder::Builder;
+pub use builder::{
+    Builder, DEFAULT_DRAIN_TIMEOUT, DEFAULT_FORWARD_DRAIN, DEFAULT_HELLO_TIMEOUT, DEFAULT_LEVEL,
+    DEFAULT_LOGDIR, DEFAULT_MAX_CONNECTIONS, DEFAULT_NAME, DEFAULT_PROCESS_KEYS,
+};
+pub use fds::DEFAULT_MAX_OPEN_FILES;
 pub use handle::SinkHandle;
 pub use layer::SinkLayer;
-pub use monitor::{AlertError, AlertOn, AlertRule};
+pub use monitor::{AlertError, AlertOn, AlertRule, DEFAULT_METRICS_RETENTION};
 pub use rejects::Rejections;
 pub use report::{ProcessReport, SinkReport};
 pub use router::{ParseProcessKeyError, ProcessKey};

@@ -1,19 +1,23 @@
 //! The command line: every flag, its value parser and its help text.
 //!
-//! Every field is optional here (no clap defaults), so that the config file
-//! can fill what the command line leaves out; the defaults are applied in
-//! [`crate::config::resolve`] and named in each flag's help.
+//! The single-valued settings come from the table in [`crate::settings`];
+//! the lists (`--listen`, `--format`, …) are declared here. Every field is
+//! optional (no clap defaults), so that the config file can fill what the
+//! command line leaves out; [`Given`] records, from clap, which flags the
+//! command line gave. The defaults are applied when the [`Config`] is
+//! resolved, and named in each flag's help.
+//!
+//! [`Config`]: crate::config::Config
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use clap::{ArgAction, Parser};
-use time::Time;
-use tracing::Level;
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, Parser};
 use tracing_mplog::Endpoint;
 use tracing_mplog_sink::FormatLevel;
-use tracing_mplog_sink::rotate::{FileMode, When};
 
+use crate::settings::Values;
 use crate::values::{self, KeyArg};
 
 /// Text after the flag list of `--help`.
@@ -40,6 +44,11 @@ Exit status: 0 after a clean shutdown, 1 for a runtime error (log folder, socket
 #[derive(Debug, Default, Parser)]
 #[command(name = "mplog-sink", version, after_help = AFTER_HELP)]
 pub(crate) struct Args {
+    /// Which flags the command line gave, as clap saw them. First: clap
+    /// takes the values out of its matches field by field, in this order.
+    #[command(flatten)]
+    pub(crate) given: Given,
+
     /// Where to listen: unix:PATH, tcp://HOST:PORT or tls://HOST:PORT;
     /// repeat to listen on several [required unless the config file sets `listen`]
     ///
@@ -59,103 +68,15 @@ pub(crate) struct Args {
           value_parser = parse_endpoint)]
     pub(crate) python_listen: Vec<Endpoint>,
 
-    /// The sink's TLS certificate chain, PEM (required for tls://)
-    #[arg(long = "tls-cert", value_name = "FILE")]
-    pub(crate) tls_cert: Option<PathBuf>,
-
-    /// The private key of --tls-cert, PEM (required for tls://)
-    #[arg(long = "tls-key", value_name = "FILE")]
-    pub(crate) tls_key: Option<PathBuf>,
-
-    /// Require TLS client certificates signed by this CA, PEM (mutual TLS) [default: none]
-    #[arg(long = "tls-client-ca", value_name = "FILE")]
-    pub(crate) tls_client_ca: Option<PathBuf>,
-
-    /// File holding the token every TCP/TLS worker must present [default: none]
-    #[arg(long = "token-file", value_name = "FILE")]
-    pub(crate) token_file: Option<PathBuf>,
-
-    /// Allow plain tcp:// on a non-loopback address without a token [default: false]
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true")]
-    pub(crate) insecure: Option<bool>,
-
-    /// Connections served at once; more are refused [default: 1024]
-    #[arg(long = "max-connections", value_name = "N", value_parser = values::parse_max_connections)]
-    pub(crate) max_connections: Option<usize>,
-
-    /// Per-key files kept open at once; the least recently written is closed (and reopened when written again) [default: 256, lowered to fit the descriptor limit]
-    #[arg(long = "max-open-files", value_name = "N", value_parser = values::parse_max_connections)]
-    pub(crate) max_open_files: Option<usize>,
-
-    /// Folder of the log files, created if missing [default: logs]
-    #[arg(long, value_name = "DIR")]
-    pub(crate) logdir: Option<PathBuf>,
-
-    /// Base name of the log files (the consolidated file is named after it) [default: mplog]
-    #[arg(long, value_name = "NAME")]
-    pub(crate) name: Option<String>,
-
-    /// Also write one file with every process's records [default: false]
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true")]
-    pub(crate) consolidate: Option<bool>,
+    /// The single-valued settings (the table in [`crate::settings`]).
+    #[command(flatten)]
+    pub(crate) values: Values,
 
     /// Per-key files by this record attribute: name, pid, target or host;
     /// repeat for several; `none`: no per-key files [default: name]
     #[arg(long = "process-key", value_name = "KEY", action = ArgAction::Append,
           value_parser = values::parse_process_key)]
     pub(crate) process_key: Vec<KeyArg>,
-
-    /// Text put before every file name [default: ""]
-    #[arg(long = "file-prefix", value_name = "TEXT", allow_hyphen_values = true)]
-    pub(crate) file_prefix: Option<String>,
-
-    /// Text put after every file name [default: ""]
-    #[arg(long = "file-suffix", value_name = "TEXT", allow_hyphen_values = true)]
-    pub(crate) file_suffix: Option<String>,
-
-    /// At start, append to existing files or truncate them: append|truncate [default: append]
-    #[arg(long = "file-mode", value_name = "MODE", value_parser = values::parse_file_mode)]
-    pub(crate) file_mode: Option<FileMode>,
-
-    /// Time-based rotation: S, M, H, D, midnight, W0..W6 (Monday..Sunday) or never [default: never]
-    #[arg(long, value_name = "WHEN", value_parser = values::parse_when)]
-    pub(crate) when: Option<When>,
-
-    /// Number of `--when` units per rotation period [default: 1]
-    #[arg(long, value_name = "N", value_parser = values::parse_interval)]
-    pub(crate) interval: Option<u32>,
-
-    /// Time of day for --when midnight and W0..W6: HH:MM or HH:MM:SS [default: 00:00]
-    #[arg(long = "at-time", value_name = "HH:MM[:SS]", value_parser = values::parse_at_time)]
-    pub(crate) at_time: Option<Time>,
-
-    /// Rotation boundaries, file names and dates in UTC instead of local time [default: false]
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true")]
-    pub(crate) utc: Option<bool>,
-
-    /// Rotate before a record would make a file larger: bytes, or K/M/G (powers of 1024); 0 = no limit [default: 0]
-    #[arg(long = "max-bytes", value_name = "SIZE", value_parser = values::parse_size)]
-    pub(crate) max_bytes: Option<u64>,
-
-    /// Keep this many rotated files per log file; 0 = keep all [default: 0]
-    #[arg(long = "backup-count", value_name = "N", value_parser = values::parse_backup_count)]
-    pub(crate) backup_count: Option<usize>,
-
-    /// Delete rotated files older than this: 30s, 15m, 12h, 7d, 2w; plain number = seconds [default: no age limit]
-    #[arg(long = "max-age", value_name = "DURATION", value_parser = values::parse_duration)]
-    pub(crate) max_age: Option<Duration>,
-
-    /// Gzip rotated files (in the background) [default: false]
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true")]
-    pub(crate) compress: Option<bool>,
-
-    /// strftime format of %(asctime)s; %f = microseconds, %3f = milliseconds [default: "%Y-%m-%d %H:%M:%S,%3f"]
-    #[arg(long, value_name = "FMT")]
-    pub(crate) datefmt: Option<String>,
 
     /// Template for one level: LEVEL=TEMPLATE, LEVEL is trace, debug, info,
     /// warn, error or default (levels without their own); repeatable
@@ -166,34 +87,9 @@ pub(crate) struct Args {
           value_parser = values::parse_format)]
     pub(crate) format: Vec<(FormatLevel, String)>,
 
-    /// Write records at this level and above: trace, debug, info, warn, error [default: trace]
-    #[arg(long, value_name = "LEVEL", value_parser = values::parse_level)]
-    pub(crate) level: Option<Level>,
-
-    /// A stricter threshold for the consolidated file only [default: --level]
-    #[arg(long = "consolidated-level", value_name = "LEVEL", value_parser = values::parse_level)]
-    pub(crate) consolidated_level: Option<Level>,
-
-    /// A stricter threshold for the per-key files only [default: --level]
-    #[arg(long = "per-key-level", value_name = "LEVEL", value_parser = values::parse_level)]
-    pub(crate) per_key_level: Option<Level>,
-
-    /// A stricter threshold for --echo only, e.g. warn [default: --level]
-    #[arg(long = "echo-level", value_name = "LEVEL", value_parser = values::parse_level)]
-    pub(crate) echo_level: Option<Level>,
-
-    /// Copy every written line to stderr [default: false]
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true")]
-    pub(crate) echo: Option<bool>,
-
     /// Read settings from this TOML file; flags given on the command line override it
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
-
-    /// Serve GET /metrics (Prometheus text) on HOST:PORT; a bare PORT is on 127.0.0.1 [default: none]
-    #[arg(long = "metrics-listen", value_name = "HOST:PORT")]
-    pub(crate) metrics_listen: Option<String>,
 
     /// Forward every record to a log engine too: syslog+tcp://HOST:PORT,
     /// syslog+tls://…, syslog+udp://…, otlp+http://…, otlp+grpc://…;
@@ -207,11 +103,6 @@ pub(crate) struct Args {
           value_parser = crate::forwards::parse_url)]
     pub(crate) forward: Vec<tracing_mplog_sink::forward::Destination>,
 
-    /// How long shutdown lets forwarding destinations send what they still
-    /// queue, after the files are written [default: 5s]
-    #[arg(long = "forward-drain", value_name = "DURATION", value_parser = crate::values::parse_duration)]
-    pub(crate) forward_drain: Option<std::time::Duration>,
-
     /// `[[alert]]` rules: config file only.
     #[arg(skip)]
     pub(crate) alerts: Vec<tracing_mplog_sink::sink::AlertRule>,
@@ -219,6 +110,47 @@ pub(crate) struct Args {
     /// A subcommand instead of running the sink.
     #[command(subcommand)]
     pub(crate) command: Option<crate::status::Command>,
+}
+
+/// The flags given on the command line (clap's
+/// [`ValueSource::CommandLine`]), in flag spelling: what decides that a
+/// value came from a flag rather than from the config file or a default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Given(BTreeSet<String>);
+
+impl Given {
+    /// Whether `--flag` was on the command line.
+    pub(crate) fn contains(&self, flag: &str) -> bool {
+        self.0.contains(flag)
+    }
+}
+
+impl clap::FromArgMatches for Given {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        // An argument's id is its field name: `max_age` for `--max-age`.
+        let given = matches
+            .ids()
+            .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+            .map(|id| id.as_str().replace('_', "-"))
+            .collect();
+        Ok(Given(given))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for Given {
+    /// No arguments of its own: it reads the others'.
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd
+    }
 }
 
 /// `unix:PATH`, `tcp://HOST:PORT`, `tls://HOST:PORT` (the library's parser;
@@ -232,6 +164,10 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
     use clap::error::ErrorKind;
+    use std::time::Duration;
+    use time::Time;
+    use tracing::Level;
+    use tracing_mplog_sink::rotate::{FileMode, When};
 
     fn parse(args: &[&str]) -> Result<Args, clap::Error> {
         Args::try_parse_from(std::iter::once("mplog-sink").chain(args.iter().copied()))
@@ -240,6 +176,21 @@ mod tests {
     #[test]
     fn the_definition_is_consistent() {
         Args::command().debug_assert();
+        // `Given` spells an argument's id as its flag.
+        for arg in Args::command().get_arguments() {
+            if let Some(long) = arg.get_long() {
+                assert_eq!(arg.get_id().as_str().replace('_', "-"), long);
+            }
+        }
+    }
+
+    #[test]
+    fn given_is_what_the_command_line_gave() {
+        let args = parse(&["--max-age=1d", "--listen=unix:/x", "--echo"]).expect("valid");
+        for flag in ["max-age", "listen", "echo"] {
+            assert!(args.given.contains(flag), "{flag}");
+        }
+        assert!(!args.given.contains("max-bytes") && !args.given.contains("config"));
     }
 
     #[test]
@@ -289,22 +240,25 @@ mod tests {
         ])
         .expect("valid command line");
         assert_eq!(args.listen, vec![Endpoint::Unix("/tmp/s.sock".into())]);
-        assert_eq!(args.logdir, Some(PathBuf::from("/var/log/app")));
-        assert_eq!(args.name.as_deref(), Some("app"));
-        assert_eq!(args.consolidate, Some(true));
+        assert_eq!(args.values.logdir, Some(PathBuf::from("/var/log/app")));
+        assert_eq!(args.values.name.as_deref(), Some("app"));
+        assert_eq!(args.values.consolidate, Some(true));
         assert_eq!(args.process_key.len(), 2);
-        assert_eq!(args.file_prefix.as_deref(), Some("p-"));
-        assert_eq!(args.file_suffix.as_deref(), Some("-s"));
-        assert_eq!(args.file_mode, Some(FileMode::Truncate));
-        assert_eq!(args.when, Some(When::Weekday(time::Weekday::Wednesday)));
-        assert_eq!(args.interval, Some(3));
-        assert_eq!(args.at_time, Time::from_hms(4, 5, 0).ok());
-        assert_eq!(args.utc, Some(true));
-        assert_eq!(args.max_bytes, Some(2048));
-        assert_eq!(args.backup_count, Some(9));
-        assert_eq!(args.max_age, Some(Duration::from_secs(14 * 86_400)));
-        assert_eq!(args.compress, Some(false));
-        assert_eq!(args.datefmt.as_deref(), Some("%H"));
+        assert_eq!(args.values.file_prefix.as_deref(), Some("p-"));
+        assert_eq!(args.values.file_suffix.as_deref(), Some("-s"));
+        assert_eq!(args.values.file_mode, Some(FileMode::Truncate));
+        assert_eq!(
+            args.values.when,
+            Some(When::Weekday(time::Weekday::Wednesday))
+        );
+        assert_eq!(args.values.interval, Some(3));
+        assert_eq!(args.values.at_time, Time::from_hms(4, 5, 0).ok());
+        assert_eq!(args.values.utc, Some(true));
+        assert_eq!(args.values.max_bytes, Some(2048));
+        assert_eq!(args.values.backup_count, Some(9));
+        assert_eq!(args.values.max_age, Some(Duration::from_secs(14 * 86_400)));
+        assert_eq!(args.values.compress, Some(false));
+        assert_eq!(args.values.datefmt.as_deref(), Some("%H"));
         assert_eq!(
             args.format,
             vec![
@@ -312,8 +266,8 @@ mod tests {
                 (FormatLevel::Default, "{message}".to_owned())
             ]
         );
-        assert_eq!(args.level, Some(Level::WARN));
-        assert_eq!(args.echo, Some(true));
+        assert_eq!(args.values.level, Some(Level::WARN));
+        assert_eq!(args.values.echo, Some(true));
         assert_eq!(args.config, Some(PathBuf::from("c.toml")));
     }
 
@@ -338,17 +292,22 @@ mod tests {
         .expect("valid command line");
         assert_eq!(args.listen.len(), 2);
         assert_eq!(args.listen[1].to_string(), "tls://[::1]:7000");
-        assert_eq!(args.tls_cert, Some(PathBuf::from("c.pem")));
-        assert_eq!(args.tls_key, Some(PathBuf::from("k.pem")));
-        assert_eq!(args.tls_client_ca, Some(PathBuf::from("ca.pem")));
-        assert_eq!(args.token_file, Some(PathBuf::from("t")));
-        assert_eq!((args.insecure, args.max_connections), (Some(true), Some(8)));
+        assert_eq!(args.values.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(args.values.tls_key, Some(PathBuf::from("k.pem")));
+        assert_eq!(args.values.tls_client_ca, Some(PathBuf::from("ca.pem")));
+        assert_eq!(args.values.token_file, Some(PathBuf::from("t")));
+        assert_eq!(
+            (args.values.insecure, args.values.max_connections),
+            (Some(true), Some(8))
+        );
     }
 
     #[test]
     fn nothing_given_is_none() {
         let args = parse(&[]).expect("no flags is valid for clap");
-        assert!(args.listen.is_empty() && args.consolidate.is_none() && args.format.is_empty());
+        assert!(
+            args.listen.is_empty() && args.values.consolidate.is_none() && args.format.is_empty()
+        );
     }
 
     #[test]

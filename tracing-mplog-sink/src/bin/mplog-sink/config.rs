@@ -8,61 +8,31 @@
 //! keeps the others; `--process-key` replaces the file's whole list.
 //! Relative paths in the file are relative to the working directory, as on
 //! the command line.
+//!
+//! The single-valued settings are declared once, in [`crate::settings`];
+//! this module reads the file and merges the lists.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use time::Time;
-use tracing::Level;
 use tracing_mplog::Endpoint;
-use tracing_mplog_sink::rotate::{FileMode, When};
-use tracing_mplog_sink::{FormatLevel, LevelFormatter};
+use tracing_mplog_sink::sink::{AlertRule, DEFAULT_PROCESS_KEYS};
+use tracing_mplog_sink::{FormatLevel, LevelFormatter, ProcessKey};
 
-use crate::args::{self, Args};
+use crate::args::{Args, Given};
 use crate::error::CliError;
+use crate::file_values::{self as file, describe};
+pub(crate) use crate::settings::{Config, KEYS};
 use crate::values::{self, KeyArg};
-use tracing_mplog_sink::ProcessKey;
 
-/// Every key of the file, in its canonical (flag) spelling.
-pub(crate) const KEYS: &[&str] = &[
-    "listen",
-    "python-listen",
-    "logdir",
-    "name",
-    "consolidate",
-    "process-key",
-    "file-prefix",
-    "file-suffix",
-    "file-mode",
-    "when",
-    "interval",
-    "at-time",
-    "utc",
-    "max-bytes",
-    "backup-count",
-    "max-age",
-    "compress",
-    "datefmt",
-    "format",
-    "level",
-    "consolidated-level",
-    "per-key-level",
-    "echo-level",
-    "echo",
-    "tls-cert",
-    "tls-key",
-    "tls-client-ca",
-    "token-file",
-    "insecure",
-    "max-connections",
-    "max-open-files",
-    "metrics-listen",
-    "alert",
-    "forward",
-    "forward-drain",
-];
+#[cfg(test)]
+use {
+    std::time::Duration,
+    time::Time,
+    tracing::Level,
+    tracing_mplog_sink::rotate::{FileMode, When},
+};
 
 /// Where a setting's value came from, to name it in an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,74 +70,61 @@ impl fmt::Display for Setting {
     }
 }
 
-/// Every setting of the sink, resolved: command line over file over
-/// defaults. The defaults are those of `Sink::builder()`.
-#[derive(Debug, Clone)]
-#[allow(
-    dead_code,
-    reason = "read by the sink wiring, which lands with the sink library"
-)]
-pub(crate) struct Config {
-    /// At least one.
-    pub(crate) listen: Vec<Endpoint>,
-    /// Endpoints for Python's `SocketHandler` (maybe none).
-    pub(crate) python_listen: Vec<Endpoint>,
-    pub(crate) tls_cert: Option<PathBuf>,
-    pub(crate) tls_key: Option<PathBuf>,
-    pub(crate) tls_client_ca: Option<PathBuf>,
-    pub(crate) token_file: Option<PathBuf>,
-    pub(crate) insecure: bool,
-    pub(crate) max_connections: usize,
-    /// `None`: the sink's default (fitted to the descriptor limit).
-    pub(crate) max_open_files: Option<usize>,
-    pub(crate) logdir: PathBuf,
-    pub(crate) name: String,
-    pub(crate) consolidate: bool,
-    pub(crate) process_key: Vec<ProcessKey>,
-    pub(crate) file_prefix: String,
-    pub(crate) file_suffix: String,
-    pub(crate) file_mode: FileMode,
-    pub(crate) when: When,
-    pub(crate) interval: u32,
-    pub(crate) at_time: Option<Time>,
-    pub(crate) utc: bool,
-    pub(crate) max_bytes: u64,
-    pub(crate) backup_count: usize,
-    pub(crate) max_age: Option<Duration>,
-    pub(crate) compress: bool,
-    pub(crate) datefmt: Option<String>,
-    /// The templates given, one per level at most, in level order.
-    pub(crate) formats: Vec<(FormatLevel, String)>,
-    pub(crate) level: Level,
-    /// Stricter thresholds of single outputs, if given.
-    pub(crate) consolidated_level: Option<Level>,
-    pub(crate) per_key_level: Option<Level>,
-    pub(crate) echo_level: Option<Level>,
-    pub(crate) echo: bool,
-    /// `GET /metrics` on this address, if given.
-    pub(crate) metrics_listen: Option<String>,
-    /// The config file's `[[alert]]` rules.
-    pub(crate) alerts: Vec<tracing_mplog_sink::sink::AlertRule>,
-    /// Forwarding destinations (`--forward` replaces the file's list).
-    pub(crate) forward: Vec<tracing_mplog_sink::forward::Destination>,
-    pub(crate) forward_drain: Option<Duration>,
-    /// Where each key's value came from (keys absent: the default).
-    sources: BTreeMap<String, Source>,
+/// Where the values of a [`Config`] came from: the command line as clap
+/// parsed it, and the keys the config file set.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Origin {
+    /// The flags clap saw on the command line.
+    given: Given,
+    /// The levels `--format` gave a template.
+    flag_formats: Vec<FormatLevel>,
+    /// The config file and the keys it set (`format.info` for a template).
+    file: Option<(PathBuf, BTreeSet<String>)>,
+}
+
+impl Origin {
+    /// The setting `key` (flag spelling, or a builder field name such as
+    /// `max_age`), named after where its value came from.
+    pub(crate) fn setting(&self, key: &str) -> Setting {
+        let key = key.replace('_', "-");
+        let from_flag = match key.strip_prefix("format.") {
+            Some(level) => self.flag_formats.iter().any(|l| l.to_string() == level),
+            None => self.given.contains(&key),
+        };
+        let known = KEYS.contains(&key.as_str()) || key.starts_with("format.");
+        let source = match &self.file {
+            _ if from_flag => Source::Flag,
+            Some((path, keys)) if keys.contains(&key) => Source::File(path.clone()),
+            _ if known => Source::Default,
+            _ => Source::Internal,
+        };
+        Setting { key, source }
+    }
 }
 
 impl Config {
     /// The setting `key` (flag spelling, or a builder field name such as
     /// `max_age`), named after where its value came from.
     pub(crate) fn setting(&self, key: &str) -> Setting {
-        let key = key.replace('_', "-");
-        let known = KEYS.contains(&key.as_str()) || key.starts_with("format.");
-        let source = match self.sources.get(&key) {
-            Some(source) => source.clone(),
-            None if known => Source::Default,
-            None => Source::Internal,
-        };
-        Setting { key, source }
+        self.origin.setting(key)
     }
+}
+
+/// The settings with merge rules of their own, merged.
+#[derive(Debug)]
+pub(crate) struct Lists {
+    /// `--listen`: the flags' list, else the file's.
+    pub(crate) listen: Vec<Endpoint>,
+    /// `--python-listen`: the flags' list, else the file's.
+    pub(crate) python_listen: Vec<Endpoint>,
+    /// `--process-key`: the flags' list, else the file's, else the default.
+    pub(crate) process_key: Vec<ProcessKey>,
+    /// The file's templates, each level `--format` gives replaced.
+    pub(crate) formats: Vec<(FormatLevel, String)>,
+    /// The file's `[[alert]]` rules.
+    pub(crate) alerts: Vec<AlertRule>,
+    /// `--forward`: the flags' list, else the file's.
+    pub(crate) forward: Vec<tracing_mplog_sink::forward::Destination>,
 }
 
 /// Reads the config file at `path` into the same shape as the command line.
@@ -198,6 +155,7 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> Result<Args, CliError> {
     Ok(file.args)
 }
 
+/// The config file being read into an [`Args`].
 struct FileReader<'a> {
     path: &'a Path,
     args: Args,
@@ -207,6 +165,7 @@ struct FileReader<'a> {
 }
 
 impl FileReader<'_> {
+    /// Reads one key: a list here, a single value by its table entry.
     fn set(&mut self, raw_key: &str, value: &toml::Value) -> Result<(), CliError> {
         let canonical = raw_key.replace('_', "-");
         let Some(&key) = KEYS.iter().find(|k| **k == canonical) else {
@@ -231,211 +190,39 @@ impl FileReader<'_> {
         };
         let a = &mut self.args;
         match key {
-            "listen" => a.listen = endpoints(value).map_err(bad)?,
-            "python-listen" => a.python_listen = endpoints(value).map_err(bad)?,
-            "tls-cert" => a.tls_cert = Some(string(value).map(PathBuf::from).map_err(bad)?),
-            "tls-key" => a.tls_key = Some(string(value).map(PathBuf::from).map_err(bad)?),
-            "tls-client-ca" => {
-                a.tls_client_ca = Some(string(value).map(PathBuf::from).map_err(bad)?);
-            }
-            "token-file" => a.token_file = Some(string(value).map(PathBuf::from).map_err(bad)?),
-            "insecure" => a.insecure = Some(boolean(value).map_err(bad)?),
-            "max-connections" => a.max_connections = Some(max_connections(value).map_err(bad)?),
-            "max-open-files" => a.max_open_files = Some(max_connections(value).map_err(bad)?),
-            "logdir" => a.logdir = Some(string(value).map(PathBuf::from).map_err(bad)?),
-            "name" => a.name = Some(string(value).map_err(bad)?.to_owned()),
-            "consolidate" => a.consolidate = Some(boolean(value).map_err(bad)?),
-            "process-key" => a.process_key = process_keys(value).map_err(bad)?,
-            "file-prefix" => a.file_prefix = Some(string(value).map_err(bad)?.to_owned()),
-            "file-suffix" => a.file_suffix = Some(string(value).map_err(bad)?.to_owned()),
-            "file-mode" => {
-                a.file_mode = Some(
-                    string(value)
-                        .and_then(values::parse_file_mode)
-                        .map_err(bad)?,
-                );
-            }
-            "when" => a.when = Some(string(value).and_then(values::parse_when).map_err(bad)?),
-            "interval" => a.interval = Some(interval(value).map_err(bad)?),
-            "at-time" => a.at_time = Some(at_time(value).map_err(bad)?),
-            "utc" => a.utc = Some(boolean(value).map_err(bad)?),
-            "max-bytes" => a.max_bytes = Some(max_bytes(value).map_err(bad)?),
-            "backup-count" => a.backup_count = Some(backup_count(value).map_err(bad)?),
-            "max-age" => a.max_age = Some(max_age(value).map_err(bad)?),
-            "compress" => a.compress = Some(boolean(value).map_err(bad)?),
-            "datefmt" => a.datefmt = Some(string(value).map_err(bad)?.to_owned()),
-            "format" => a.format = formats(value).map_err(bad)?,
-            "level" => a.level = Some(string(value).and_then(values::parse_level).map_err(bad)?),
-            "consolidated-level" => {
-                a.consolidated_level =
-                    Some(string(value).and_then(values::parse_level).map_err(bad)?);
-            }
-            "per-key-level" => {
-                a.per_key_level = Some(string(value).and_then(values::parse_level).map_err(bad)?);
-            }
-            "echo-level" => {
-                a.echo_level = Some(string(value).and_then(values::parse_level).map_err(bad)?);
-            }
-            "echo" => a.echo = Some(boolean(value).map_err(bad)?),
-            "metrics-listen" => a.metrics_listen = Some(string(value).map_err(bad)?.to_owned()),
+            "listen" => a.listen = file::endpoints(value).map_err(bad)?,
+            "python-listen" => a.python_listen = file::endpoints(value).map_err(bad)?,
+            "process-key" => a.process_key = file::process_keys(value).map_err(bad)?,
+            "format" => a.format = file::formats(value).map_err(bad)?,
             "alert" => a.alerts = crate::alerts::parse(self.path, value)?,
             "forward" => a.forward = crate::forwards::parse(value).map_err(bad)?,
-            "forward-drain" => a.forward_drain = Some(max_age(value).map_err(bad)?),
-            other => unreachable!("key `{other}` is in KEYS but not handled"),
+            single => match a.values.read_key(single, value) {
+                Some(read) => read.map_err(bad)?,
+                None => unreachable!("key `{single}` is in KEYS but not in the table"),
+            },
         }
         Ok(())
     }
 }
 
-/// A value as it would be written in the file, for error messages.
-fn describe(value: &toml::Value) -> String {
-    match value {
-        toml::Value::String(s) => format!("{s:?}"),
-        toml::Value::Integer(n) => n.to_string(),
-        toml::Value::Float(x) => x.to_string(),
-        toml::Value::Boolean(b) => b.to_string(),
-        toml::Value::Datetime(d) => d.to_string(),
-        toml::Value::Array(_) => "an array".to_owned(),
-        toml::Value::Table(_) => "a table".to_owned(),
+impl Args {
+    /// The keys this (config file's) `Args` sets, `format.LEVEL` for each
+    /// template.
+    fn keys_set(&self) -> BTreeSet<String> {
+        let lists = [
+            ("listen", !self.listen.is_empty()),
+            ("python-listen", !self.python_listen.is_empty()),
+            ("process-key", !self.process_key.is_empty()),
+            ("format", !self.format.is_empty()),
+            ("alert", !self.alerts.is_empty()),
+            ("forward", !self.forward.is_empty()),
+        ];
+        let lists = lists.into_iter().filter(|(_, set)| *set).map(|(k, _)| k);
+        let formats = self.format.iter().map(|(level, _)| format_key(*level));
+        (lists.chain(self.values.keys_set()).map(str::to_owned))
+            .chain(formats)
+            .collect()
     }
-}
-
-fn string(value: &toml::Value) -> Result<&str, String> {
-    value
-        .as_str()
-        .ok_or_else(|| format!("expected a string, found {}", value.type_str()))
-}
-
-fn boolean(value: &toml::Value) -> Result<bool, String> {
-    value
-        .as_bool()
-        .ok_or_else(|| format!("expected true or false, found {}", value.type_str()))
-}
-
-fn interval(value: &toml::Value) -> Result<u32, String> {
-    match value {
-        toml::Value::Integer(n) => values::check_interval(*n),
-        toml::Value::String(s) => values::parse_interval(s),
-        other => Err(format!(
-            "expected a whole number ≥ 1, found {}",
-            other.type_str()
-        )),
-    }
-}
-
-fn backup_count(value: &toml::Value) -> Result<usize, String> {
-    match value {
-        toml::Value::Integer(n) => {
-            usize::try_from(*n).map_err(|_| "must not be negative".to_owned())
-        }
-        other => Err(format!(
-            "expected a whole number ≥ 0, found {}",
-            other.type_str()
-        )),
-    }
-}
-
-fn max_bytes(value: &toml::Value) -> Result<u64, String> {
-    match value {
-        toml::Value::Integer(n) => u64::try_from(*n).map_err(|_| "must not be negative".to_owned()),
-        toml::Value::String(s) => values::parse_size(s),
-        other => Err(format!(
-            "expected a number of bytes or a string such as \"10M\", found {}",
-            other.type_str()
-        )),
-    }
-}
-
-fn max_age(value: &toml::Value) -> Result<Duration, String> {
-    match value {
-        toml::Value::Integer(n) => values::parse_duration(&n.to_string()),
-        toml::Value::String(s) => values::parse_duration(s),
-        other => Err(format!(
-            "expected seconds or a string such as \"7d\", found {}",
-            other.type_str()
-        )),
-    }
-}
-
-/// `"03:30"` or a TOML local time `03:30:00`.
-fn at_time(value: &toml::Value) -> Result<Time, String> {
-    match value {
-        toml::Value::String(s) => values::parse_at_time(s),
-        toml::Value::Datetime(d) if d.date.is_none() && d.offset.is_none() => {
-            values::parse_at_time(&d.to_string())
-        }
-        other => Err(format!(
-            "expected \"HH:MM[:SS]\", found {}",
-            other.type_str()
-        )),
-    }
-}
-
-/// A string (one endpoint) or a list of endpoints.
-fn endpoints(value: &toml::Value) -> Result<Vec<Endpoint>, String> {
-    match value {
-        toml::Value::String(s) => Ok(vec![args::parse_endpoint(s)?]),
-        toml::Value::Array(items) if !items.is_empty() => items
-            .iter()
-            .map(|item| string(item).and_then(args::parse_endpoint))
-            .collect(),
-        other => Err(format!(
-            "expected an endpoint or a non-empty list of endpoints, found {}",
-            other.type_str()
-        )),
-    }
-}
-
-fn max_connections(value: &toml::Value) -> Result<usize, String> {
-    match value {
-        toml::Value::Integer(n) => match usize::try_from(*n) {
-            Ok(n) if n >= 1 => Ok(n),
-            _ => Err("expected a whole number ≥ 1".to_owned()),
-        },
-        other => Err(format!(
-            "expected a whole number ≥ 1, found {}",
-            other.type_str()
-        )),
-    }
-}
-
-/// A string (one key or `none`) or a list of keys.
-fn process_keys(value: &toml::Value) -> Result<Vec<KeyArg>, String> {
-    let keys = match value {
-        toml::Value::String(s) => vec![values::parse_process_key(s)?],
-        toml::Value::Array(items) => items
-            .iter()
-            .map(|item| string(item).and_then(values::parse_process_key))
-            .collect::<Result<_, _>>()?,
-        other => {
-            return Err(format!(
-                "expected a string or a list of strings, found {}",
-                other.type_str()
-            ));
-        }
-    };
-    values::resolve_process_keys(&keys)?;
-    Ok(keys)
-}
-
-/// A table level → template.
-fn formats(value: &toml::Value) -> Result<Vec<(FormatLevel, String)>, String> {
-    let toml::Value::Table(table) = value else {
-        return Err(format!(
-            "expected a table such as {{ info = \"%(message)s\" }}, found {}",
-            value.type_str()
-        ));
-    };
-    let mut out: Vec<(FormatLevel, String)> = Vec::with_capacity(table.len());
-    for (level_text, template) in table {
-        let level = values::parse_format_level(level_text)?;
-        let template = string(template).map_err(|e| format!("level `{level_text}`: {e}"))?;
-        if out.iter().any(|(l, _)| *l == level) {
-            return Err(format!("level `{level}` given twice"));
-        }
-        out.push((level, template.to_owned()));
-    }
-    Ok(out)
 }
 
 /// Merges the command line over the config file (if any) over the
@@ -443,177 +230,78 @@ fn formats(value: &toml::Value) -> Result<Vec<(FormatLevel, String)>, String> {
 /// endpoint is given, the process keys fit together, the templates and the
 /// `datefmt` compile.
 pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Config, CliError> {
-    let (file_path, file) = match file {
-        Some((path, args)) => (Some(path), args),
-        None => (None, Args::default()),
+    let (file, path) = match file {
+        Some((path, args)) => (args, Some(path)),
+        None => (Args::default(), None),
     };
-    let mut sources = BTreeMap::new();
-    let file_source = || {
-        file_path
-            .clone()
-            .map(Source::File)
-            .unwrap_or(Source::Default)
+    let origin = Origin {
+        given: flags.given.clone(),
+        flag_formats: flags.format.iter().map(|(level, _)| *level).collect(),
+        file: path.map(|path| (path, file.keys_set())),
     };
-    macro_rules! pick {
-        ($field:ident, $key:literal) => {{
-            match (flags.$field, file.$field) {
-                (Some(v), _) => {
-                    sources.insert($key.to_owned(), Source::Flag);
-                    Some(v)
-                }
-                (None, Some(v)) => {
-                    sources.insert($key.to_owned(), file_source());
-                    Some(v)
-                }
-                (None, None) => None,
-            }
-        }};
-    }
-
-    let listen = if !flags.listen.is_empty() {
-        sources.insert("listen".to_owned(), Source::Flag);
-        flags.listen
-    } else if !file.listen.is_empty() {
-        sources.insert("listen".to_owned(), file_source());
-        file.listen
-    } else {
+    let listen = either(flags.listen, file.listen);
+    if listen.is_empty() {
         return Err(CliError::MissingListen);
-    };
-    let python_listen = if !flags.python_listen.is_empty() {
-        sources.insert("python-listen".to_owned(), Source::Flag);
-        flags.python_listen
-    } else {
-        if !file.python_listen.is_empty() {
-            sources.insert("python-listen".to_owned(), file_source());
-        }
-        file.python_listen
-    };
-    let tls_cert = pick!(tls_cert, "tls-cert");
-    let tls_key = pick!(tls_key, "tls-key");
-    let tls_client_ca = pick!(tls_client_ca, "tls-client-ca");
-    let token_file = pick!(token_file, "token-file");
-    let insecure = pick!(insecure, "insecure").unwrap_or(false);
-    let max_connections = pick!(max_connections, "max-connections").unwrap_or(1024);
-    let max_open_files = pick!(max_open_files, "max-open-files");
-    let logdir = pick!(logdir, "logdir").unwrap_or_else(|| PathBuf::from("logs"));
-    let name = pick!(name, "name").unwrap_or_else(|| "mplog".to_owned());
-    let consolidate = pick!(consolidate, "consolidate").unwrap_or(false);
-    let file_prefix = pick!(file_prefix, "file-prefix").unwrap_or_default();
-    let file_suffix = pick!(file_suffix, "file-suffix").unwrap_or_default();
-    let file_mode = pick!(file_mode, "file-mode").unwrap_or_default();
-    let when = pick!(when, "when").unwrap_or_default();
-    let interval = pick!(interval, "interval").unwrap_or(1);
-    let at_time = pick!(at_time, "at-time");
-    let utc = pick!(utc, "utc").unwrap_or(false);
-    let max_bytes = pick!(max_bytes, "max-bytes").unwrap_or(0);
-    let backup_count = pick!(backup_count, "backup-count").unwrap_or(0);
-    let max_age = pick!(max_age, "max-age");
-    let compress = pick!(compress, "compress").unwrap_or(false);
-    let datefmt = pick!(datefmt, "datefmt");
-    let level = pick!(level, "level").unwrap_or(Level::TRACE);
-    let consolidated_level = pick!(consolidated_level, "consolidated-level");
-    let per_key_level = pick!(per_key_level, "per-key-level");
-    let echo_level = pick!(echo_level, "echo-level");
-    let echo = pick!(echo, "echo").unwrap_or(false);
-    let metrics_listen = pick!(metrics_listen, "metrics-listen");
-    let alerts = file.alerts;
-    let forward = if !flags.forward.is_empty() {
-        sources.insert("forward".to_owned(), Source::Flag);
-        flags.forward
-    } else {
-        if !file.forward.is_empty() {
-            sources.insert("forward".to_owned(), file_source());
-        }
-        file.forward
-    };
-    let forward_drain = pick!(forward_drain, "forward-drain");
-
-    let process_key = if !flags.process_key.is_empty() {
-        sources.insert("process-key".to_owned(), Source::Flag);
-        values::resolve_process_keys(&flags.process_key).map_err(|reason| CliError::Invalid {
-            setting: Setting {
-                key: "process-key".to_owned(),
-                source: Source::Flag,
-            },
-            reason,
-        })?
-    } else if !file.process_key.is_empty() {
-        sources.insert("process-key".to_owned(), file_source());
-        // Checked when the file was read.
-        values::resolve_process_keys(&file.process_key).map_err(|reason| CliError::Invalid {
-            setting: Setting {
-                key: "process-key".to_owned(),
-                source: file_source(),
-            },
-            reason,
-        })?
-    } else {
-        vec![ProcessKey::Name]
-    };
-
-    let mut formats: Vec<(FormatLevel, String)> = Vec::new();
-    for (level, template) in file.format {
-        sources.insert(format_key(level), file_source());
-        formats.push((level, template));
     }
+    let process_key = process_keys(&flags.process_key, &file.process_key, &origin)?;
+    let lists = Lists {
+        listen,
+        python_listen: either(flags.python_listen, file.python_listen),
+        process_key,
+        formats: merge_formats(flags.format, file.format, &origin)?,
+        alerts: file.alerts,
+        forward: either(flags.forward, file.forward),
+    };
+    let config = Config::assemble(lists, flags.values, file.values, origin);
+    check_formats(&config)?;
+    Ok(config)
+}
+
+/// A list given on the command line replaces the file's.
+fn either<T>(flags: Vec<T>, file: Vec<T>) -> Vec<T> {
+    if flags.is_empty() { file } else { flags }
+}
+
+/// The flags' `--process-key` list, else the file's, else the default;
+/// `none` mixed with keys, or a key twice, is refused.
+fn process_keys(
+    flags: &[KeyArg],
+    file: &[KeyArg],
+    origin: &Origin,
+) -> Result<Vec<ProcessKey>, CliError> {
+    let given = if flags.is_empty() { file } else { flags };
+    if given.is_empty() {
+        return Ok(DEFAULT_PROCESS_KEYS.to_vec());
+    }
+    values::resolve_process_keys(given).map_err(|reason| CliError::Invalid {
+        setting: origin.setting("process-key"),
+        reason,
+    })
+}
+
+/// The file's templates, with those `--format` gives replacing the file's
+/// of the same level, in level order. A level given twice on the command
+/// line is refused (the file reader refuses it in the file).
+fn merge_formats(
+    flags: Vec<(FormatLevel, String)>,
+    file: Vec<(FormatLevel, String)>,
+    origin: &Origin,
+) -> Result<Vec<(FormatLevel, String)>, CliError> {
+    let mut formats = file;
     let mut from_flags: Vec<FormatLevel> = Vec::new();
-    for (level, template) in flags.format {
+    for (level, template) in flags {
         if from_flags.contains(&level) {
             return Err(CliError::Invalid {
-                setting: Setting {
-                    key: "format".to_owned(),
-                    source: Source::Flag,
-                },
+                setting: origin.setting("format"),
                 reason: format!("level `{level}` given twice"),
             });
         }
         from_flags.push(level);
-        sources.insert(format_key(level), Source::Flag);
         formats.retain(|(l, _)| *l != level);
         formats.push((level, template));
     }
     formats.sort_by_key(|(level, _)| level_order(*level));
-
-    let config = Config {
-        listen,
-        python_listen,
-        tls_cert,
-        tls_key,
-        tls_client_ca,
-        token_file,
-        insecure,
-        max_connections,
-        max_open_files,
-        logdir,
-        name,
-        consolidate,
-        process_key,
-        file_prefix,
-        file_suffix,
-        file_mode,
-        when,
-        interval,
-        at_time,
-        utc,
-        max_bytes,
-        backup_count,
-        max_age,
-        compress,
-        datefmt,
-        formats,
-        level,
-        consolidated_level,
-        per_key_level,
-        echo_level,
-        echo,
-        metrics_listen,
-        alerts,
-        forward,
-        forward_drain,
-        sources,
-    };
-    check_formats(&config)?;
-    Ok(config)
+    Ok(formats)
 }
 
 /// The key of one level's template: `format.info`.

@@ -8,7 +8,8 @@ use crate::config::Config;
 use crate::error::{CliError, EXIT_RUNTIME};
 use crate::signals::{self, Signals};
 
-/// The sink's builder with every setting of `config`.
+/// The sink's builder with every setting of `config`: the lists here, the
+/// single values by their table entries ([`Config::apply`]).
 pub(crate) fn builder(config: &Config) -> sink::Builder {
     let mut b = Sink::builder();
     for endpoint in &config.listen {
@@ -17,29 +18,9 @@ pub(crate) fn builder(config: &Config) -> sink::Builder {
     for endpoint in &config.python_listen {
         b = b.python_listen(endpoint.clone());
     }
-    if let Some(n) = config.max_open_files {
-        b = b.max_open_files(n);
-    }
-    b = b
-        .insecure(config.insecure)
-        .max_connections(config.max_connections)
-        .logdir(config.logdir.clone())
-        .name(config.name.clone())
-        .consolidate(config.consolidate)
-        .process_key(config.process_key.iter().copied())
-        .file_prefix(config.file_prefix.clone())
-        .file_suffix(config.file_suffix.clone())
-        .file_mode(config.file_mode)
-        .level(config.level)
-        .when(config.when)
-        .interval(config.interval)
-        .utc(config.utc)
-        .max_bytes(config.max_bytes)
-        .backup_count(config.backup_count)
-        .compress(config.compress)
-        .echo(config.echo);
-    if let Some(addr) = &config.metrics_listen {
-        b = b.metrics_listen(addr.clone());
+    b = b.process_key(config.process_key.iter().copied());
+    for (level, template) in &config.formats {
+        b = b.format(*level, template.clone());
     }
     for rule in &config.alerts {
         b = b.alert(rule.clone());
@@ -47,43 +28,7 @@ pub(crate) fn builder(config: &Config) -> sink::Builder {
     for dest in &config.forward {
         b = b.forward(dest.clone());
     }
-    if let Some(d) = config.forward_drain {
-        b = b.forward_drain(d);
-    }
-    if let Some(level) = config.consolidated_level {
-        b = b.consolidated_level(level);
-    }
-    if let Some(level) = config.per_key_level {
-        b = b.per_key_level(level);
-    }
-    if let Some(level) = config.echo_level {
-        b = b.echo_level(level);
-    }
-    if let Some(at) = config.at_time {
-        b = b.at_time(at);
-    }
-    if let Some(age) = config.max_age {
-        b = b.max_age(age);
-    }
-    if let Some(path) = &config.tls_cert {
-        b = b.tls_cert(path.clone());
-    }
-    if let Some(path) = &config.tls_key {
-        b = b.tls_key(path.clone());
-    }
-    if let Some(path) = &config.tls_client_ca {
-        b = b.tls_client_ca(path.clone());
-    }
-    if let Some(path) = &config.token_file {
-        b = b.token_file(path.clone());
-    }
-    if let Some(datefmt) = &config.datefmt {
-        b = b.datefmt(datefmt.clone());
-    }
-    for (level, template) in &config.formats {
-        b = b.format(*level, template.clone());
-    }
-    b
+    config.apply(b)
 }
 
 /// Starts the sink, says `listening on <endpoint>` for each endpoint, waits for SIGTERM or

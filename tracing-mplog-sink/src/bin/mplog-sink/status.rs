@@ -52,7 +52,7 @@ impl Command {
 
 fn status(args: StatusArgs) -> Result<String, CliError> {
     let from_file = match &args.config {
-        Some(path) => crate::config::load_file(path)?.metrics_listen,
+        Some(path) => crate::config::load_file(path)?.values.metrics_listen,
         None => None,
     };
     let Some(addr) = args.metrics_listen.or(from_file) else {

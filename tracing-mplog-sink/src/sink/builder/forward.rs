@@ -5,9 +5,9 @@ use std::time::Duration;
 use super::Builder;
 use crate::forward::Destination;
 
-/// How long shutdown gives destinations to send what their queues hold,
-/// by default.
-pub(crate) const DEFAULT_FORWARD_DRAIN: Duration = Duration::from_secs(5);
+/// Default [`Builder::forward_drain`]: how long shutdown gives
+/// destinations to send what their queues hold.
+pub const DEFAULT_FORWARD_DRAIN: Duration = Duration::from_secs(5);
 
 /// Forwarding to syslog relays and OpenTelemetry (`docs/forwarding.md`).
 impl Builder {

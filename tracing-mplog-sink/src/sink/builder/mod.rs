@@ -29,6 +29,23 @@ const CHANNEL_CAPACITY: usize = 64;
 /// The smallest `max_frame_size` accepted (a hello must fit).
 const MIN_FRAME_SIZE: usize = 1024;
 
+/// Default [`Builder::logdir`]: `logs`, relative to the working directory.
+pub const DEFAULT_LOGDIR: &str = "logs";
+/// Default [`Builder::name`]: the consolidated file is `mplog.log`.
+pub const DEFAULT_NAME: &str = "mplog";
+/// Default [`Builder::process_key`]: one file per process name.
+pub const DEFAULT_PROCESS_KEYS: &[ProcessKey] = &[ProcessKey::Name];
+/// Default [`Builder::level`]: every record is written.
+pub const DEFAULT_LEVEL: Level = Level::TRACE;
+/// Default [`Builder::max_connections`]: connections served at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default [`Builder::hello_timeout`].
+pub const DEFAULT_HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default [`Builder::drain_timeout`]: how long shutdown waits for
+/// connections to end.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub use forward::DEFAULT_FORWARD_DRAIN;
+
 /// Configures a sink; get one with [`Sink::builder`](super::Sink::builder).
 ///
 /// | setting | default | meaning |
@@ -113,13 +130,13 @@ impl Builder {
             endpoints: Vec::new(),
             python_endpoints: Vec::new(),
             net: Net::default(),
-            logdir: PathBuf::from("logs"),
-            name: "mplog".to_owned(),
+            logdir: PathBuf::from(DEFAULT_LOGDIR),
+            name: DEFAULT_NAME.to_owned(),
             consolidate: false,
-            keys: vec![ProcessKey::Name],
+            keys: DEFAULT_PROCESS_KEYS.to_vec(),
             prefix: String::new(),
             suffix: String::new(),
-            level: Level::TRACE,
+            level: DEFAULT_LEVEL,
             outputs: OutputLevels::default(),
             format: crate::format::LevelFormatter::builder(),
             rotation: rotate::Builder::new(),
@@ -127,11 +144,11 @@ impl Builder {
             socket_dir_mode: 0o700,
             allowed_uids: None,
             max_frame_size: wire::DEFAULT_MAX_FRAME_SIZE,
-            drain_timeout: Duration::from_secs(10),
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             clock: Arc::new(SystemClock),
             monitor: super::monitor::Settings::default(),
             forwards: Vec::new(),
-            forward_drain: forward::DEFAULT_FORWARD_DRAIN,
+            forward_drain: DEFAULT_FORWARD_DRAIN,
             max_open_files: None,
         }
     }

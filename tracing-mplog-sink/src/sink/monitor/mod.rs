@@ -59,8 +59,9 @@ pub(crate) fn level_index(level: Level) -> usize {
     }
 }
 
-/// The default time a process that ended stays in the series.
-pub(crate) const DEFAULT_RETENTION: Duration = Duration::from_secs(600);
+/// Default [`Builder::metrics_retention`](crate::sink::Builder::metrics_retention):
+/// how long a process that ended stays in the series.
+pub const DEFAULT_METRICS_RETENTION: Duration = Duration::from_secs(600);
 
 /// The monitor's builder settings.
 #[derive(Debug, Clone)]
@@ -74,7 +75,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             listen: None,
-            retention: DEFAULT_RETENTION,
+            retention: DEFAULT_METRICS_RETENTION,
             rules: Vec::new(),
         }
     }
