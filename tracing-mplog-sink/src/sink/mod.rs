@@ -42,6 +42,7 @@ mod lines;
 mod listener;
 mod monitor;
 mod output;
+#[cfg(feature = "python")]
 mod pyreader;
 mod reader;
 mod rejects;
@@ -64,6 +65,7 @@ use tracing_core::Level;
 pub use builder::Builder;
 pub use handle::SinkHandle;
 pub use layer::SinkLayer;
+#[cfg(feature = "monitor")]
 pub use monitor::{AlertError, AlertOn, AlertRule};
 pub use rejects::Rejections;
 pub use report::{ProcessReport, SinkReport};
