@@ -18,26 +18,48 @@
 //!   is [`docs/sink.md`](https://github.com/tracing-mplog/tracing-mplog/blob/main/docs/sink.md).
 //!
 //! Start with the [`guide`]: the three ways in, each with a runnable example.
+//!
+//! # Features
+//!
+//! All on by default. With `default-features = false` only the standalone
+//! pieces build ([`zone`], [`clock`], [`format`](mod@format), [`record`],
+//! [`rotate`]), and none of the crates below is compiled.
+//!
+//! | feature | brings | dependencies |
+//! |---|---|---|
+//! | `sink` | [`sink`] (Unix), its `unix:` and `tcp://` transports, the [`forward`] core | socket2, subtle, fastrand |
+//! | `tls` | `tls://` listeners, `syslog+tls://` forwarding (implies `sink`) | rustls (ring), rustls-native-certs |
+//! | `monitor` | `metrics_listen` (`GET /metrics`), `metrics_retention`, `alert` rules (implies `sink`) | prometheus-client, tiny_http, regex, globset, serde_json |
+//! | `python` | [`python`]: `SocketHandler` records; with `sink`, `python_listen` | serde-pickle |
+//! | `forward-syslog` | `syslog+tcp://`, `syslog+tls://`, `syslog+udp://` destinations (implies `sink`) | none more |
+//! | `otlp` (alias `forward-otlp`) | `otlp+http://`, `otlp+grpc://` destinations (implies `sink`) | opentelemetry-proto, prost, tonic, tokio, ureq |
+//! | `cli` | the `mplog-sink` binary (implies `sink`, `monitor`, `python`, `forward-syslog`) | clap, toml, signal-hook |
+//!
+//! A destination whose forwarder is not built in is refused at start,
+//! naming the feature, like a `tls://` endpoint without `tls`.
 #![warn(missing_docs)]
 
 pub mod clock;
 pub mod format;
+#[cfg(all(unix, feature = "sink"))]
 pub mod forward;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "sink"))]
 #[doc = include_str!("../../docs/guide.md")]
 pub mod guide {}
+#[cfg(feature = "python")]
 pub mod python;
 pub mod record;
 pub mod rotate;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "sink"))]
 pub mod sink;
 mod sys;
+#[cfg(all(unix, feature = "sink"))]
 mod transport;
 pub mod zone;
 
 pub use format::{FormatError, FormatLevel, LevelFormatter};
 pub use rotate::RotatingFile;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "sink"))]
 pub use sink::{
     ProcessKey, ProcessReport, Rejections, Sink, SinkError, SinkHandle, SinkLayer, SinkReport,
 };

@@ -151,6 +151,7 @@ impl Builder {
     }
 
     /// Whether [`process_name`](Self::process_name) was set.
+    #[cfg(feature = "sink")]
     pub(crate) fn has_process_name(&self) -> bool {
         self.process_name.is_some()
     }

@@ -17,6 +17,10 @@
 //! | `worker` | one destination's thread: batch, export, back off, drain |
 //! | `syslog` | RFC 5424 messages; TCP (RFC 6587), TLS (RFC 5425), UDP (RFC 5426) |
 //! | `otlp` | OTLP `ExportLogsServiceRequest`s over HTTP and gRPC |
+//!
+//! The syslog exporters come with the feature `forward-syslog`, the OTLP
+//! ones with `otlp` (alias `forward-otlp`); without them such destinations
+//! parse but are refused at start.
 
 mod destination;
 mod queue;
@@ -48,10 +52,15 @@ pub(crate) enum ExportError {
     /// The destination cannot be reached or failed mid-way: the batch is
     /// kept and sent again after a back-off.
     #[error("{0}")]
+    #[cfg_attr(
+        not(any(feature = "forward-syslog", feature = "otlp")),
+        allow(dead_code, reason = "no exporter built in")
+    )]
     Down(String),
     /// The destination refused the batch for good (an OTLP 400, say):
     /// sending it again would fail again, so it is dropped and counted.
     #[error("refused: {0}")]
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code, reason = "only OTLP refuses"))]
     Refused(String),
 }
 
@@ -81,4 +90,21 @@ pub(crate) fn exporter(dest: &Destination) -> Result<Box<dyn Exporter>, Destinat
 }
 
 mod otlp;
+#[cfg(feature = "forward-syslog")]
 mod syslog;
+
+/// Without the `forward-syslog` feature, syslog destinations are refused
+/// at start.
+#[cfg(not(feature = "forward-syslog"))]
+mod syslog {
+    use super::{Destination, DestinationError, Exporter};
+
+    pub(crate) fn exporter(dest: &Destination) -> Result<Box<dyn Exporter>, DestinationError> {
+        Err(DestinationError {
+            url: dest.url().to_owned(),
+            reason: "syslog forwarding is not built in: build tracing-mplog-sink with its \
+                     feature `forward-syslog` (on by default)"
+                .into(),
+        })
+    }
+}

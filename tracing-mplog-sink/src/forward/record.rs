@@ -8,11 +8,13 @@
 //! event instead of allocating every string. Exporters decode it again
 //! (zero-copy, see [`Record::event`]) when they send it.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
-use tracing_mplog::wire::{EventView, Frame, OwnedEvent, OwnedFrame};
+#[cfg(any(feature = "forward-syslog", feature = "otlp"))]
+use tracing_mplog::wire::EventView;
+use tracing_mplog::wire::{Frame, OwnedEvent, OwnedFrame};
 
+#[cfg(feature = "python")]
 use crate::record::RecordView;
 use crate::sink::view::Origin;
 
@@ -65,6 +67,7 @@ impl Record {
     /// A Python record (no typed fields, no spans: the message holds what
     /// `getMessage()` gave, then `exc_text` and `stack_info` each after a
     /// newline, as CPython's `Formatter.format` appends them).
+    #[cfg(feature = "python")]
     pub(crate) fn from_python(
         view: &dyn RecordView,
         origin: &Arc<Origin>,
@@ -100,6 +103,7 @@ impl Record {
     /// The event: time, level, target, location, thread, message, typed
     /// fields, span scope. (`None` cannot happen: the body was checked when
     /// the record was made.)
+    #[cfg(any(feature = "forward-syslog", feature = "otlp"))]
     pub(crate) fn event(&self) -> Option<EventView<'_>> {
         match Frame::decode(&self.body) {
             Ok(Frame::Event(event)) => Some(event),
@@ -108,6 +112,7 @@ impl Record {
     }
 
     /// `TRACE` … `ERROR`, or Python's `levelname`.
+    #[cfg(feature = "otlp")]
     pub(crate) fn level_name(&self, event: &EventView<'_>) -> &str {
         match &self.python {
             Some(p) => &p.1,
@@ -116,12 +121,14 @@ impl Record {
     }
 
     /// Whether Python's `levelno` says CRITICAL (50) or above.
+    #[cfg(any(feature = "forward-syslog", feature = "otlp"))]
     fn critical(&self) -> bool {
         self.python.as_ref().is_some_and(|p| p.0 >= 50)
     }
 
     /// The syslog severity (RFC 5424 §6.2.1): ERROR 3, WARN 4, INFO 6,
     /// DEBUG and TRACE 7; a Python CRITICAL (levelno ≥ 50) is 2.
+    #[cfg(feature = "forward-syslog")]
     pub(crate) fn syslog_severity(&self, event: &EventView<'_>) -> u8 {
         if self.critical() {
             return 2;
@@ -136,6 +143,7 @@ impl Record {
 
     /// The OpenTelemetry `SeverityNumber`: TRACE 1, DEBUG 5, INFO 9,
     /// WARN 13, ERROR 17; a Python CRITICAL (levelno ≥ 50) is FATAL, 21.
+    #[cfg(feature = "otlp")]
     pub(crate) fn otlp_severity(&self, event: &EventView<'_>) -> i32 {
         if self.critical() {
             return 21;
@@ -157,7 +165,9 @@ impl Record {
 
 /// The span scope as the files print it: `outer{a=1}:inner` (empty
 /// without spans).
+#[cfg(feature = "otlp")]
 pub(crate) fn scope(event: &EventView<'_>) -> String {
+    use std::fmt::Write as _;
     let mut out = String::new();
     for (i, span) in event.spans().enumerate() {
         if i > 0 {

@@ -403,6 +403,7 @@ impl Builder {
     /// builder (and its clones) on one shared background thread, started
     /// here, instead of a thread per file: what a sink with many per-key
     /// files needs. Does nothing when no background work is configured.
+    #[cfg(feature = "sink")]
     pub(crate) fn shared_housekeeping(mut self) -> Result<Self, RotateError> {
         let active = self.compress || self.backup_count > 0 || matches!(self.max_age, Ok(Some(_)));
         if active && self.housekeeper.is_none() {

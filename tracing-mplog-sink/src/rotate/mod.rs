@@ -246,7 +246,12 @@ impl RotatingFile {
     pub fn background_errors(&self) -> u64 {
         self.retention.as_ref().map_or(0, Retention::errors)
     }
+}
 
+/// What the sink's writer uses (feature `sink`): batched appends, and
+/// closing idle per-key files to stay within its descriptors.
+#[cfg(feature = "sink")]
+impl RotatingFile {
     /// Appends whole records to the write buffer, with no I/O: the records
     /// `text[start..ends[0]]`, `text[ends[0]..ends[1]]`, … in order, as many
     /// as fit in the buffer and under the size limit, on an open file with
@@ -311,7 +316,9 @@ impl RotatingFile {
         }
         Ok(())
     }
+}
 
+impl RotatingFile {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere cannot leave `State` half-updated in a way that
         // matters more than losing the log.

@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use tracing_core::Level;
 
+#[cfg(feature = "python")]
+use super::pyreader;
 use super::rejects::Reason;
-use super::{Shared, pyreader, reader};
+use super::{Shared, reader};
 use crate::sys;
 use crate::transport::{Accepted, Listener, Peer};
 
@@ -28,6 +30,7 @@ pub(crate) enum Protocol {
     /// tracing-mplog's wire protocol.
     Native,
     /// Python's `logging.handlers.SocketHandler` (see `pyreader`).
+    #[cfg(feature = "python")]
     Python,
 }
 
@@ -191,6 +194,7 @@ fn start(
         .stack_size(READER_STACK)
         .spawn(move || match protocol {
             Protocol::Native => reader::run(&for_reader, id, accepted),
+            #[cfg(feature = "python")]
             Protocol::Python => pyreader::run(&for_reader, id, accepted),
         });
     match spawned {

@@ -42,6 +42,7 @@ mod lines;
 mod listener;
 mod monitor;
 mod output;
+#[cfg(feature = "python")]
 mod pyreader;
 mod reader;
 mod rejects;
@@ -68,7 +69,9 @@ pub use builder::{
 pub use fds::DEFAULT_MAX_OPEN_FILES;
 pub use handle::SinkHandle;
 pub use layer::SinkLayer;
-pub use monitor::{AlertError, AlertOn, AlertRule, DEFAULT_METRICS_RETENTION};
+pub use monitor::DEFAULT_METRICS_RETENTION;
+#[cfg(feature = "monitor")]
+pub use monitor::{AlertError, AlertOn, AlertRule};
 pub use rejects::Rejections;
 pub use report::{ProcessReport, SinkReport};
 pub use router::{ParseProcessKeyError, ProcessKey};

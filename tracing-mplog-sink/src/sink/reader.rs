@@ -122,6 +122,7 @@ pub(super) struct Patient<'a, S = Conn> {
 
 impl<'a, S> Patient<'a, S> {
     /// A socket read without hello deadline nor acknowledgements.
+    #[cfg(feature = "python")]
     pub(super) fn plain(stream: S, cut: &'a AtomicBool) -> Self {
         Patient {
             stream,

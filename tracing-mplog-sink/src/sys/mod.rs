@@ -1,18 +1,23 @@
 //! Platform-specific pieces, in one place so other platforms slot in here.
 //!
-//! Unix: file permission bits, noticing that an open file was deleted, and
-//! the sink's transport (Unix stream sockets, the socket folder's mode, the
-//! peer's credentials).
+//! Unix: file permission bits, noticing that an open file was deleted
+//! (`unix`), and the sink's transport (`socket`, feature `sink`: Unix
+//! stream sockets, the socket folder's mode, the peer's credentials, the
+//! descriptor limit).
 //! Other platforms: the file functions, doing what the platform allows; the
 //! sink itself is Unix-only until a TCP transport lands here.
 
+#[cfg(all(unix, feature = "sink"))]
+mod socket;
 #[cfg(unix)]
 mod unix;
-#[cfg(unix)]
-pub(crate) use unix::{
-    Listener, PeerCred, Stream, bind_listener, current_uid, is_unlinked, open_descriptors,
-    out_of_descriptors, peer_cred, raise_nofile_limit, set_create_mode,
+#[cfg(all(unix, feature = "sink"))]
+pub(crate) use socket::{
+    Listener, PeerCred, Stream, bind_listener, current_uid, open_descriptors, out_of_descriptors,
+    peer_cred, raise_nofile_limit,
 };
+#[cfg(unix)]
+pub(crate) use unix::{is_unlinked, set_create_mode};
 
 /// No descriptor limit to raise here (`None`: unknown).
 #[cfg(not(unix))]

@@ -77,13 +77,13 @@ pub use forward::DEFAULT_FORWARD_DRAIN;
 /// | [`tls_client_ca`](Self::tls_client_ca) | none | require client certificates signed by this CA (mutual TLS) |
 /// | [`token`](Self::token) / [`token_file`](Self::token_file) | none | the token TCP/TLS workers must present |
 /// | [`insecure`](Self::insecure) | `false` | allow plain `tcp://` on a non-loopback address without a token |
-/// | [`python_listen`](Self::python_listen) | none | endpoints for Python's `SocketHandler` (`docs/python.md`) |
+/// | [`python_listen`](Self::python_listen) | none | endpoints for Python's `SocketHandler` (`docs/python.md`; feature `python`) |
 /// | [`max_connections`](Self::max_connections) | 1024 | connections served at once; more are refused |
 /// | [`max_open_files`](Self::max_open_files) | 256, lowered to fit the descriptor limit | per-key files open at once; the least recently written is closed to open another |
 /// | [`hello_timeout`](Self::hello_timeout) | 5 s | a connection without a complete hello (and TLS handshake) by then is cut |
 /// | [`clock`](Self::clock) | [`SystemClock`] | time for rotation and the sink's own records |
-/// | [`metrics_listen`](Self::metrics_listen), [`metrics_retention`](Self::metrics_retention) | none, 10 min | serve `GET /metrics`; how long ended processes stay in it |
-/// | [`alert`](Self::alert) | none | alert rules (see `docs/monitoring.md`) |
+/// | [`metrics_listen`](Self::metrics_listen), [`metrics_retention`](Self::metrics_retention) | none, 10 min | serve `GET /metrics`; how long ended processes stay in it (feature `monitor`) |
+/// | [`alert`](Self::alert) | none | alert rules (see `docs/monitoring.md`; feature `monitor`) |
 /// | [`forward`](Self::forward), [`forward_drain`](Self::forward_drain) | none, 5 s | forward records to syslog or OTLP (see `docs/forwarding.md`); how long shutdown lets them drain |
 ///
 /// Log files are created with mode `0640` and written through a 64 KiB
@@ -153,6 +153,7 @@ impl Builder {
         }
     }
 
+    #[cfg(feature = "monitor")]
     pub(super) fn monitor_mut(&mut self) -> &mut super::monitor::Settings {
         &mut self.monitor
     }

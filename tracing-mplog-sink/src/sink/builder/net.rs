@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+#[cfg(feature = "python")]
 use tracing_mplog::Endpoint;
 
 use super::super::bind::Token;
@@ -40,6 +41,7 @@ impl Builder {
     /// assert!(err.to_string().contains("--insecure"), "{err}");
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "python")]
     pub fn python_listen(mut self, endpoint: Endpoint) -> Self {
         self.python_endpoints.push(endpoint);
         self

@@ -215,11 +215,13 @@ impl Builder {
         let (native, endpoints) = bind_all(&self.endpoints, &self.net, mode, &mut sockets)?;
         let (python, python_endpoints) =
             bind_all(&self.python_endpoints, &self.net, mode, &mut sockets)?;
-        let listeners = native
-            .into_iter()
-            .map(|l| (l, Protocol::Native))
-            .chain(python.into_iter().map(|l| (l, Protocol::Python)))
-            .collect();
+        let listeners = native.into_iter().map(|l| (l, Protocol::Native));
+        #[cfg(feature = "python")]
+        let listeners = listeners.chain(python.into_iter().map(|l| (l, Protocol::Python)));
+        // Without the feature there is no `python_listen`: none to serve.
+        #[cfg(not(feature = "python"))]
+        drop(python);
+        let listeners = listeners.collect();
         Ok(Bound {
             listeners,
             endpoints,

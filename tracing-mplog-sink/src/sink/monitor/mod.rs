@@ -15,29 +15,54 @@
 //! | `eval` | rules evaluated in the writer (level, match, unclean-disconnect, dropped) |
 //! | `actions` | the alert thread: silence, and the actions with their timeouts |
 //! | `metrics` | the Prometheus text and its HTTP server |
+//! | `serve` | the settings, checked; the HTTP and alert threads |
+//! | `watch` | the writer's side: counts, per-event rules, snapshots |
+//! | `off` | without the feature `monitor`: counts only, no rules, no server |
+//!
+//! The counts are always kept (the report and the writer use them); the
+//! HTTP server, the alert rules and their actions come with the feature
+//! `monitor`.
 
+// Without the feature the writer still keeps the counts and publishes
+// snapshots, but nothing reads them.
+#![cfg_attr(
+    not(feature = "monitor"),
+    allow(dead_code, reason = "the readers come with the feature `monitor`")
+)]
+
+#[cfg(feature = "monitor")]
 mod actions;
+#[cfg(feature = "monitor")]
 mod eval;
+#[cfg(feature = "monitor")]
 mod metrics;
+#[cfg(not(feature = "monitor"))]
+mod off;
+#[cfg(feature = "monitor")]
 mod rules;
+#[cfg(feature = "monitor")]
+mod serve;
 mod watch;
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing_core::Level;
 
+#[cfg(feature = "monitor")]
 pub use rules::{AlertError, AlertOn, AlertRule};
 
+#[cfg(feature = "monitor")]
 pub(crate) use eval::{Evaluator, Firing, QUEUE};
+#[cfg(not(feature = "monitor"))]
+pub(crate) use off::{Compiled, Evaluator, Firing, QUEUE, Running, Settings};
+#[cfg(feature = "monitor")]
 pub(crate) use rules::Compiled;
+#[cfg(feature = "monitor")]
+pub(crate) use serve::{Running, Settings};
 pub(crate) use watch::Watch;
-
-use super::{Shared, SinkError};
 
 /// The levels in the order of the count arrays.
 pub(crate) const LEVELS: [Level; 5] = [
@@ -62,60 +87,6 @@ pub(crate) fn level_index(level: Level) -> usize {
 /// Default [`Builder::metrics_retention`](crate::sink::Builder::metrics_retention):
 /// how long a process that ended stays in the series.
 pub const DEFAULT_METRICS_RETENTION: Duration = Duration::from_secs(600);
-
-/// The monitor's builder settings.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub(crate) listen: Option<String>,
-    pub(crate) retention: Duration,
-    pub(crate) rules: Vec<AlertRule>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            listen: None,
-            retention: DEFAULT_METRICS_RETENTION,
-            rules: Vec::new(),
-        }
-    }
-}
-
-impl Settings {
-    /// Checks the rules and the address; binds nothing.
-    pub(crate) fn check(&self) -> Result<(Vec<Compiled>, Option<SocketAddr>), SinkError> {
-        let mut compiled = Vec::new();
-        for rule in &self.rules {
-            let c = Compiled::new(rule).map_err(|e| SinkError::config("alert", e.to_string()))?;
-            if compiled.iter().any(|o: &Compiled| o.rule.name == rule.name) {
-                return Err(SinkError::config(
-                    "alert",
-                    format!("two rules are named `{}`", rule.name),
-                ));
-            }
-            compiled.push(c);
-        }
-        let addr = match &self.listen {
-            Some(text) => {
-                Some(metrics_addr(text).map_err(|r| SinkError::config("metrics_listen", r))?)
-            }
-            None => None,
-        };
-        Ok((compiled, addr))
-    }
-}
-
-/// `HOST:PORT`, or a bare `PORT` / `:PORT` on loopback.
-fn metrics_addr(text: &str) -> Result<SocketAddr, String> {
-    let port = text.strip_prefix(':').unwrap_or(text);
-    if let Ok(port) = port.parse::<u16>() {
-        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
-    }
-    text.to_socket_addrs()
-        .map_err(|e| format!("{text:?}: {e} (expected HOST:PORT)"))?
-        .next()
-        .ok_or_else(|| format!("{text:?}: resolves to no address"))
-}
 
 /// Per process counts, kept by the writer in its tally.
 #[derive(Debug, Clone, Default)]
@@ -247,107 +218,5 @@ pub(crate) struct ConnGuard<'a>(&'a AtomicU64);
 impl Drop for ConnGuard<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// The monitor's threads, stopped at shutdown.
-#[derive(Debug)]
-pub(crate) struct Running {
-    monitor: Arc<Monitor>,
-    http: Option<JoinHandle<()>>,
-    server: Option<metrics::Unblock>,
-    alerts: Option<JoinHandle<()>>,
-    /// Where `/metrics` is served.
-    pub(crate) metrics_addr: Option<SocketAddr>,
-}
-
-impl Running {
-    /// Starts the HTTP server (if an address is given) and the alert
-    /// thread (if there are rules). `firings` is the receiving end of the
-    /// writer's [`Evaluator`].
-    pub(crate) fn start(
-        shared: &Arc<Shared>,
-        addr: Option<SocketAddr>,
-        firings: flume::Receiver<eval::Firing>,
-    ) -> Result<Running, SinkError> {
-        let monitor = Arc::clone(&shared.monitor);
-        let (http, metrics_addr, server) = match addr {
-            Some(addr) => {
-                let (h, a, s) = metrics::serve(shared, addr)?;
-                (Some(h), Some(a), Some(s))
-            }
-            None => (None, None, None),
-        };
-        let alerts = if monitor.rules.is_empty() {
-            None
-        } else {
-            let for_thread = Arc::clone(shared);
-            Some(
-                thread::Builder::new()
-                    .name("mplog-alerts".into())
-                    .spawn(move || actions::run(&for_thread, &firings))
-                    .map_err(|source| SinkError::Thread {
-                        thread: "alerts",
-                        source,
-                    })?,
-            )
-        };
-        Ok(Running {
-            monitor,
-            http,
-            server,
-            alerts,
-            metrics_addr,
-        })
-    }
-
-    /// Stops the HTTP server at once; the alert thread runs the firings
-    /// still queued (the writer has ended: its sender is gone) and ends.
-    pub(crate) fn stop(&mut self) {
-        self.monitor.stop.store(true, Ordering::Release);
-        if let Some(server) = &self.server {
-            server.unblock();
-        }
-        for h in [self.http.take(), self.alerts.take()].into_iter().flatten() {
-            if h.join().is_err() {
-                eprintln!("{}: a monitor thread panicked", super::writer::SINK_TARGET);
-            }
-        }
-    }
-}
-
-impl super::Builder {
-    /// Serves `GET /metrics` (Prometheus text format) on `addr`:
-    /// `HOST:PORT`, or a bare `PORT` on loopback (127.0.0.1). Port 0 picks
-    /// a free port: see [`SinkHandle::metrics_addr`](super::SinkHandle::metrics_addr).
-    /// Default: no metrics endpoint.
-    ///
-    /// ```
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// let sink = tracing_mplog_sink::Sink::builder()
-    ///     .listen(format!("unix:{}", dir.path().join("log.sock").display()).parse()?)
-    ///     .logdir(dir.path())
-    ///     .metrics_listen("127.0.0.1:0")
-    ///     .start()?;
-    /// let addr = sink.metrics_addr().expect("serving");
-    /// assert!(addr.ip().is_loopback() && addr.port() != 0);
-    /// # Ok(()) }
-    /// ```
-    pub fn metrics_listen(mut self, addr: impl Into<String>) -> Self {
-        self.monitor_mut().listen = Some(addr.into());
-        self
-    }
-
-    /// How long a process that ended stays in the metrics. Default: 10 min.
-    pub fn metrics_retention(mut self, retention: Duration) -> Self {
-        self.monitor_mut().retention = retention;
-        self
-    }
-
-    /// Adds an alert rule (checked by [`start`](Self::start)).
-    pub fn alert(mut self, rule: AlertRule) -> Self {
-        self.monitor_mut().rules.push(rule);
-        self
     }
 }
