@@ -218,6 +218,8 @@ fn block_with_grace_drops_after_the_grace_and_is_lossless_once_the_sink_is_back(
     let sink = TestSink::new();
     let (layer, guard) = MpLayer::builder()
         .endpoint(sink.endpoint())
+        // The test sink only reads: no acknowledgements.
+        .acknowledged(false)
         // Room for every event logged after the flush: that phase never
         // waits, so a stall of a loaded machine cannot make it drop.
         .channel_capacity(64)

@@ -282,6 +282,17 @@ impl RotatingFile {
         0
     }
 
+    /// Bytes the write buffer takes before a write must hand it to the
+    /// operating system (`usize::MAX` for a file not open yet: it opens with
+    /// an empty buffer; 0 for an unbuffered file).
+    pub(crate) fn buffer_room(&self) -> usize {
+        let st = self.lock();
+        if st.file.is_none() {
+            return usize::MAX;
+        }
+        self.buffer_capacity.saturating_sub(st.buf.len())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere cannot leave `State` half-updated in a way that
         // matters more than losing the log.

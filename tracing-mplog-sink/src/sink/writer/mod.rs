@@ -300,6 +300,17 @@ impl Writer {
     /// output takes its lines of the batch in order, in runs of consecutive
     /// lines (see [`write_run`](Self::write_run)).
     fn lines(&mut self, batch: &Lines) {
+        // A buffer that overflowed mid-batch would hand lines of earlier
+        // acknowledged batches to the OS while the saved high-water marks
+        // do not claim them yet: a sink SIGKILLed then writes them again
+        // after its restart (the workers resend them, and the marks say
+        // "not written"). So when a file might not take this batch, flush
+        // every file first (which saves the marks right after): lines reach
+        // the OS only there. A batch fits an empty buffer (`FILE_BUFFER`).
+        let need = batch.text_len();
+        if self.outputs.files.iter().any(|o| o.buffer_room() <= need) {
+            self.flush_all();
+        }
         let origin = &batch.origin;
         let mut last_seq = self
             .tally
