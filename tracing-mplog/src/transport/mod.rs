@@ -55,7 +55,8 @@ pub(crate) fn hello(
     start_time_ns: i64,
 ) -> crate::wire::OwnedFrame {
     let net = &config.net;
-    let mut caps = 0;
+    // Offered always; agreed only by a sink that knows reason 3.
+    let mut caps = capabilities::TRUNCATION_REPORTS;
     if !net.token.is_empty() {
         caps |= capabilities::AUTH_TOKEN;
     }

@@ -230,18 +230,28 @@ impl Writer {
                 let p = self
                     .tally
                     .process(origin.pid, origin.start_time_ns, &origin.process_name);
-                p.report.dropped_by_worker += count;
-                let why = match reason {
-                    DropReason::ChannelFull => "channel full",
-                    DropReason::Oversized => "larger than the maximum frame size",
-                    _ => "unknown reason",
+                // A truncated event was cut to fit and delivered: counted
+                // apart, and never called dropped.
+                let (what, why) = match reason {
+                    DropReason::ChannelFull => ("dropped", "channel full"),
+                    DropReason::Oversized => ("dropped", "larger than the maximum frame size"),
+                    DropReason::Truncated => (
+                        "truncated",
+                        "larger than the maximum frame size; cut to fit, with a marker",
+                    ),
+                    _ => ("dropped", "unknown reason"),
                 };
+                if reason == DropReason::Truncated {
+                    p.report.truncated_by_worker += count;
+                } else {
+                    p.report.dropped_by_worker += count;
+                }
                 let watch = &mut self.cfg.watch;
                 watch.dropped(&mut self.tally, &origin, reason, why, count);
                 self.notice(
                     Level::WARN,
                     &format!(
-                        "worker {}[{}] dropped {count} events ({why})",
+                        "worker {}[{}] {what} {count} events ({why})",
                         origin.process_name, origin.pid
                     ),
                 );
