@@ -12,6 +12,9 @@ use crate::outage::Outage;
 use crate::sender::Sender;
 use crate::sys;
 
+/// The name of every sender thread.
+pub(crate) const SENDER_THREAD: &str = "tracing-mplog";
+
 /// What the builder settled; shared by every process state of a layer.
 #[derive(Debug)]
 pub(crate) struct Config {
@@ -108,7 +111,7 @@ impl ProcState {
             hello,
         );
         std::thread::Builder::new()
-            .name("tracing-mplog".into())
+            .name(SENDER_THREAD.into())
             .spawn(move || sender.run())?;
         Ok(Self {
             generation,
