@@ -260,6 +260,15 @@ fn three_sigkills_of_a_default_unix_sink_lose_nothing_and_duplicate_nothing() {
                 missing, 0,
                 "{file}: worker {id} lost events; last sink said:\n{stderr}"
             );
+            let twice: Vec<u64> = (1..=CHAOS_EVENTS)
+                .filter(|n| seen.get(n).is_some_and(|&c| c > 1))
+                .collect();
+            if let (Some(first), Some(last)) = (twice.first(), twice.last()) {
+                eprintln!(
+                    "{file}: worker {id}: {} written twice, seq {first}..={last}",
+                    twice.len()
+                );
+            }
             duplicated += got.len() as u64 - CHAOS_EVENTS;
         }
     }

@@ -19,6 +19,7 @@ use super::monitor::{Evaluator, Monitor, Running, Watch};
 use super::router::Router;
 use super::seen::SeqStore;
 use super::view::Origin;
+use super::writer::FILE_BUFFER;
 use super::writer::{Config, Msg, Writer};
 use super::{ProcessKey, Shared, SinkError, SinkHandle, listener};
 use crate::clock::{Clock, SystemClock};
@@ -30,12 +31,6 @@ use crate::sys;
 mod forward;
 mod net;
 
-/// Write buffer of every output file; the writer flushes it whenever it
-/// has nothing else to do. Twice a reader's largest batch, so one batch
-/// always fits a buffer just flushed: lines then reach the OS only in the
-/// writer's flushes, each followed at once by the high-water marks (see
-/// `writer::Writer::lines`).
-const FILE_BUFFER: usize = 2 * super::reader::MAX_BATCH;
 /// Permission bits of created log files (umask applies).
 const FILE_PERMISSIONS: u32 = 0o640;
 /// Batches that may wait for the writer before readers (and so workers)

@@ -61,6 +61,11 @@ pub(crate) const FLUSH_AFTER: Duration = Duration::from_millis(2);
 /// busy (its channel never quiet for [`FLUSH_AFTER`]).
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
+/// Write buffer of every output file; the writer flushes it whenever it
+/// has nothing else to do. Lines reach the OS only in the writer's flushes,
+/// each followed at once by the high-water marks (see `Writer::lines`).
+pub(crate) const FILE_BUFFER: usize = 64 * 1024;
+
 /// The longest an event of a connection in acknowledged mode waits in a
 /// file's buffer: its worker holds it until acknowledged.
 pub(crate) const FLUSH_ACKED: Duration = Duration::from_millis(5);
@@ -309,14 +314,16 @@ impl Writer {
     /// Writes a reader's batch: each line once, unless it was resent. Each
     /// output takes its lines of the batch in order, in runs of consecutive
     /// lines (see [`write_run`](Self::write_run)).
+    ///
+    /// Lines reach the OS only in [`flush_all`](Self::flush_all), which
+    /// saves the high-water marks right after. A buffer that overflowed
+    /// mid-batch would hand lines to the OS that the saved marks do not
+    /// claim yet: a sink SIGKILLed then writes them again after its restart
+    /// (the workers resend them, the marks say "not written"). So when a
+    /// file might not take the batch, every file is flushed first, and a
+    /// batch larger than a buffer goes in parts that fit one, its marks
+    /// noted and the files flushed after each part.
     fn lines(&mut self, batch: &Lines) {
-        // A buffer that overflowed mid-batch would hand lines of earlier
-        // acknowledged batches to the OS while the saved high-water marks
-        // do not claim them yet: a sink SIGKILLed then writes them again
-        // after its restart (the workers resend them, and the marks say
-        // "not written"). So when a file might not take this batch, flush
-        // every file first (which saves the marks right after): lines reach
-        // the OS only there. A batch fits an empty buffer (`FILE_BUFFER`).
         let need = batch.text_len();
         if self.outputs.files.iter().any(|o| o.buffer_room() <= need) {
             self.flush_all();
@@ -339,35 +346,57 @@ impl Writer {
         let keys: Vec<Option<usize>> = batch.keys.iter().map(|k| self.key_output(k)).collect();
         let mut fresh = std::mem::take(&mut self.fresh);
         fresh.clear();
+        // The mark after each item: what a part ending there may claim.
+        let mut marks = Vec::with_capacity(batch.items.len());
         let mut received = 0;
         for (i, item) in batch.items.iter().enumerate() {
             // Resent after a reconnect: written already.
             let new = !batch.resent_check || item.seq > last_seq;
             fresh.push(new);
-            if !new {
-                continue;
+            if new {
+                last_seq = last_seq.max(item.seq);
+                received += 1;
+                if self.cfg.echo && item.level <= self.cfg.echo_level {
+                    let _ = std::io::stderr().write_all(batch.line(i).as_bytes());
+                }
             }
-            last_seq = last_seq.max(item.seq);
-            received += 1;
-            if self.cfg.echo && item.level <= self.cfg.echo_level {
-                let _ = std::io::stderr().write_all(batch.line(i).as_bytes());
-            }
-        }
-        if let Some(out) = consolidated {
-            let level = self.cfg.consolidated_level;
-            self.write_runs(out, batch, &fresh, |item| item.level <= level);
+            marks.push(last_seq);
         }
         // Distinct outputs, in order (two keys may name one file).
         let mut outs: Vec<usize> = keys.iter().flatten().copied().collect();
         outs.sort_unstable();
         outs.dedup();
-        let level = self.cfg.per_key_level;
-        for out in outs {
-            self.write_runs(out, batch, &fresh, |item| {
-                item.level <= level
-                    && item.key != NO_KEY
-                    && keys.get(item.key as usize) == Some(&Some(out))
-            });
+        let mut part = Vec::with_capacity(fresh.len());
+        let mut from = 0;
+        while from < batch.items.len() {
+            // The items from `from` whose lines fit an empty buffer (at
+            // least one: a line larger than the buffer goes alone).
+            let start = batch.start(from);
+            let mut to = from + 1;
+            while to < batch.items.len() && batch.items[to].end - start < FILE_BUFFER {
+                to += 1;
+            }
+            part.clear();
+            part.extend((0..fresh.len()).map(|i| fresh[i] && (from..to).contains(&i)));
+            if let Some(out) = consolidated {
+                let level = self.cfg.consolidated_level;
+                self.write_runs(out, batch, &part, |item| item.level <= level);
+            }
+            let level = self.cfg.per_key_level;
+            for &out in &outs {
+                self.write_runs(out, batch, &part, |item| {
+                    item.level <= level
+                        && item.key != NO_KEY
+                        && keys.get(item.key as usize) == Some(&Some(out))
+                });
+            }
+            if let Some(slot) = &batch.ack {
+                self.ledger.note(origin, slot, marks[to - 1]);
+            }
+            if to < batch.items.len() {
+                self.flush_all();
+            }
+            from = to;
         }
         self.cfg.watch.batch(&mut self.tally, batch, &fresh);
         if !batch.records.is_empty() {
@@ -379,9 +408,6 @@ impl Writer {
             .process(origin.pid, origin.start_time_ns, &origin.process_name);
         p.last_seq = last_seq;
         p.report.received += received;
-        if let Some(slot) = &batch.ack {
-            self.ledger.note(origin, slot, last_seq);
-        }
         self.report_changes();
     }
 
