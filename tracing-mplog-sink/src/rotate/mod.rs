@@ -293,6 +293,22 @@ impl RotatingFile {
         self.buffer_capacity.saturating_sub(st.buf.len())
     }
 
+    /// What the next flush writes: the file's identity, its length on disk
+    /// now and after the flush; `None` if nothing is buffered.
+    pub(crate) fn pending_write(&self) -> Option<crate::sink::FileSpan> {
+        let st = self.lock();
+        let file = st.file.as_ref().filter(|_| !st.buf.is_empty())?;
+        let (dev, ino) = sys::file_id(&file.metadata().ok()?);
+        let before = st.size.checked_sub(st.buf.len() as u64)?;
+        Some(crate::sink::FileSpan {
+            path: self.path.clone(),
+            dev,
+            ino,
+            before,
+            after: st.size,
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere cannot leave `State` half-updated in a way that
         // matters more than losing the log.

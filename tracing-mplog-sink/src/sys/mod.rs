@@ -10,12 +10,19 @@
 mod unix;
 #[cfg(unix)]
 pub(crate) use unix::{
-    Listener, PeerCred, Stream, bind_listener, current_uid, is_unlinked, peer_cred, set_create_mode,
+    Listener, PeerCred, Stream, bind_listener, current_uid, file_id, is_unlinked, peer_cred,
+    set_create_mode,
 };
 
 /// Permission bits have no meaning here; files get the platform default.
 #[cfg(not(unix))]
 pub(crate) fn set_create_mode(_options: &mut std::fs::OpenOptions, _mode: u32) {}
+
+/// No inode here: a file is known by its length only (`(0, 0)` for all).
+#[cfg(not(unix))]
+pub(crate) fn file_id(_meta: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
 
 /// Other platforms do not let an open file be deleted.
 #[cfg(not(unix))]

@@ -25,6 +25,12 @@ pub(crate) fn is_unlinked(file: &File) -> bool {
     file.metadata().is_ok_and(|meta| meta.nlink() == 0)
 }
 
+/// The identity of a file on disk (device and inode): tells whether a
+/// path still names the file it named before (a rotation renames it).
+pub(crate) fn file_id(meta: &fs::Metadata) -> (u64, u64) {
+    (meta.dev(), meta.ino())
+}
+
 /// The effective user id of this process.
 pub(crate) fn current_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.

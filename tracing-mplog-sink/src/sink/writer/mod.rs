@@ -39,7 +39,7 @@ use super::lines::{Item, Lines, NO_KEY};
 use super::output::{Health, Outputs};
 use super::report::Tally;
 use super::router::Router;
-use super::seen::{Ledger, SeqStore};
+use super::seen::{FileSpan, Ledger, SeqStore};
 use super::view::{Origin, WireRecord};
 use crate::clock::Clock;
 use crate::format::LevelFormatter;
@@ -523,7 +523,21 @@ impl Writer {
         self.report_changes();
     }
 
+    /// Hands every file's buffer to the OS. The high-water marks are saved
+    /// first, with what the flush writes (see `seen`): a sink killed in the
+    /// middle of it is cut back to before it on restart.
     fn flush_all(&mut self) {
+        if self.ledger.is_waiting() {
+            let spans: Vec<FileSpan> = self
+                .outputs
+                .files
+                .iter()
+                .filter_map(|o| o.file.as_ref()?.pending_write())
+                .collect();
+            if let Some(why) = self.ledger.before_flush(&spans) {
+                self.notice(Level::WARN, &why);
+            }
+        }
         let mut changes = Vec::new();
         for out in &mut self.outputs.files {
             match out.flush(&self.cfg, &mut self.tally) {
@@ -549,9 +563,7 @@ impl Writer {
             .iter()
             .all(|o| o.pending.is_empty() && o.unflushed == 0);
         if all_written {
-            if let Some(why) = self.ledger.release() {
-                self.notice(Level::WARN, &why);
-            }
+            self.ledger.release();
         }
     }
 
