@@ -253,7 +253,7 @@ fn parse_span(line: &str) -> Option<FileSpan> {
 fn cut_back(spans: &[FileSpan]) -> Option<String> {
     let len = |span: &FileSpan| {
         let meta = fs::metadata(&span.path).ok()?;
-        (crate::sys::file_id(&meta) == (span.dev, span.ino)).then(|| meta.len())
+        (crate::sys::file_id(&meta) == (span.dev, span.ino)).then_some(meta.len())
     };
     let lens: Vec<Option<u64>> = spans.iter().map(len).collect();
     let cut_short = spans
