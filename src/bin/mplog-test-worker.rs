@@ -9,7 +9,8 @@
 //! mplog-test-worker --id K --events N [--sleep-us U] [--threads T]
 //!                   [--mode init|drop-newest:CAPACITY|hang-after-flush|fork:M
 //!                          |flush-every:K|connect-raw|outage:M|log-dep|log-own|fork-load:F
-//!                          |fork-load-composed:F|errors|typed]
+//!                          |fork-load-composed:F|errors|typed|panic|exit
+//!                          |oversized:BYTES]
 //! ```
 //!
 //! - `init` (default): `tracing_mplog::worker::init()`, log, drop the guard.
@@ -61,6 +62,16 @@
 //! - `errors`: `worker::init()`, log `N` numbered events at ERROR
 //!   (`w{id} e{n}`), then one ERROR `thread 'main' panicked at src/job.rs:7:5:
 //!   boom`, flush and drop the guard (for the monitor's alert tests).
+//! - `panic`: `worker::init()`, log `N` numbered events, then
+//!   `panic!("boom from worker {id}")` on the main thread with the guard
+//!   alive (the process exits with 101); the panic hook's ERROR record is
+//!   the last words under test.
+//! - `exit`: `worker::init()`, log `N` numbered events, then
+//!   `std::process::exit(0)` without dropping the guard (the exit flush is
+//!   under test).
+//! - `oversized:BYTES`: `worker::init()`, log `N/2` numbered events, one
+//!   event whose message is `w{id} big` followed by `BYTES` bytes of `x`,
+//!   then the rest (`N/2+1..=N`) numbered.
 //!
 //! With `--threads T`, events are spread over T threads (each thread logs
 //! its own numbered series as worker `id * 100 + thread`).
@@ -95,6 +106,9 @@ enum Mode {
     ForkLoadComposed(u64),
     Errors,
     Typed,
+    Panic,
+    Exit,
+    Oversized(usize),
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -127,6 +141,11 @@ fn parse_args() -> Result<Args, String> {
                     None if value == "log-own" => Mode::LogOwn,
                     None if value == "errors" => Mode::Errors,
                     None if value == "typed" => Mode::Typed,
+                    None if value == "panic" => Mode::Panic,
+                    None if value == "exit" => Mode::Exit,
+                    Some(("oversized", b)) => {
+                        Mode::Oversized(b.parse().map_err(|e| format!("--mode {value}: {e}"))?)
+                    }
                     Some(("flush-every", k)) => Mode::FlushEvery(
                         k.parse::<u64>()
                             .map_err(|e| format!("--mode {value}: {e}"))?
@@ -358,6 +377,28 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             let _guard = tracing_mplog::worker::init()?;
             log_all(args);
             fork_and_log(args, child_events)?;
+        }
+        Mode::Panic => {
+            let _guard = tracing_mplog::worker::init()?;
+            log_all(args);
+            let id = args.id;
+            panic!("boom from worker {id}");
+        }
+        Mode::Exit => {
+            let guard = tracing_mplog::worker::init()?;
+            log_all(args);
+            // The guard is never dropped: only the exit flush can save
+            // what is still queued.
+            std::mem::forget(guard);
+            std::process::exit(0);
+        }
+        Mode::Oversized(bytes) => {
+            let _guard = tracing_mplog::worker::init()?;
+            let half = args.events / 2;
+            log_range(args.id, 1..=half, args.sleep_us);
+            let id = args.id;
+            tracing::info!("w{id} big{}", "x".repeat(bytes));
+            log_range(args.id, half + 1..=args.events, args.sleep_us);
         }
     }
     Ok(())

@@ -4,6 +4,8 @@
 //! SIGKILLed and a new one started on the same socket. What reached the
 //! disk must be each series in order, without duplicates; the gaps are the
 //! loss, printed and bounded by what the kernel and the dead sink held.
+//! The layers opt out of acknowledged delivery (on by default), which is
+//! what this measures: with it nothing is lost (`tests/acks.rs`).
 #![cfg(unix)]
 
 mod cli_support;
@@ -32,6 +34,7 @@ fn a_sigkilled_sink_loses_only_what_it_held_and_nothing_is_duplicated() {
                 .endpoint(place.endpoint.parse().expect("endpoint"))
                 .process_name(format!("w{w}"))
                 .flush_timeout(Duration::from_secs(20))
+                .acknowledged(false)
                 .build()
                 .expect("layer");
             let stop = Arc::clone(&stop);

@@ -10,7 +10,7 @@ mod sink_support;
 use std::fs;
 
 use cli_support::{Place, run_to_end};
-use sink_support::{file_names, send_events};
+use sink_support::{file_names, log_file_names, send_events};
 
 /// The lines of `text` that contain `needle`.
 fn count(text: &str, needle: &str) -> usize {
@@ -36,10 +36,16 @@ fn signal_drains_everything(signal: i32, signal_name: &str) {
         }
     });
 
+    // Without acknowledgements, so that "written or reported undelivered"
+    // is exact: a draining sink has shut its write side and cannot
+    // acknowledge what it still writes, so an acknowledging worker counts
+    // those written events as undelivered too (and resends them to the
+    // next sink, which skips them by its high-water marks).
     let (layer, guard) = tracing_mplog::MpLayer::builder()
         .endpoint(endpoint.parse().expect("endpoint"))
         .process_name("alpha")
         .flush_timeout(std::time::Duration::from_millis(500))
+        .acknowledged(false)
         .build()
         .expect("build MpLayer");
     let subscriber = tracing_subscriber::registry().with(layer);
@@ -138,7 +144,11 @@ fn flags_reach_the_files_templates_threshold_and_echo() {
     let stderr = sink.stop();
 
     let name = format!("pre.gamma.{}.suf.log", std::process::id());
-    assert_eq!(file_names(&place.logs()), vec![name.clone()]);
+    assert_eq!(log_file_names(&place.logs()), vec![name.clone()]);
+    assert!(
+        file_names(&place.logs()).contains(&".mplog.seq".to_owned()),
+        "the worker acknowledged (the default): the sink kept its high-water marks"
+    );
     let text = place.read_log(&name);
     assert_eq!(text, "INFO|an info line\nW|gamma|a warn line\n");
     // --echo: the same lines on stderr.
@@ -172,7 +182,10 @@ fn config_file_with_a_flag_override() {
     send_events(&place.endpoint, "delta", || tracing::info!("configured"));
     sink.stop();
     // The flag's name, the file's consolidate / process-key none / template.
-    assert_eq!(file_names(&place.logs()), vec!["fromflag.log".to_owned()]);
+    assert_eq!(
+        log_file_names(&place.logs()),
+        vec!["fromflag.log".to_owned()]
+    );
     assert_eq!(place.read_log("fromflag.log"), "F|configured\n");
 }
 
@@ -233,7 +246,7 @@ fn max_bytes_1kib_rotates_and_keeps_every_line() {
     });
     sink.stop();
 
-    let names = file_names(&place.logs());
+    let names = log_file_names(&place.logs());
     assert!(names.len() >= 10, "{names:?}");
     assert!(names.contains(&"mplog.log".to_owned()), "{names:?}");
     let mut all = String::new();

@@ -167,7 +167,7 @@ pub fn after_fork_guard_named(name: impl Into<String>) -> Option<FlushGuard> {
 }
 
 /// Every live layer of this process, read without a lock.
-fn live_layers() -> Vec<Arc<Shared>> {
+pub(crate) fn live_layers() -> Vec<Arc<Shared>> {
     let mut live = Vec::new();
     let mut node = LAYERS.load(Ordering::Acquire);
     while !node.is_null() {

@@ -58,28 +58,36 @@ impl FlushGuard {
     /// ```
     pub fn flush(&self) -> Result<(), FlushError> {
         for shared in &self.shared {
-            let Some(state) = shared.existing() else {
-                continue;
-            };
-            let timeout = shared.config.flush_timeout;
-            let deadline = Instant::now() + timeout;
-            if state.counters.undelivered() == 0 {
-                continue;
-            }
-            let (ack, done) = flume::bounded(1);
-            let acked = state.send_deadline(Msg::Flush(ack), deadline)
-                && done.recv_deadline(deadline).is_ok();
-            let undelivered = state.counters.undelivered();
-            if !acked && undelivered > 0 {
-                return Err(FlushError::TimedOut {
-                    endpoint: shared.config.endpoint.to_string(),
-                    undelivered,
-                    timeout,
-                });
-            }
+            flush(shared)?;
         }
         Ok(())
     }
+}
+
+/// Returns once every event this process logged through `shared` before
+/// the call is written, or after its flush timeout. Takes no lock but this
+/// process's own channel (safe in a `fork()`ed child).
+pub(crate) fn flush(shared: &Shared) -> Result<(), FlushError> {
+    let Some(state) = shared.existing() else {
+        return Ok(());
+    };
+    let timeout = shared.config.flush_timeout;
+    let deadline = Instant::now() + timeout;
+    if state.counters.undelivered() == 0 {
+        return Ok(());
+    }
+    let (ack, done) = flume::bounded(1);
+    let acked =
+        state.send_deadline(Msg::Flush(ack), deadline) && done.recv_deadline(deadline).is_ok();
+    let undelivered = state.counters.undelivered();
+    if !acked && undelivered > 0 {
+        return Err(FlushError::TimedOut {
+            endpoint: shared.config.endpoint.to_string(),
+            undelivered,
+            timeout,
+        });
+    }
+    Ok(())
 }
 
 pub(crate) fn shut_down(shared: &Shared, state: &ProcState) {

@@ -128,6 +128,8 @@ const MAX_FRAME: usize = 1 << 30;
 /// | [`tls_ca`](Self::tls_ca), [`tls_cert`](Self::tls_cert), [`tls_key`](Self::tls_key) | system roots, no client certificate (`tls://` only) |
 /// | [`token_file`](Self::token_file) / [`token`](Self::token) | no token |
 /// | [`connect_timeout`](Self::connect_timeout) / [`handshake_timeout`](Self::handshake_timeout) | 5 s / 5 s |
+/// | [`acknowledged`](Self::acknowledged) | on, on every transport (for [`worker::init`](crate::worker::init): env `TRACING_MPLOG_ACK`) |
+/// | [`panic_hook`](Self::panic_hook) | off ([`worker::init`](crate::worker::init) installs it) |
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Builder {
@@ -138,6 +140,7 @@ pub struct Builder {
     outage_grace: Duration,
     flush_timeout: Duration,
     max_frame_size: usize,
+    panic_hook: bool,
     pub(crate) net: crate::transport::Options,
 }
 
@@ -181,11 +184,24 @@ impl Builder {
         self
     }
 
-    /// The largest frame body sent, in bytes (1 KiB to 1 GiB). Larger events
-    /// are dropped and reported with reason `Oversized`. The sink's limit
-    /// must be at least this.
+    /// The largest frame body sent, in bytes (1 KiB to 1 GiB). A larger
+    /// event is cut to fit: its longest strings (message, fields, span
+    /// fields) lose their ends, at character boundaries, and its message
+    /// ends with `… [truncated N bytes]`; it is delivered, and counted as
+    /// truncated (`DropReason::Truncated`, to a sink that knows it). Only an
+    /// event whose bulk is not text is dropped and reported as `Oversized`.
+    /// The sink's limit must be at least this.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes;
+        self
+    }
+
+    /// Whether [`build`](Self::build) installs [`panic_hook`](crate::panic_hook)
+    /// (default: no; [`worker::init`](crate::worker::init) always does): a
+    /// panic is then an ERROR event in the sink, flushed before the
+    /// previous panic hook runs.
+    pub fn panic_hook(mut self, on: bool) -> Self {
+        self.panic_hook = on;
         self
     }
 
@@ -233,6 +249,9 @@ impl Builder {
         };
         let shared = Shared::new(config).map_err(|source| BuildError::Start { source })?;
         let guard = FlushGuard::new(vec![Arc::clone(&shared)]);
+        if self.panic_hook {
+            crate::panic_hook();
+        }
         Ok((MpLayer { shared }, guard))
     }
 }
@@ -294,6 +313,7 @@ impl MpLayer {
             outage_grace: DEFAULT_OUTAGE_GRACE,
             flush_timeout: Duration::from_secs(5),
             max_frame_size: wire::DEFAULT_MAX_FRAME_SIZE,
+            panic_hook: false,
             net: crate::transport::Options::default(),
         }
     }
@@ -334,11 +354,18 @@ where
         };
         encode_event(&mut buf, event, &ctx, origin);
         if buf.len() - 4 > config.max_frame_size {
-            state
-                .counters
-                .dropped_oversized
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            return;
+            // Cut to fit and counted, not dropped: a huge event is usually
+            // the one worth reading (a dump, a panic's backtrace).
+            let counters = &state.counters;
+            let fitted = crate::truncate::truncate_frame(&mut buf, config.max_frame_size);
+            let counter = match fitted {
+                Some(_) => &counters.truncated,
+                None => &counters.dropped_oversized,
+            };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if fitted.is_none() {
+                return;
+            }
         }
         // Waiting for room in the channel holds no lock a forked child could
         // need: a `fork()` need not wait for it (see `fork::ForkSafe`).

@@ -25,7 +25,8 @@
 //!
 //! The sink is normally `tracing_mplog_sink::Sink` (or the `mplog-sink`
 //! daemon); anything that reads the [`wire`] protocol will do. Here a plain
-//! listener stands in for it and decodes what one event became:
+//! listener stands in for it and decodes what one event became (it
+//! acknowledges nothing, so the worker opts out of acknowledged delivery):
 //!
 //! ```
 //! use std::os::unix::net::UnixListener;
@@ -38,6 +39,7 @@
 //! let (layer, guard) = tracing_mplog::MpLayer::builder()
 //!     .endpoint(format!("unix:{}", dir.path().join("log.sock").display()).parse()?)
 //!     .process_name("worker-1")
+//!     .acknowledged(false)
 //!     .build()?;
 //! let subscriber = tracing_subscriber::registry().with(layer);
 //! tracing::subscriber::with_default(subscriber, || tracing::info!(job = 3, "started"));
@@ -94,6 +96,7 @@ mod capture;
 mod endpoint;
 pub mod fork;
 mod guard;
+mod last_words;
 mod layer;
 pub mod origin;
 mod outage;
@@ -101,12 +104,14 @@ mod sender;
 mod state;
 mod sys;
 mod transport;
+mod truncate;
 mod window;
 pub mod wire;
 pub mod worker;
 
 pub use endpoint::{Endpoint, EndpointError};
 pub use guard::{FlushError, FlushGuard};
+pub use last_words::panic_hook;
 pub use layer::{Backpressure, BuildError, Builder, MpLayer};
 pub use transport::TransportError;
 pub use transport::{TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TOKEN_FILE_ENV};
@@ -124,7 +129,7 @@ pub const OUTAGE_GRACE_ENV: &str = "TRACING_MPLOG_OUTAGE_GRACE";
 /// The environment variable that turns [acknowledged
 /// delivery](Builder::acknowledged) on (`1`, `true`, `yes`, `on`) or off
 /// (`0`, `false`, `no`, `off`), read by [`worker::init`]. Unset or empty:
-/// on for `tcp://` and `tls://`, off for `unix:`.
+/// on, on every transport (`unix:` included).
 pub const ACK_ENV: &str = "TRACING_MPLOG_ACK";
 
 /// The environment variable that names a worker process (default: the

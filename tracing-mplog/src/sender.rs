@@ -95,6 +95,9 @@ pub(crate) struct Sender {
     linger: bool,
     /// Whether the current connection acknowledges events.
     acked: bool,
+    /// Whether the current connection's sink takes truncation reports
+    /// (`Dropped` reason 3): an older one would close the connection.
+    truncation_reports: bool,
     /// Events written in acknowledged mode and not yet acknowledged.
     window: Window,
     /// Bytes the sink sent that do not make a whole frame yet.
@@ -127,6 +130,7 @@ impl Sender {
             backoff: BACKOFF_MIN,
             linger: false,
             acked: false,
+            truncation_reports: false,
             window: Window::default(),
             inbox: Vec::new(),
             ack_poll: ACK_POLL,
@@ -307,10 +311,19 @@ impl Sender {
     }
 
     fn add_drop_reports(&mut self) {
+        // Truncations are reported only to a sink whose welcome said it
+        // knows reason 3 (an older one closes the connection on it); until
+        // one does they wait in their counter, and the events carry their
+        // markers anyway.
+        let truncated = (self.conn.is_some() && self.truncation_reports)
+            .then_some((&self.counters.truncated, DropReason::Truncated));
         for (counter, reason) in [
             (&self.counters.dropped_full, DropReason::ChannelFull),
             (&self.counters.dropped_oversized, DropReason::Oversized),
-        ] {
+        ]
+        .into_iter()
+        .chain(truncated)
+        {
             let count = counter.swap(0, Ordering::SeqCst);
             if count > 0 {
                 let frame = OwnedFrame::Dropped(Dropped { reason, count });
@@ -377,6 +390,7 @@ impl Sender {
             Ok((mut conn, agreed)) => {
                 self.backoff = BACKOFF_MIN;
                 self.acked = agreed & capabilities::ACKED_DELIVERY != 0;
+                self.truncation_reports = agreed & capabilities::TRUNCATION_REPORTS != 0;
                 self.inbox.clear();
                 // What the last connection(s) did not get acknowledged
                 // comes first, whole and with its own seq.

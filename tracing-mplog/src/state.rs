@@ -12,6 +12,9 @@ use crate::outage::Outage;
 use crate::sender::Sender;
 use crate::sys;
 
+/// The name of every sender thread.
+pub(crate) const SENDER_THREAD: &str = "tracing-mplog";
+
 /// What the builder settled; shared by every process state of a layer.
 #[derive(Debug)]
 pub(crate) struct Config {
@@ -49,6 +52,9 @@ pub(crate) struct Counters {
     /// Drops not yet reported to the sink, by reason.
     pub(crate) dropped_full: AtomicU64,
     pub(crate) dropped_oversized: AtomicU64,
+    /// Events cut to fit the frame limit (delivered, not dropped) and not
+    /// yet reported to the sink.
+    pub(crate) truncated: AtomicU64,
     /// The guard shut this state down: new events are discarded.
     pub(crate) closed: AtomicBool,
     /// The guard gave up waiting: the sender thread should stop retrying.
@@ -105,7 +111,7 @@ impl ProcState {
             hello,
         );
         std::thread::Builder::new()
-            .name("tracing-mplog".into())
+            .name(SENDER_THREAD.into())
             .spawn(move || sender.run())?;
         Ok(Self {
             generation,
@@ -192,6 +198,23 @@ impl ProcState {
         }
     }
 
+    /// Hands an encoded frame to the sender, waiting for room until
+    /// `deadline` at most whatever the backpressure policy (the panic hook
+    /// and the exit flush must not outwait the flush timeout). `false` if
+    /// it was not taken.
+    pub(crate) fn submit_by(&self, frame: Vec<u8>, deadline: std::time::Instant) -> bool {
+        let c = &self.counters;
+        if c.closed.load(Ordering::Acquire) {
+            return false;
+        }
+        c.queued.fetch_add(1, Ordering::SeqCst);
+        let sent = self.send_deadline(Msg::Frame(frame), deadline);
+        if !sent {
+            c.queued.fetch_sub(1, Ordering::SeqCst);
+        }
+        sent
+    }
+
     pub(crate) fn send_deadline(&self, msg: Msg, deadline: std::time::Instant) -> bool {
         self.tx.send_deadline(msg, deadline).is_ok()
     }
@@ -222,6 +245,11 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(config: Config) -> io::Result<Arc<Self>> {
         sys::install_fork_hook()?;
+        // Without it, `process::exit` (or a guard never dropped) loses what
+        // is still queued; logging works anyway, so a refusal only costs that.
+        if let Err(e) = sys::install_exit_hook(crate::last_words::flush_at_exit) {
+            eprintln!("tracing-mplog: no flush at exit: {e}");
+        }
         let config = Arc::new(config);
         let name = config.process_name.clone();
         let state = ProcState::start(&config, sys::fork_generation(), name)?;

@@ -80,6 +80,14 @@ pub enum Error {
 /// `RUST_LOG` says, as the global default, and returns the guard that
 /// flushes on drop.
 ///
+/// Last words land: it installs [`panic_hook`](crate::panic_hook) (a panic
+/// is an ERROR event in the sink, flushed before the previous hook, std's
+/// message on stderr, runs), and a process that ends through
+/// `std::process::exit`, or returns from `main` without dropping the
+/// guard, flushes at exit (within the flush timeout), as any process with
+/// an [`MpLayer`] does. Acknowledged delivery is on unless
+/// `TRACING_MPLOG_ACK` is `0` (or `false`, `no`, `off`).
+///
 /// With the cargo feature `log` (on by default) it also bridges the `log`
 /// crate: records of libraries that log through `log::warn!` and friends
 /// reach the sink like events, with their own target, module path, file
@@ -116,7 +124,8 @@ pub fn init() -> Result<FlushGuard, Error> {
     let mut builder = MpLayer::builder()
         .endpoint(endpoint)
         .net_from_env()
-        .outage_grace(outage_grace);
+        .outage_grace(outage_grace)
+        .panic_hook(true);
     if let Some(on) = acknowledged {
         builder = builder.acknowledged(on);
     }

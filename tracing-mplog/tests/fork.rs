@@ -32,6 +32,8 @@ fn forked_child_gets_fresh_state_while_threads_log() {
     let rx = sink.serve();
     let (layer, guard) = MpLayer::builder()
         .endpoint(sink.endpoint())
+        // The test sink only reads: no acknowledgements.
+        .acknowledged(false)
         .process_name("forker")
         .channel_capacity(16)
         .build()

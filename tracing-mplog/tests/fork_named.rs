@@ -89,6 +89,8 @@ fn forked_children_take_their_own_names() {
     let rx = sink.serve();
     let (layer, guard) = MpLayer::builder()
         .endpoint(sink.endpoint())
+        // The test sink only reads: no acknowledgements.
+        .acknowledged(false)
         .process_name("parent")
         .build()
         .expect("build");

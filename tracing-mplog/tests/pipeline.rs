@@ -218,6 +218,8 @@ fn block_with_grace_drops_after_the_grace_and_is_lossless_once_the_sink_is_back(
     let sink = TestSink::new();
     let (layer, guard) = MpLayer::builder()
         .endpoint(sink.endpoint())
+        // The test sink only reads: no acknowledgements.
+        .acknowledged(false)
         // Room for every event logged after the flush: that phase never
         // waits, so a stall of a loaded machine cannot make it drop.
         .channel_capacity(64)
@@ -297,21 +299,62 @@ fn block_for_waits_then_drops_and_counts_when_the_sink_stays_away() {
     assert_eq!(delivered + dropped, N);
 }
 
+/// A target of 1 280 bytes: an event's bulk that cannot be cut (only its
+/// strings are).
+const LONG_TARGET: &str = concat!(
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+);
+
 #[test]
-fn oversized_events_are_reported_not_sent() {
+fn oversized_events_are_truncated_and_what_cannot_be_cut_is_reported() {
     let sink = TestSink::new();
     let rx = sink.serve();
     let (layer, guard) = sink.layer().max_frame_size(1024).build().expect("build");
     tracing::subscriber::with_default(subscriber(layer), || {
         tracing::info!(big = "x".repeat(2000).as_str(), "too big");
+        tracing::info!(target: LONG_TARGET, "no text to cut");
         tracing::info!("small");
     });
     drop(guard);
     let seen = collect_until(&rx, WAIT, has_goodbye);
-    assert_eq!(events(&seen).len(), 1);
+    let events = events(&seen);
+    assert_eq!(events.len(), 2, "the truncated one and the small one");
+    let big = events[0];
+    let marker = big.message.as_deref().expect("message");
+    assert!(marker.starts_with("too big… [truncated "), "{marker}");
+    let Some(OwnedValue::Str(kept)) = big.fields.first().map(|f| &f.value) else {
+        panic!("the big field is a string: {big:?}")
+    };
+    assert!(kept.len() < 1024 && kept.chars().all(|c| c == 'x'));
+    assert_eq!(events[1].message.as_deref(), Some("small"));
     assert!(frames(&seen).any(|(_, f)| matches!(
         f,
         OwnedFrame::Dropped(d) if d.reason == DropReason::Oversized && d.count == 1
+    )));
+    // This test sink reads a version-1 hello and agreed to nothing: no
+    // truncation report (it would not know reason 3).
+    assert!(!frames(&seen).any(|(_, f)| matches!(
+        f,
+        OwnedFrame::Dropped(d) if d.reason == DropReason::Truncated
     )));
 }
 

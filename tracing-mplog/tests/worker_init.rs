@@ -36,7 +36,10 @@ fn run_child(env: &[(&str, &str)]) -> String {
     .env_remove(ENDPOINT_ENV)
     .env_remove(PROCESS_NAME_ENV)
     .env_remove(OUTAGE_GRACE_ENV)
-    .env_remove("RUST_LOG");
+    .env_remove("RUST_LOG")
+    // The test sink only reads (no welcome, no acknowledgements): the
+    // child opts out of acknowledged delivery, on by default.
+    .env(tracing_mplog::ACK_ENV, "0");
     for (k, v) in env {
         cmd.env(k, v);
     }

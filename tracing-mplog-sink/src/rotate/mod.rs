@@ -316,6 +316,33 @@ impl RotatingFile {
         }
         Ok(())
     }
+
+    /// Bytes the write buffer takes before a write must hand it to the
+    /// operating system (`usize::MAX` for a file not open yet: it opens with
+    /// an empty buffer; 0 for an unbuffered file).
+    pub(crate) fn buffer_room(&self) -> usize {
+        let st = self.lock();
+        if st.file.is_none() {
+            return usize::MAX;
+        }
+        self.buffer_capacity.saturating_sub(st.buf.len())
+    }
+
+    /// What the next flush writes: the file's identity, its length on disk
+    /// now and after the flush; `None` if nothing is buffered.
+    pub(crate) fn pending_write(&self) -> Option<crate::sink::FileSpan> {
+        let st = self.lock();
+        let file = st.file.as_ref().filter(|_| !st.buf.is_empty())?;
+        let (dev, ino) = sys::file_id(&file.metadata().ok()?);
+        let before = st.size.checked_sub(st.buf.len() as u64)?;
+        Some(crate::sink::FileSpan {
+            path: self.path.clone(),
+            dev,
+            ino,
+            before,
+            after: st.size,
+        })
+    }
 }
 
 impl RotatingFile {

@@ -10,8 +10,9 @@
 //!
 //! Tokens authenticate network peers; Unix peers are authenticated by
 //! their uid (`allowed_uids`), so a token is not required there.
-//! Acknowledged delivery (`ACKED_DELIVERY`) is agreed whenever a version-2
-//! hello asks for it, on every transport.
+//! Acknowledged delivery (`ACKED_DELIVERY`) and truncation reports
+//! (`TRUNCATION_REPORTS`) are agreed whenever a version-2 hello asks for
+//! them, on every transport.
 
 use subtle::ConstantTimeEq;
 use tracing_mplog::wire::{Hello, RefuseReason, Refused, Reply, VERSION, Welcome, capabilities};
@@ -78,7 +79,8 @@ pub(crate) fn check(shared: &Shared, peer: &Peer, hello: &Hello<'_>) -> Verdict 
             acked: false,
         };
     }
-    agreed |= hello.capabilities & capabilities::ACKED_DELIVERY;
+    agreed |=
+        hello.capabilities & (capabilities::ACKED_DELIVERY | capabilities::TRUNCATION_REPORTS);
     let mut out = Vec::new();
     Reply::Welcome(Welcome {
         version: VERSION,

@@ -79,6 +79,7 @@ pub use router::{ParseProcessKeyError, ProcessKey};
 use crate::format::FormatError;
 use crate::rotate::RotateError;
 use crate::transport::{Closer, Peer};
+pub(crate) use seen::FileSpan;
 use writer::Msg;
 
 /// Why a sink could not start or stop.

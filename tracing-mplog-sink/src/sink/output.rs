@@ -193,6 +193,14 @@ impl Output {
         taken
     }
 
+    /// Bytes of lines the file takes before its buffer reaches the OS (see
+    /// [`RotatingFile::buffer_room`]); `usize::MAX` while it is not open.
+    pub(crate) fn buffer_room(&self) -> usize {
+        self.file
+            .as_ref()
+            .map_or(usize::MAX, RotatingFile::buffer_room)
+    }
+
     pub(crate) fn flush(&mut self, cfg: &Config, tally: &mut Tally) -> Health {
         let result = self.retry(cfg, tally).and_then(|()| match &self.file {
             Some(file) => match (&*file).flush() {

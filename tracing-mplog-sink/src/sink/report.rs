@@ -41,6 +41,9 @@ pub struct ProcessReport {
     pub received: u64,
     /// Events the worker reported as dropped (dropped frames).
     pub dropped_by_worker: u64,
+    /// Events the worker cut to fit the frame limit (each with a marker
+    /// saying how many bytes were cut) and delivered: not dropped.
+    pub truncated_by_worker: u64,
     /// Whether the process's last connection ended with a goodbye.
     pub clean: bool,
     /// Connections the process opened (reconnects add one each).
@@ -127,6 +130,7 @@ impl Tally {
                     process_name: name.to_owned(),
                     received: 0,
                     dropped_by_worker: 0,
+                    truncated_by_worker: 0,
                     clean: false,
                     connections: 0,
                     error: None,

@@ -17,7 +17,7 @@ pub(crate) use socket::{
     peer_cred, raise_nofile_limit,
 };
 #[cfg(unix)]
-pub(crate) use unix::{is_unlinked, set_create_mode};
+pub(crate) use unix::{file_id, is_unlinked, set_create_mode};
 
 /// No descriptor limit to raise here (`None`: unknown).
 #[cfg(not(unix))]
@@ -40,6 +40,12 @@ pub(crate) fn out_of_descriptors(_e: &std::io::Error) -> bool {
 /// Permission bits have no meaning here; files get the platform default.
 #[cfg(not(unix))]
 pub(crate) fn set_create_mode(_options: &mut std::fs::OpenOptions, _mode: u32) {}
+
+/// No inode here: a file is known by its length only (`(0, 0)` for all).
+#[cfg(not(unix))]
+pub(crate) fn file_id(_meta: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
 
 /// Other platforms do not let an open file be deleted.
 #[cfg(not(unix))]

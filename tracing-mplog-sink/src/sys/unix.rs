@@ -14,3 +14,10 @@ pub(crate) fn set_create_mode(options: &mut OpenOptions, mode: u32) {
 pub(crate) fn is_unlinked(file: &File) -> bool {
     file.metadata().is_ok_and(|meta| meta.nlink() == 0)
 }
+
+/// The identity of a file on disk (device and inode): tells whether a
+/// path still names the file it named before (a rotation renames it).
+#[cfg_attr(not(feature = "sink"), allow(dead_code))]
+pub(crate) fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
+    (meta.dev(), meta.ino())
+}

@@ -91,6 +91,15 @@ impl Env {
     }
 }
 
+/// The names of the log files directly in `dir`, sorted: without the
+/// sink's high-water marks file (`.{name}.seq`), which acknowledging
+/// workers (the default) make it write.
+pub fn log_file_names(dir: &Path) -> Vec<String> {
+    let mut names = file_names(dir);
+    names.retain(|n| !(n.starts_with('.') && n.ends_with(".seq")));
+    names
+}
+
 /// The names of the files directly in `dir`, sorted.
 pub fn file_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)

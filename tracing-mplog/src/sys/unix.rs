@@ -48,6 +48,22 @@ pub(crate) fn install_fork_hook() -> io::Result<()> {
     result
 }
 
+/// Registers `hook` to run at `exit()` (once per process, whatever `hook`;
+/// children inherit it). `std::process::exit` and returning from `main`
+/// run it; `_exit` (a `fork()`ed child's usual end) and signals do not.
+pub(crate) fn install_exit_hook(hook: extern "C" fn()) -> io::Result<()> {
+    static ONCE: Once = Once::new();
+    let mut result = Ok(());
+    ONCE.call_once(|| {
+        // SAFETY: `hook` is a valid `extern "C" fn()` that lives for the
+        // whole process.
+        if unsafe { libc::atexit(hook) } != 0 {
+            result = Err(io::Error::other("atexit refused the exit flush"));
+        }
+    });
+    result
+}
+
 /// How many `fork()`s separate this process from the one that installed the
 /// hook: a value different from a cached one means "we are a child now".
 pub(crate) fn fork_generation() -> u64 {

@@ -4,9 +4,11 @@
 //!
 //! A connection is opened by [`open`]: connect (with a timeout for TCP),
 //! the TLS handshake if any, the hello, then, when the hello is version 2,
-//! the sink's [`Reply`] within the handshake timeout. On `unix:` without a
-//! token the worker sends a version-1 hello and waits for nothing, so it
-//! works with every sink; TCP and TLS always use version 2.
+//! the sink's [`Reply`] within the handshake timeout. Acknowledged delivery
+//! (on by default) needs version 2 on every transport; only a `unix:`
+//! worker that opted out of it and has no token sends a version-1 hello
+//! and waits for nothing (which works with every sink, old ones included);
+//! TCP and TLS always use version 2.
 
 mod options;
 pub(crate) mod tcp;
@@ -53,7 +55,8 @@ pub(crate) fn hello(
     start_time_ns: i64,
 ) -> crate::wire::OwnedFrame {
     let net = &config.net;
-    let mut caps = 0;
+    // Offered always; agreed only by a sink that knows reason 3.
+    let mut caps = capabilities::TRUNCATION_REPORTS;
     if !net.token.is_empty() {
         caps |= capabilities::AUTH_TOKEN;
     }

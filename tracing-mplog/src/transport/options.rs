@@ -104,7 +104,7 @@ pub(crate) struct Options {
     token: Option<String>,
     connect_timeout: Duration,
     handshake_timeout: Duration,
-    /// Acknowledged delivery asked for (`None`: on for TCP and TLS).
+    /// Acknowledged delivery asked for (`None`: on, on every transport).
     acknowledged: Option<bool>,
 }
 
@@ -152,7 +152,9 @@ impl Options {
                 endpoint: endpoint.to_string(),
             });
         }
-        let acked = self.acknowledged.unwrap_or(network);
+        // On by default everywhere: a sink SIGKILLed and restarted loses
+        // nothing only if the worker keeps what was not acknowledged.
+        let acked = self.acknowledged.unwrap_or(true);
         Ok(Net {
             handshake: network || acked || !token.is_empty(),
             acked,
@@ -244,12 +246,14 @@ impl Builder {
         self
     }
 
-    /// Acknowledged delivery (default: on for `tcp://` and `tls://`, off
-    /// for `unix:`): the sink acknowledges events once their lines are
+    /// Acknowledged delivery (default: on, on every transport, `unix:`
+    /// included; `false` opts out): the sink acknowledges events once their lines are
     /// handed to the operating system; the worker keeps unacknowledged
     /// events (up to 8 MiB) and resends them after a reconnect, so a lost
     /// connection or a sink killed and restarted loses nothing. Needs a sink
-    /// that speaks protocol version 2 (`docs/wire.md`). Env:
+    /// that speaks protocol version 2 (`docs/wire.md`); off, a `unix:`
+    /// worker without a token sends a version-1 hello and needs no reply.
+    /// Env:
     /// `TRACING_MPLOG_ACK` (`1` or `0`), read by
     /// [`worker::init`](crate::worker::init).
     pub fn acknowledged(mut self, on: bool) -> Self {
@@ -313,7 +317,20 @@ mod tests {
         .expect_err("missing");
         assert!(err.to_string().contains("nope"), "{err}");
         let plain = Options::default().settle(&unix).expect("settle");
-        assert!(!plain.handshake, "unix without a token stays version 1");
+        assert!(
+            plain.acked && plain.handshake,
+            "unix acknowledges by default, so its hello is version 2"
+        );
+        let opted_out = Options {
+            acknowledged: Some(false),
+            ..Options::default()
+        }
+        .settle(&unix)
+        .expect("settle");
+        assert!(
+            !opted_out.acked && !opted_out.handshake,
+            "unix without acks nor a token stays version 1"
+        );
         let tcp: Endpoint = "tcp://127.0.0.1:9".parse().expect("endpoint");
         assert!(Options::default().settle(&tcp).expect("tcp").handshake);
         let zero: Endpoint = "tcp://127.0.0.1:0".parse().expect("endpoint");

@@ -140,8 +140,15 @@ pub enum DropReason {
     /// `BlockFor`'s wait, or during a sink outage longer than the grace under
     /// the default `BlockWithGrace` (wire value 1).
     ChannelFull,
-    /// The encoded event exceeded the maximum frame size (wire value 2).
+    /// The encoded event exceeded the maximum frame size (wire value 2):
+    /// it could not be cut to fit (see [`Truncated`](Self::Truncated)).
     Oversized,
+    /// Not a drop: `count` events exceeded the maximum frame size and were
+    /// cut to fit, each with a marker saying how many bytes were cut, and
+    /// delivered (wire value 3). Sent only to a sink that agreed to
+    /// [`capabilities::TRUNCATION_REPORTS`](super::capabilities::TRUNCATION_REPORTS):
+    /// an older sink closes a connection with a reason it does not know.
+    Truncated,
 }
 
 impl DropReason {
@@ -149,6 +156,7 @@ impl DropReason {
         match self {
             DropReason::ChannelFull => 1,
             DropReason::Oversized => 2,
+            DropReason::Truncated => 3,
         }
     }
 }
@@ -169,6 +177,7 @@ impl Dropped {
         let reason = match c.u8("dropped.reason")? {
             1 => DropReason::ChannelFull,
             2 => DropReason::Oversized,
+            3 => DropReason::Truncated,
             found => return Err(WireError::UnknownDropReason { found, offset }),
         };
         Ok(Self {

@@ -104,6 +104,11 @@ pub mod capabilities {
     /// The hello carries a token. The sink sets it in its welcome when it
     /// checked the token (it requires one).
     pub const AUTH_TOKEN: u64 = 1 << 1;
+    /// The sink understands the dropped frame's reason `3`
+    /// ([`DropReason::Truncated`](super::DropReason::Truncated)): events cut
+    /// to fit the frame limit, counted, not lost. The worker reports them
+    /// only when this bit was agreed.
+    pub const TRUNCATION_REPORTS: u64 = 1 << 2;
 }
 
 /// How secrets appear in `Debug` output.

@@ -42,9 +42,13 @@ impl TestSink {
         Endpoint::Unix(self.path.clone())
     }
 
-    /// An `MpLayer` builder pointed at this sink.
+    /// An `MpLayer` builder pointed at this sink, acknowledged delivery
+    /// off: this sink only reads (it answers no hello and acknowledges
+    /// nothing), so the worker must send the version-1 hello.
     pub fn layer(&self) -> tracing_mplog::Builder {
-        tracing_mplog::MpLayer::builder().endpoint(self.endpoint())
+        tracing_mplog::MpLayer::builder()
+            .endpoint(self.endpoint())
+            .acknowledged(false)
     }
 
     /// Binds the socket without serving it: the test accepts and reads.

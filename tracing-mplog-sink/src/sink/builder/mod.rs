@@ -18,9 +18,6 @@ mod forward;
 mod net;
 mod start;
 
-/// Write buffer of every output file; the writer flushes it whenever it
-/// has nothing else to do.
-const FILE_BUFFER: usize = 64 * 1024;
 /// Permission bits of created log files (umask applies).
 const FILE_PERMISSIONS: u32 = 0o640;
 /// Batches that may wait for the writer before readers (and so workers)

@@ -51,7 +51,7 @@ pub(crate) fn render(shared: &Shared) -> String {
     let dropped = counter(
         &mut r,
         "mplog_events_dropped",
-        "Events a worker reported dropped",
+        "Events a worker reported dropped (reason channel_full or oversized) or cut to fit the frame limit and delivered (reason truncated)",
     );
     let last = Family::<Labels, Gauge<f64, AtomicU64>>::default();
     r.register(
@@ -77,7 +77,10 @@ pub(crate) fn render(shared: &Shared) -> String {
             set.push(("level".into(), l));
             events.get_or_create(&set).inc_by(p.counts.levels[i]);
         }
-        for (i, reason) in ["channel_full", "oversized"].iter().enumerate() {
+        for (i, reason) in ["channel_full", "oversized", "truncated"]
+            .iter()
+            .enumerate()
+        {
             let mut set = labels(&who);
             set.push(("reason".into(), (*reason).to_owned()));
             dropped.get_or_create(&set).inc_by(p.counts.dropped[i]);

@@ -94,8 +94,9 @@ pub(crate) struct ProcCounts {
     pub(crate) host: String,
     /// Events by level ([`LEVELS`] order), resent duplicates not counted.
     pub(crate) levels: [u64; 5],
-    /// Events the worker dropped: channel full, oversized.
-    pub(crate) dropped: [u64; 2],
+    /// Events the worker reported by reason: channel full, oversized
+    /// (dropped), truncated (cut to fit, delivered).
+    pub(crate) dropped: [u64; 3],
     /// When the writer last took an event of it.
     pub(crate) last_event: Option<SystemTime>,
     /// When its current connection said hello.

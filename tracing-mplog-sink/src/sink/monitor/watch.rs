@@ -83,9 +83,17 @@ impl Watch {
         let c = &mut tally
             .process(origin.pid, origin.start_time_ns, &origin.process_name)
             .counts;
-        let i = usize::from(matches!(reason, DropReason::Oversized));
+        let i = match reason {
+            DropReason::Oversized => 1,
+            DropReason::Truncated => 2,
+            _ => 0,
+        };
         c.dropped[i] += count;
         self.dirty = true;
+        // A truncated event was delivered: no `dropped` alert for it.
+        if reason == DropReason::Truncated {
+            return;
+        }
         if let Some(eval) = &mut self.eval {
             eval.dropped(origin, why, count);
         }

@@ -41,7 +41,7 @@ use super::lines::{Item, Lines, NO_KEY};
 use super::output::{Health, Outputs};
 use super::report::Tally;
 use super::router::Router;
-use super::seen::{Ledger, SeqStore};
+use super::seen::{FileSpan, Ledger, SeqStore};
 use super::view::{Origin, WireRecord};
 use crate::clock::Clock;
 use crate::format::LevelFormatter;
@@ -63,6 +63,20 @@ pub(crate) const FLUSH_AFTER: Duration = Duration::from_millis(2);
 /// The longest a written line waits in a file's buffer while the sink is
 /// busy (its channel never quiet for [`FLUSH_AFTER`]).
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// Write buffer of every output file (its capacity); the writer flushes
+/// it whenever it has nothing else to do, and before it would overflow:
+/// lines reach the OS only in the writer's flushes (see `Writer::lines`).
+/// While acknowledgements wait, a buffer fills up to this before a flush
+/// is forced (each flush of acknowledged lines saves the high-water marks
+/// first, which costs: at 64 KiB per flush it halved the throughput); the
+/// timed flushes ([`FLUSH_ACKED`]) usually come first.
+pub(crate) const FILE_BUFFER: usize = 1024 * 1024;
+
+/// Without acknowledgements waiting, a buffer is flushed once it would
+/// hold more than this: what a SIGKILLed sink loses of workers that do not
+/// acknowledge stays what it was.
+const PLAIN_BUFFER: usize = 64 * 1024;
 
 /// The longest an event of a connection in acknowledged mode waits in a
 /// file's buffer: its worker holds it until acknowledged.
@@ -244,18 +258,28 @@ impl Writer {
                 let p = self
                     .tally
                     .process(origin.pid, origin.start_time_ns, &origin.process_name);
-                p.report.dropped_by_worker += count;
-                let why = match reason {
-                    DropReason::ChannelFull => "channel full",
-                    DropReason::Oversized => "larger than the maximum frame size",
-                    _ => "unknown reason",
+                // A truncated event was cut to fit and delivered: counted
+                // apart, and never called dropped.
+                let (what, why) = match reason {
+                    DropReason::ChannelFull => ("dropped", "channel full"),
+                    DropReason::Oversized => ("dropped", "larger than the maximum frame size"),
+                    DropReason::Truncated => (
+                        "truncated",
+                        "larger than the maximum frame size; cut to fit, with a marker",
+                    ),
+                    _ => ("dropped", "unknown reason"),
                 };
+                if reason == DropReason::Truncated {
+                    p.report.truncated_by_worker += count;
+                } else {
+                    p.report.dropped_by_worker += count;
+                }
                 let watch = &mut self.cfg.watch;
                 watch.dropped(&mut self.tally, &origin, reason, why, count);
                 self.notice(
                     Level::WARN,
                     &format!(
-                        "worker {}[{}] dropped {count} events ({why})",
+                        "worker {}[{}] {what} {count} events ({why})",
                         origin.process_name, origin.pid
                     ),
                 );
@@ -374,6 +398,11 @@ impl Writer {
         let Some((_, out)) = self.lru.pop_first() else {
             return false;
         };
+        if self.outputs.files.get(out).is_some_and(|o| o.unflushed > 0) {
+            // Its lines reach the OS in a flush, after the marks that
+            // claim them are saved, like every other line.
+            self.flush_all();
+        }
         if let Some(o) = self.outputs.files.get_mut(out) {
             o.lru = None;
             if let Err(e) = o.park() {
@@ -389,7 +418,21 @@ impl Writer {
     /// Writes a reader's batch: each line once, unless it was resent. Each
     /// output takes its lines of the batch in order, in runs of consecutive
     /// lines (see [`write_run`](Self::write_run)).
+    ///
+    /// Lines reach the OS only in [`flush_all`](Self::flush_all), which
+    /// saves the high-water marks right after. A buffer that overflowed
+    /// mid-batch would hand lines to the OS that the saved marks do not
+    /// claim yet: a sink SIGKILLed then writes them again after its restart
+    /// (the workers resend them, the marks say "not written"). So when a
+    /// file might not take the batch, every file is flushed first, and a
+    /// batch larger than a buffer goes in parts that fit one, its marks
+    /// noted and the files flushed after each part.
     fn lines(&mut self, batch: &Lines) {
+        let cap = if self.ledger.is_waiting() || batch.ack.is_some() {
+            FILE_BUFFER
+        } else {
+            PLAIN_BUFFER
+        };
         let origin = &batch.origin;
         let mut last_seq = self
             .tally
@@ -408,35 +451,73 @@ impl Writer {
         let keys: Vec<Option<usize>> = batch.keys.iter().map(|k| self.key_output(k)).collect();
         let mut fresh = std::mem::take(&mut self.fresh);
         fresh.clear();
+        // The mark after each item: what a part ending there may claim.
+        let mut marks = Vec::with_capacity(batch.items.len());
         let mut received = 0;
         for (i, item) in batch.items.iter().enumerate() {
             // Resent after a reconnect: written already.
             let new = !batch.resent_check || item.seq > last_seq;
             fresh.push(new);
-            if !new {
-                continue;
+            if new {
+                last_seq = last_seq.max(item.seq);
+                received += 1;
+                if self.cfg.echo && item.level <= self.cfg.echo_level {
+                    let _ = std::io::stderr().write_all(batch.line(i).as_bytes());
+                }
             }
-            last_seq = last_seq.max(item.seq);
-            received += 1;
-            if self.cfg.echo && item.level <= self.cfg.echo_level {
-                let _ = std::io::stderr().write_all(batch.line(i).as_bytes());
-            }
-        }
-        if let Some(out) = consolidated {
-            let level = self.cfg.consolidated_level;
-            self.write_runs(out, batch, &fresh, |item| item.level <= level);
+            marks.push(last_seq);
         }
         // Distinct outputs, in order (two keys may name one file).
         let mut outs: Vec<usize> = keys.iter().flatten().copied().collect();
         outs.sort_unstable();
         outs.dedup();
-        let level = self.cfg.per_key_level;
-        for out in outs {
-            self.write_runs(out, batch, &fresh, |item| {
-                item.level <= level
-                    && item.key != NO_KEY
-                    && keys.get(item.key as usize) == Some(&Some(out))
-            });
+        // Open the batch's per-key files first: closing another to make
+        // room may flush, which must not happen halfway through a part.
+        for &out in &outs {
+            self.touch(out);
+        }
+        // Only the files this batch writes to can overflow with it.
+        let need = batch.text_len();
+        let full = |room: usize| FILE_BUFFER.saturating_sub(room) + need >= cap;
+        let overflows = consolidated
+            .iter()
+            .chain(&outs)
+            .filter_map(|&out| self.outputs.files.get(out))
+            .any(|o| full(o.buffer_room()));
+        if overflows {
+            self.flush_all();
+        }
+        let mut part = Vec::with_capacity(fresh.len());
+        let mut from = 0;
+        while from < batch.items.len() {
+            // The items from `from` whose lines fit an empty buffer (at
+            // least one: a line larger than the buffer goes alone).
+            let start = batch.start(from);
+            let mut to = from + 1;
+            while to < batch.items.len() && batch.items[to].end - start < cap {
+                to += 1;
+            }
+            part.clear();
+            part.extend((0..fresh.len()).map(|i| fresh[i] && (from..to).contains(&i)));
+            if let Some(out) = consolidated {
+                let level = self.cfg.consolidated_level;
+                self.write_runs(out, batch, &part, |item| item.level <= level);
+            }
+            let level = self.cfg.per_key_level;
+            for &out in &outs {
+                self.write_runs(out, batch, &part, |item| {
+                    item.level <= level
+                        && item.key != NO_KEY
+                        && keys.get(item.key as usize) == Some(&Some(out))
+                });
+            }
+            if let Some(slot) = &batch.ack {
+                self.ledger.note(origin, slot, marks[to - 1]);
+            }
+            if to < batch.items.len() {
+                self.flush_all();
+            }
+            from = to;
         }
         self.cfg.watch.batch(&mut self.tally, batch, &fresh);
         if !batch.records.is_empty() {
@@ -448,9 +529,6 @@ impl Writer {
             .process(origin.pid, origin.start_time_ns, &origin.process_name);
         p.last_seq = last_seq;
         p.report.received += received;
-        if let Some(slot) = &batch.ack {
-            self.ledger.note(origin, slot, last_seq);
-        }
         self.report_changes();
     }
 
@@ -568,7 +646,23 @@ impl Writer {
         self.report_changes();
     }
 
+    /// Hands every file's buffer to the OS. The high-water marks are saved
+    /// first, with what the flush writes (see `seen`): a sink killed in the
+    /// middle of it is cut back to before it on restart.
     fn flush_all(&mut self) {
+        if self.ledger.is_waiting() {
+            let spans: Vec<FileSpan> = self
+                .outputs
+                .files
+                .iter()
+                // Nothing buffered, nothing to claim (and no lock taken).
+                .filter(|o| o.unflushed > 0 || !o.pending.is_empty())
+                .filter_map(|o| o.file.as_ref()?.pending_write())
+                .collect();
+            if let Some(why) = self.ledger.before_flush(&spans) {
+                self.notice(Level::WARN, &why);
+            }
+        }
         let mut changes = Vec::new();
         for out in &mut self.outputs.files {
             if out.per_key && out.lru.is_none() && out.pending.is_empty() && out.unflushed == 0 {
@@ -598,9 +692,7 @@ impl Writer {
             .iter()
             .all(|o| o.pending.is_empty() && o.unflushed == 0);
         if all_written {
-            if let Some(why) = self.ledger.release() {
-                self.notice(Level::WARN, &why);
-            }
+            self.ledger.release();
         }
     }
 

@@ -93,7 +93,11 @@ fn arb_frame() -> impl Strategy<Value = OwnedFrame> {
             ),
         arb_event().prop_map(OwnedFrame::Event),
         (
-            prop_oneof![Just(DropReason::ChannelFull), Just(DropReason::Oversized)],
+            prop_oneof![
+                Just(DropReason::ChannelFull),
+                Just(DropReason::Oversized),
+                Just(DropReason::Truncated)
+            ],
             any::<u64>()
         )
             .prop_map(|(reason, count)| OwnedFrame::Dropped(Dropped { reason, count })),
