@@ -368,6 +368,19 @@ mod tests {
         k
     }
 
+    /// Files in `/l` named by process name, `all` the consolidated one.
+    fn named_router(prefix: &str, consolidate: bool) -> Router {
+        Router::new(
+            Path::new("/l"),
+            "all",
+            prefix,
+            "",
+            vec![ProcessKey::Name],
+            consolidate,
+        )
+        .expect("router")
+    }
+
     fn name_of(path: &Path) -> String {
         path.file_name()
             .and_then(|n| n.to_str())
@@ -377,15 +390,7 @@ mod tests {
 
     #[test]
     fn a_key_too_long_for_a_file_name_is_cut_with_a_stable_hash() {
-        let r = Router::new(
-            Path::new("/l"),
-            "all",
-            "pre",
-            "",
-            vec![ProcessKey::Name],
-            true,
-        )
-        .expect("router");
+        let r = named_router("pre", true);
         let long = "é".repeat(150); // 300 bytes
         let path = r.key_file(&key(&r, &long)).expect("a per-key file");
         let name = name_of(&path);
@@ -399,15 +404,7 @@ mod tests {
         assert_eq!(tail.len(), 8, "{name}");
         // Stable: the same name from another router (another run), and
         // another name for another long key.
-        let again = Router::new(
-            Path::new("/l"),
-            "all",
-            "pre",
-            "",
-            vec![ProcessKey::Name],
-            true,
-        )
-        .expect("router");
+        let again = named_router("pre", true);
         assert_eq!(again.key_file(&key(&again, &long)), Some(path.clone()));
         let other = format!("{long}x");
         assert_ne!(r.key_file(&key(&r, &other)), Some(path));
@@ -420,15 +417,7 @@ mod tests {
 
     #[test]
     fn keys_whose_sanitised_names_collide_get_apart() {
-        let r = Router::new(
-            Path::new("/l"),
-            "all",
-            "",
-            "",
-            vec![ProcessKey::Name],
-            false,
-        )
-        .expect("router");
+        let r = named_router("", false);
         let first = r.key_file(&key(&r, "a/b")).expect("file");
         assert_eq!(first, Path::new("/l/a_b.log"));
         // `a_b` needs no sanitising, but its name is taken: it gets a hash.
