@@ -14,7 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::{LEVELS, Monitor, TRANSPORTS};
+use super::{LEVELS, Monitor, Snapshot, TRANSPORTS};
 use crate::sink::{Shared, SinkError};
 
 type Labels = Vec<(String, String)>;
@@ -43,13 +43,26 @@ pub(crate) fn render(shared: &Shared) -> String {
     let monitor: &Monitor = &shared.monitor;
     let snap = monitor.snapshot();
     let mut r = Registry::default();
+    processes(&mut r, monitor, &snap);
+    connections(&mut r, shared, &snap);
+    files(&mut r, shared, &snap);
+    alerts(&mut r, monitor);
+    forwards(&mut r, monitor);
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let _ = encode(&mut text, &r);
+    text
+}
+
+/// Per process: events by level, drops by reason, last event, state.
+fn processes(r: &mut Registry, monitor: &Monitor, snap: &Snapshot) {
     let events = counter(
-        &mut r,
+        r,
         "mplog_events_received",
         "Events received, by process and level",
     );
     let dropped = counter(
-        &mut r,
+        r,
         "mplog_events_dropped",
         "Events a worker reported dropped (reason channel_full or oversized) or cut to fit the frame limit and delivered (reason truncated)",
     );
@@ -60,7 +73,7 @@ pub(crate) fn render(shared: &Shared) -> String {
         last.clone(),
     );
     let state = gauge(
-        &mut r,
+        r,
         "mplog_process_state",
         "1 for the process's state: connected, clean (ended with a goodbye) or unclean",
     );
@@ -103,13 +116,18 @@ pub(crate) fn render(shared: &Shared) -> String {
         set.push(("state".into(), s.into()));
         state.get_or_create(&set).set(1);
     }
+}
+
+/// Connections by transport, disconnects, refusals.
+fn connections(r: &mut Registry, shared: &Shared, snap: &Snapshot) {
+    let monitor: &Monitor = &shared.monitor;
     let active = gauge(
-        &mut r,
+        r,
         "mplog_connections_active",
         "Open connections, by transport",
     );
     let total = counter(
-        &mut r,
+        r,
         "mplog_connections",
         "Accepted connections, by transport",
     );
@@ -124,7 +142,7 @@ pub(crate) fn render(shared: &Shared) -> String {
             .inc_by(monitor.conns[i][1].load(Ordering::Relaxed));
     }
     let disconnects = counter(
-        &mut r,
+        r,
         "mplog_disconnects",
         "Ended connections that had said hello",
     );
@@ -134,7 +152,7 @@ pub(crate) fn render(shared: &Shared) -> String {
             .inc_by(snap.disconnects[i]);
     }
     let rejected = counter(
-        &mut r,
+        r,
         "mplog_connections_rejected",
         "Refused connections, by reason",
     );
@@ -150,9 +168,13 @@ pub(crate) fn render(shared: &Shared) -> String {
             .get_or_create(&labels(&[("reason", reason)]))
             .inc_by(n);
     }
+}
+
+/// Open files and descriptors, and per file lines, bytes, rotations, errors.
+fn files(r: &mut Registry, shared: &Shared, snap: &Snapshot) {
     let fds = &shared.fds;
     let open_files = gauge(
-        &mut r,
+        r,
         "mplog_open_files",
         "Log files open now: per-key files (at most max-open-files) plus the consolidated file",
     );
@@ -161,23 +183,23 @@ pub(crate) fn render(shared: &Shared) -> String {
         i64::try_from(fds.open_files.load(Ordering::Relaxed) + consolidated).unwrap_or(i64::MAX),
     );
     counter(
-        &mut r,
+        r,
         "mplog_file_reopens",
         "Per-key files reopened after being closed to make room for others",
     )
     .get_or_create(&Vec::new())
     .inc_by(fds.reopens.load(Ordering::Relaxed));
     counter(
-        &mut r,
+        r,
         "mplog_descriptor_shortages",
         "Times the sink was short of descriptors (connections left waiting in the backlog, or a descriptor refused)",
     )
     .get_or_create(&Vec::new())
     .inc_by(fds.shortages.load(Ordering::Relaxed));
-    let lines = counter(&mut r, "mplog_file_lines", "Lines written, by file");
-    let bytes = counter(&mut r, "mplog_file_bytes", "Bytes written, by file");
-    let rotations = counter(&mut r, "mplog_rotations", "Rotations, by file");
-    let errors = counter(&mut r, "mplog_write_errors", "Failed writes, by file");
+    let lines = counter(r, "mplog_file_lines", "Lines written, by file");
+    let bytes = counter(r, "mplog_file_bytes", "Bytes written, by file");
+    let rotations = counter(r, "mplog_rotations", "Rotations, by file");
+    let errors = counter(r, "mplog_write_errors", "Failed writes, by file");
     for f in &snap.files {
         let set = labels(&[("file", f.name.as_str())]);
         lines.get_or_create(&set).inc_by(f.lines);
@@ -185,9 +207,13 @@ pub(crate) fn render(shared: &Shared) -> String {
         rotations.get_or_create(&set).inc_by(f.rotations);
         errors.get_or_create(&set).inc_by(f.write_errors);
     }
-    let fired = counter(&mut r, "mplog_alerts_fired", "Alert firings, by rule");
+}
+
+/// Alert rules: firings and failed actions.
+fn alerts(r: &mut Registry, monitor: &Monitor) {
+    let fired = counter(r, "mplog_alerts_fired", "Alert firings, by rule");
     let failures = counter(
-        &mut r,
+        r,
         "mplog_alert_action_failures",
         "Failed alert actions, by rule",
     );
@@ -200,23 +226,27 @@ pub(crate) fn render(shared: &Shared) -> String {
             .get_or_create(&set)
             .inc_by(n.failures.load(Ordering::Relaxed));
     }
+}
+
+/// Forwarding destinations: forwarded, dropped, queued, up.
+fn forwards(r: &mut Registry, monitor: &Monitor) {
     let forwarded = counter(
-        &mut r,
+        r,
         "mplog_forwarded",
         "Records a forwarding destination took",
     );
     let fwd_dropped = counter(
-        &mut r,
+        r,
         "mplog_forward_dropped",
         "Records dropped for a forwarding destination (queue full while slow or down, refused, or left at shutdown)",
     );
     let queued = gauge(
-        &mut r,
+        r,
         "mplog_forward_queued",
         "Records waiting in a forwarding destination's queue",
     );
     let up = gauge(
-        &mut r,
+        r,
         "mplog_forward_up",
         "1 while a forwarding destination takes records, 0 while it is down",
     );
@@ -235,10 +265,6 @@ pub(crate) fn render(shared: &Shared) -> String {
         up.get_or_create(&set)
             .set(i64::from(!stats.down.load(Ordering::Relaxed)));
     }
-    let mut text = String::new();
-    // Writing to a String cannot fail.
-    let _ = encode(&mut text, &r);
-    text
 }
 
 /// Wakes the HTTP thread at shutdown.
