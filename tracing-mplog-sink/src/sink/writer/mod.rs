@@ -172,6 +172,15 @@ pub(crate) struct Writer {
     claims: HashMap<PathBuf, String>,
 }
 
+/// Where a batch's lines go: the consolidated file, the output of each of
+/// its keys (`None`: the consolidated file), and the buffer's size.
+#[derive(Debug)]
+struct Targets {
+    consolidated: Option<usize>,
+    keys: Vec<Option<usize>>,
+    cap: usize,
+}
+
 impl Writer {
     pub(crate) fn new(mut cfg: Config) -> Self {
         let (seen, warning) = std::mem::replace(&mut cfg.seq_store, (SeqStore::empty(), None));
@@ -467,8 +476,31 @@ impl Writer {
             }
             marks.push(last_seq);
         }
+        let targets = Targets {
+            consolidated,
+            keys,
+            cap,
+        };
+        self.write_parts(batch, &targets, &fresh, &marks);
+        self.cfg.watch.batch(&mut self.tally, batch, &fresh);
+        if !batch.records.is_empty() {
+            self.forward_fresh(batch, &fresh);
+        }
+        self.fresh = fresh;
+        let p = self
+            .tally
+            .process(origin.pid, origin.start_time_ns, &origin.process_name);
+        p.last_seq = last_seq;
+        p.report.received += received;
+        self.report_changes();
+    }
+
+    /// Writes the fresh lines of `batch` to its files, in parts that fit
+    /// an empty buffer (see [`lines`](Self::lines)); `marks[i]` is the
+    /// high-water mark a part ending at item `i` may claim.
+    fn write_parts(&mut self, batch: &Lines, t: &Targets, fresh: &[bool], marks: &[u64]) {
         // Distinct outputs, in order (two keys may name one file).
-        let mut outs: Vec<usize> = keys.iter().flatten().copied().collect();
+        let mut outs: Vec<usize> = t.keys.iter().flatten().copied().collect();
         outs.sort_unstable();
         outs.dedup();
         // Open the batch's per-key files first: closing another to make
@@ -478,8 +510,9 @@ impl Writer {
         }
         // Only the files this batch writes to can overflow with it.
         let need = batch.text_len();
-        let full = |room: usize| FILE_BUFFER.saturating_sub(room) + need >= cap;
-        let overflows = consolidated
+        let full = |room: usize| FILE_BUFFER.saturating_sub(room) + need >= t.cap;
+        let overflows = t
+            .consolidated
             .iter()
             .chain(&outs)
             .filter_map(|&out| self.outputs.files.get(out))
@@ -494,12 +527,12 @@ impl Writer {
             // least one: a line larger than the buffer goes alone).
             let start = batch.start(from);
             let mut to = from + 1;
-            while to < batch.items.len() && batch.items[to].end - start < cap {
+            while to < batch.items.len() && batch.items[to].end - start < t.cap {
                 to += 1;
             }
             part.clear();
             part.extend((0..fresh.len()).map(|i| fresh[i] && (from..to).contains(&i)));
-            if let Some(out) = consolidated {
+            if let Some(out) = t.consolidated {
                 let level = self.cfg.consolidated_level;
                 self.write_runs(out, batch, &part, |item| item.level <= level);
             }
@@ -508,28 +541,17 @@ impl Writer {
                 self.write_runs(out, batch, &part, |item| {
                     item.level <= level
                         && item.key != NO_KEY
-                        && keys.get(item.key as usize) == Some(&Some(out))
+                        && t.keys.get(item.key as usize) == Some(&Some(out))
                 });
             }
             if let Some(slot) = &batch.ack {
-                self.ledger.note(origin, slot, marks[to - 1]);
+                self.ledger.note(&batch.origin, slot, marks[to - 1]);
             }
             if to < batch.items.len() {
                 self.flush_all();
             }
             from = to;
         }
-        self.cfg.watch.batch(&mut self.tally, batch, &fresh);
-        if !batch.records.is_empty() {
-            self.forward_fresh(batch, &fresh);
-        }
-        self.fresh = fresh;
-        let p = self
-            .tally
-            .process(origin.pid, origin.start_time_ns, &origin.process_name);
-        p.last_seq = last_seq;
-        p.report.received += received;
-        self.report_changes();
     }
 
     /// Writes the lines of `batch` that are `fresh` and `wanted` to output
