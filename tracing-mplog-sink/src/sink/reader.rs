@@ -218,11 +218,21 @@ fn reply(frames: &mut FrameReader<BufReader<Patient<'_>>>, bytes: &[u8]) {
     let _ = conn.write_all(bytes).and_then(|()| conn.flush());
 }
 
-fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_>>>, peer: Peer) {
-    let refuse = |reason: Reason, why: String| shared.refuse(id, &peer, reason, &why);
-    let (origin, welcome, acked) = match frames.read_raw() {
-        Ok(None) => return, // connected and left: nothing to say
-        Err(e) => return refuse(Reason::Hello, reason(&e)),
+/// Reads and checks the hello; `None` when the connection is refused (and
+/// told why) or left before saying it.
+fn hello(
+    shared: &Shared,
+    id: u64,
+    frames: &mut FrameReader<BufReader<Patient<'_>>>,
+    peer: &Peer,
+) -> Option<(Arc<Origin>, Option<Vec<u8>>, bool)> {
+    let refuse = |reason: Reason, why: String| {
+        shared.refuse(id, peer, reason, &why);
+        None
+    };
+    match frames.read_raw() {
+        Ok(None) => None, // connected and left: nothing to say
+        Err(e) => refuse(Reason::Hello, reason(&e)),
         Ok(Some(body)) => match Frame::decode(body) {
             Ok(Frame::Hello(h)) => {
                 let origin = Arc::new(Origin {
@@ -232,8 +242,8 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
                     process_name: h.process_name.to_owned(),
                     host: h.host.to_owned(),
                 });
-                match handshake::check(shared, &peer, &h) {
-                    Verdict::Accept { welcome, acked } => (origin, welcome, acked),
+                match handshake::check(shared, peer, &h) {
+                    Verdict::Accept { welcome, acked } => Some((origin, welcome, acked)),
                     Verdict::Refuse {
                         reason,
                         why,
@@ -242,13 +252,19 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
                         if let Some(bytes) = refused {
                             reply(frames, &bytes);
                         }
-                        return refuse(reason, why);
+                        refuse(reason, why)
                     }
                 }
             }
-            Ok(_) => return refuse(Reason::Hello, "the first frame is not a hello".into()),
-            Err(e) => return refuse(Reason::Hello, reason(&e)),
+            Ok(_) => refuse(Reason::Hello, "the first frame is not a hello".into()),
+            Err(e) => refuse(Reason::Hello, reason(&e)),
         },
+    }
+}
+
+fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_>>>, peer: Peer) {
+    let Some((origin, welcome, acked)) = hello(shared, id, frames, &peer) else {
+        return;
     };
     frames.get_mut().get_mut().hello_deadline = None;
     if let Some(bytes) = welcome {
