@@ -14,15 +14,15 @@ use std::sync::Arc;
 use tracing_mplog::wire::EventView;
 use tracing_mplog::wire::{Frame, OwnedEvent, OwnedFrame};
 
+use crate::record::Client;
 #[cfg(feature = "python")]
 use crate::record::RecordView;
-use crate::sink::view::Origin;
 
 /// One record to forward.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Record {
     /// The process it came from: pid, process name, host.
-    pub(crate) origin: Arc<Origin>,
+    pub(crate) origin: Arc<Client>,
     /// When the sink received it, ns since the epoch.
     pub(crate) observed_ns: i64,
     /// The event's level (each destination filters by it).
@@ -36,7 +36,7 @@ pub(crate) struct Record {
 impl Record {
     /// A worker's event, from the frame body it was decoded from; `None`
     /// if `body` is not an event frame.
-    pub(crate) fn from_body(body: &[u8], origin: &Arc<Origin>, observed_ns: i64) -> Option<Self> {
+    pub(crate) fn from_body(body: &[u8], origin: &Arc<Client>, observed_ns: i64) -> Option<Self> {
         match Frame::decode(body) {
             Ok(Frame::Event(event)) => Some(Record {
                 origin: Arc::clone(origin),
@@ -50,7 +50,7 @@ impl Record {
     }
 
     /// An event of the parent process, or one built by hand.
-    pub(crate) fn from_event(event: OwnedEvent, origin: &Arc<Origin>, observed_ns: i64) -> Self {
+    pub(crate) fn from_event(event: OwnedEvent, origin: &Arc<Client>, observed_ns: i64) -> Self {
         let level = event.level;
         let mut bytes = Vec::new();
         OwnedFrame::Event(event).encode(&mut bytes);
@@ -70,7 +70,7 @@ impl Record {
     #[cfg(feature = "python")]
     pub(crate) fn from_python(
         view: &dyn RecordView,
-        origin: &Arc<Origin>,
+        origin: &Arc<Client>,
         observed_ns: i64,
     ) -> Self {
         let mut message = String::new();
@@ -198,8 +198,8 @@ pub(crate) mod sample {
     use tracing_mplog::wire::{OwnedField, OwnedSpan, OwnedValue};
 
     /// The origin of the samples: `worker-1`[4242] on `host-a`.
-    pub(crate) fn origin() -> Arc<Origin> {
-        Arc::new(Origin {
+    pub(crate) fn origin() -> Arc<Client> {
+        Arc::new(Client {
             conn: 1,
             pid: 4242,
             start_time_ns: 1,

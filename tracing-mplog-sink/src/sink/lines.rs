@@ -8,9 +8,9 @@ use std::sync::atomic::AtomicU64;
 use tracing_core::Level;
 
 use super::router::Router;
-use super::view::Origin;
 use crate::format::LevelFormatter;
 use crate::forward::Record;
+use crate::record::Client;
 use crate::record::RecordView;
 
 /// `Item::key` of a line that goes to no per-key file.
@@ -33,7 +33,7 @@ pub(crate) struct Item {
 /// Formatted lines of one connection, in the order its events came.
 #[derive(Debug)]
 pub(crate) struct Lines {
-    pub(crate) origin: Arc<Origin>,
+    pub(crate) origin: Arc<Client>,
     pub(crate) text: String,
     pub(crate) items: Vec<Item>,
     /// The distinct keys of this batch's lines.
@@ -63,7 +63,7 @@ const FIRST_TEXT: usize = 8 * 1024;
 const FIRST_ITEMS: usize = 64;
 
 impl Lines {
-    pub(crate) fn new(origin: Arc<Origin>) -> Self {
+    pub(crate) fn new(origin: Arc<Client>) -> Self {
         Lines {
             origin,
             text: String::new(),
@@ -150,7 +150,7 @@ impl LineMaker {
 impl LineMaker {
     /// The key of every line of a connection, when it does not depend on
     /// the record (no `target` key); `None` otherwise or without keys.
-    pub(crate) fn connection_key(&self, origin: &Origin) -> Option<String> {
+    pub(crate) fn connection_key(&self, origin: &Client) -> Option<String> {
         if self.router.key_per_record() {
             return None;
         }

@@ -49,7 +49,6 @@ mod rejects;
 mod report;
 mod router;
 mod seen;
-pub(crate) mod view;
 mod writer;
 
 use std::collections::HashMap;

@@ -19,10 +19,10 @@ use super::Shared;
 use super::lines::Lines;
 use super::reader::{MAX_BATCH, POLL, Patient, READ_BUFFER};
 use super::rejects::Reason;
-use super::view::Origin;
 use super::writer::Msg;
 use crate::forward::Record;
 use crate::python::{PyRecord, decode_record};
+use crate::record::Client;
 use crate::record::RecordView as _;
 use crate::transport::{Accepted, Peer};
 
@@ -100,7 +100,7 @@ fn now_ns() -> i128 {
 fn serve(shared: &Shared, id: u64, stream: &mut BufReader<Patient<'_>>, peer: &Peer) {
     let host = host_of(peer);
     let maker = &shared.lines;
-    let mut origin: Option<Arc<Origin>> = None;
+    let mut origin: Option<Arc<Client>> = None;
     let mut conn_key: Option<String> = None;
     let mut batch: Option<Lines> = None;
     let mut buf = Vec::new();
@@ -140,7 +140,7 @@ fn serve(shared: &Shared, id: u64, stream: &mut BufReader<Patient<'_>>, peer: &P
                     return;
                 }
             }
-            let o = Arc::new(Origin {
+            let o = Arc::new(Client {
                 conn: id,
                 pid: rec.process,
                 start_time_ns: identity(&rec.process_name, &host),

@@ -28,9 +28,9 @@ use super::Shared;
 use super::handshake::{self, Verdict};
 use super::lines::{LineMaker, Lines};
 use super::rejects::Reason;
-use super::view::{Origin, WireRecord};
 use super::writer::Msg;
 use crate::forward::Record;
+use crate::record::{Client, WireRecord};
 use crate::transport::{Accepted, Conn, Peer};
 
 /// Bytes read from the socket at a time.
@@ -225,7 +225,7 @@ fn hello(
     id: u64,
     frames: &mut FrameReader<BufReader<Patient<'_>>>,
     peer: &Peer,
-) -> Option<(Arc<Origin>, Option<Vec<u8>>, bool)> {
+) -> Option<(Arc<Client>, Option<Vec<u8>>, bool)> {
     let refuse = |reason: Reason, why: String| {
         shared.refuse(id, peer, reason, &why);
         None
@@ -235,7 +235,7 @@ fn hello(
         Err(e) => refuse(Reason::Hello, reason(&e)),
         Ok(Some(body)) => match Frame::decode(body) {
             Ok(Frame::Hello(h)) => {
-                let origin = Arc::new(Origin {
+                let origin = Arc::new(Client {
                     conn: id,
                     pid: h.pid,
                     start_time_ns: h.start_time_ns,

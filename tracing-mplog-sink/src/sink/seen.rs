@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::view::Origin;
+use crate::record::Client;
 
 /// Marks of processes not heard from for this long are dropped.
 pub(crate) const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -77,7 +77,7 @@ pub(crate) struct ProcId {
 
 impl ProcId {
     /// The process of a connection's hello.
-    pub(crate) fn of(origin: &Origin) -> Self {
+    pub(crate) fn of(origin: &Client) -> Self {
         ProcId {
             host: origin.host.clone(),
             pid: origin.pid,
@@ -116,19 +116,19 @@ impl Ledger {
 
     /// The highest `seq` of `origin`'s process an earlier run of the sink
     /// wrote (0: none).
-    pub(crate) fn written_before(&self, origin: &Origin) -> u64 {
+    pub(crate) fn written_before(&self, origin: &Client) -> u64 {
         self.seen.get(&ProcId::of(origin))
     }
 
     /// Lines of `origin`'s process up to `seq` are written (to the files'
     /// buffers): acknowledge them through `slot` at the next release.
-    pub(crate) fn note(&mut self, origin: &Origin, slot: &Arc<AtomicU64>, seq: u64) {
+    pub(crate) fn note(&mut self, origin: &Client, slot: &Arc<AtomicU64>, seq: u64) {
         self.seen.set(&ProcId::of(origin), seq);
         self.waiting.push((Arc::clone(slot), seq));
     }
 
     /// `origin`'s process said goodbye: it resends nothing.
-    pub(crate) fn ended(&mut self, origin: &Origin) {
+    pub(crate) fn ended(&mut self, origin: &Client) {
         self.seen.ended(&ProcId::of(origin));
     }
 

@@ -16,8 +16,10 @@ pub(crate) use socket::{
     Listener, PeerCred, Stream, bind_listener, current_uid, open_descriptors, out_of_descriptors,
     peer_cred, raise_nofile_limit,
 };
+#[cfg(all(unix, feature = "sink"))]
+pub(crate) use unix::file_id;
 #[cfg(unix)]
-pub(crate) use unix::{file_id, is_unlinked, set_create_mode};
+pub(crate) use unix::{is_unlinked, set_create_mode};
 
 /// No descriptor limit to raise here (`None`: unknown).
 #[cfg(not(unix))]
@@ -42,7 +44,7 @@ pub(crate) fn out_of_descriptors(_e: &std::io::Error) -> bool {
 pub(crate) fn set_create_mode(_options: &mut std::fs::OpenOptions, _mode: u32) {}
 
 /// No inode here: a file is known by its length only (`(0, 0)` for all).
-#[cfg(not(unix))]
+#[cfg(all(not(unix), feature = "sink"))]
 pub(crate) fn file_id(_meta: &std::fs::Metadata) -> (u64, u64) {
     (0, 0)
 }

@@ -17,7 +17,7 @@ pub(crate) fn is_unlinked(file: &File) -> bool {
 
 /// The identity of a file on disk (device and inode): tells whether a
 /// path still names the file it named before (a rotation renames it).
-#[cfg_attr(not(feature = "sink"), allow(dead_code))]
+#[cfg(feature = "sink")]
 pub(crate) fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
     (meta.dev(), meta.ino())
 }

@@ -172,7 +172,7 @@ fn unsigned(v: u128) -> any_value::Value {
 mod tests {
     use super::*;
     use crate::forward::record::sample;
-    use crate::sink::view::Origin;
+    use crate::record::Client;
     use any_value::Value::{ArrayValue as Arr, BoolValue, DoubleValue, IntValue, StringValue};
     use tracing_mplog::wire::{OwnedField, OwnedValue};
 
@@ -339,7 +339,7 @@ mod tests {
     }
 
     /// A record of `origin` with `target` and message.
-    fn rec(origin: &Arc<Origin>, target: &str, message: &str) -> Arc<Record> {
+    fn rec(origin: &Arc<Client>, target: &str, message: &str) -> Arc<Record> {
         let mut r = sample::record_with(|e| {
             e.target = target.into();
             e.message = Some(message.into());
@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn two_processes_two_targets_group_in_first_appearance_order() {
-        let a = Arc::new(Origin {
+        let a = Arc::new(Client {
             conn: 1,
             pid: 10,
             start_time_ns: 1,
@@ -359,11 +359,11 @@ mod tests {
         });
         // Another connection of the same process (a reconnect) is the same
         // resource.
-        let a2 = Arc::new(Origin {
+        let a2 = Arc::new(Client {
             conn: 3,
             ..(*a).clone()
         });
-        let b = Arc::new(Origin {
+        let b = Arc::new(Client {
             conn: 2,
             pid: 20,
             start_time_ns: 2,

@@ -14,7 +14,7 @@ use super::receivers::{
 };
 use crate::forward::record::sample;
 use crate::forward::{Destination, EXPORT_TIMEOUT, ExportError, Exporter, Record};
-use crate::sink::view::Origin;
+use crate::record::Client;
 
 const RECORDS: usize = 300;
 const BATCH: usize = 64;
@@ -24,9 +24,9 @@ const WAIT: Duration = Duration::from_secs(10);
 /// on `host-1`), target `t{i % 3}`, message `event {i}`, fields `i` (int),
 /// `half` (double), `odd` (bool), `tag` (string); spans for even `i`.
 fn records(n: usize) -> Vec<Arc<Record>> {
-    let origins: Vec<Arc<Origin>> = (0..2u32)
+    let origins: Vec<Arc<Client>> = (0..2u32)
         .map(|p| {
-            Arc::new(Origin {
+            Arc::new(Client {
                 conn: u64::from(p) + 1,
                 pid: 100 + p,
                 start_time_ns: 1,

@@ -230,7 +230,7 @@ fn cut_at_char(s: &str, max: usize) -> &str {
 mod tests {
     use super::*;
     use crate::forward::record::sample;
-    use crate::sink::view::Origin;
+    use crate::record::Client;
     use std::sync::Arc;
     use tracing_core::Level;
     use tracing_mplog::wire::{OwnedEvent, OwnedField, OwnedValue};
@@ -243,7 +243,7 @@ mod tests {
     /// with `pid` on `host`.
     fn record(host: &str, name: &str, pid: u32, edit: impl FnOnce(&mut OwnedEvent)) -> Record {
         let mut r = sample::record_with(edit);
-        r.origin = Arc::new(Origin {
+        r.origin = Arc::new(Client {
             conn: 1,
             pid,
             start_time_ns: 0,
@@ -351,7 +351,7 @@ mod tests {
 
     #[test]
     fn a_python_critical_is_severity_2_and_its_error_3() {
-        let origin = Arc::new(Origin {
+        let origin = Arc::new(Client {
             conn: 2,
             pid: 9,
             start_time_ns: 0,

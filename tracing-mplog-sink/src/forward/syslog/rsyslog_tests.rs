@@ -12,13 +12,13 @@ use tracing_mplog::wire::{OwnedField, OwnedValue};
 use super::rsyslog::{Line, Rsyslog};
 use crate::forward::record::sample;
 use crate::forward::{Destination, Record, exporter};
-use crate::sink::view::Origin;
+use crate::record::Client;
 
 /// Records per protocol.
 const N: usize = 300;
 
-fn origin(host: &str, name: &str, pid: u32) -> Arc<Origin> {
-    Arc::new(Origin {
+fn origin(host: &str, name: &str, pid: u32) -> Arc<Client> {
+    Arc::new(Client {
         conn: u64::from(pid),
         pid,
         start_time_ns: 0,
@@ -36,7 +36,7 @@ fn field(name: &str, value: OwnedValue) -> OwnedField {
 
 /// Record `i` of protocol number `p`, and the line rsyslog must write for
 /// it (spelled out here, not computed by the encoder).
-fn case(p: usize, i: usize, origins: &[Arc<Origin>; 3]) -> (Record, Line) {
+fn case(p: usize, i: usize, origins: &[Arc<Client>; 3]) -> (Record, Line) {
     let mut e = sample::event();
     // Protocol p sends at 12+p o'clock; record i at i ms and 456.789 µs.
     e.timestamp_ns = 1_764_676_800_000_000_000

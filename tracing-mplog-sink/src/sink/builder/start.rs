@@ -23,13 +23,13 @@ use super::super::monitor::{self, Compiled, Evaluator, Firing, Monitor, Running,
 use super::super::report::Tally;
 use super::super::router::Router;
 use super::super::seen::SeqStore;
-use super::super::view::Origin;
 use super::super::writer::FILE_BUFFER;
 use super::super::writer::{self, Config, Msg, Writer};
 use super::super::{Shared, SinkError, SinkHandle, listener};
 use super::{Builder, CHANNEL_CAPACITY, FILE_PERMISSIONS, MIN_FRAME_SIZE};
 use crate::format::LevelFormatter;
 use crate::forward::{Forwarders, Notify, StartError};
+use crate::record::Client;
 use crate::rotate;
 use crate::sys;
 use crate::transport::Listener;
@@ -251,7 +251,7 @@ impl Builder {
         let eval =
             (!monitor.rules.is_empty()).then(|| Evaluator::new(Arc::clone(&monitor), firing_tx));
         let files = Arc::new(Mutex::new(Vec::new()));
-        let own = Origin {
+        let own = Client {
             conn: 0,
             pid: std::process::id(),
             start_time_ns: 0,

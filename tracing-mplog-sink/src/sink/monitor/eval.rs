@@ -14,8 +14,8 @@ use time::format_description::well_known::Rfc3339;
 use tracing_core::Level;
 
 use super::{AlertOn, Monitor};
+use crate::record::Client;
 use crate::sink::lines::Lines;
-use crate::sink::view::Origin;
 
 /// Firings that may wait for the alert thread; more are counted as
 /// action failures of their rule.
@@ -94,7 +94,7 @@ impl Evaluator {
         }
     }
 
-    fn watched(&mut self, origin: &Origin) -> &mut Watched {
+    fn watched(&mut self, origin: &Client) -> &mut Watched {
         let rules = &self.monitor.rules;
         self.procs
             .entry((origin.pid, origin.start_time_ns))
@@ -111,7 +111,7 @@ impl Evaluator {
     }
 
     /// Sends a firing unless the rule is cooling down for this process.
-    fn fire(&mut self, rule: usize, origin: &Origin, firing: impl FnOnce() -> Firing) {
+    fn fire(&mut self, rule: usize, origin: &Client, firing: impl FnOnce() -> Firing) {
         let now = Instant::now();
         let cooldown = self.monitor.rules[rule].rule.cooldown;
         let w = self.watched(origin);
@@ -122,7 +122,7 @@ impl Evaluator {
         send(&self.monitor, &self.tx, firing());
     }
 
-    fn base(origin: &Origin, rule: usize, summary: String) -> Firing {
+    fn base(origin: &Client, rule: usize, summary: String) -> Firing {
         Firing {
             rule,
             time: SystemTime::now(),
@@ -212,7 +212,7 @@ impl Evaluator {
     }
 
     /// A connection of `origin` ended.
-    pub(crate) fn closed(&mut self, origin: &Origin, clean: bool) {
+    pub(crate) fn closed(&mut self, origin: &Client, clean: bool) {
         // At shutdown the sink itself ends every connection.
         if clean || self.monitor.draining.load(Ordering::Acquire) {
             return;
@@ -232,7 +232,7 @@ impl Evaluator {
     }
 
     /// The worker of `origin` reported `count` dropped events.
-    pub(crate) fn dropped(&mut self, origin: &Origin, why: &str, count: u64) {
+    pub(crate) fn dropped(&mut self, origin: &Client, why: &str, count: u64) {
         for r in self.rules_on(AlertOn::Dropped, origin) {
             self.fire(r, origin, || Firing {
                 count: Some(count),
@@ -254,7 +254,7 @@ impl Evaluator {
         self.procs.remove(&key);
     }
 
-    fn rules_on(&self, on: AlertOn, origin: &Origin) -> Vec<usize> {
+    fn rules_on(&self, on: AlertOn, origin: &Client) -> Vec<usize> {
         let rules = &self.monitor.rules;
         (0..rules.len())
             .filter(|&i| rules[i].rule.on == on && rules[i].applies_to(&origin.process_name))

@@ -126,11 +126,7 @@ fn connections(r: &mut Registry, shared: &Shared, snap: &Snapshot) {
         "mplog_connections_active",
         "Open connections, by transport",
     );
-    let total = counter(
-        r,
-        "mplog_connections",
-        "Accepted connections, by transport",
-    );
+    let total = counter(r, "mplog_connections", "Accepted connections, by transport");
     for (i, t) in TRANSPORTS.iter().enumerate() {
         let set = labels(&[("transport", t)]);
         let open = monitor.conns[i][0].load(Ordering::Relaxed);

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{DEFAULT_METRICS_RETENTION, Monitor};
+use crate::record::Client;
 use crate::sink::lines::Lines;
-use crate::sink::view::Origin;
 use crate::sink::{Shared, SinkError};
 
 /// An alert rule, checked: there are none without the feature.
@@ -33,9 +33,9 @@ impl Evaluator {
 
     pub(crate) fn batch(&mut self, _batch: &Lines, _fresh: &[bool]) {}
 
-    pub(crate) fn closed(&mut self, _origin: &Origin, _clean: bool) {}
+    pub(crate) fn closed(&mut self, _origin: &Client, _clean: bool) {}
 
-    pub(crate) fn dropped(&mut self, _origin: &Origin, _why: &str, _count: u64) {}
+    pub(crate) fn dropped(&mut self, _origin: &Client, _why: &str, _count: u64) {}
 
     pub(crate) fn forget(&mut self, _key: (u32, i64)) {}
 }

@@ -9,10 +9,10 @@ use std::time::{Instant, SystemTime};
 use tracing_mplog::wire::DropReason;
 
 use super::{Evaluator, FileSnap, Monitor, ProcSnap, Snapshot, level_index};
+use crate::record::Client;
 use crate::sink::lines::Lines;
 use crate::sink::output::Outputs;
 use crate::sink::report::Tally;
-use crate::sink::view::Origin;
 
 /// The monitor as the writer sees it.
 #[derive(Debug)]
@@ -36,7 +36,7 @@ impl Watch {
     }
 
     /// A connection of `origin` said hello.
-    pub(crate) fn opened(&mut self, tally: &mut Tally, origin: &Origin) {
+    pub(crate) fn opened(&mut self, tally: &mut Tally, origin: &Client) {
         let c = &mut tally
             .process(origin.pid, origin.start_time_ns, &origin.process_name)
             .counts;
@@ -75,7 +75,7 @@ impl Watch {
     pub(crate) fn dropped(
         &mut self,
         tally: &mut Tally,
-        origin: &Origin,
+        origin: &Client,
         reason: DropReason,
         why: &str,
         count: u64,
@@ -100,7 +100,7 @@ impl Watch {
     }
 
     /// A connection of `origin` that had said hello ended.
-    pub(crate) fn closed(&mut self, tally: &mut Tally, origin: &Origin, clean: bool) {
+    pub(crate) fn closed(&mut self, tally: &mut Tally, origin: &Client, clean: bool) {
         tally.disconnects[usize::from(clean)] += 1;
         let c = &mut tally
             .process(origin.pid, origin.start_time_ns, &origin.process_name)

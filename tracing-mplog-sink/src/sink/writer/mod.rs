@@ -42,10 +42,10 @@ use super::output::{Health, Outputs};
 use super::report::Tally;
 use super::router::Router;
 use super::seen::{FileSpan, Ledger, SeqStore};
-use super::view::{Origin, WireRecord};
 use crate::clock::Clock;
 use crate::format::LevelFormatter;
 use crate::forward::{Record, Senders};
+use crate::record::{Client, WireRecord};
 use crate::rotate;
 use crate::sys;
 
@@ -91,18 +91,18 @@ pub(crate) const QUIET: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) enum Msg {
     /// A connection said hello.
-    Opened(Arc<Origin>),
+    Opened(Arc<Client>),
     /// Formatted lines of one connection.
     Lines(Box<Lines>),
     /// A connection's worker reported events it dropped.
     Dropped {
-        origin: Arc<Origin>,
+        origin: Arc<Client>,
         reason: DropReason,
         count: u64,
     },
     /// A connection that said hello ended.
     Closed {
-        origin: Arc<Origin>,
+        origin: Arc<Client>,
         goodbye: bool,
         error: Option<String>,
     },
@@ -127,7 +127,7 @@ pub(crate) struct Config {
     pub(crate) echo_level: Level,
     pub(crate) echo: bool,
     /// The parent process, for its own events and the sink's messages.
-    pub(crate) own: Arc<Origin>,
+    pub(crate) own: Arc<Client>,
     pub(crate) clock: Arc<dyn Clock>,
     /// Active output files, for [`SinkHandle::files`](super::SinkHandle::files).
     pub(crate) files: Arc<Mutex<Vec<PathBuf>>>,
@@ -630,7 +630,7 @@ impl Writer {
     }
 
     /// Formats and writes one event of the parent process (or the sink).
-    fn event(&mut self, event: &EventView<'_>, origin: &Origin) {
+    fn event(&mut self, event: &EventView<'_>, origin: &Client) {
         if event.level() > self.cfg.level {
             return;
         }

@@ -9,8 +9,8 @@ use tracing_core::Level;
 use tracing_mplog::wire::{Frame, OwnedEvent, OwnedFrame};
 
 use super::{SINK_TARGET, Writer};
+use crate::record::WireRecord;
 use crate::sink::output::Health;
-use crate::sink::view::WireRecord;
 
 impl Writer {
     pub(super) fn report_health(&mut self, path: &Path, health: Health) {

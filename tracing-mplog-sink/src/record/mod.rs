@@ -9,7 +9,13 @@
 //! spans) are *written* into a `fmt::Write` rather than returned, so neither
 //! path allocates per record.
 
+#[cfg(feature = "sink")]
+mod wire;
+
 use std::fmt;
+
+#[cfg(feature = "sink")]
+pub(crate) use wire::{Client, WireRecord};
 
 use time::OffsetDateTime;
 use tracing_core::Level;

@@ -1,5 +1,7 @@
-//! A decoded event frame plus its connection's hello, as a [`RecordView`]
-//! for the formatter and the router.
+//! A decoded event frame plus the process that sent it (its connection's
+//! hello), as a [`RecordView`] for the formatter, the router and the
+//! forwarders. The sink's readers make them; `forward` and the monitor read
+//! them without reaching into the sink.
 
 use std::fmt;
 
@@ -9,11 +11,11 @@ use tracing_mplog::wire::{EventView, Fields};
 
 use crate::record::RecordView;
 
-/// Who sent the frames of one connection (from its hello), or the parent
-/// process itself for [`SinkLayer`](super::SinkLayer) events and the sink's
-/// own messages.
+/// The client process that sent the frames of one connection (from its
+/// hello), or the parent process itself for the sink's own `SinkLayer`
+/// events and messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Origin {
+pub(crate) struct Client {
     /// The connection's number (0: the parent process itself).
     pub(crate) conn: u64,
     pub(crate) pid: u32,
@@ -26,7 +28,7 @@ pub(crate) struct Origin {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WireRecord<'a> {
     pub(crate) event: &'a EventView<'a>,
-    pub(crate) origin: &'a Origin,
+    pub(crate) origin: &'a Client,
 }
 
 fn write_field_list(fields: Fields<'_>, w: &mut dyn fmt::Write) -> fmt::Result {
