@@ -80,6 +80,7 @@ use crate::rotate::RotateError;
 use crate::transport::{Closer, Peer};
 pub(crate) use seen::FileSpan;
 use writer::Msg;
+pub(crate) use writer::SINK_TARGET;
 
 /// Why a sink could not start or stop.
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +234,17 @@ impl Shared {
             Level::WARN,
             format!("refused connection {id} ({peer}): closed before its hello: {why}"),
         );
+    }
+
+    /// Hands one of the sink's own messages to the writer without waiting
+    /// (for threads that must not: the alert actions); on stderr when the
+    /// writer's channel is full or gone.
+    fn try_notice(&self, level: Level, message: String) {
+        if let Err(e) = self.tx.try_send(Msg::Notice { level, message }) {
+            if let Msg::Notice { message, .. } = e.into_inner() {
+                eprintln!("{}: {message}", writer::SINK_TARGET);
+            }
+        }
     }
 
     /// Sends one of the sink's own messages to the writer.

@@ -17,7 +17,7 @@ use tracing_core::Level;
 use super::eval::Firing;
 use super::{AlertOn, Compiled, Monitor};
 use crate::sink::Shared;
-use crate::sink::writer::{Msg, SINK_TARGET};
+use crate::sink::SINK_TARGET;
 
 /// The longest a command or a webhook may take.
 pub(crate) const ACTION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -159,14 +159,7 @@ fn act(shared: &Shared, firing: &Firing) {
             .failures
             .fetch_add(1, Ordering::Relaxed);
         let message = format!("alert `{}`: action failed: {why}", c.rule.name);
-        if let Err(e) = shared.tx.try_send(Msg::Notice {
-            level: Level::ERROR,
-            message,
-        }) {
-            if let Msg::Notice { message, .. } = e.into_inner() {
-                eprintln!("{SINK_TARGET}: {message}");
-            }
-        }
+        shared.try_notice(Level::ERROR, message);
     }
 }
 
