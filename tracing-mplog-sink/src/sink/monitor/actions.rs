@@ -16,8 +16,8 @@ use tracing_core::Level;
 
 use super::eval::Firing;
 use super::{AlertOn, Compiled, Monitor};
-use crate::sink::Shared;
 use crate::sink::SINK_TARGET;
+use crate::sink::Shared;
 
 /// The longest a command or a webhook may take.
 pub(crate) const ACTION_TIMEOUT: Duration = Duration::from_secs(10);
