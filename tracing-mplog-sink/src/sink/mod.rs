@@ -17,6 +17,7 @@
 //! | `fds` | the descriptor budget per-key files and connections share |
 //! | `listener` | accept loop(s), peer uid check, connection limit, waiting in the backlog |
 //! | `reader` | one connection: TLS handshake, hello, read, validate, decode, format, batch |
+//! | `batch` | [`Batcher`](batch::Batcher): how both readers hand their lines to the writer |
 //! | `pyreader` | one Python `SocketHandler` connection: pickles decoded as data, formatted, batched |
 //! | `handshake` | the hello's version and token, the version-2 reply |
 //! | `lines` | a batch of formatted lines with their levels, seqs and keys (what readers send) |
@@ -32,6 +33,7 @@
 //!
 //! Readers decode and format; the writer only routes and writes lines.
 
+mod batch;
 mod bind;
 mod builder;
 mod fds;
@@ -80,6 +82,7 @@ use crate::rotate::RotateError;
 use crate::transport::{Closer, Peer};
 pub(crate) use seen::FileSpan;
 use writer::Msg;
+#[cfg(feature = "monitor")]
 pub(crate) use writer::SINK_TARGET;
 
 /// Why a sink could not start or stop.
@@ -239,6 +242,7 @@ impl Shared {
     /// Hands one of the sink's own messages to the writer without waiting
     /// (for threads that must not: the alert actions); on stderr when the
     /// writer's channel is full or gone.
+    #[cfg(feature = "monitor")]
     fn try_notice(&self, level: Level, message: String) {
         if let Err(e) = self.tx.try_send(Msg::Notice { level, message }) {
             if let Msg::Notice { message, .. } = e.into_inner() {

@@ -16,8 +16,8 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::Shared;
-use super::lines::Lines;
-use super::reader::{MAX_BATCH, POLL, Patient, READ_BUFFER};
+use super::batch::Batcher;
+use super::reader::{POLL, Patient, READ_BUFFER};
 use super::rejects::Reason;
 use super::writer::Msg;
 use crate::forward::Record;
@@ -102,13 +102,10 @@ fn serve(shared: &Shared, id: u64, stream: &mut BufReader<Patient<'_>>, peer: &P
     let maker = &shared.lines;
     let mut origin: Option<Arc<Client>> = None;
     let mut conn_key: Option<String> = None;
-    let mut batch: Option<Lines> = None;
+    // Python records carry no `seq`: each is written (no resend check).
+    let mut batch: Option<Batcher<'_>> = None;
     let mut buf = Vec::new();
     let mut seq = 0u64;
-    let send = |batch: &mut Option<Lines>| match batch.take() {
-        Some(full) if !full.is_empty() => shared.tx.send(Msg::Lines(Box::new(full))).is_ok(),
-        _ => true,
-    };
     let error = loop {
         match read_frame(stream, shared.max_frame_size, &mut buf) {
             Ok(false) => break None,
@@ -127,7 +124,7 @@ fn serve(shared: &Shared, id: u64, stream: &mut BufReader<Patient<'_>>, peer: &P
             .as_ref()
             .is_some_and(|o| o.pid == rec.process && o.process_name == rec.process_name);
         if !same {
-            if !send(&mut batch) {
+            if !batch.as_mut().is_none_or(Batcher::send) {
                 return;
             }
             if let Some(old) = origin.take() {
@@ -151,14 +148,16 @@ fn serve(shared: &Shared, id: u64, stream: &mut BufReader<Patient<'_>>, peer: &P
                 return;
             }
             conn_key = maker.connection_key(&o);
+            match &mut batch {
+                Some(b) => b.set_origin(Arc::clone(&o)),
+                None => batch = Some(Batcher::new(&shared.tx, Arc::clone(&o), None, false)),
+            }
             origin = Some(o);
         }
-        let Some(o) = &origin else { return };
-        let lines = batch.get_or_insert_with(|| {
-            let mut l = Lines::new(Arc::clone(o));
-            l.resent_check = false;
-            l
-        });
+        let (Some(o), Some(batcher)) = (&origin, &mut batch) else {
+            return;
+        };
+        let lines = batcher.lines();
         seq += 1;
         let received = now_ns();
         let view = rec.view(&host, received);
@@ -167,12 +166,11 @@ fn serve(shared: &Shared, id: u64, stream: &mut BufReader<Patient<'_>>, peer: &P
             let observed = i64::try_from(received).unwrap_or(0);
             lines.forward(Record::from_python(&view, o, observed));
         }
-        let more = stream.buffer().len() >= 4;
-        if (!more || lines.text_len() >= MAX_BATCH) && !send(&mut batch) {
+        if !batcher.after_frame(stream.buffer().len() >= 4) {
             return;
         }
     };
-    if !send(&mut batch) {
+    if !batch.as_mut().is_none_or(Batcher::send) {
         return;
     }
     match origin {

@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 use tracing_mplog::wire::{Ack, Frame, FrameReader, Reply, WireError};
 
 use super::Shared;
+use super::batch::Batcher;
 use super::handshake::{self, Verdict};
-use super::lines::{LineMaker, Lines};
+use super::lines::LineMaker;
 use super::rejects::Reason;
 use super::writer::Msg;
 use crate::forward::Record;
@@ -35,8 +36,6 @@ use crate::transport::{Accepted, Conn, Peer};
 
 /// Bytes read from the socket at a time.
 pub(super) const READ_BUFFER: usize = 64 * 1024;
-/// A batch is sent once its lines hold this many bytes, even mid-read.
-pub(super) const MAX_BATCH: usize = 128 * 1024;
 /// How often a blocked read looks at the drain deadline.
 pub(crate) const POLL: Duration = Duration::from_millis(250);
 /// In acknowledged mode, how often a read waiting for more looks whether
@@ -277,23 +276,14 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
         read: 0,
         timeout: POLL,
     });
-    let fresh = || {
-        let mut lines = Lines::new(Arc::clone(&origin));
-        lines.ack = durable.clone();
-        lines
-    };
     if shared.tx.send(Msg::Opened(Arc::clone(&origin))).is_err() {
         return;
     }
     let maker: &LineMaker = &shared.lines;
     let conn_key = maker.connection_key(&origin);
-    let mut batch = fresh();
+    let mut batch = Batcher::new(&shared.tx, Arc::clone(&origin), durable, true);
     let mut goodbye = false;
     let mut read_seq = 0;
-    let send = |batch: &mut Lines| {
-        let full = std::mem::replace(batch, fresh());
-        shared.tx.send(Msg::Lines(Box::new(full))).is_ok()
-    };
     let error = loop {
         match frames.read_raw() {
             Ok(None) => break None,
@@ -306,18 +296,19 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
                         event: &event,
                         origin: &origin,
                     };
-                    maker.add(&mut batch, event.seq(), &rec, conn_key.as_deref());
+                    let lines = batch.lines();
+                    maker.add(lines, event.seq(), &rec, conn_key.as_deref());
                     if maker.forwards(event.level()) {
-                        let observed = batch.observed_ns();
+                        let observed = lines.observed_ns();
                         if let Some(record) = Record::from_body(body, &origin, observed) {
-                            batch.forward(record);
+                            lines.forward(record);
                         }
                     }
                     read_seq = read_seq.max(event.seq());
                 }
                 Ok(Frame::Dropped(dropped)) => {
                     // Keep the order: the lines before it, then the report.
-                    if !batch.is_empty() && !send(&mut batch) {
+                    if !batch.send() {
                         return;
                     }
                     let msg = Msg::Dropped {
@@ -336,12 +327,11 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
         if let Some(acks) = &mut frames.get_mut().get_mut().acks {
             acks.read = read_seq;
         }
-        let more = whole_frame_buffered(frames.get_ref().buffer());
-        if !batch.is_empty() && (!more || batch.text_len() >= MAX_BATCH) && !send(&mut batch) {
+        if !batch.after_frame(whole_frame_buffered(frames.get_ref().buffer())) {
             return;
         }
     };
-    if !batch.is_empty() && !send(&mut batch) {
+    if !batch.send() {
         return;
     }
     let _ = shared.tx.send(Msg::Closed {

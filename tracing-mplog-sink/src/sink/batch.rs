@@ -1,0 +1,82 @@
+//! [`Batcher`]: how a reader hands its lines to the writer, one batch per
+//! read from the socket rather than one message per event. Both readers
+//! (the native one and Python's) batch the same way: a batch goes when no
+//! whole frame is left in the read buffer (so a quiet connection shows
+//! every line at once) or when it reaches [`MAX_BATCH`] bytes of text.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use super::lines::Lines;
+use super::writer::Msg;
+use crate::record::Client;
+
+/// The most text a batch gathers before it is sent.
+pub(super) const MAX_BATCH: usize = 128 * 1024;
+
+/// A reader's batch in the making.
+#[derive(Debug)]
+pub(super) struct Batcher<'a> {
+    tx: &'a flume::Sender<Msg>,
+    lines: Option<Lines>,
+    origin: Arc<Client>,
+    /// Acknowledged delivery: the connection's ack slot, in every batch.
+    ack: Option<Arc<AtomicU64>>,
+    /// Whether the writer drops resent duplicates by `seq`.
+    resent_check: bool,
+}
+
+impl<'a> Batcher<'a> {
+    /// Batches of `origin`'s lines for the writer behind `tx`.
+    pub(super) fn new(
+        tx: &'a flume::Sender<Msg>,
+        origin: Arc<Client>,
+        ack: Option<Arc<AtomicU64>>,
+        resent_check: bool,
+    ) -> Self {
+        Batcher {
+            tx,
+            lines: None,
+            origin,
+            ack,
+            resent_check,
+        }
+    }
+
+    /// The batch being gathered (a new one if none is).
+    pub(super) fn lines(&mut self) -> &mut Lines {
+        self.lines.get_or_insert_with(|| {
+            let mut lines = Lines::new(Arc::clone(&self.origin));
+            lines.ack.clone_from(&self.ack);
+            lines.resent_check = self.resent_check;
+            lines
+        })
+    }
+
+    /// Sends the batch if it holds anything; `false` when the writer is
+    /// gone.
+    pub(super) fn send(&mut self) -> bool {
+        match self.lines.take() {
+            Some(full) if !full.is_empty() => self.tx.send(Msg::Lines(Box::new(full))).is_ok(),
+            _ => true,
+        }
+    }
+
+    /// After a frame: sends the batch when no whole frame is left in the
+    /// read buffer (`more` is false) or when it is full.
+    pub(super) fn after_frame(&mut self, more: bool) -> bool {
+        let full = self
+            .lines
+            .as_ref()
+            .is_some_and(|l| l.text_len() >= MAX_BATCH);
+        if !more || full { self.send() } else { true }
+    }
+
+    /// Batches `origin`'s lines from now on (Python: a connection whose
+    /// records change process, after [`send`](Self::send) took the last
+    /// batch of the old one).
+    #[cfg(feature = "python")]
+    pub(super) fn set_origin(&mut self, origin: Arc<Client>) {
+        self.origin = origin;
+    }
+}
