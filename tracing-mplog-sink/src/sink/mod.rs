@@ -57,7 +57,7 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -249,6 +249,15 @@ impl Shared {
                 eprintln!("{}: {message}", writer::SINK_TARGET);
             }
         }
+    }
+
+    /// Connection `id`'s reader ended: it no longer counts against the
+    /// connection limit or the descriptor budget.
+    fn ended(&self, id: u64) {
+        self.conns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
     }
 
     /// Sends one of the sink's own messages to the writer.

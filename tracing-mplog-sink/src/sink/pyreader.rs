@@ -12,7 +12,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::io::{self, BufReader, Read};
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Shared;
@@ -39,11 +39,7 @@ pub(crate) fn run(shared: &Shared, id: u64, accepted: Accepted) {
         }
         Err(why) => shared.refuse(id, &peer, Reason::Tls, &why),
     }
-    shared
-        .conns
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(&id);
+    shared.ended(id);
 }
 
 /// The host a connection's records come from: the peer's address over

@@ -18,8 +18,8 @@
 //! WARN record; every other connection carries on.
 
 use std::io::{self, BufReader, Read, Write};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use tracing_mplog::wire::{Ack, Frame, FrameReader, Reply, WireError};
@@ -204,11 +204,7 @@ pub(crate) fn run(shared: &Shared, id: u64, accepted: Accepted) {
         }
         Err(why) => shared.refuse(id, &peer, Reason::Tls, &why),
     }
-    shared
-        .conns
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(&id);
+    shared.ended(id);
 }
 
 /// Writes a reply frame whole (a failure only means the peer left).
