@@ -73,15 +73,16 @@ fn a_closed_file_reopens_with_its_size_time_boundary_and_numbering() {
         .start()
         .expect("start");
     deliver(&sink, &part("a", 1, 1, 2));
-    env.wait_lines("a.log", 2);
+    env.wait_line_with("a.log", "w1 e2");
     // Writing b closes a (one open file at most).
     deliver(&sink, &part("b", 2, 1, 1));
-    env.wait_lines("b.log", 1);
+    env.wait_line_with("b.log", "w2 e1");
     // a reopens: e3 fills it to 48 bytes, e4 rotates by size.
     deliver(&sink, &part("a", 1, 3, 5));
-    env.wait_lines("a.log", 2);
+    // (a.log held two lines before these too: wait for the last one.)
+    env.wait_line_with("a.log", "w1 e5");
     deliver(&sink, &part("b", 2, 2, 2));
-    env.wait_lines("b.log", 2);
+    env.wait_line_with("b.log", "w2 e2");
     // The hour passes while a is closed: its next line rotates it under
     // the old hour, with the next number.
     clock.set(datetime!(2024-05-01 11:00:30 UTC));
