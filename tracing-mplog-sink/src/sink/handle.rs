@@ -124,14 +124,7 @@ impl SinkHandle {
             eprintln!("{}: the accept loop panicked", writer::SINK_TARGET);
         }
         self.socket_paths.remove();
-        for stream in shared
-            .conns
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-        {
-            let _ = stream.ask_to_leave();
-        }
+        shared.ask_all_to_leave();
         let readers = std::mem::take(
             &mut *shared
                 .readers

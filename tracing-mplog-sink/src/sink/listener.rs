@@ -62,14 +62,7 @@ pub(crate) fn run(shared: &Arc<Shared>, listeners: &[(Listener, Protocol)]) {
                 if stopping {
                     // Shutdown asks every connection to leave anyway; doing
                     // it now frees the descriptors the backlog waits for.
-                    for conn in shared
-                        .conns
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .values()
-                    {
-                        let _ = conn.ask_to_leave();
-                    }
+                    shared.ask_all_to_leave();
                 }
                 asked_all = false;
                 break;

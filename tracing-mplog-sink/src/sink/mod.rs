@@ -251,6 +251,19 @@ impl Shared {
         }
     }
 
+    /// Shuts every served connection down (see `Closer::ask_to_leave`):
+    /// each reader then reads what its worker sent to its end.
+    fn ask_all_to_leave(&self) {
+        for conn in self
+            .conns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+        {
+            let _ = conn.ask_to_leave();
+        }
+    }
+
     /// Connection `id`'s reader ended: it no longer counts against the
     /// connection limit or the descriptor budget.
     fn ended(&self, id: u64) {

@@ -54,19 +54,22 @@ impl Output {
         match &self.file {
             Some(file) if file.is_open() => Ok(false),
             Some(file) => file.reopen().map(|()| true),
-            None => match cfg.rotation.build(&self.path) {
-                Ok(file) => {
-                    self.file = Some(file);
-                    let mut files = cfg.files.lock().unwrap_or_else(PoisonError::into_inner);
-                    if !files.contains(&self.path) {
-                        files.push(self.path.clone());
-                    }
-                    Ok(false)
-                }
+            None => match self.build(cfg) {
+                Ok(()) => Ok(false),
                 Err(RotateError::Io { source, .. }) => Err(source),
                 Err(e) => Err(io::Error::other(e.to_string())),
             },
         }
+    }
+
+    /// Builds (and opens) the file, listing it in the sink's files.
+    fn build(&mut self, cfg: &Config) -> Result<(), RotateError> {
+        self.file = Some(cfg.rotation.build(&self.path)?);
+        let mut files = cfg.files.lock().unwrap_or_else(PoisonError::into_inner);
+        if !files.contains(&self.path) {
+            files.push(self.path.clone());
+        }
+        Ok(())
     }
 
     /// Writes its buffer and closes its descriptor, keeping its rotation
@@ -83,19 +86,10 @@ impl Output {
     /// failure.
     pub(crate) fn retry(&mut self, cfg: &Config, tally: &mut Tally) -> Result<(), String> {
         if self.file.is_none() {
-            match cfg.rotation.build(&self.path) {
-                Ok(file) => {
-                    self.file = Some(file);
-                    let mut files = cfg.files.lock().unwrap_or_else(PoisonError::into_inner);
-                    if !files.contains(&self.path) {
-                        files.push(self.path.clone());
-                    }
-                }
-                Err(e) => {
-                    tally.write_errors += 1;
-                    self.errors += 1;
-                    return Err(e.to_string());
-                }
+            if let Err(e) = self.build(cfg) {
+                tally.write_errors += 1;
+                self.errors += 1;
+                return Err(e.to_string());
             }
         }
         let Some(file) = &self.file else {

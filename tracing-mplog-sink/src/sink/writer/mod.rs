@@ -360,13 +360,13 @@ impl Writer {
             return;
         };
         self.tick += 1;
-        if let Some(tick) = o.lru.replace(self.tick) {
+        if let Some(old) = o.lru {
             // Open already: it only moves to the end of the order.
-            self.lru.remove(&tick);
+            o.lru = Some(self.tick);
+            self.lru.remove(&old);
             self.lru.insert(self.tick, out);
             return;
         }
-        o.lru = None;
         while self.lru.len() >= self.cfg.fds.max_open_files && self.park_oldest() {}
         loop {
             let Some(o) = self.outputs.files.get_mut(out) else {
