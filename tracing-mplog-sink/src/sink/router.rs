@@ -234,13 +234,7 @@ impl Router {
         }
         out.clear();
         let mut value = String::new();
-        let mut altered = false;
-        let mut hash = FNV_START;
-        for (i, key) in self.keys.iter().enumerate() {
-            if i > 0 {
-                out.push('.');
-                hash = fnv1a(hash, [0]);
-            }
+        let value_of = |key: &ProcessKey, value: &mut String| {
             value.clear();
             match key {
                 ProcessKey::Name => value.push_str(name),
@@ -250,12 +244,28 @@ impl Router {
                 ProcessKey::Target => value.push_str(target),
                 ProcessKey::Host => value.push_str(host),
             }
+        };
+        let mut altered = false;
+        for (i, key) in self.keys.iter().enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            value_of(key, &mut value);
             let at = out.len();
             sanitize(&value, out);
             altered |= out[at..] != value;
-            hash = fnv1a(hash, value.bytes());
         }
         if altered {
+            // Only then is the hash needed: of the values as they were,
+            // NUL between them.
+            let mut hash = FNV_START;
+            for (i, key) in self.keys.iter().enumerate() {
+                if i > 0 {
+                    hash = fnv1a(hash, [0]);
+                }
+                value_of(key, &mut value);
+                hash = fnv1a(hash, value.bytes());
+            }
             let _ = write!(out, "{ALTERED}{hash:016x}");
         }
         true
