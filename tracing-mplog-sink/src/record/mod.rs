@@ -52,6 +52,14 @@ pub trait RecordView {
     fn write_fields(&self, w: &mut dyn fmt::Write) -> fmt::Result;
     /// Whether [`write_fields`](Self::write_fields) writes anything.
     fn has_fields(&self) -> bool;
+    /// Appends what [`write_fields`](Self::write_fields) writes to a
+    /// `String` (what the formatter calls). By default through
+    /// `write_fields`; a record that can write straight into the `String`
+    /// (the sink's decoded records do, integers without `fmt`) overrides it,
+    /// with the same text.
+    fn push_fields(&self, out: &mut String) -> fmt::Result {
+        self.write_fields(out)
+    }
     /// The name of the innermost span the event is in, if any (what
     /// `funcName` renders; `<module>` is rendered when this is `None`).
     fn innermost_span(&self) -> Option<&str>;

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use tracing_core::Level;
 use tracing_mplog::wire::{EventView, Fields};
 
+use crate::format::text;
 use crate::record::RecordView;
 
 /// The client process that sent the frames of one connection (from its
@@ -40,6 +41,19 @@ fn write_field_list(fields: Fields<'_>, w: &mut dyn fmt::Write) -> fmt::Result {
         write!(w, "{name}={}", field.value)?;
     }
     Ok(())
+}
+
+/// [`write_field_list`] straight into a `String`: the same text, each
+/// value written by [`text::push_value`] (integers without `fmt`).
+fn push_field_list(fields: Fields<'_>, out: &mut String) {
+    for (i, field) in fields.enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(field.name.strip_prefix("r#").unwrap_or(field.name));
+        out.push('=');
+        text::push_value(out, &field.value);
+    }
 }
 
 impl RecordView for WireRecord<'_> {
@@ -83,8 +97,12 @@ impl RecordView for WireRecord<'_> {
     fn write_fields(&self, w: &mut dyn fmt::Write) -> fmt::Result {
         write_field_list(self.event.fields(), w)
     }
+    fn push_fields(&self, out: &mut String) -> fmt::Result {
+        push_field_list(self.event.fields(), out);
+        Ok(())
+    }
     fn has_fields(&self) -> bool {
-        self.event.fields().next().is_some()
+        self.event.field_count() > 0
     }
     fn innermost_span(&self) -> Option<&str> {
         self.event.spans().last().map(|s| s.name())

@@ -117,6 +117,50 @@ impl<'a> Cursor<'a> {
         simdutf8::basic::from_utf8(bytes).map_err(|_| WireError::InvalidUtf8 { what, offset })
     }
 
+    /// The next `n` bytes of a [`validated`](Self::validated) cursor
+    /// (`None` only past the end, which validation ruled out): the fast
+    /// path of the iterators, with no error to build or carry.
+    #[inline]
+    pub(super) fn next_bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let out = self.buf.get(self.pos..)?.get(..n)?;
+        self.pos += n;
+        Some(out)
+    }
+
+    /// The next `N` bytes of a validated cursor (see [`next_bytes`](Self::next_bytes)).
+    #[inline]
+    pub(super) fn next_array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, _) = self.buf.get(self.pos..)?.split_first_chunk::<N>()?;
+        self.pos += N;
+        Some(*head)
+    }
+
+    /// The next length-prefixed string of a validated cursor (see
+    /// [`next_bytes`](Self::next_bytes)); on a cursor not validated, its
+    /// UTF-8 is checked as [`str`](Self::str) checks it.
+    #[inline]
+    pub(super) fn next_str(&mut self) -> Option<&'a str> {
+        let len = u32::from_le_bytes(self.next_array()?) as usize;
+        let bytes = self.next_bytes(len)?;
+        if self.validated {
+            // SAFETY: as in `str`: a validated cursor re-reads, by the same
+            // reads in the same order, bytes an earlier pass checked.
+            return Some(unsafe { std::str::from_utf8_unchecked(bytes) });
+        }
+        simdutf8::basic::from_utf8(bytes).ok()
+    }
+
+    /// The next length-prefixed blob of a validated cursor (see
+    /// [`next_bytes`](Self::next_bytes)), validated like it.
+    #[inline]
+    pub(super) fn next_blob(&mut self) -> Option<Cursor<'a>> {
+        let len = u32::from_le_bytes(self.next_array()?) as usize;
+        let base = self.offset();
+        let mut blob = Cursor::new(self.next_bytes(len)?, base);
+        blob.validated = self.validated;
+        Some(blob)
+    }
+
     pub(super) fn finish(&self, what: &'static str) -> Result<(), WireError> {
         match self.remaining() {
             0 => Ok(()),

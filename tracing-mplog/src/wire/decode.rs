@@ -239,6 +239,8 @@ pub struct EventView<'a> {
     fields: Cursor<'a>,
     /// The message and where its field starts inside `fields.buf`.
     message: Option<(&'a str, usize)>,
+    /// How many fields [`fields`](Self::fields) yields (all but the message).
+    field_count: u32,
 }
 
 impl<'a> EventView<'a> {
@@ -280,7 +282,8 @@ impl<'a> EventView<'a> {
         spans.pos = spans_start;
         let spans = spans.validated();
         let fields = c.blob("event.fields")?;
-        let message = validate_fields(fields)?;
+        let (message, count) = validate_fields(fields)?;
+        let field_count = count - u32::from(message.is_some());
         let fields = fields.validated();
         Ok(Self {
             seq,
@@ -296,6 +299,7 @@ impl<'a> EventView<'a> {
             spans,
             fields,
             message,
+            field_count,
         })
     }
 
@@ -366,6 +370,12 @@ impl<'a> EventView<'a> {
         }
     }
 
+    /// How many fields [`fields`](Self::fields) yields (known from the
+    /// decoding: counting them reads nothing).
+    pub fn field_count(&self) -> usize {
+        self.field_count as usize
+    }
+
     /// The spans the event happened in, outermost first.
     pub fn spans(&self) -> Spans<'a> {
         Spans {
@@ -387,21 +397,27 @@ fn opt_str<'a>(
     }
 }
 
+/// The message of a field list and where its field starts.
+type Message<'a> = Option<(&'a str, usize)>;
+
 /// Decodes every field of a list (validating it) and returns the message:
 /// the first field named `message` holding a string or `Debug` text, with
-/// where it starts.
-fn validate_fields(mut c: Cursor<'_>) -> Result<Option<(&str, usize)>, WireError> {
+/// where it starts; and how many fields the list holds.
+fn validate_fields(mut c: Cursor<'_>) -> Result<(Message<'_>, u32), WireError> {
     let mut message = None;
+    let mut count = 0u32;
     while c.remaining() > 0 {
         let at = c.pos;
         let field = read_field(&mut c)?;
+        // At least 6 bytes a field, in a frame whose length is a u32.
+        count += 1;
         if message.is_none() && field.name == "message" {
             if let Value::Str(m) | Value::Debug(m) = field.value {
                 message = Some((m, at));
             }
         }
     }
-    Ok(message)
+    Ok((message, count))
 }
 
 fn read_field<'a>(c: &mut Cursor<'a>) -> Result<Field<'a>, WireError> {
@@ -450,8 +466,8 @@ impl<'a> Iterator for Spans<'a> {
         self.left -= 1;
         // Validated by `Frame::decode`; an error cannot happen, but ending the
         // iteration is the safe answer if it did.
-        let name = self.cur.str("span.name").ok()?;
-        let fields = self.cur.blob("span.fields").ok()?;
+        let name = self.cur.next_str()?;
+        let fields = self.cur.next_blob()?;
         Some(SpanView { name, fields })
     }
 
@@ -478,9 +494,12 @@ impl<'a> Iterator for Fields<'a> {
                 return None;
             }
             let at = self.cur.pos;
-            let field = read_field(&mut self.cur).ok()?;
+            // Validated by `Frame::decode` (see `Spans::next`); read with
+            // no error to build or carry.
+            let name = self.cur.next_str()?;
+            let value = Value::read(&mut self.cur)?;
             if Some(at) != self.skip {
-                return Some(field);
+                return Some(Field { name, value });
             }
         }
     }
