@@ -257,13 +257,16 @@ impl Inner {
         out: &mut String,
     ) -> fmt::Result {
         match field {
-            Field::Time => self.datefmt.render(rec.timestamp(), &self.zone, out),
+            Field::Time => {
+                let (second, nanos) = rec.unix_time();
+                self.datefmt.render_unix(second, nanos, &self.zone, out);
+            }
             Field::Created => render_created(
                 rec.timestamp().unix_timestamp_nanos(),
                 spec.precision.unwrap_or(6),
                 out,
             ),
-            Field::Msecs => text::push_u64(out, rec.timestamp().millisecond().into()),
+            Field::Msecs => text::push_u64(out, (rec.unix_time().1 / 1_000_000).into()),
             Field::Level => out.push_str(rec.level_name()),
             Field::LevelNo => text::push_i64(out, rec.level_no()),
             Field::Message => {

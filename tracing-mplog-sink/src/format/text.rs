@@ -115,6 +115,19 @@ pub(crate) fn push_i128(out: &mut String, v: i128) {
     push_ascii(out, &buf[at..]);
 }
 
+/// Appends `n` as `{:0width$}` prints it (the parts of a date and the
+/// fraction of a second).
+pub(crate) fn push_padded(out: &mut String, n: u32, width: usize) {
+    let mut buf = [0u8; MAX_DIGITS + 1];
+    let at = digits_u64(u64::from(n), &mut buf);
+    let len = buf.len() - at;
+    out.reserve(width.max(len));
+    for _ in len..width {
+        out.push('0');
+    }
+    push_ascii(out, &buf[at..]);
+}
+
 /// Appends `s` as `{:?}` prints a `str`: quoted, escaped. A string of
 /// printable ASCII without `"` and `\` is copied as it is; any other goes
 /// through `Debug` itself.
@@ -207,6 +220,10 @@ mod tests {
         ] {
             assert_eq!(with(|s| push_i128(s, v)), v.to_string());
         }
+        assert_eq!(with(|s| push_padded(s, 7, 6)), "000007");
+        assert_eq!(with(|s| push_padded(s, 953_189, 6)), "953189");
+        assert_eq!(with(|s| push_padded(s, 0, 3)), "000");
+        assert_eq!(with(|s| push_padded(s, 2024, 4)), "2024");
     }
 
     #[test]
@@ -234,6 +251,15 @@ mod tests {
             prop_assert_eq!(with(|s| push_u128(s, c)), c.to_string());
             prop_assert_eq!(with(|s| push_u128(s, u128::from(a))), a.to_string());
             prop_assert_eq!(with(|s| push_i128(s, d)), d.to_string());
+        }
+
+        #[test]
+        fn padded_numbers_print_as_zero_padded_display(
+            (width, n) in (0usize..10).prop_flat_map(|w| (Just(w), 0..10u32.saturating_pow(w as u32 + 1))),
+            any_n: u32,
+        ) {
+            prop_assert_eq!(with(|s| push_padded(s, n, width)), format!("{n:0width$}"));
+            prop_assert_eq!(with(|s| push_padded(s, any_n, width)), format!("{any_n:0width$}"));
         }
 
         #[test]

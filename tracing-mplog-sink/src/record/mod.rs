@@ -84,6 +84,14 @@ pub trait RecordView {
             Level::ERROR => 40,
         }
     }
+    /// The timestamp as whole seconds since the Unix epoch and the
+    /// nanoseconds past them (`0..1_000_000_000`): what the date is
+    /// rendered from. By default from [`timestamp`](Self::timestamp); a
+    /// record that holds it that way already overrides it.
+    fn unix_time(&self) -> (i64, u32) {
+        let t = self.timestamp();
+        (t.unix_timestamp(), t.nanosecond())
+    }
     /// `created` as Python's `LogRecord` holds it: seconds since the epoch
     /// as a float (by default `time_ns() / 1e9` of the timestamp).
     fn created(&self) -> f64 {

@@ -56,10 +56,21 @@ fn push_field_list(fields: Fields<'_>, out: &mut String) {
     }
 }
 
+/// Nanoseconds since the epoch as whole seconds and the nanoseconds past
+/// them, as `OffsetDateTime` splits them (with `i64`, not `i128`, math).
+fn split_ns(ns: i64) -> (i64, u32) {
+    // `rem_euclid` of a positive divisor is in `0..1_000_000_000`.
+    let nanos = u32::try_from(ns.rem_euclid(1_000_000_000)).unwrap_or(0);
+    (ns.div_euclid(1_000_000_000), nanos)
+}
+
 impl RecordView for WireRecord<'_> {
     fn timestamp(&self) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.event.timestamp_ns()))
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+    fn unix_time(&self) -> (i64, u32) {
+        split_ns(self.event.timestamp_ns())
     }
     fn level(&self) -> Level {
         self.event.level()
@@ -120,5 +131,21 @@ impl RecordView for WireRecord<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The split the date is rendered from is the one `timestamp()`'s
+        /// `OffsetDateTime` gives, before the epoch too.
+        #[test]
+        fn nanoseconds_split_as_offset_date_time_splits_them(ns: i64) {
+            let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).expect("in range");
+            prop_assert_eq!(split_ns(ns), (t.unix_timestamp(), t.nanosecond()));
+        }
     }
 }
