@@ -258,7 +258,10 @@ impl Writer {
                 p.report.connections += 1;
                 self.cfg.watch.opened(&mut self.tally, &origin);
             }
-            Msg::Lines(lines) => self.lines(&lines),
+            Msg::Lines(lines) => {
+                self.lines(&lines);
+                super::batch::recycle(*lines);
+            }
             Msg::Dropped {
                 origin,
                 reason,
