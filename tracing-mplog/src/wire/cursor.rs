@@ -47,51 +47,65 @@ impl<'a> Cursor<'a> {
         self.buf.len() - self.pos
     }
 
+    #[inline]
     pub(super) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
-        let available = self.remaining();
-        if n > available {
-            return Err(WireError::Truncated {
-                what,
-                offset: self.offset(),
-                needed: n,
-                available,
-            });
+        match self.next_bytes(n) {
+            Some(out) => Ok(out),
+            None => Err(self.truncated(n, what)),
         }
-        let out = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(out)
     }
 
+    /// Why `n` bytes for `what` cannot be taken here (out of the way of
+    /// the reads, which almost never fail).
+    #[cold]
+    #[inline(never)]
+    fn truncated(&self, n: usize, what: &'static str) -> WireError {
+        WireError::Truncated {
+            what,
+            offset: self.offset(),
+            needed: n,
+            available: self.remaining(),
+        }
+    }
+
+    #[inline]
     pub(super) fn array<const N: usize>(
         &mut self,
         what: &'static str,
     ) -> Result<[u8; N], WireError> {
-        let mut out = [0; N];
-        out.copy_from_slice(self.take(N, what)?);
-        Ok(out)
+        match self.next_array() {
+            Some(out) => Ok(out),
+            None => Err(self.truncated(N, what)),
+        }
     }
 
+    #[inline]
     pub(super) fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
         Ok(self.array::<1>(what)?[0])
     }
 
+    #[inline]
     pub(super) fn u16(&mut self, what: &'static str) -> Result<u16, WireError> {
         Ok(u16::from_le_bytes(self.array(what)?))
     }
 
+    #[inline]
     pub(super) fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
         Ok(u32::from_le_bytes(self.array(what)?))
     }
 
+    #[inline]
     pub(super) fn u64(&mut self, what: &'static str) -> Result<u64, WireError> {
         Ok(u64::from_le_bytes(self.array(what)?))
     }
 
+    #[inline]
     pub(super) fn i64(&mut self, what: &'static str) -> Result<i64, WireError> {
         Ok(i64::from_le_bytes(self.array(what)?))
     }
 
     /// A `u32` length followed by that many bytes.
+    #[inline]
     pub(super) fn blob(&mut self, what: &'static str) -> Result<Cursor<'a>, WireError> {
         let len = self.u32(what)? as usize;
         let base = self.offset();
@@ -103,23 +117,37 @@ impl<'a> Cursor<'a> {
     /// A `u32` length followed by that many bytes of UTF-8: ASCII checked
     /// first, anything else validated with SIMD (`simdutf8`, several times
     /// faster than `std::str::from_utf8` on long strings; see [`utf8`]).
+    /// The read is [`next_str`](Self::next_str)'s; only a failed one reads
+    /// again, to say why.
+    #[inline]
     pub(super) fn str(&mut self, what: &'static str) -> Result<&'a str, WireError> {
-        let len = self.u32(what)? as usize;
-        let offset = self.offset();
-        let bytes = self.take(len, what)?;
-        if self.validated {
-            // SAFETY: a validated cursor re-reads, with the same reads in the
-            // same order, bytes that an earlier pass decoded without error
-            // (see `validated`), so this is the very slice whose UTF-8 that
-            // pass checked; `buf` is a shared borrow and cannot have changed.
-            return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+        let start = self.pos;
+        match self.next_str() {
+            Some(s) => Ok(s),
+            None => Err(self.str_error(start, what)),
         }
-        utf8(bytes).ok_or(WireError::InvalidUtf8 { what, offset })
     }
 
-    /// The next `n` bytes of a [`validated`](Self::validated) cursor
-    /// (`None` only past the end, which validation ruled out): the fast
-    /// path of the iterators, with no error to build or carry.
+    /// Why the string for `what` at `start` could not be read: its length
+    /// or its bytes are cut short, or they are not UTF-8.
+    #[cold]
+    #[inline(never)]
+    fn str_error(&mut self, start: usize, what: &'static str) -> WireError {
+        self.pos = start;
+        let len = match self.u32(what) {
+            Ok(len) => len as usize,
+            Err(e) => return e,
+        };
+        let offset = self.offset();
+        match self.take(len, what) {
+            Err(e) => e,
+            Ok(_) => WireError::InvalidUtf8 { what, offset },
+        }
+    }
+
+    /// The next `n` bytes (`None` past the end, which validation rules
+    /// out on a [`validated`](Self::validated) cursor): the fast path of
+    /// the reads, with no error to build or carry.
     #[inline]
     pub(super) fn next_bytes(&mut self, n: usize) -> Option<&'a [u8]> {
         let out = self.buf.get(self.pos..)?.get(..n)?;
@@ -127,7 +155,7 @@ impl<'a> Cursor<'a> {
         Some(out)
     }
 
-    /// The next `N` bytes of a validated cursor (see [`next_bytes`](Self::next_bytes)).
+    /// The next `N` bytes (see [`next_bytes`](Self::next_bytes)).
     #[inline]
     pub(super) fn next_array<const N: usize>(&mut self) -> Option<[u8; N]> {
         let (head, _) = self.buf.get(self.pos..)?.split_first_chunk::<N>()?;
@@ -135,9 +163,9 @@ impl<'a> Cursor<'a> {
         Some(*head)
     }
 
-    /// The next length-prefixed string of a validated cursor (see
-    /// [`next_bytes`](Self::next_bytes)); on a cursor not validated, its
-    /// UTF-8 is checked as [`str`](Self::str) checks it.
+    /// The next length-prefixed string (see [`next_bytes`](Self::next_bytes));
+    /// `None` also if it is not UTF-8, which is checked unless the cursor
+    /// is validated.
     #[inline]
     pub(super) fn next_str(&mut self) -> Option<&'a str> {
         let len = u32::from_le_bytes(self.next_array()?) as usize;

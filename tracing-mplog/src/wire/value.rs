@@ -137,9 +137,10 @@ impl<'a> Value<'a> {
         })
     }
 
-    /// Reads a value of a list [`decode`](Self::decode) validated already
-    /// (see `Cursor::validated`): the iterators' path, with no error to
-    /// build; `None` where `decode` would have failed.
+    /// Reads a value as [`decode`](Self::decode) does, with no error to
+    /// build: `None` where `decode` fails (the decoder's fast path, and the
+    /// iterators' over a list `decode` validated already: see
+    /// `Cursor::validated`).
     #[inline]
     pub(super) fn read(c: &mut Cursor<'a>) -> Option<Self> {
         let [found] = c.next_array()?;
