@@ -95,7 +95,7 @@ impl<'a> Batcher<'a> {
     /// gone.
     pub(super) fn send(&mut self) -> bool {
         match self.lines.take() {
-            Some(full) if !full.is_empty() => self.tx.send(Msg::Lines(Box::new(full))).is_ok(),
+            Some(full) if !full.is_empty() => self.tx.send(Msg::Lines(Arc::new(full))).is_ok(),
             _ => true,
         }
     }

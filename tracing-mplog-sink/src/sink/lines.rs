@@ -156,6 +156,14 @@ impl Lines {
     }
 }
 
+/// A batch's text, as the files' buffers keep it until written (see
+/// [`RotatingFile::append_shared`](crate::rotate::RotatingFile)).
+impl AsRef<[u8]> for Lines {
+    fn as_ref(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+}
+
 /// Now, in ns since the epoch.
 pub(crate) fn now_ns() -> i64 {
     std::time::SystemTime::now()

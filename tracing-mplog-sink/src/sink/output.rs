@@ -11,7 +11,7 @@ use std::time::Instant;
 use super::lines::Lines;
 use super::report::Tally;
 use super::writer::{Config, MAX_PENDING, QUIET};
-use crate::rotate::{RotateError, RotatingFile};
+use crate::rotate::{RotateError, RotatingFile, SharedText};
 
 #[derive(Debug)]
 pub(crate) struct Output {
@@ -165,15 +165,22 @@ impl Output {
         self.health(result)
     }
 
-    /// Appends the lines of `batch` from item `i` on (ending at `ends`) to
-    /// the file's buffer in one copy, as many as fit with no I/O; returns
-    /// how many items it took (0 while the file fails or keeps lines).
-    pub(crate) fn append(&mut self, batch: &Lines, i: usize, ends: &[usize]) -> usize {
+    /// Appends the lines of `batch` (whose text is `text`) from item `i` on
+    /// (ending at `ends`) to the file's buffer, as many as fit with no I/O
+    /// (they stay in `text` until written); returns how many items it took
+    /// (0 while the file fails or keeps lines).
+    pub(crate) fn append(
+        &mut self,
+        batch: &Lines,
+        text: &SharedText,
+        i: usize,
+        ends: &[usize],
+    ) -> usize {
         let Some(file) = self.file.as_ref().filter(|_| self.pending.is_empty()) else {
             return 0;
         };
         let start = batch.start(i);
-        let taken = file.append_buffered(batch.text.as_bytes(), start, ends);
+        let taken = file.append_shared(text, start, ends);
         // Records, as `write` counts them: empty lines are no records.
         let mut at = start;
         let mut records = 0;
@@ -196,21 +203,33 @@ impl Output {
     }
 
     pub(crate) fn flush(&mut self, cfg: &Config, tally: &mut Tally) -> Health {
-        let result = self.retry(cfg, tally).and_then(|()| match &self.file {
-            Some(file) => match (&*file).flush() {
-                Ok(()) => {
-                    self.unflushed = 0;
-                    Ok(())
-                }
-                Err(e) => {
-                    tally.write_errors += 1;
-                    self.errors += 1;
-                    Err(e.to_string())
-                }
-            },
-            None => Ok(()),
+        let result = self.retry(cfg, tally).and_then(|()| {
+            let written = match &self.file {
+                Some(file) => (&*file).flush(),
+                None => return Ok(()),
+            };
+            self.flushed(written, tally)
         });
         self.health(result)
+    }
+
+    /// Counts the result of writing the file's buffer.
+    pub(crate) fn flushed(
+        &mut self,
+        result: io::Result<()>,
+        tally: &mut Tally,
+    ) -> Result<(), String> {
+        match result {
+            Ok(()) => {
+                self.unflushed = 0;
+                Ok(())
+            }
+            Err(e) => {
+                tally.write_errors += 1;
+                self.errors += 1;
+                Err(e.to_string())
+            }
+        }
     }
 }
 
