@@ -88,6 +88,11 @@ impl RotatingFile {
         self.buffer_capacity.saturating_sub(st.buf.len())
     }
 
+    /// Bytes in the write buffer.
+    pub(crate) fn buffered(&self) -> usize {
+        self.lock().buf.len()
+    }
+
     /// What the next flush writes: the file's identity, its length on disk
     /// now and after the flush; `None` if nothing is buffered.
     pub(crate) fn pending_write(&self) -> Option<crate::sink::FileSpan> {

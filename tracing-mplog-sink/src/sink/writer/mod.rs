@@ -23,7 +23,8 @@
 //! wrote some of them).
 //!
 //! `runs` puts a batch's lines into its files' buffers; `flush` hands the
-//! buffers to the OS and syncs at shutdown; `notice` writes the sink's own records; `forward` hands
+//! buffers to the OS (the two copies of a line on two threads) and syncs
+//! at shutdown; `notice` writes the sink's own records; `forward` hands
 //! each batch's records to the forwarding destinations' queues.
 
 mod flush;
@@ -181,6 +182,8 @@ pub(crate) struct Writer {
     /// The batches written since the last flush: the files' buffers keep
     /// their lines where they are, in the batches' text, until written.
     held: Vec<Arc<Lines>>,
+    /// The second thread of the flushes (see `flush`).
+    helper: flush::Helper,
 }
 
 impl Writer {
@@ -202,6 +205,7 @@ impl Writer {
             tick: 0,
             claims: HashMap::new(),
             held: Vec::new(),
+            helper: flush::Helper::default(),
         };
         if let Some(why) = warning {
             writer.notice(
