@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use super::{DEFAULT_METRICS_RETENTION, Monitor};
 use crate::record::Client;
-use crate::sink::lines::Lines;
 use crate::sink::{Shared, SinkError};
 
 /// An alert rule, checked: there are none without the feature.
@@ -31,7 +30,12 @@ impl Evaluator {
         Evaluator
     }
 
-    pub(crate) fn batch(&mut self, _batch: &Lines, _fresh: &[bool]) {}
+    pub(crate) fn batch<'a>(
+        &mut self,
+        _origin: &Client,
+        _events: impl IntoIterator<Item = (tracing_core::Level, &'a str)>,
+    ) {
+    }
 
     pub(crate) fn closed(&mut self, _origin: &Client, _clean: bool) {}
 

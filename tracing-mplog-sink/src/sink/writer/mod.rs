@@ -20,10 +20,14 @@
 //! wrote some of them).
 //!
 //! `notice` writes the sink's own records; `forward` hands each batch's
-//! records to the forwarding destinations' queues.
+//! records to the forwarding destinations' queues; `watch` keeps the
+//! monitor's counts and publishes its snapshots.
 
 mod forward;
 mod notice;
+mod watch;
+
+pub(crate) use watch::Watch;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
@@ -135,7 +139,7 @@ pub(crate) struct Config {
     /// saved ones could not be read, if so.
     pub(crate) seq_store: (SeqStore, Option<String>),
     /// Live counts and per-event alert rules.
-    pub(crate) watch: super::monitor::Watch,
+    pub(crate) watch: Watch,
     /// The forwarding destinations' queues.
     pub(crate) forward: Senders,
     /// The descriptor budget (the cap on open per-key files).

@@ -1,6 +1,8 @@
 //! The writer's side of the monitor: counts what the writer already
-//! handles (plain integer adds, no lock per event), runs the per-event
-//! rules and publishes a [`Snapshot`] when the writer flushes.
+//! handles (plain integer adds, no lock per event) in its [`Tally`], hands
+//! the per-event rules each fresh event's level and line, and publishes a
+//! [`Snapshot`] when the writer flushes. The monitor reads only what is
+//! published here, never the writer's own types.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,11 +10,11 @@ use std::time::{Instant, SystemTime};
 
 use tracing_mplog::wire::DropReason;
 
-use super::{Evaluator, FileSnap, Monitor, ProcSnap, Snapshot, level_index};
+use super::super::lines::Lines;
+use super::super::monitor::{Evaluator, FileSnap, Monitor, ProcSnap, Snapshot, level_index};
+use super::super::output::Outputs;
+use super::super::report::Tally;
 use crate::record::Client;
-use crate::sink::lines::Lines;
-use crate::sink::output::Outputs;
-use crate::sink::report::Tally;
 
 /// The monitor as the writer sees it.
 #[derive(Debug)]
@@ -67,7 +69,10 @@ impl Watch {
             self.dirty = true;
         }
         if let Some(eval) = &mut self.eval {
-            eval.batch(batch, fresh);
+            let events = (batch.items.iter().enumerate())
+                .filter(|&(i, _)| fresh.get(i) == Some(&true))
+                .map(|(i, item)| (item.level, batch.line(i)));
+            eval.batch(&batch.origin, events);
         }
     }
 
