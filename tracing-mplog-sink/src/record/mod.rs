@@ -15,7 +15,7 @@ mod wire;
 use std::fmt;
 
 #[cfg(feature = "sink")]
-pub(crate) use wire::{Client, WireRecord};
+pub(crate) use wire::{Client, ProcessId, WireRecord};
 
 use time::OffsetDateTime;
 use tracing_core::Level;

@@ -24,6 +24,27 @@ pub(crate) struct Client {
     pub(crate) host: String,
 }
 
+/// A worker process: pids are reused over time and shared between hosts,
+/// so the tally, the monitor and the acknowledgement marks all know a
+/// process by its host, pid and start time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ProcessId {
+    pub(crate) host: String,
+    pub(crate) pid: u32,
+    pub(crate) start_time_ns: i64,
+}
+
+impl Client {
+    /// The process this connection belongs to.
+    pub(crate) fn process_id(&self) -> ProcessId {
+        ProcessId {
+            host: self.host.clone(),
+            pid: self.pid,
+            start_time_ns: self.start_time_ns,
+        }
+    }
+}
+
 /// One event with where it came from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WireRecord<'a> {

@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use tracing_core::Level;
 
 use super::{AlertOn, Monitor};
-use crate::record::Client;
+use crate::record::{Client, ProcessId};
 
 /// Firings that may wait for the alert thread; more are counted as
 /// action failures of their rule.
@@ -80,7 +80,7 @@ struct Watched {
 #[derive(Debug)]
 pub(crate) struct Evaluator {
     monitor: Arc<Monitor>,
-    procs: HashMap<(u32, i64), Watched>,
+    procs: HashMap<ProcessId, Watched>,
     tx: flume::Sender<Firing>,
 }
 
@@ -96,7 +96,7 @@ impl Evaluator {
     fn watched(&mut self, origin: &Client) -> &mut Watched {
         let rules = &self.monitor.rules;
         self.procs
-            .entry((origin.pid, origin.start_time_ns))
+            .entry(origin.process_id())
             .or_insert_with(|| Watched {
                 per_event: (0..rules.len())
                     .filter(|&i| {
@@ -248,10 +248,9 @@ impl Evaluator {
         }
     }
 
-    /// Forgets a process (pid, start time) that ended: its windows and
-    /// cooldowns go with it.
-    pub(crate) fn forget(&mut self, key: (u32, i64)) {
-        self.procs.remove(&key);
+    /// Forgets a process that ended: its windows and cooldowns go with it.
+    pub(crate) fn forget(&mut self, key: &ProcessId) {
+        self.procs.remove(key);
     }
 
     fn rules_on(&self, on: AlertOn, origin: &Client) -> Vec<usize> {

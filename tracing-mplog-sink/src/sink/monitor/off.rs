@@ -41,7 +41,7 @@ impl Evaluator {
 
     pub(crate) fn dropped(&mut self, _origin: &Client, _why: &str, _count: u64) {}
 
-    pub(crate) fn forget(&mut self, _key: (u32, i64)) {}
+    pub(crate) fn forget(&mut self, _key: &crate::record::ProcessId) {}
 }
 
 /// The monitor's builder settings: the retention only (no setter changes

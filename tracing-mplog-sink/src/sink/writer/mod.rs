@@ -256,9 +256,7 @@ impl Writer {
     fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Opened(origin) => {
-                let p = self
-                    .tally
-                    .process(origin.pid, origin.start_time_ns, &origin.process_name);
+                let p = self.tally.process(&origin);
                 p.report.connections += 1;
                 self.cfg.watch.opened(&mut self.tally, &origin);
             }
@@ -268,9 +266,7 @@ impl Writer {
                 reason,
                 count,
             } => {
-                let p = self
-                    .tally
-                    .process(origin.pid, origin.start_time_ns, &origin.process_name);
+                let p = self.tally.process(&origin);
                 // A truncated event was cut to fit and delivered: counted
                 // apart, and never called dropped.
                 let (what, why) = match reason {
@@ -302,9 +298,7 @@ impl Writer {
                 goodbye,
                 error,
             } => {
-                let p = self
-                    .tally
-                    .process(origin.pid, origin.start_time_ns, &origin.process_name);
+                let p = self.tally.process(&origin);
                 p.report.clean = goodbye;
                 if goodbye {
                     self.ledger.ended(&origin);
@@ -447,10 +441,7 @@ impl Writer {
             PLAIN_BUFFER
         };
         let origin = &batch.origin;
-        let mut last_seq = self
-            .tally
-            .process(origin.pid, origin.start_time_ns, &origin.process_name)
-            .last_seq;
+        let mut last_seq = self.tally.process(origin).last_seq;
         if batch.ack.is_some() {
             // Written by an earlier run of the sink, not yet acknowledged.
             last_seq = last_seq.max(self.ledger.written_before(origin));
@@ -491,9 +482,7 @@ impl Writer {
             self.forward_fresh(batch, &fresh);
         }
         self.fresh = fresh;
-        let p = self
-            .tally
-            .process(origin.pid, origin.start_time_ns, &origin.process_name);
+        let p = self.tally.process(origin);
         p.last_seq = last_seq;
         p.report.received += received;
         self.report_changes();

@@ -39,9 +39,7 @@ impl Watch {
 
     /// A connection of `origin` said hello.
     pub(crate) fn opened(&mut self, tally: &mut Tally, origin: &Client) {
-        let c = &mut tally
-            .process(origin.pid, origin.start_time_ns, &origin.process_name)
-            .counts;
+        let c = &mut tally.process(origin).counts;
         c.open += 1;
         c.ended = None;
         c.since = Some(SystemTime::now());
@@ -59,9 +57,7 @@ impl Watch {
         }
         if levels.iter().any(|&n| n > 0) {
             let o = &batch.origin;
-            let c = &mut tally
-                .process(o.pid, o.start_time_ns, &o.process_name)
-                .counts;
+            let c = &mut tally.process(o).counts;
             for (total, n) in c.levels.iter_mut().zip(levels) {
                 *total += n;
             }
@@ -85,9 +81,7 @@ impl Watch {
         why: &str,
         count: u64,
     ) {
-        let c = &mut tally
-            .process(origin.pid, origin.start_time_ns, &origin.process_name)
-            .counts;
+        let c = &mut tally.process(origin).counts;
         let i = match reason {
             DropReason::Oversized => 1,
             DropReason::Truncated => 2,
@@ -107,9 +101,7 @@ impl Watch {
     /// A connection of `origin` that had said hello ended.
     pub(crate) fn closed(&mut self, tally: &mut Tally, origin: &Client, clean: bool) {
         tally.disconnects[usize::from(clean)] += 1;
-        let c = &mut tally
-            .process(origin.pid, origin.start_time_ns, &origin.process_name)
-            .counts;
+        let c = &mut tally.process(origin).counts;
         c.open = c.open.saturating_sub(1);
         if c.open == 0 {
             c.ended = Some(Instant::now());
@@ -118,7 +110,7 @@ impl Watch {
         if let Some(eval) = &mut self.eval {
             eval.closed(origin, clean);
             if clean {
-                eval.forget((origin.pid, origin.start_time_ns));
+                eval.forget(&origin.process_id());
             }
         }
     }
@@ -139,7 +131,7 @@ impl Watch {
                 if !kept {
                     // Its windows and cooldowns go with its series.
                     if let Some(eval) = eval.as_mut() {
-                        eval.forget(**key);
+                        eval.forget(key);
                     }
                 }
                 kept
