@@ -79,7 +79,7 @@ impl Protocol {
 /// assert_eq!(d.protocol(), Protocol::OtlpHttp);
 /// assert_eq!((d.host(), d.port(), d.path()), ("127.0.0.1", 4318, "/v1/logs"));
 /// let d = Destination::parse("syslog+udp://[::1]")?.queue(1000).level(tracing::Level::WARN);
-/// assert_eq!((d.host(), d.port(), d.queue_capacity()), ("::1", 514, 1000));
+/// assert_eq!((d.host(), d.port(), d.options().queue), ("::1", 514, 1000));
 /// assert!("http://example.com".parse::<Destination>().is_err());
 /// # Ok::<(), tracing_mplog_sink::forward::DestinationError>(())
 /// ```
@@ -90,14 +90,39 @@ pub struct Destination {
     host: String,
     port: u16,
     path: String,
-    level: Level,
-    queue: usize,
-    tls_ca: Option<PathBuf>,
-    facility: u8,
-    gzip: bool,
-    batch: usize,
-    batch_timeout: Duration,
-    max_datagram: usize,
+    options: Options,
+}
+
+/// A [`Destination`]'s options, read back under the names of their
+/// setters: `Destination::queue(n)` sets `options().queue`.
+///
+/// ```
+/// use tracing_mplog_sink::forward::Destination;
+///
+/// let d = Destination::parse("syslog+tcp://127.0.0.1")?.queue(10).facility(16);
+/// assert_eq!((d.options().queue, d.options().facility), (10, 16));
+/// # Ok::<(), tracing_mplog_sink::forward::DestinationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Options {
+    /// [`Destination::level`]: the level threshold.
+    pub level: Level,
+    /// [`Destination::queue`]: the queue's capacity in records.
+    pub queue: usize,
+    /// [`Destination::tls_ca`]: the CA file of `syslog+tls`, if set.
+    pub tls_ca: Option<PathBuf>,
+    /// [`Destination::facility`]: the syslog facility.
+    pub facility: u8,
+    /// [`Destination::gzip`]: whether OTLP bodies are gzipped.
+    pub gzip: bool,
+    /// [`Destination::batch_size`]: records per OTLP request.
+    pub batch_size: usize,
+    /// [`Destination::batch_timeout`]: how long an OTLP batch waits to
+    /// fill up.
+    pub batch_timeout: Duration,
+    /// [`Destination::max_datagram`]: the largest syslog datagram.
+    pub max_datagram: usize,
 }
 
 /// A forwarding URL or option that cannot be used.
@@ -164,14 +189,16 @@ impl Destination {
             host: host.to_owned(),
             port,
             path,
-            level: Level::TRACE,
-            queue: DEFAULT_QUEUE,
-            tls_ca: None,
-            facility: DEFAULT_FACILITY,
-            gzip: false,
-            batch: DEFAULT_BATCH,
-            batch_timeout: DEFAULT_BATCH_TIMEOUT,
-            max_datagram: DEFAULT_MAX_DATAGRAM,
+            options: Options {
+                level: Level::TRACE,
+                queue: DEFAULT_QUEUE,
+                tls_ca: None,
+                facility: DEFAULT_FACILITY,
+                gzip: false,
+                batch_size: DEFAULT_BATCH,
+                batch_timeout: DEFAULT_BATCH_TIMEOUT,
+                max_datagram: DEFAULT_MAX_DATAGRAM,
+            },
         })
     }
 
@@ -179,7 +206,7 @@ impl Destination {
     /// record the sink takes).
     #[must_use]
     pub fn level(mut self, threshold: Level) -> Self {
-        self.level = threshold;
+        self.options.level = threshold;
         self
     }
 
@@ -187,7 +214,7 @@ impl Destination {
     /// (default [`DEFAULT_QUEUE`]); beyond it the oldest are dropped.
     #[must_use]
     pub fn queue(mut self, records: usize) -> Self {
-        self.queue = records;
+        self.options.queue = records;
         self
     }
 
@@ -195,28 +222,28 @@ impl Destination {
     /// (default: the system's roots).
     #[must_use]
     pub fn tls_ca(mut self, path: impl Into<PathBuf>) -> Self {
-        self.tls_ca = Some(path.into());
+        self.options.tls_ca = Some(path.into());
         self
     }
 
     /// The syslog facility, 0–23 (default 1, `user`).
     #[must_use]
     pub fn facility(mut self, facility: u8) -> Self {
-        self.facility = facility;
+        self.options.facility = facility;
         self
     }
 
     /// Gzip OTLP request bodies (default off).
     #[must_use]
     pub fn gzip(mut self, on: bool) -> Self {
-        self.gzip = on;
+        self.options.gzip = on;
         self
     }
 
     /// Records per OTLP request (default [`DEFAULT_BATCH`]).
     #[must_use]
     pub fn batch_size(mut self, records: usize) -> Self {
-        self.batch = records;
+        self.options.batch_size = records;
         self
     }
 
@@ -224,7 +251,7 @@ impl Destination {
     /// [`DEFAULT_BATCH_TIMEOUT`]).
     #[must_use]
     pub fn batch_timeout(mut self, d: Duration) -> Self {
-        self.batch_timeout = d;
+        self.options.batch_timeout = d;
         self
     }
 
@@ -232,7 +259,7 @@ impl Destination {
     /// character boundary (default [`DEFAULT_MAX_DATAGRAM`]).
     #[must_use]
     pub fn max_datagram(mut self, bytes: usize) -> Self {
-        self.max_datagram = bytes;
+        self.options.max_datagram = bytes;
         self
     }
 
@@ -257,37 +284,50 @@ impl Destination {
     pub fn path(&self) -> &str {
         &self.path
     }
-    /// The level threshold.
+    /// The options, under the names of their setters.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+    /// The level threshold: [`options().level`](Options::level).
+    #[deprecated(since = "0.1.0", note = "use `options().level`")]
     pub fn threshold(&self) -> Level {
-        self.level
+        self.options.level
     }
-    /// The queue's capacity in records.
+    /// The queue's capacity in records: [`options().queue`](Options::queue).
+    #[deprecated(since = "0.1.0", note = "use `options().queue`")]
     pub fn queue_capacity(&self) -> usize {
-        self.queue
+        self.options.queue
     }
-    /// The CA file for `syslog+tls`, if set.
+    /// The CA file for `syslog+tls`, if set: [`options().tls_ca`](Options::tls_ca).
+    #[deprecated(since = "0.1.0", note = "use `options().tls_ca`")]
     pub fn tls_ca_file(&self) -> Option<&Path> {
-        self.tls_ca.as_deref()
+        self.options.tls_ca.as_deref()
     }
-    /// The syslog facility.
+    /// The syslog facility: [`options().facility`](Options::facility).
+    #[deprecated(since = "0.1.0", note = "use `options().facility`")]
     pub fn syslog_facility(&self) -> u8 {
-        self.facility
+        self.options.facility
     }
-    /// Whether OTLP bodies are gzipped.
+    /// Whether OTLP bodies are gzipped: [`options().gzip`](Options::gzip).
+    #[deprecated(since = "0.1.0", note = "use `options().gzip`")]
     pub fn gzipped(&self) -> bool {
-        self.gzip
+        self.options.gzip
     }
-    /// Records per OTLP request.
+    /// Records per OTLP request: [`options().batch_size`](Options::batch_size).
+    #[deprecated(since = "0.1.0", note = "use `options().batch_size`")]
     pub fn max_batch(&self) -> usize {
-        self.batch
+        self.options.batch_size
     }
-    /// How long an OTLP batch waits to fill up.
+    /// How long an OTLP batch waits to fill up:
+    /// [`options().batch_timeout`](Options::batch_timeout).
+    #[deprecated(since = "0.1.0", note = "use `options().batch_timeout`")]
     pub fn max_batch_wait(&self) -> Duration {
-        self.batch_timeout
+        self.options.batch_timeout
     }
-    /// The largest syslog datagram.
+    /// The largest syslog datagram: [`options().max_datagram`](Options::max_datagram).
+    #[deprecated(since = "0.1.0", note = "use `options().max_datagram`")]
     pub fn datagram_limit(&self) -> usize {
-        self.max_datagram
+        self.options.max_datagram
     }
 
     /// Checks the options together (called when the sink starts).
@@ -298,19 +338,19 @@ impl Destination {
                 reason: reason.to_owned(),
             })
         };
-        if self.queue == 0 {
+        if self.options.queue == 0 {
             return err("`queue` must be at least 1");
         }
-        if self.facility > 23 {
+        if self.options.facility > 23 {
             return err("`facility` must be 0 to 23");
         }
-        if self.batch == 0 {
+        if self.options.batch_size == 0 {
             return err("`batch` must be at least 1");
         }
-        if self.max_datagram < 480 {
+        if self.options.max_datagram < 480 {
             return err("`max-datagram` must be at least 480 (RFC 5426)");
         }
-        if self.tls_ca.is_some() && self.protocol != Protocol::SyslogTls {
+        if self.options.tls_ca.is_some() && self.protocol != Protocol::SyslogTls {
             return err("`tls-ca` applies to syslog+tls only");
         }
         Ok(())

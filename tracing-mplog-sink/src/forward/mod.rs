@@ -30,7 +30,7 @@ mod worker;
 
 pub use destination::{
     DEFAULT_BATCH, DEFAULT_BATCH_TIMEOUT, DEFAULT_FACILITY, DEFAULT_MAX_DATAGRAM, DEFAULT_QUEUE,
-    Destination, DestinationError, Protocol,
+    Destination, DestinationError, Options, Protocol,
 };
 pub(crate) use queue::Stats;
 pub(crate) use record::Record;

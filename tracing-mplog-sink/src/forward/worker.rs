@@ -48,13 +48,13 @@ impl Job {
         Job {
             url: dest.url().to_owned(),
             // Syslog sends what is there at once; OTLP fills requests.
-            batch: if otlp { dest.max_batch() } else { 512 },
+            batch: if otlp { dest.options().batch_size } else { 512 },
             linger: if otlp {
-                dest.max_batch_wait()
+                dest.options().batch_timeout
             } else {
                 Duration::ZERO
             },
-            capacity: dest.queue_capacity(),
+            capacity: dest.options().queue,
             queue,
             exporter,
             notify,

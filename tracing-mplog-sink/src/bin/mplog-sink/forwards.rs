@@ -182,16 +182,16 @@ mod tests {
             "#,
         )
         .expect("tables");
-        assert_eq!(tables[0].threshold(), tracing::Level::WARN);
-        assert_eq!(tables[0].queue_capacity(), 10);
-        assert_eq!(tables[0].syslog_facility(), 16);
+        assert_eq!(tables[0].options().level, tracing::Level::WARN);
+        assert_eq!(tables[0].options().queue, 10);
+        assert_eq!(tables[0].options().facility, 16);
         assert_eq!(
-            tables[0].tls_ca_file(),
+            tables[0].options().tls_ca.as_deref(),
             Some(std::path::Path::new("/etc/ca.pem"))
         );
-        assert!(tables[1].gzipped());
-        assert_eq!(tables[1].max_batch(), 100);
-        assert_eq!(tables[1].max_batch_wait(), Duration::from_millis(50));
+        assert!(tables[1].options().gzip);
+        assert_eq!(tables[1].options().batch_size, 100);
+        assert_eq!(tables[1].options().batch_timeout, Duration::from_millis(50));
     }
 
     #[test]

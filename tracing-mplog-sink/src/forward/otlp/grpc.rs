@@ -54,7 +54,7 @@ impl GrpcExporter {
             runtime,
             endpoint,
             client: None,
-            gzip: dest.gzipped(),
+            gzip: dest.options().gzip,
         })
     }
 }

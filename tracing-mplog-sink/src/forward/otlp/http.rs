@@ -53,7 +53,7 @@ impl HttpExporter {
                 dest.port(),
                 dest.path()
             ),
-            gzip: dest.gzipped(),
+            gzip: dest.options().gzip,
         }
     }
 

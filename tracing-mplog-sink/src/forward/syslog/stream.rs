@@ -48,7 +48,7 @@ impl StreamExporter {
         StreamExporter {
             host: dest.host().to_owned(),
             port: dest.port(),
-            facility: dest.syslog_facility(),
+            facility: dest.options().facility,
             #[cfg(feature = "tls")]
             tls: None,
             conn: None,
@@ -61,7 +61,7 @@ impl StreamExporter {
     /// `tls-ca` or a host that cannot be a TLS server name fails here.
     #[cfg(feature = "tls")]
     pub(crate) fn tls(dest: &Destination) -> Result<Self, String> {
-        let client = tls::Client::new(dest.host(), dest.tls_ca_file())?;
+        let client = tls::Client::new(dest.host(), dest.options().tls_ca.as_deref())?;
         Ok(StreamExporter {
             tls: Some(client),
             ..StreamExporter::tcp(dest)
