@@ -73,7 +73,7 @@ impl fmt::Display for Setting {
 /// Where the values of a [`Config`] came from: the command line as clap
 /// parsed it, and the keys the config file set.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Origin {
+pub(crate) struct Sources {
     /// The flags clap saw on the command line.
     given: Given,
     /// The levels `--format` gave a template.
@@ -82,7 +82,7 @@ pub(crate) struct Origin {
     file: Option<(PathBuf, BTreeSet<String>)>,
 }
 
-impl Origin {
+impl Sources {
     /// The setting `key` (flag spelling, or a builder field name such as
     /// `max_age`), named after where its value came from.
     pub(crate) fn setting(&self, key: &str) -> Setting {
@@ -106,7 +106,7 @@ impl Config {
     /// The setting `key` (flag spelling, or a builder field name such as
     /// `max_age`), named after where its value came from.
     pub(crate) fn setting(&self, key: &str) -> Setting {
-        self.origin.setting(key)
+        self.sources.setting(key)
     }
 }
 
@@ -234,7 +234,7 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
         Some((path, args)) => (args, Some(path)),
         None => (Args::default(), None),
     };
-    let origin = Origin {
+    let sources = Sources {
         given: flags.given.clone(),
         flag_formats: flags.format.iter().map(|(level, _)| *level).collect(),
         file: path.map(|path| (path, file.keys_set())),
@@ -243,16 +243,16 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
     if listen.is_empty() {
         return Err(CliError::MissingListen);
     }
-    let process_key = process_keys(&flags.process_key, &file.process_key, &origin)?;
+    let process_key = process_keys(&flags.process_key, &file.process_key, &sources)?;
     let lists = Lists {
         listen,
         python_listen: either(flags.python_listen, file.python_listen),
         process_key,
-        formats: merge_formats(flags.format, file.format, &origin)?,
+        formats: merge_formats(flags.format, file.format, &sources)?,
         alerts: file.alerts,
         forward: either(flags.forward, file.forward),
     };
-    let config = Config::assemble(lists, flags.values, file.values, origin);
+    let config = Config::assemble(lists, flags.values, file.values, sources);
     check_formats(&config)?;
     Ok(config)
 }
@@ -267,14 +267,14 @@ fn either<T>(flags: Vec<T>, file: Vec<T>) -> Vec<T> {
 fn process_keys(
     flags: &[KeyArg],
     file: &[KeyArg],
-    origin: &Origin,
+    sources: &Sources,
 ) -> Result<Vec<ProcessKey>, CliError> {
     let given = if flags.is_empty() { file } else { flags };
     if given.is_empty() {
         return Ok(DEFAULT_PROCESS_KEYS.to_vec());
     }
     values::resolve_process_keys(given).map_err(|reason| CliError::Invalid {
-        setting: origin.setting("process-key"),
+        setting: sources.setting("process-key"),
         reason,
     })
 }
@@ -285,14 +285,14 @@ fn process_keys(
 fn merge_formats(
     flags: Vec<(FormatLevel, String)>,
     file: Vec<(FormatLevel, String)>,
-    origin: &Origin,
+    sources: &Sources,
 ) -> Result<Vec<(FormatLevel, String)>, CliError> {
     let mut formats = file;
     let mut from_flags: Vec<FormatLevel> = Vec::new();
     for (level, template) in flags {
         if from_flags.contains(&level) {
             return Err(CliError::Invalid {
-                setting: origin.setting("format"),
+                setting: sources.setting("format"),
                 reason: format!("level `{level}` given twice"),
             });
         }

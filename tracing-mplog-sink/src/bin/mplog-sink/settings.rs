@@ -29,7 +29,7 @@ use tracing_mplog_sink::sink::{
 };
 use tracing_mplog_sink::{FormatLevel, ProcessKey};
 
-use crate::config::Origin;
+use crate::config::Sources;
 use crate::file_values as file;
 use crate::values;
 
@@ -112,7 +112,7 @@ macro_rules! settings {
                 pub(crate) $field: $ty,
             )*
             /// Where the values came from, to name a setting in an error.
-            pub(crate) origin: Origin,
+            pub(crate) sources: Sources,
         }
 
         impl Config {
@@ -122,7 +122,7 @@ macro_rules! settings {
                 lists: crate::config::Lists,
                 flags: Values,
                 file: Values,
-                origin: Origin,
+                sources: Sources,
             ) -> Config {
                 Config {
                     listen: lists.listen,
@@ -135,7 +135,7 @@ macro_rules! settings {
                         Some(value) => value.into(),
                         None => $default,
                     },)*
-                    origin,
+                    sources,
                 }
             }
 
