@@ -14,7 +14,8 @@
 //! | `rules` | [`AlertRule`], its checks |
 //! | `eval` | rules evaluated in the writer (level, match, unclean-disconnect, dropped) |
 //! | `actions` | the alert thread: silence, and the actions with their timeouts |
-//! | `metrics` | the Prometheus text and its HTTP server |
+//! | `metrics` | the metrics and their HTTP server |
+//! | `exposition` | the format a client gets: OpenMetrics or the text format 0.0.4 |
 //! | `serve` | the settings, checked; the HTTP and alert threads |
 //! | `off` | without the feature `monitor`: counts only, no rules, no server |
 //!
@@ -37,6 +38,8 @@
 mod actions;
 #[cfg(feature = "monitor")]
 mod eval;
+#[cfg(feature = "monitor")]
+mod exposition;
 #[cfg(feature = "monitor")]
 mod metrics;
 #[cfg(not(feature = "monitor"))]
