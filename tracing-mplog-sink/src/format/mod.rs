@@ -28,6 +28,7 @@
 mod builder;
 mod datefmt;
 mod event;
+mod json;
 mod percent;
 mod pyformat;
 mod pyprintable;
@@ -41,6 +42,7 @@ use tracing_core::Level;
 
 pub use builder::{Builder, DEFAULT_DATEFMT, DEFAULT_TEMPLATE, FormatError};
 pub use datefmt::DatefmtError;
+pub use json::{JsonFields, JsonFormatter};
 pub use template::{MAX_PADDING, TemplateError};
 
 use crate::clock::Clock;

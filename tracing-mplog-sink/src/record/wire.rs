@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tracing_core::Level;
 use tracing_mplog::wire::{EventView, Fields};
 
-use crate::record::RecordView;
+use crate::record::{RecordView, VisitRecord};
 
 /// The client process that sent the frames of one connection (from its
 /// hello), or the parent process itself for the sink's own `SinkLayer`
@@ -123,5 +123,21 @@ impl RecordView for WireRecord<'_> {
             }
         }
         Ok(())
+    }
+    fn has_message(&self) -> bool {
+        self.event.has_message()
+    }
+    fn visit_fields(&self, v: &mut dyn VisitRecord) {
+        for f in self.event.fields() {
+            v.field(f.name, f.value);
+        }
+    }
+    fn visit_spans(&self, v: &mut dyn VisitRecord) {
+        for span in self.event.spans() {
+            v.span(span.name());
+            for f in span.fields() {
+                v.field(f.name, f.value);
+            }
+        }
     }
 }

@@ -353,6 +353,12 @@ impl<'a> EventView<'a> {
         self.message.map_or("", |(m, _)| m)
     }
 
+    /// Whether the event has a message field ([`message`](Self::message)
+    /// is `""` both for an empty message and for none).
+    pub fn has_message(&self) -> bool {
+        self.message.is_some()
+    }
+
     pub(crate) fn message_opt(&self) -> Option<&'a str> {
         self.message.map(|(m, _)| m)
     }
