@@ -1,37 +1,4 @@
-//! [`JsonFormatter`]: one JSON object per line, with the keys and value
-//! types of `tracing_subscriber::fmt().json()` (file, line, thread names
-//! and ids on), plus `pid`, `process` and `host`.
-//!
-//! ```text
-//! {"timestamp":"2026-12-03T11:00:00.123456Z","level":"INFO",
-//!  "fields":{"message":"saved","user":7},"target":"app","filename":"src/main.rs",
-//!  "line_number":12,"span":{"id":9,"name":"request"},"spans":[{"id":9,"name":"request"}],
-//!  "threadName":"main","threadId":"ThreadId(4711)","pid":4711,"process":"app","host":"h1"}
-//! ```
-//!
-//! The same formatter serves the sink (records decoded from frames, Python
-//! records) through [`JsonFormatter::format_record`] on any [`RecordView`],
-//! and a plain `tracing_subscriber::fmt` layer through
-//! [`FormatEvent`](tracing_subscriber::fmt::FormatEvent) (see
-//! [`JsonFields`] for typed span fields there). The output is valid JSON
-//! for any input: strings are escaped as `serde_json` escapes them (control
-//! characters as `\n`, `\t`, … or `\u00XX`), and a float that JSON cannot
-//! hold (NaN, infinities) is `null`, as `serde_json` writes it.
-//!
-//! ```
-//! use tracing_mplog_sink::format::{JsonFields, JsonFormatter};
-//! use tracing_subscriber::{fmt, prelude::*};
-//!
-//! let layer = fmt::layer()
-//!     .event_format(JsonFormatter::new())
-//!     .fmt_fields(JsonFields::new());
-//! let subscriber = tracing_subscriber::registry().with(layer);
-//! tracing::subscriber::with_default(subscriber, || {
-//!     let span = tracing::info_span!("request", id = 9);
-//!     let _in = span.enter();
-//!     tracing::info!(user = 7, "saved");
-//! });
-//! ```
+//! [`JsonFormatter`] and [`JsonFields`]: JSON lines as `fmt().json()` writes them.
 
 mod live;
 
@@ -46,8 +13,40 @@ pub use live::JsonFields;
 use crate::clock::{Clock, SystemClock};
 use crate::record::{RecordView, VisitRecord};
 
-/// Formats each record as one JSON object per line; see the
-/// [module docs](self).
+/// One JSON object per line, with the keys and value
+/// types of `tracing_subscriber::fmt().json()` (file, line, thread names
+/// and ids on), plus `pid`, `process` and `host`.
+///
+/// ```text
+/// {"timestamp":"2026-12-03T11:00:00.123456Z","level":"INFO",
+///  "fields":{"message":"saved","user":7},"target":"app","filename":"src/main.rs",
+///  "line_number":12,"span":{"id":9,"name":"request"},"spans":[{"id":9,"name":"request"}],
+///  "threadName":"main","threadId":"ThreadId(4711)","pid":4711,"process":"app","host":"h1"}
+/// ```
+///
+/// The same formatter serves the sink (records decoded from frames, Python
+/// records) through [`JsonFormatter::format_record`] on any [`RecordView`],
+/// and a plain `tracing_subscriber::fmt` layer through
+/// [`FormatEvent`](tracing_subscriber::fmt::FormatEvent) (see
+/// [`JsonFields`] for typed span fields there). The output is valid JSON
+/// for any input: strings are escaped as `serde_json` escapes them (control
+/// characters as `\n`, `\t`, … or `\u00XX`), and a float that JSON cannot
+/// hold (NaN, infinities) is `null`, as `serde_json` writes it.
+///
+/// ```
+/// use tracing_mplog_sink::format::{JsonFields, JsonFormatter};
+/// use tracing_subscriber::{fmt, prelude::*};
+///
+/// let layer = fmt::layer()
+///     .event_format(JsonFormatter::new())
+///     .fmt_fields(JsonFields::new());
+/// let subscriber = tracing_subscriber::registry().with(layer);
+/// tracing::subscriber::with_default(subscriber, || {
+///     let span = tracing::info_span!("request", id = 9);
+///     let _in = span.enter();
+///     tracing::info!(user = 7, "saved");
+/// });
+/// ```
 #[derive(Clone, Debug)]
 pub struct JsonFormatter {
     clock: Arc<dyn Clock>,

@@ -26,6 +26,7 @@
 //! ```
 
 mod builder;
+mod choice;
 mod datefmt;
 mod event;
 mod json;
@@ -41,6 +42,9 @@ use std::sync::Arc;
 use tracing_core::Level;
 
 pub use builder::{Builder, DEFAULT_DATEFMT, DEFAULT_TEMPLATE, FormatError};
+#[cfg(feature = "sink")]
+pub(crate) use choice::Lines;
+pub use choice::{LineFormat, UnknownLineFormat};
 pub use datefmt::DatefmtError;
 pub use json::{JsonFields, JsonFormatter};
 pub use template::{MAX_PADDING, TemplateError};

@@ -1,5 +1,5 @@
 //! Events become lines in the readers: [`LineMaker`] applies the level
-//! threshold, formats with the [`LevelFormatter`] and works out each line's
+//! threshold, formats with the templates (or as JSON lines) and works out each line's
 //! per-key file key; [`Lines`] is the batch a reader hands the writer.
 
 use std::sync::Arc;
@@ -8,7 +8,6 @@ use std::sync::atomic::AtomicU64;
 use tracing_core::Level;
 
 use super::router::Router;
-use crate::format::LevelFormatter;
 use crate::forward::Record;
 use crate::record::Client;
 use crate::record::RecordView;
@@ -132,7 +131,7 @@ pub(crate) fn now_ns() -> i64 {
 /// What the readers need to turn events into lines, shared by all.
 #[derive(Debug)]
 pub(crate) struct LineMaker {
-    pub(crate) formatter: LevelFormatter,
+    pub(crate) formatter: crate::format::Lines,
     pub(crate) router: Router,
     pub(crate) level: Level,
     /// Records at this level or more severe are forwarded (`None`:

@@ -17,7 +17,7 @@
 //! | `fds` | the descriptor budget per-key files and connections share |
 //! | `listener` | accept loop(s), peer uid check, connection limit, waiting in the backlog |
 //! | `reader` | one connection: TLS handshake, hello, read, validate, decode, format, batch |
-//! | `batch` | [`Batcher`](batch::Batcher): how both readers hand their lines to the writer |
+//! | `batch` | `Batcher`: how both readers hand their lines to the writer |
 //! | `pyreader` | one Python `SocketHandler` connection: pickles decoded as data, formatted, batched |
 //! | `handshake` | the hello's version and token, the version-2 reply |
 //! | `lines` | a batch of formatted lines with their levels, seqs and keys (what readers send) |

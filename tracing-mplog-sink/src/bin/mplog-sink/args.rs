@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Parser};
 use tracing_mplog::Endpoint;
-use tracing_mplog_sink::FormatLevel;
 
 use crate::settings::Values;
 use crate::values::{self, KeyArg};
@@ -80,12 +79,13 @@ pub(crate) struct Args {
 
     /// Template for one level: LEVEL=TEMPLATE, LEVEL is trace, debug, info,
     /// warn, error or default (levels without their own); repeatable
-    /// [default: the formatter's default template]
+    /// [default: the formatter's default template]. Or `json`: one JSON
+    /// object per line, as tracing_subscriber's fmt().json() writes it
     ///
     /// Python `%(name)s` and native `{name}` placeholders, see docs/formatter.md.
-    #[arg(long, value_name = "LEVEL=TEMPLATE", action = ArgAction::Append,
+    #[arg(long, value_name = "LEVEL=TEMPLATE|json", action = ArgAction::Append,
           value_parser = values::parse_format)]
-    pub(crate) format: Vec<(FormatLevel, String)>,
+    pub(crate) format: Vec<values::FormatArg>,
 
     /// Read settings from this TOML file; flags given on the command line override it
     #[arg(long, value_name = "FILE")]
@@ -262,8 +262,14 @@ mod tests {
         assert_eq!(
             args.format,
             vec![
-                (FormatLevel::Info, "I %(message)s".to_owned()),
-                (FormatLevel::Default, "{message}".to_owned())
+                values::FormatArg::Template(
+                    tracing_mplog_sink::FormatLevel::Info,
+                    "I %(message)s".to_owned()
+                ),
+                values::FormatArg::Template(
+                    tracing_mplog_sink::FormatLevel::Default,
+                    "{message}".to_owned()
+                )
             ]
         );
         assert_eq!(args.values.level, Some(Level::WARN));

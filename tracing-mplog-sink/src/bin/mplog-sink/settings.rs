@@ -103,6 +103,8 @@ macro_rules! settings {
             pub(crate) process_key: Vec<ProcessKey>,
             /// The templates given, one per level at most, in level order.
             pub(crate) formats: Vec<(FormatLevel, String)>,
+            /// Templates or JSON lines.
+            pub(crate) line_format: tracing_mplog_sink::format::LineFormat,
             /// The config file's `[[alert]]` rules.
             pub(crate) alerts: Vec<sink::AlertRule>,
             /// Forwarding destinations (`--forward` replaces the file's list).
@@ -129,6 +131,7 @@ macro_rules! settings {
                     python_listen: lists.python_listen,
                     process_key: lists.process_key,
                     formats: lists.formats,
+                    line_format: lists.line_format,
                     alerts: lists.alerts,
                     forward: lists.forward,
                     $($field: match flags.$field.or(file.$field) {

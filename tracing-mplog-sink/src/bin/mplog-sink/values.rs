@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use time::Time;
 use tracing::Level;
+use tracing_mplog_sink::format::LineFormat;
 use tracing_mplog_sink::rotate::{FileMode, When};
 use tracing_mplog_sink::{FormatLevel, ProcessKey};
 
@@ -138,12 +139,22 @@ pub(crate) fn parse_at_time(text: &str) -> Result<Time, String> {
 
 /// One `--format` value, `LEVEL=TEMPLATE`; LEVEL is
 /// `trace|debug|info|warn|error|default`.
-pub(crate) fn parse_format(text: &str) -> Result<(FormatLevel, String), String> {
+pub(crate) fn parse_format(text: &str) -> Result<FormatArg, String> {
     let Some((level, template)) = text.split_once('=') else {
-        return Err("expected LEVEL=TEMPLATE, e.g. info=%(asctime)s %(message)s".into());
+        return text.parse().map(FormatArg::Lines).map_err(|_| {
+            "expected json, text or LEVEL=TEMPLATE, e.g. info=%(asctime)s %(message)s".into()
+        });
     };
     let level = parse_format_level(level)?;
-    Ok((level, template.to_owned()))
+    Ok(FormatArg::Template(level, template.to_owned()))
+}
+
+/// One `--format` value (or the config file's `format`): a level's
+/// template, or how the lines are written (`json`, `text`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FormatArg {
+    Template(FormatLevel, String),
+    Lines(LineFormat),
 }
 
 /// `trace|debug|info|warn|error|default`, any case.
@@ -351,21 +362,29 @@ mod tests {
     fn formats_split_at_the_first_equals_sign() {
         assert_eq!(
             parse_format("info=%(message)s a=b"),
-            Ok((FormatLevel::Info, "%(message)s a=b".to_owned()))
+            Ok(FormatArg::Template(
+                FormatLevel::Info,
+                "%(message)s a=b".to_owned()
+            ))
         );
         assert_eq!(
             parse_format("DEFAULT={message}"),
-            Ok((FormatLevel::Default, "{message}".to_owned()))
+            Ok(FormatArg::Template(
+                FormatLevel::Default,
+                "{message}".to_owned()
+            ))
         );
         assert_eq!(
             parse_format("error="),
-            Ok((FormatLevel::Error, String::new()))
+            Ok(FormatArg::Template(FormatLevel::Error, String::new()))
         );
         assert!(
             parse_format("info")
                 .expect_err("refused")
                 .contains("LEVEL=TEMPLATE")
         );
+        assert_eq!(parse_format("json"), Ok(FormatArg::Lines(LineFormat::Json)));
+        assert_eq!(parse_format("Text"), Ok(FormatArg::Lines(LineFormat::Text)));
         assert!(
             parse_format("fatal=x")
                 .expect_err("refused")

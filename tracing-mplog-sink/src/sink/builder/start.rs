@@ -28,7 +28,7 @@ use super::super::writer::Watch;
 use super::super::writer::{self, Config, Msg, Writer};
 use super::super::{Shared, SinkError, SinkHandle, listener};
 use super::{Builder, CHANNEL_CAPACITY, FILE_PERMISSIONS, MIN_FRAME_SIZE};
-use crate::format::LevelFormatter;
+use crate::format;
 use crate::forward::{Forwarders, Notify, StartError};
 use crate::record::Client;
 use crate::rotate;
@@ -39,7 +39,7 @@ use crate::transport::Listener;
 struct Checked {
     token: Option<String>,
     allowed_uids: Vec<u32>,
-    formatter: LevelFormatter,
+    formatter: format::Lines,
     router: Router,
     rules: Vec<Compiled>,
     metrics_addr: Option<SocketAddr>,
@@ -183,13 +183,14 @@ impl Builder {
         })
     }
 
-    /// The formatter, named after the sink unless it has a name.
-    fn build_formatter(&self) -> Result<LevelFormatter, SinkError> {
+    /// The formatter of the lines, its templates named after the sink
+    /// unless they have a name (checked also when JSON leaves them unused).
+    fn build_formatter(&self) -> Result<format::Lines, SinkError> {
         let mut format = self.format.clone();
         if !format.has_process_name() {
             format = format.process_name(self.name.clone());
         }
-        Ok(format.build()?)
+        Ok(format::Lines::new(self.line_format, format.build()?))
     }
 
     /// The rotation settings every output file is built from, checked

@@ -47,7 +47,6 @@ use super::report::Tally;
 use super::router::Router;
 use super::seen::{FileSpan, Ledger, SeqStore};
 use crate::clock::Clock;
-use crate::format::LevelFormatter;
 use crate::forward::{Record, Senders};
 use crate::record::{Client, WireRecord};
 use crate::rotate;
@@ -121,7 +120,7 @@ pub(crate) enum Msg {
 /// Everything the writer needs, fixed at start.
 #[derive(Debug)]
 pub(crate) struct Config {
-    pub(crate) formatter: LevelFormatter,
+    pub(crate) formatter: crate::format::Lines,
     pub(crate) router: Router,
     pub(crate) rotation: rotate::Builder,
     pub(crate) level: Level,
