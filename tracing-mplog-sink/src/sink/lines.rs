@@ -8,6 +8,8 @@ use std::sync::atomic::AtomicU64;
 use tracing_core::Level;
 
 use super::router::Router;
+use super::tail::{Tail, TailSide};
+use crate::format::JsonFormatter;
 use crate::forward::Record;
 use crate::record::Client;
 use crate::record::RecordView;
@@ -54,6 +56,8 @@ pub(crate) struct Lines {
     /// When the batch's first forwarded record was read (ns since the
     /// epoch): one clock read per batch, not per record.
     observed_ns: Option<i64>,
+    /// The live tail's side of the batch, while the tail exists.
+    pub(crate) tail: Option<Box<TailSide>>,
 }
 
 /// What a batch reserves at its first line: a busy connection's batches
@@ -74,6 +78,7 @@ impl Lines {
             resent_check: true,
             records: Vec::new(),
             observed_ns: None,
+            tail: None,
         }
     }
 
@@ -102,6 +107,16 @@ impl Lines {
             Some(prev) => self.items[prev].end,
             None => 0,
         }
+    }
+
+    /// The target of item `i`, for the tail (`""` without the tail).
+    pub(crate) fn tail_target(&self, i: usize) -> &str {
+        self.tail.as_ref().map_or("", |t| t.target(i))
+    }
+
+    /// The JSON line of item `i`, for the tail's JSON followers.
+    pub(crate) fn tail_json(&self, i: usize) -> Option<&str> {
+        self.tail.as_ref()?.json(i, self.line(i))
     }
 
     /// The line of item `i` (empty: below the threshold).
@@ -137,6 +152,9 @@ pub(crate) struct LineMaker {
     /// Records at this level or more severe are forwarded (`None`:
     /// forwarding is off).
     pub(crate) forward: Option<Level>,
+    /// The live tail (while the metrics server runs), and the JSON
+    /// formatter of its JSON followers.
+    pub(crate) tail: Option<(Arc<Tail>, JsonFormatter)>,
 }
 
 impl LineMaker {
@@ -171,9 +189,16 @@ impl LineMaker {
             batch.text.reserve(FIRST_TEXT);
             batch.items.reserve(FIRST_ITEMS);
         }
-        if rec.level() <= self.level {
+        let written = rec.level() <= self.level;
+        if written {
             // Only the record's own writes could fail, into a String.
             let _ = self.formatter.format_record(rec, &mut batch.text);
+        }
+        if let Some((tail, json)) = &self.tail {
+            let lines_are_json = matches!(self.formatter, crate::format::Lines::Json(_));
+            (batch.tail)
+                .get_or_insert_with(|| Box::new(TailSide::new(lines_are_json, tail.wants_json())))
+                .push(rec, json, written);
         }
         let key = match conn_key {
             // The same for every line of the connection: looked up once.

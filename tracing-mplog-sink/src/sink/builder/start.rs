@@ -23,6 +23,7 @@ use super::super::monitor::{self, Compiled, Evaluator, Firing, Monitor, Running}
 use super::super::report::Tally;
 use super::super::router::Router;
 use super::super::seen::SeqStore;
+use super::super::tail::Tail;
 use super::super::writer::FILE_BUFFER;
 use super::super::writer::Watch;
 use super::super::writer::{self, Config, Msg, Writer};
@@ -260,11 +261,14 @@ impl Builder {
             process_name: self.name.clone(),
             host: tracing_mplog::origin::hostname(),
         };
+        // The live tail is served by the metrics server.
+        let tail = (checked.metrics_addr.is_some()).then(|| Arc::new(Tail::default()));
         let lines = LineMaker {
             formatter: checked.formatter.clone(),
             router: checked.router.clone(),
             level: self.level,
             forward: senders.level().map(|l| l.min(self.level)),
+            tail: (tail.clone()).map(|t| (t, crate::format::JsonFormatter::new())),
         };
         let writer = Writer::new(Config {
             formatter: checked.formatter,
@@ -282,6 +286,7 @@ impl Builder {
             watch: Watch::new(Arc::clone(&monitor), eval),
             forward: senders,
             fds: Arc::clone(&fds),
+            tail,
         });
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),

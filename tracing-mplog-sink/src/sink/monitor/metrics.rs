@@ -51,6 +51,7 @@ pub(crate) fn render(shared: &Shared) -> String {
     files(&mut r, shared, &snap);
     alerts(&mut r, monitor);
     forwards(&mut r, monitor);
+    tail(&mut r, shared);
     let mut text = String::new();
     // Writing to a String cannot fail.
     let _ = encode(&mut text, &r);
@@ -300,6 +301,29 @@ fn answer(
     r
 }
 
+/// The live tail's followers and the lines dropped for slow ones.
+fn tail(r: &mut Registry, shared: &Shared) {
+    let Some((tail, _)) = &shared.lines.tail else {
+        return;
+    };
+    let followers = gauge(
+        r,
+        "mplog_tail_followers",
+        "Live tails following the sink now",
+    );
+    followers
+        .get_or_create(&Vec::new())
+        .set(i64::try_from(tail.followers()).unwrap_or(i64::MAX));
+    let dropped = counter(
+        r,
+        "mplog_tail_dropped",
+        "Lines dropped for live tails that did not keep up",
+    );
+    dropped
+        .get_or_create(&Vec::new())
+        .inc_by(tail.dropped.load(Ordering::Relaxed));
+}
+
 /// Wakes the HTTP thread at shutdown.
 pub(crate) struct Unblock(Arc<tiny_http::Server>);
 
@@ -339,6 +363,10 @@ pub(crate) fn serve(
                 let Ok(request) = server.recv() else {
                     continue;
                 };
+                if request.url().split('?').next() == Some("/tail") {
+                    super::follow::spawn(&shared, request);
+                    continue;
+                }
                 let response = answer(&shared, &request);
                 // A client that left only loses its answer.
                 let _ = request.respond(response);

@@ -15,6 +15,7 @@
 //! | `eval` | rules evaluated in the writer (level, match, unclean-disconnect, dropped) |
 //! | `actions` | the alert thread: silence, and the actions with their timeouts |
 //! | `metrics` | the metrics and their HTTP server |
+//! | `follow` | `GET /tail`: one follower of the live tail per request, streamed |
 //! | `exposition` | the format a client gets: OpenMetrics or the text format 0.0.4 |
 //! | `serve` | the settings, checked; the HTTP and alert threads |
 //! | `off` | without the feature `monitor`: counts only, no rules, no server |
@@ -40,6 +41,8 @@ mod actions;
 mod eval;
 #[cfg(feature = "monitor")]
 mod exposition;
+#[cfg(feature = "monitor")]
+mod follow;
 #[cfg(feature = "monitor")]
 mod metrics;
 #[cfg(not(feature = "monitor"))]

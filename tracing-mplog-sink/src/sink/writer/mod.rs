@@ -143,6 +143,8 @@ pub(crate) struct Config {
     pub(crate) forward: Senders,
     /// The descriptor budget (the cap on open per-key files).
     pub(crate) fds: Arc<Descriptors>,
+    /// The live tail, while the metrics server runs.
+    pub(crate) tail: Option<Arc<super::tail::Tail>>,
 }
 
 /// The writer thread's state.
@@ -477,6 +479,9 @@ impl Writer {
         };
         self.write_parts(batch, &targets, &fresh, &marks);
         self.cfg.watch.batch(&mut self.tally, batch, &fresh);
+        if let Some(tail) = &self.cfg.tail {
+            tail.batch(batch, &fresh);
+        }
         if !batch.records.is_empty() {
             self.forward_fresh(batch, &fresh);
         }
