@@ -1,12 +1,12 @@
 //! LevelFormatter: every placeholder in both syntaxes, widths, datefmt, the
 //! errors, the acrilog example byte for byte, and the `fmt` layer path.
 
-mod sink_support;
+mod support;
 
 use std::sync::{Arc, Mutex};
 
-use sink_support::log_through_the_bridge;
-use sink_support::record::{Rec, rec, render, utc};
+use mplog_test_support::log_through_the_bridge;
+use support::record::{Rec, rec, render, utc};
 use time::macros::datetime;
 use tracing_core::Level;
 use tracing_mplog_sink::clock::ManualClock;
@@ -435,7 +435,7 @@ fn fmt_path_reports_a_log_record_with_its_own_target_module_file_and_line() {
             .event_format(f)
             .with_writer(buf.clone()),
     );
-    tracing::subscriber::with_default(subscriber, log_through_the_bridge);
+    tracing::subscriber::with_default(subscriber, || log_through_the_bridge(7));
     assert_eq!(
         buf.text(),
         "WARN dep dep::inner dep/src/inner.rs:42 from log 7||\n"
