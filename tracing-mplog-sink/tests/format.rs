@@ -134,25 +134,23 @@ fn errors_name_the_level_template_and_placeholder() {
         "{msg}"
     );
 
-    let msg = err(LevelFormatter::builder().default_format("{nope:<3}")).to_string();
-    assert!(msg.contains("`default`") && msg.contains("`nope`"), "{msg}");
-    let msg = err(LevelFormatter::builder().default_format("%(relativeCreated)d")).to_string();
-    assert!(
-        msg.contains("`relativeCreated`") && msg.contains("no tracing equivalent"),
-        "{msg}"
-    );
-    let msg = err(LevelFormatter::builder().default_format("%(message)s %(lineno)q")).to_string();
-    assert!(msg.contains("`%q`"), "{msg}");
-    let msg = err(LevelFormatter::builder().default_format("%(message")).to_string();
-    assert!(msg.contains("unclosed `%(`"), "{msg}");
-    let msg = err(LevelFormatter::builder().default_format("{message")).to_string();
-    assert!(msg.contains("unclosed `{`"), "{msg}");
-    let msg = err(LevelFormatter::builder().default_format("{message} }")).to_string();
-    assert!(msg.contains("unmatched `}`"), "{msg}");
-    let msg = err(LevelFormatter::builder().default_format("%(message)s 50%")).to_string();
-    assert!(msg.contains("after `%`"), "{msg}");
-    let msg = err(LevelFormatter::builder().default_format("{level:x8}")).to_string();
-    assert!(msg.contains("unsupported format spec"), "{msg}");
+    // (template, what the error must name)
+    for (template, needles) in [
+        ("{nope:<3}", &["`default`", "`nope`"][..]),
+        (
+            "%(relativeCreated)d",
+            &["`relativeCreated`", "no tracing equivalent"],
+        ),
+        ("%(message)s %(lineno)q", &["`%q`"]),
+        ("%(message", &["unclosed `%(`"]),
+        ("{message", &["unclosed `{`"]),
+        ("{message} }", &["unmatched `}`"]),
+        ("%(message)s 50%", &["after `%`"]),
+        ("{level:x8}", &["unsupported format spec"]),
+    ] {
+        let msg = err(LevelFormatter::builder().default_format(template)).to_string();
+        assert!(needles.iter().all(|n| msg.contains(n)), "{template}: {msg}");
+    }
     let msg = err(LevelFormatter::builder().datefmt("%Y %Q")).to_string();
     assert!(
         msg.contains("datefmt \"%Y %Q\"") && msg.contains("`%Q`"),
