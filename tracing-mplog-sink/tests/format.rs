@@ -426,16 +426,9 @@ fn fmt_path_reports_a_log_record_with_its_own_target_module_file_and_line() {
         .clock(ManualClock::new(datetime!(2024-05-01 10:00:00 UTC)))
         .build()
         .expect("valid");
-    let buf = Buf::default();
-    let subscriber = tracing_subscriber::registry().with(
-        tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .event_format(f)
-            .with_writer(buf.clone()),
-    );
-    tracing::subscriber::with_default(subscriber, || log_through_the_bridge(7));
+    let ((), text) = through_fmt(f, || log_through_the_bridge(7));
     assert_eq!(
-        buf.text(),
+        text,
         "WARN dep dep::inner dep/src/inner.rs:42 from log 7||\n"
     );
 }
