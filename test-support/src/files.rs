@@ -98,3 +98,29 @@ pub fn file_names(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_left_out_until_it_ends() {
+        assert_eq!(complete_lines("a\nb\nc").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(complete_lines("a\nb\n").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(complete_lines("a").count(), 0);
+    }
+
+    #[test]
+    fn a_log_reads_rotated_files_first() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::write(dir.path().join("all.log"), "3\n").expect("write");
+        fs::write(dir.path().join("all.log.2024-01-01_00-00-01"), "2\n").expect("write");
+        fs::write(dir.path().join("all.log.2024-01-01_00-00-00"), "1\n").expect("write");
+        fs::write(dir.path().join("other.log"), "x\n").expect("write");
+        assert_eq!(log_lines(dir.path(), "all.log"), ["1", "2", "3"]);
+        fs::write(dir.path().join("all.log"), "3\n4").expect("write");
+        assert_eq!(log_lines_so_far(dir.path(), "all.log"), ["1", "2", "3"]);
+        assert!(std::panic::catch_unwind(|| log_lines(dir.path(), "all.log")).is_err());
+        assert!(log_lines(dir.path(), "none.log").is_empty());
+    }
+}

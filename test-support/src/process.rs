@@ -175,3 +175,27 @@ pub fn fd_targets(pid: u32) -> Vec<PathBuf> {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_binary_says_how_to_build_it() {
+        let panic = std::panic::catch_unwind(|| {
+            binary_beside(
+                "/nonexistent/debug/worker",
+                "mplog-sink",
+                "cargo build -p x",
+            )
+        })
+        .expect_err("no such binary");
+        let text = panic.downcast_ref::<String>().expect("a formatted panic");
+        assert!(
+            text.starts_with("/nonexistent/debug/mplog-sink is missing")
+                && text.contains("`cargo test --workspace`")
+                && text.contains("`cargo build -p x`"),
+            "{text}"
+        );
+    }
+}

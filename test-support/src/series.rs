@@ -98,3 +98,37 @@ pub fn assert_series<E: Events + ?Sized>(events: &E, id: u64, n: u64) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owned(lines: &[&str]) -> Vec<String> {
+        lines.iter().map(|l| (*l).to_owned()).collect()
+    }
+
+    #[test]
+    fn finds_the_numbers_whatever_the_template_around_them() {
+        assert_eq!(numbers("worker-1 4242 INFO w1 e5 n=5"), Some((1, 5)));
+        assert_eq!(numbers("w1[101] INFO w1 e5"), Some((1, 5)));
+        assert_eq!(numbers("w1 w1 e7"), Some((1, 7)));
+        assert_eq!(numbers("INFO|bad203|w7 e1"), Some((7, 1)));
+        assert_eq!(numbers("w11 e3"), Some((11, 3)));
+        assert_eq!(numbers("xw1 e1"), None);
+        assert_eq!(
+            numbers("worker-7 1 WARN worker-7[1] dropped 8 events"),
+            None
+        );
+        assert_eq!(numbers("w1 e"), None);
+    }
+
+    #[test]
+    fn a_series_is_checked_from_lines_or_from_the_map() {
+        let lines = owned(&["a w1 e1", "b w2 e1", "a w1 e2", "a w11 e1"]);
+        assert_series(&lines, 1, 2);
+        assert_series(&series(&lines), 2, 1);
+        assert_series(&lines, 11, 1);
+        let gap = std::panic::catch_unwind(|| assert_series(&lines, 1, 3));
+        assert!(gap.is_err(), "e3 is missing");
+    }
+}

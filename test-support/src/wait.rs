@@ -94,3 +94,30 @@ pub(crate) fn timed_out(timeout: Duration, what: &str, last: Option<&str>) -> ! 
         None => panic!("timed out after {timeout:?} waiting for {what}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn returns_what_the_condition_gave_once_it_holds() {
+        let mut polls = 0;
+        let got = wait_until(Duration::from_secs(5), "the third poll", || {
+            polls += 1;
+            (polls == 3).then_some(polls)
+        });
+        assert_eq!(got, 3);
+    }
+
+    #[test]
+    fn the_panic_names_what_it_waited_for_the_timeout_and_the_last_answer() {
+        let panic = std::panic::catch_unwind(|| {
+            wait_until(Duration::from_millis(30), "a miracle", || {
+                Err::<(), _>("none yet")
+            })
+        })
+        .expect_err("times out");
+        let text = panic.downcast_ref::<String>().expect("a formatted panic");
+        assert_eq!(text, "timed out after 30ms waiting for a miracle: none yet");
+    }
+}
