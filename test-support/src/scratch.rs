@@ -41,7 +41,7 @@ impl Scratch {
     }
 
     /// `unix:` and the socket's path: the endpoint's text.
-    pub fn endpoint(&self) -> String {
+    pub fn unix_endpoint(&self) -> String {
         format!("unix:{}", self.socket().display())
     }
 

@@ -69,7 +69,7 @@ impl Setup {
         let mut cmd = Command::new(WORKER);
         cmd.args(["--id", &id.to_string(), "--events", &events.to_string()])
             .args(extra)
-            .env("TRACING_MPLOG_ENDPOINT", self.0.endpoint())
+            .env("TRACING_MPLOG_ENDPOINT", self.unix_endpoint())
             .env("TRACING_MPLOG_PROCESS_NAME", format!("worker-{id}"))
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())

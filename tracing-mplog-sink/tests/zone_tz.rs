@@ -149,7 +149,7 @@ fn zone_name_in_tz_sets_the_offset() {
 #[test]
 fn unknown_zone_in_tz_stops_the_sink_naming_it() {
     let dir = Scratch::new();
-    let endpoint = dir.endpoint();
+    let endpoint = dir.unix_endpoint();
     let out = bin()
         .args(["--listen", &endpoint, "--logdir", "logs"])
         .current_dir(dir.path())

@@ -47,7 +47,7 @@ pub struct Place {
 impl Place {
     pub fn new() -> Self {
         let scratch = Scratch::new();
-        let endpoint = scratch.endpoint();
+        let endpoint = scratch.unix_endpoint();
         let logdir = scratch.logdir().display().to_string();
         Self {
             scratch,
