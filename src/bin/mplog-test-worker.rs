@@ -83,6 +83,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tracing_mplog_workspace::flags;
 use tracing_subscriber::prelude::*;
 
 #[derive(Debug)]
@@ -124,19 +125,14 @@ fn parse_args() -> Result<Args, String> {
         threads: 1,
         mode: Mode::Init,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|e| format!("{flag} {value}: {e}"))
-        };
-        match flag.as_str() {
-            "--id" => args.id = number()?,
-            "--events" => args.events = number()?,
-            "--sleep-us" => args.sleep_us = number()?,
-            "--threads" => args.threads = number()?.max(1),
+    for flag in flags(std::env::args().skip(1)) {
+        let flag = flag?;
+        let value = &flag.value;
+        match flag.name.as_str() {
+            "--id" => args.id = flag.number()?,
+            "--events" => args.events = flag.number()?,
+            "--sleep-us" => args.sleep_us = flag.number()?,
+            "--threads" => args.threads = flag.number()?.max(1),
             "--mode" => {
                 args.mode = match value.split_once(':') {
                     None if value == "init" => Mode::Init,
@@ -175,7 +171,7 @@ fn parse_args() -> Result<Args, String> {
                     _ => return Err(format!("unknown --mode {value}")),
                 }
             }
-            _ => return Err(format!("unknown flag {flag}")),
+            _ => return Err(flag.unknown()),
         }
     }
     Ok(args)

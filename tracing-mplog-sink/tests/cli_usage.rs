@@ -3,9 +3,9 @@
 //! without a panic and without creating anything.
 #![cfg(unix)]
 
-mod cli_support;
+mod support;
 
-use cli_support::run_to_end;
+use support::cli::run_to_end;
 
 /// Status 2, the message names every needle, no panic, no socket or log
 /// folder left behind.
@@ -31,7 +31,7 @@ fn help_explains_every_flag_with_its_default() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (status, _) = run_to_end(dir.path(), &[]);
     assert_eq!(status.code(), Some(2), "no --listen is a usage error");
-    let out = cli_support::bin()
+    let out = support::cli::bin()
         .arg("--help")
         .output()
         .expect("run --help");

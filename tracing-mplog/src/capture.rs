@@ -376,20 +376,7 @@ mod tests {
     #[cfg(feature = "log")]
     #[test]
     fn a_bridged_log_record_keeps_its_own_metadata() {
-        use log::Log;
-        let e = capture(|| {
-            let bridge = tracing_log::LogTracer::new();
-            bridge.log(
-                &log::Record::builder()
-                    .args(format_args!("from log {}", 1))
-                    .level(log::Level::Warn)
-                    .target("dep")
-                    .module_path(Some("dep::inner"))
-                    .file(Some("dep/src/inner.rs"))
-                    .line(Some(42))
-                    .build(),
-            );
-        });
+        let e = capture(|| mplog_test_support::log_through_the_bridge(1));
         assert_eq!(e.level, Level::WARN);
         assert_eq!(e.target, "dep");
         assert_eq!(e.module_path.as_deref(), Some("dep::inner"));

@@ -1,3 +1,4 @@
+use mplog_test_support::pickle_dict;
 use proptest::prelude::*;
 
 use super::*;
@@ -114,27 +115,6 @@ fn the_fuzzer_find_is_refused_not_a_panic() {
     ));
 }
 
-/// Pickles a dict of text and int values as protocol 1 does.
-fn pickle1(text: &[(&str, &str)], ints: &[(&str, i32)]) -> Vec<u8> {
-    let mut p = vec![b'}', b'('];
-    let s = |p: &mut Vec<u8>, t: &str| {
-        p.push(b'X');
-        p.extend_from_slice(&(t.len() as u32).to_le_bytes());
-        p.extend_from_slice(t.as_bytes());
-    };
-    for (k, v) in text {
-        s(&mut p, k);
-        s(&mut p, v);
-    }
-    for (k, v) in ints {
-        s(&mut p, k);
-        p.push(b'J');
-        p.extend_from_slice(&v.to_le_bytes());
-    }
-    p.extend_from_slice(b"u.");
-    p
-}
-
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
@@ -146,7 +126,7 @@ proptest! {
         name in ".{0,40}", msg in ".{0,200}", pname in ".{0,20}",
         levelno in 0i32..60, process in 0i32..i32::MAX, lineno in 0i32..100_000,
     ) {
-        let p = pickle1(
+        let p = pickle_dict(
             &[("name", &name), ("msg", &msg), ("processName", &pname), ("extra_key", "x")],
             &[("levelno", levelno), ("process", process), ("lineno", lineno)],
         );
@@ -164,7 +144,7 @@ proptest! {
         at in 0usize..64,
         op in prop::sample::select(vec![b'c', 0x93, b'R', b'b', b'i', b'o', 0x81, 0x92, 0x82, b'Q']),
     ) {
-        let p = pickle1(&[("msg", "hello world"), ("name", "n")], &[("levelno", 20)]);
+        let p = pickle_dict(&[("msg", "hello world"), ("name", "n")], &[("levelno", 20)]);
         // Put the opcode at an opcode boundary: right after the dict's mark.
         let mut hostile = p[..2].to_vec();
         hostile.push(op);
