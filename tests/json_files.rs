@@ -6,7 +6,6 @@
 //! same event key by key, apart from the keys the sink adds and what only
 //! the two processes' clocks and thread numbering can differ in.
 
-mod cluster_support;
 mod support;
 
 use std::path::Path;
@@ -14,8 +13,8 @@ use std::process::Command;
 
 use serde_json::{Map, Value};
 
-use cluster_support::{RunningSink, sink_bin};
-use support::{Setup, SpawnGuarded, wait_ok};
+use mplog_test_support::{RunningSink, SpawnGuarded, wait_ok};
+use support::{Setup, sink_bin};
 
 const EVENTS: u64 = 12;
 
@@ -40,7 +39,7 @@ fn objects(path: &Path) -> Vec<Map<String, Value>> {
 /// workers; returns the log folder's files' objects by file name, and
 /// each worker's fmt().json() objects.
 fn run(s: &Setup, config: &str, args: &[&str]) -> (Files, [Vec<Object>; 2]) {
-    let file = s.dir.path().join("sink.toml");
+    let file = s.path().join("sink.toml");
     std::fs::write(&file, config).expect("write the config");
     let mut cmd = Command::new(sink_bin());
     cmd.arg(format!("--listen=unix:{}", s.socket().display()))
@@ -49,8 +48,8 @@ fn run(s: &Setup, config: &str, args: &[&str]) -> (Files, [Vec<Object>; 2]) {
         .args(["--name", "all", "--consolidate", "--process-key", "name"])
         .args(args);
     let sink = RunningSink::start(cmd);
-    sink.wait_line("listening on unix:");
-    let twin = |id: u64| s.dir.path().join(format!("fmt-{id}.json"));
+    sink.wait_prefix("listening on unix:");
+    let twin = |id: u64| s.path().join(format!("fmt-{id}.json"));
     let mode = |id: u64| format!("json-twin:{}", twin(id).display());
     drop((
         wait_ok(s.worker(1, EVENTS, &["--mode", &mode(1)]).spawn_guarded()),

@@ -4,7 +4,6 @@
 //! they sent; `promtool check metrics` lints the text format; `HEAD` and
 //! the content types are checked on the wire.
 
-mod cluster_support;
 #[path = "peers/prometheus.rs"]
 mod prometheus;
 mod support;
@@ -14,9 +13,9 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use cluster_support::{RunningSink, http_get, sink_bin};
+use mplog_test_support::{RunningSink, SpawnGuarded, http_get, wait_ok};
 use prometheus::{Prometheus, promtool_check_metrics};
-use support::{Setup, SpawnGuarded, wait_ok};
+use support::{Setup, sink_bin};
 
 /// Starts `mplog-sink` on the test's socket with metrics on a free
 /// loopback port; returns it and the metrics address.
@@ -26,11 +25,8 @@ fn start_sink(s: &Setup) -> (RunningSink, String) {
         .arg(format!("--logdir={}", s.logdir().display()))
         .arg("--metrics-listen=127.0.0.1:0");
     let sink = RunningSink::start(cmd);
-    let line = sink.wait_line("metrics on http://");
-    let addr = line["metrics on http://".len()..]
-        .trim_end_matches("/metrics")
-        .to_owned();
-    sink.wait_line("listening on unix:");
+    let addr = sink.metrics_addr();
+    sink.wait_prefix("listening on unix:");
     (sink, addr)
 }
 

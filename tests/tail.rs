@@ -2,7 +2,6 @@
 //! `--metrics-listen`, real test workers, and the `tail` subcommand as a
 //! child process whose stdout is checked line by line.
 
-mod cluster_support;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
@@ -11,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use cluster_support::{RunningSink, http_get, metric, sink_bin};
-use support::{Setup, SpawnGuarded, wait_ok};
+use mplog_test_support::{RunningSink, SpawnGuarded, http_get, metric, wait_ok, wait_until};
+use support::{Setup, sink_bin};
 
 /// The bound on every wait of these tests (a loaded machine is slow).
 const WAIT: Duration = Duration::from_secs(60);
@@ -27,11 +26,8 @@ fn start_sink(s: &Setup) -> (RunningSink, String) {
         .args(["--name", "all", "--consolidate"])
         .arg("--format=default={process_name} {level} {message}");
     let sink = RunningSink::start(cmd);
-    let line = sink.wait_line("metrics on http://");
-    let addr = line["metrics on http://".len()..]
-        .trim_end_matches("/metrics")
-        .to_owned();
-    sink.wait_line("listening on unix:");
+    let addr = sink.metrics_addr();
+    sink.wait_prefix("listening on unix:");
     (sink, addr)
 }
 
@@ -175,11 +171,9 @@ fn a_stopped_tail_gets_counted_drops_and_never_slows_the_sink() {
     // A follower that never reads its answer.
     let mut stopped = TcpStream::connect(&addr).expect("connect");
     write!(stopped, "GET /tail HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("ask");
-    let deadline = Instant::now() + WAIT;
-    while metric(&http_get(&addr, "/metrics"), "mplog_tail_followers", &[]) != Some(1.0) {
-        assert!(Instant::now() < deadline, "the follower never registered");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(WAIT, "the follower to register", || {
+        metric(&http_get(&addr, "/metrics"), "mplog_tail_followers", &[]) == Some(1.0)
+    });
     // Long lines, so that they outgrow the follower's queue and the
     // socket's buffers: 3 of 4 typed events are sent (no DEBUG).
     let events = 60_000;
