@@ -109,7 +109,8 @@ impl Prometheus {
         s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
         write!(
             s,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            // HTTP/1.0: the answer comes whole, not in chunks.
+            "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n",
             self.addr
         )
         .ok()?;
@@ -117,16 +118,7 @@ impl Prometheus {
         s.read_to_string(&mut answer).ok()?;
         let (head, body) = answer.split_once("\r\n\r\n")?;
         let status = head.split(' ').nth(1)?.parse().ok()?;
-        // Prometheus answers its API in chunks.
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        };
-        Some((status, body))
+        Some((status, body.to_owned()))
     }
 
     /// The `data` of an API answer as JSON.
@@ -199,21 +191,6 @@ pub fn promtool_check_metrics(body: &str) -> (bool, String) {
     let said =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), said)
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 fn url_encode(s: &str) -> String {

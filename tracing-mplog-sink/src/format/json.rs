@@ -331,10 +331,15 @@ impl fmt::Write for Escaped<'_> {
 /// `2026-12-03T11:00:00.123456Z`: RFC 3339 in UTC with microseconds, as
 /// `tracing_subscriber::fmt`'s default timer writes it.
 pub(crate) fn rfc3339_micros(t: OffsetDateTime, out: &mut String) {
+    rfc3339_micros_in_utc(t, "Z", out);
+}
+
+/// RFC 3339 in UTC with microseconds and `utc` (`Z`, `+00:00`) as the offset.
+pub(crate) fn rfc3339_micros_in_utc(t: OffsetDateTime, utc: &str, out: &mut String) {
     let t = t.to_offset(time::UtcOffset::UTC);
     let _ = write!(
         out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}{utc}",
         t.year(),
         u8::from(t.month()),
         t.day(),

@@ -46,6 +46,8 @@ pub use builder::{Builder, DEFAULT_DATEFMT, DEFAULT_TEMPLATE, FormatError};
 pub(crate) use choice::Lines;
 pub use choice::{LineFormat, UnknownLineFormat};
 pub use datefmt::DatefmtError;
+#[cfg(feature = "forward-syslog")]
+pub(crate) use json::rfc3339_micros_in_utc;
 pub use json::{JsonFields, JsonFormatter};
 pub use template::{MAX_PADDING, TemplateError};
 
