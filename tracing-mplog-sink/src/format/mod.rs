@@ -209,13 +209,7 @@ impl LevelFormatter {
 }
 
 /// A spec that changes nothing, for text rendered before Python formatting.
-const PLAIN: Spec = Spec {
-    align: Align::Left,
-    fill: ' ',
-    zero: false,
-    width: 0,
-    precision: None,
-};
+const PLAIN: Spec = Spec::padded(Align::Left, 0, None);
 
 impl Inner {
     /// A Python-syntax placeholder: the value with the type a Python

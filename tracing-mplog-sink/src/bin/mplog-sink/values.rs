@@ -53,15 +53,20 @@ pub(crate) fn resolve_process_keys(args: &[KeyArg]) -> Result<Vec<ProcessKey>, S
     Ok(keys)
 }
 
-/// A byte count: plain bytes, or a `K`, `M`, `G` suffix (powers of 1024,
-/// like logrotate's `size 100k`), with an optional `i` and/or `B`, any case:
-/// `10M` == `10MiB` == `10mb` == 10 485 760. `0` means no size limit.
-pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+/// `10M` → (`10`, `M`): the leading digits and what follows them.
+fn number_and_unit(text: &str) -> (&str, &str) {
     let text = text.trim();
     let digits_end = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(digits_end);
+    text.split_at(digits_end)
+}
+
+/// A byte count: plain bytes, or a `K`, `M`, `G` suffix (powers of 1024,
+/// like logrotate's `size 100k`), with an optional `i` and/or `B`, any case:
+/// `10M` == `10MiB` == `10mb` == 10 485 760. `0` means no size limit.
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, unit) = number_and_unit(text);
     if digits.is_empty() {
         return Err(
             "expected a whole number of bytes, optionally with K, M or G (e.g. 10M)".into(),
@@ -90,11 +95,7 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
 /// spelled out: `sec`, `min`, `hour`, `day`, `week`, plural or not); a plain
 /// number is seconds. Must be longer than zero.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(digits_end);
+    let (digits, unit) = number_and_unit(text);
     if digits.is_empty() {
         return Err("expected a whole number with a unit s, m, h, d or w (e.g. 7d)".into());
     }
