@@ -10,12 +10,8 @@ use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::wire::buf::{
-    begin_frame, begin_len, end_len, put_debug, put_i64, put_str, put_u8, put_u32, put_u64,
-};
-use crate::wire::{
-    FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME, FrameType, Tag, Value,
-};
+use crate::wire::encode::{EventHeader, put_debug_field, put_field, put_span};
+use crate::wire::{self, Value};
 
 /// A span's fields, encoded once when recorded and kept in the span's
 /// extensions; copied into each event frame inside the span.
@@ -56,77 +52,53 @@ pub(crate) fn encode_event<S>(
     // path, file and line in fields; the event's metadata is the bridge's.
     let normalized = crate::origin::log_metadata(event);
     let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-    let at = begin_frame(buf, FrameType::Event as u8);
-    let mut flags = 0;
-    if meta.module_path().is_some() {
-        flags |= FLAG_MODULE_PATH;
-    }
-    if meta.file().is_some() {
-        flags |= FLAG_FILE;
-    }
-    if meta.line().is_some() {
-        flags |= FLAG_LINE;
-    }
-    if origin.thread_name.is_some() {
-        flags |= FLAG_THREAD_NAME;
-    }
-    put_u64(buf, 0);
-    put_i64(buf, origin.timestamp_ns);
-    put_u8(buf, crate::wire::level_to_u8(*meta.level()));
-    put_u8(buf, flags);
-    put_u64(buf, origin.thread_id);
-    if let Some(line) = meta.line() {
-        put_u32(buf, line);
-    }
-    put_str(buf, meta.target());
-    for s in [meta.module_path(), meta.file(), origin.thread_name]
-        .into_iter()
-        .flatten()
-    {
-        put_str(buf, s);
-    }
-    encode_scope(buf, event, ctx);
-    let fields_at = begin_len(buf);
-    if normalized.is_some() {
-        event.record(&mut LogRecordEncoder(FieldEncoder(buf)));
-    } else {
-        event.record(&mut FieldEncoder(buf));
-    }
-    end_len(buf, fields_at);
-    end_len(buf, at);
+    let header = EventHeader {
+        seq: 0,
+        timestamp_ns: origin.timestamp_ns,
+        level: *meta.level(),
+        thread_id: origin.thread_id,
+        line: meta.line(),
+        target: meta.target(),
+        module_path: meta.module_path(),
+        file: meta.file(),
+        thread_name: origin.thread_name,
+    };
+    wire::encode::encode_event(
+        buf,
+        &header,
+        |buf| encode_scope(buf, event, ctx),
+        |buf| {
+            if normalized.is_some() {
+                event.record(&mut LogRecordEncoder(FieldEncoder(buf)));
+            } else {
+                event.record(&mut FieldEncoder(buf));
+            }
+        },
+    );
 }
 
-/// Writes the span count and the spans, outermost first.
+/// Writes the spans, outermost first, and returns how many.
 ///
 /// The registry walks a scope innermost first. The spans are written in that
 /// order after the frame, then appended again in reverse and moved into
 /// place, so each span's extensions are read once (a concurrent
 /// `Span::record` cannot make the count and the bytes disagree) and nothing
 /// is allocated besides the reused buffer.
-fn encode_scope<S>(buf: &mut Vec<u8>, event: &Event<'_>, ctx: &Context<'_, S>)
+fn encode_scope<S>(buf: &mut Vec<u8>, event: &Event<'_>, ctx: &Context<'_, S>) -> u32
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let count_at = buf.len();
-    put_u32(buf, 0);
     let Some(scope) = ctx.event_scope(event) else {
-        return;
+        return 0;
     };
     let start = buf.len();
     let mut count: u32 = 0;
     for span in scope {
-        put_str(buf, span.name());
         let ext = span.extensions();
-        match ext.get::<SpanFields>() {
-            Some(fields) => {
-                put_u32(buf, u32::try_from(fields.0.len()).unwrap_or(u32::MAX));
-                buf.extend_from_slice(&fields.0);
-            }
-            None => put_u32(buf, 0),
-        }
+        let fields = ext.get::<SpanFields>().map_or(&[][..], |f| &f.0[..]);
+        put_span(buf, span.name(), |buf| buf.extend_from_slice(fields));
         count += 1;
     }
-    buf[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
     let end = buf.len();
     for k in (0..count).rev() {
         let (from, to) = entry_bounds(buf, start, k);
@@ -134,6 +106,7 @@ where
     }
     buf.copy_within(end.., start);
     buf.truncate(end);
+    count
 }
 
 /// The byte range of the `k`th span entry written from `start` on.
@@ -162,8 +135,7 @@ pub(crate) struct FieldEncoder<'a>(pub(crate) &'a mut Vec<u8>);
 
 impl FieldEncoder<'_> {
     fn field(&mut self, field: &Field, value: Value<'_>) {
-        put_str(self.0, field.name());
-        value.encode(self.0);
+        put_field(self.0, field.name(), value);
     }
 }
 
@@ -199,9 +171,7 @@ impl Visit for FieldEncoder<'_> {
     /// Formats straight into the buffer instead of through a `Value`, which
     /// would need the text as a `&str` first.
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        put_str(self.0, field.name());
-        put_u8(self.0, Tag::Debug as u8);
-        put_debug(self.0, value);
+        put_debug_field(self.0, field.name(), value);
     }
 }
 
@@ -272,7 +242,7 @@ mod tests {
     use tracing_subscriber::registry::LookupSpan;
 
     use super::*;
-    use crate::wire::{Frame, OwnedEvent, OwnedFrame, OwnedValue};
+    use crate::wire::{Frame, OwnedEvent, OwnedField, OwnedFrame, OwnedSpan, OwnedValue};
 
     /// The capture half of the layer alone: encodes into a shared buffer.
     #[derive(Clone, Default)]
@@ -305,11 +275,16 @@ mod tests {
         }
     }
 
-    fn capture(f: impl FnOnce()) -> OwnedEvent {
+    /// The frame the capture encodes for the last event `f` logs.
+    fn capture_bytes(f: impl FnOnce()) -> Vec<u8> {
         let cap = Capture::default();
         let subscriber = tracing_subscriber::registry().with(cap.clone());
         tracing::subscriber::with_default(subscriber, f);
-        let bytes = cap.0.lock().expect("test lock").clone();
+        cap.0.lock().expect("test lock").clone()
+    }
+
+    fn capture(f: impl FnOnce()) -> OwnedEvent {
+        let bytes = capture_bytes(f);
         match Frame::decode(&bytes[4..])
             .expect("valid frame")
             .into_owned()
@@ -319,21 +294,25 @@ mod tests {
         }
     }
 
+    /// A WARN event with a field of each type, in the spans
+    /// `outer{a=1 late=true}:inner{b="x"}` (`late` recorded afterwards).
+    fn log_sample() {
+        let outer = info_span!("outer", a = 1u64, late = tracing::field::Empty);
+        let _o = outer.enter();
+        let inner = info_span!("inner", b = "x");
+        let _i = inner.enter();
+        outer.record("late", true);
+        tracing::warn!(
+            target: "app",
+            i = -3i64, u = 4u64, big = i128::MIN, ubig = u128::MAX, f = 0.5f64,
+            ok = false, s = "str", p = ?Some(1),
+            "hello {}", 42
+        );
+    }
+
     #[test]
     fn event_with_spans_round_trips() {
-        let e = capture(|| {
-            let outer = info_span!("outer", a = 1u64, late = tracing::field::Empty);
-            let _o = outer.enter();
-            let inner = info_span!("inner", b = "x");
-            let _i = inner.enter();
-            outer.record("late", true);
-            tracing::warn!(
-                target: "app",
-                i = -3i64, u = 4u64, big = i128::MIN, ubig = u128::MAX, f = 0.5f64,
-                ok = false, s = "str", p = ?Some(1),
-                "hello {}", 42
-            );
-        });
+        let e = capture(log_sample);
         assert_eq!(e.level, Level::WARN);
         assert_eq!(e.target, "app");
         assert_eq!(e.message.as_deref(), Some("hello 42"));
@@ -371,6 +350,65 @@ mod tests {
             })
             .collect();
         assert_eq!(spans, [("outer", vec!["a", "late"]), ("inner", vec!["b"])]);
+    }
+
+    /// The live capture and [`OwnedEvent`] write the same event as the same
+    /// bytes: both go through the one encoder of the event layout.
+    #[test]
+    fn capture_and_owned_event_encode_the_same_bytes() {
+        let captured = capture_bytes(log_sample);
+        let line = capture(log_sample).line;
+        let field = |name: &str, value| OwnedField {
+            name: name.into(),
+            value,
+        };
+        let owned = OwnedEvent {
+            seq: 0,
+            timestamp_ns: 5,
+            level: Level::WARN,
+            target: "app".into(),
+            module_path: Some(module_path!().into()),
+            file: Some(file!().into()),
+            line,
+            thread_id: 6,
+            thread_name: Some("t".into()),
+            message: Some("hello 42".into()),
+            fields: vec![
+                field("i", OwnedValue::I64(-3)),
+                field("u", OwnedValue::U64(4)),
+                field("big", OwnedValue::I128(i128::MIN)),
+                field("ubig", OwnedValue::U128(u128::MAX)),
+                field("f", OwnedValue::F64(0.5)),
+                field("ok", OwnedValue::Bool(false)),
+                field("s", OwnedValue::Str("str".into())),
+                field("p", OwnedValue::Debug("Some(1)".into())),
+            ],
+            spans: vec![
+                OwnedSpan {
+                    name: "outer".into(),
+                    fields: vec![
+                        field("a", OwnedValue::U64(1)),
+                        field("late", OwnedValue::Bool(true)),
+                    ],
+                },
+                OwnedSpan {
+                    name: "inner".into(),
+                    fields: vec![field("b", OwnedValue::Str("x".into()))],
+                },
+            ],
+        };
+        let mut encoded = Vec::new();
+        OwnedFrame::Event(owned).encode(&mut encoded);
+        assert_eq!(captured, encoded);
+        // And without spans, fields or thread name: only the header differs.
+        let bare = capture_bytes(|| tracing::info!("alone"));
+        let again = match Frame::decode(&bare[4..]).expect("decodes").into_owned() {
+            OwnedFrame::Event(e) => e,
+            other => panic!("not an event: {other:?}"),
+        };
+        let mut encoded = Vec::new();
+        OwnedFrame::Event(again).encode(&mut encoded);
+        assert_eq!(bare, encoded);
     }
 
     #[cfg(feature = "log")]

@@ -1,0 +1,122 @@
+//! The one encoder of the event frame layout (`docs/wire.md`, "Event").
+//!
+//! Both writers of event frames go through [`encode_event`]: the worker's
+//! capture, straight from a `tracing::Event` (`crate::capture`), and
+//! [`OwnedEvent`](super::OwnedEvent), for tests, tools and the sink's own
+//! records. The header's field order, the flag bits, the span scope and the
+//! field lists are written here and nowhere else, so the two cannot drift.
+
+use std::fmt;
+
+use tracing_core::Level;
+
+use super::FrameType;
+use super::buf::{
+    begin_frame, begin_len, end_len, put_debug, put_i64, put_str, put_u8, put_u32, put_u64,
+};
+use super::decode::{FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME, level_to_u8};
+use super::value::{Tag, Value};
+
+/// The fixed part of an event frame: everything before the span scope.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EventHeader<'a> {
+    /// 0 from the worker's capture: the sender numbers frames.
+    pub(crate) seq: u64,
+    pub(crate) timestamp_ns: i64,
+    pub(crate) level: Level,
+    pub(crate) thread_id: u64,
+    pub(crate) line: Option<u32>,
+    pub(crate) target: &'a str,
+    pub(crate) module_path: Option<&'a str>,
+    pub(crate) file: Option<&'a str>,
+    pub(crate) thread_name: Option<&'a str>,
+}
+
+impl EventHeader<'_> {
+    #[inline]
+    fn flags(&self) -> u8 {
+        let mut flags = 0;
+        if self.module_path.is_some() {
+            flags |= FLAG_MODULE_PATH;
+        }
+        if self.file.is_some() {
+            flags |= FLAG_FILE;
+        }
+        if self.line.is_some() {
+            flags |= FLAG_LINE;
+        }
+        if self.thread_name.is_some() {
+            flags |= FLAG_THREAD_NAME;
+        }
+        flags
+    }
+
+    /// Appends the header (after the frame type byte).
+    #[inline]
+    fn put(&self, out: &mut Vec<u8>) {
+        put_u64(out, self.seq);
+        put_i64(out, self.timestamp_ns);
+        put_u8(out, level_to_u8(self.level));
+        put_u8(out, self.flags());
+        put_u64(out, self.thread_id);
+        if let Some(line) = self.line {
+            put_u32(out, line);
+        }
+        put_str(out, self.target);
+        for s in [self.module_path, self.file, self.thread_name]
+            .into_iter()
+            .flatten()
+        {
+            put_str(out, s);
+        }
+    }
+}
+
+/// Appends one event frame, length prefix included, to `out`: the header,
+/// then the span scope that `scope` appends (it returns how many spans it
+/// wrote, each with [`put_span`], outermost first), then the event's own
+/// fields that `fields` appends (each with [`put_field`] or
+/// [`put_debug_field`]; their byte length is written here).
+#[inline]
+pub(crate) fn encode_event(
+    out: &mut Vec<u8>,
+    header: &EventHeader<'_>,
+    scope: impl FnOnce(&mut Vec<u8>) -> u32,
+    fields: impl FnOnce(&mut Vec<u8>),
+) {
+    let at = begin_frame(out, FrameType::Event as u8);
+    header.put(out);
+    let count_at = begin_len(out);
+    let count = scope(out);
+    out[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
+    let fields_at = begin_len(out);
+    fields(out);
+    end_len(out, fields_at);
+    end_len(out, at);
+}
+
+/// Appends one span entry: its name, then the field list that `fields`
+/// appends (its byte length is written here).
+#[inline]
+pub(crate) fn put_span(out: &mut Vec<u8>, name: &str, fields: impl FnOnce(&mut Vec<u8>)) {
+    put_str(out, name);
+    let at = begin_len(out);
+    fields(out);
+    end_len(out, at);
+}
+
+/// Appends one field of a field list: its name, tag and value.
+#[inline]
+pub(crate) fn put_field(out: &mut Vec<u8>, name: &str, value: Value<'_>) {
+    put_str(out, name);
+    value.encode(out);
+}
+
+/// Appends one field holding `Debug` text, formatted straight into `out`
+/// (a [`Value::Debug`] would need the text as a `&str` first).
+#[inline]
+pub(crate) fn put_debug_field(out: &mut Vec<u8>, name: &str, value: &dyn fmt::Debug) {
+    put_str(out, name);
+    put_u8(out, Tag::Debug as u8);
+    put_debug(out, value);
+}
