@@ -104,7 +104,7 @@ impl Record {
     /// The event: time, level, target, location, thread, message, typed
     /// fields, span scope. (`None` cannot happen: the body was checked when
     /// the record was made.)
-    #[cfg(any(feature = "forward-syslog", feature = "otlp"))]
+    #[cfg(any(test, feature = "forward-syslog", feature = "otlp"))]
     pub(crate) fn event(&self) -> Option<EventView<'_>> {
         match Frame::decode(&self.body) {
             Ok(Frame::Event(event)) => Some(event),
@@ -249,6 +249,7 @@ pub(crate) mod sample {
     }
 
     /// The sample event as a record, observed 100 ms after it happened.
+    #[cfg(any(feature = "forward-syslog", feature = "otlp"))]
     pub(crate) fn record() -> Record {
         Record::from_event(event(), &origin(), 1_764_676_800_223_456_789)
     }
@@ -268,7 +269,8 @@ pub(crate) mod sample {
     }
 }
 
-#[cfg(test)]
+// The record's readers come with the forwarding features.
+#[cfg(all(test, feature = "forward-syslog", feature = "otlp"))]
 mod tests {
     use super::*;
     use tracing_core::Level;
