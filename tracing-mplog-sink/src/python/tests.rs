@@ -59,6 +59,32 @@ fn renders_as_cpython_formatter_does() {
 }
 
 #[test]
+fn a_json_line_keeps_pythons_level_name_and_its_traceback() {
+    let rec = decode_record(WARNING).expect("decodes");
+    let mut line = String::new();
+    crate::format::JsonFormatter::new().format_record(&rec.view("h", 0), &mut line);
+    let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+    assert_eq!(v["timestamp"], "2025-12-02T09:20:00.123456Z");
+    assert_eq!(v["level"], "WARNING");
+    assert_eq!(v["fields"]["message"], "slow query");
+    assert_eq!(v["fields"]["funcName"], "run");
+    let tb = v["fields"]["exc_text"].as_str().unwrap_or("");
+    assert!(
+        tb.starts_with("Traceback") && tb.ends_with("division by zero"),
+        "{tb}"
+    );
+    assert_eq!(
+        (&v["target"], &v["filename"], &v["line_number"]),
+        (&"app.db".into(), &"/srv/app/db.py".into(), &42.into())
+    );
+    assert_eq!(
+        (&v["threadName"], &v["process"], &v["pid"]),
+        (&"MainThread".into(), &"Worker-1".into(), &4242.into())
+    );
+    assert!(v.get("spans").is_none(), "{v}");
+}
+
+#[test]
 fn critical_uses_the_error_template() {
     let mut rec = decode_record(WARNING).expect("decodes");
     rec.levelno = 50;
