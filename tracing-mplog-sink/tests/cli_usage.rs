@@ -224,4 +224,32 @@ fn bad_forward_destinations_are_named() {
         &["--config", config.to_str().expect("UTF-8 path")],
         &["forward", "syslog+tls://127.0.0.1:6514", "no-such-ca.pem"],
     );
+    // So is a client certificate of mutual TLS, and one without its key.
+    let config = d.join("mtls.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{sock}\"\n[[forward]]\nurl = \"otlp+https://127.0.0.1\"\n\
+             tls-cert = \"{}\"\ntls-key = \"{}\"\n",
+            d.join("no-such-client.crt").display(),
+            d.join("no-such-client.key").display()
+        ),
+    )
+    .expect("write config");
+    assert_usage_error(
+        d,
+        &["--config", config.to_str().expect("UTF-8 path")],
+        &["otlp+https://127.0.0.1", "tls-cert", "no-such-client.crt"],
+    );
+    let config = d.join("half.toml");
+    std::fs::write(
+        &config,
+        "listen = \"unix:/x.sock\"\n[[forward]]\nurl = \"otlp+grpcs://h\"\ntls-cert = \"c.pem\"\n",
+    )
+    .expect("write config");
+    assert_usage_error(
+        d,
+        &["--config", config.to_str().expect("UTF-8 path")],
+        &["otlp+grpcs://h", "`tls-cert` needs `tls-key`"],
+    );
 }

@@ -35,6 +35,10 @@ pub enum Protocol {
     OtlpHttp,
     /// `otlp+grpc://`: OTLP/gRPC, `LogsService/Export`.
     OtlpGrpc,
+    /// `otlp+https://`: OTLP/HTTP over TLS.
+    OtlpHttps,
+    /// `otlp+grpcs://`: OTLP/gRPC over TLS.
+    OtlpGrpcs,
 }
 
 impl Protocol {
@@ -46,6 +50,8 @@ impl Protocol {
             Protocol::SyslogUdp => "syslog+udp",
             Protocol::OtlpHttp => "otlp+http",
             Protocol::OtlpGrpc => "otlp+grpc",
+            Protocol::OtlpHttps => "otlp+https",
+            Protocol::OtlpGrpcs => "otlp+grpcs",
         }
     }
 
@@ -54,23 +60,43 @@ impl Protocol {
         match self {
             Protocol::SyslogTcp | Protocol::SyslogUdp => 514,
             Protocol::SyslogTls => 6514,
-            Protocol::OtlpHttp => 4318,
-            Protocol::OtlpGrpc => 4317,
+            Protocol::OtlpHttp | Protocol::OtlpHttps => 4318,
+            Protocol::OtlpGrpc | Protocol::OtlpGrpcs => 4317,
         }
     }
 
-    const ALL: [Protocol; 5] = [
+    /// Whether it runs over TLS (`syslog+tls`, `otlp+https`, `otlp+grpcs`):
+    /// the destinations that take `tls-ca`, `tls-cert` and `tls-key`.
+    pub fn is_tls(self) -> bool {
+        matches!(
+            self,
+            Protocol::SyslogTls | Protocol::OtlpHttps | Protocol::OtlpGrpcs
+        )
+    }
+
+    /// Whether it is an OTLP protocol (batched requests).
+    pub(crate) fn is_otlp(self) -> bool {
+        matches!(
+            self,
+            Protocol::OtlpHttp | Protocol::OtlpGrpc | Protocol::OtlpHttps | Protocol::OtlpGrpcs
+        )
+    }
+
+    const ALL: [Protocol; 7] = [
         Protocol::SyslogTcp,
         Protocol::SyslogTls,
         Protocol::SyslogUdp,
         Protocol::OtlpHttp,
         Protocol::OtlpGrpc,
+        Protocol::OtlpHttps,
+        Protocol::OtlpGrpcs,
     ];
 }
 
 /// A forwarding destination: a URL (`syslog+tcp://HOST:PORT`,
-/// `syslog+tls://…`, `syslog+udp://…`, `otlp+http://…`, `otlp+grpc://…`)
-/// and its options; see `docs/forwarding.md`.
+/// `syslog+tls://…`, `syslog+udp://…`, `otlp+http://…`, `otlp+grpc://…`,
+/// and over TLS `otlp+https://…`, `otlp+grpcs://…`) and its options; see
+/// `docs/forwarding.md`.
 ///
 /// ```
 /// use tracing_mplog_sink::forward::{Destination, Protocol};
@@ -110,8 +136,15 @@ pub struct Options {
     pub level: Level,
     /// [`Destination::queue`]: the queue's capacity in records.
     pub queue: usize,
-    /// [`Destination::tls_ca`]: the CA file of `syslog+tls`, if set.
+    /// [`Destination::tls_ca`]: the CA file of a TLS destination, if set
+    /// (else the system's roots).
     pub tls_ca: Option<PathBuf>,
+    /// [`Destination::tls_cert`]: the client certificate chain of a TLS
+    /// destination, for mutual TLS, if set.
+    pub tls_cert: Option<PathBuf>,
+    /// [`Destination::tls_key`]: the private key of
+    /// [`tls_cert`](Options::tls_cert), if set.
+    pub tls_key: Option<PathBuf>,
     /// [`Destination::facility`]: the syslog facility.
     pub facility: u8,
     /// [`Destination::gzip`]: whether OTLP bodies are gzipped.
@@ -173,8 +206,8 @@ impl Destination {
             None => protocol.default_port(),
         };
         let path = match (protocol, path) {
-            (Protocol::OtlpHttp, "" | "/") => "/v1/logs".to_owned(),
-            (Protocol::OtlpHttp, p) => p.to_owned(),
+            (Protocol::OtlpHttp | Protocol::OtlpHttps, "" | "/") => "/v1/logs".to_owned(),
+            (Protocol::OtlpHttp | Protocol::OtlpHttps, p) => p.to_owned(),
             (_, "" | "/") => String::new(),
             (_, p) => {
                 return Err(err(format!(
@@ -193,6 +226,8 @@ impl Destination {
                 level: Level::TRACE,
                 queue: DEFAULT_QUEUE,
                 tls_ca: None,
+                tls_cert: None,
+                tls_key: None,
                 facility: DEFAULT_FACILITY,
                 gzip: false,
                 batch_size: DEFAULT_BATCH,
@@ -218,11 +253,29 @@ impl Destination {
         self
     }
 
-    /// The CA (PEM) that signs a `syslog+tls` server's certificate
+    /// The CA certificates (PEM) that sign the server's certificate, for
+    /// the TLS destinations: `syslog+tls`, `otlp+https`, `otlp+grpcs`
     /// (default: the system's roots).
     #[must_use]
     pub fn tls_ca(mut self, path: impl Into<PathBuf>) -> Self {
         self.options.tls_ca = Some(path.into());
+        self
+    }
+
+    /// The client certificate chain (PEM, the client's own certificate
+    /// first) that a TLS destination requiring mutual TLS checks; needs
+    /// [`tls_key`](Self::tls_key) too (default: none).
+    #[must_use]
+    pub fn tls_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.tls_cert = Some(path.into());
+        self
+    }
+
+    /// The private key (PEM: PKCS #8, PKCS #1 or SEC1) of
+    /// [`tls_cert`](Self::tls_cert) (default: none).
+    #[must_use]
+    pub fn tls_key(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.tls_key = Some(path.into());
         self
     }
 
@@ -279,8 +332,8 @@ impl Destination {
     pub fn port(&self) -> u16 {
         self.port
     }
-    /// The request path of `otlp+http` (default `/v1/logs`); empty for the
-    /// others.
+    /// The request path of `otlp+http` and `otlp+https` (default
+    /// `/v1/logs`); empty for the others.
     pub fn path(&self) -> &str {
         &self.path
     }
@@ -298,7 +351,7 @@ impl Destination {
     pub fn queue_capacity(&self) -> usize {
         self.options.queue
     }
-    /// The CA file for `syslog+tls`, if set: [`options().tls_ca`](Options::tls_ca).
+    /// The CA file of a TLS destination, if set: [`options().tls_ca`](Options::tls_ca).
     #[deprecated(since = "0.1.0", note = "use `options().tls_ca`")]
     pub fn tls_ca_file(&self) -> Option<&Path> {
         self.options.tls_ca.as_deref()
@@ -350,10 +403,31 @@ impl Destination {
         if self.options.max_datagram < 480 {
             return err("`max-datagram` must be at least 480 (RFC 5426)");
         }
-        if self.options.tls_ca.is_some() && self.protocol != Protocol::SyslogTls {
-            return err("`tls-ca` applies to syslog+tls only");
+        let tls = &self.options;
+        for (set, key) in [
+            (tls.tls_ca.is_some(), "tls-ca"),
+            (tls.tls_cert.is_some(), "tls-cert"),
+            (tls.tls_key.is_some(), "tls-key"),
+        ] {
+            if set && !self.protocol.is_tls() {
+                return err(&format!(
+                    "`{key}` applies to TLS destinations only (syslog+tls, otlp+https, \
+                     otlp+grpcs), not {}",
+                    self.protocol.scheme()
+                ));
+            }
         }
-        Ok(())
+        match (&tls.tls_cert, &tls.tls_key) {
+            (Some(_), None) => err(
+                "`tls-cert` needs `tls-key`: the private key of the client certificate \
+                 (mutual TLS takes both, or neither)",
+            ),
+            (None, Some(_)) => err(
+                "`tls-key` needs `tls-cert`: the client certificate chain it belongs to \
+                 (mutual TLS takes both, or neither)",
+            ),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -413,12 +487,19 @@ mod tests {
             ("syslog+udp://h:1514", Protocol::SyslogUdp, 1514),
             ("otlp+http://h/", Protocol::OtlpHttp, 4318),
             ("OTLP+GRPC://h", Protocol::OtlpGrpc, 4317),
+            ("otlp+https://h", Protocol::OtlpHttps, 4318),
+            ("otlp+grpcs://h", Protocol::OtlpGrpcs, 4317),
         ] {
             let d = Destination::parse(url).expect(url);
             assert_eq!((d.protocol(), d.host(), d.port()), (p, "h", port), "{url}");
         }
         let d = Destination::parse("otlp+http://h:1/custom/logs").expect("path");
         assert_eq!(d.path(), "/custom/logs");
+        let d = Destination::parse("otlp+https://h").expect("https");
+        assert_eq!(d.path(), "/v1/logs");
+        let d = Destination::parse("otlp+https://h/v2/logs").expect("https path");
+        assert_eq!(d.path(), "/v2/logs");
+        assert!(Destination::parse("otlp+grpcs://h/x").is_err());
         let d = Destination::parse("syslog+tcp://[::1]:7").expect("v6");
         assert_eq!((d.host(), d.port()), ("::1", 7));
     }
@@ -450,5 +531,39 @@ mod tests {
         assert!(d.clone().facility(24).validate().is_err());
         assert!(d.clone().tls_ca("ca.pem").validate().is_err());
         assert!(d.max_datagram(100).validate().is_err());
+    }
+
+    #[test]
+    fn tls_options_go_to_tls_destinations_cert_and_key_together() {
+        for url in ["syslog+tls://h", "otlp+https://h", "otlp+grpcs://h"] {
+            let d = Destination::parse(url).expect(url);
+            assert!(d.protocol().is_tls(), "{url}");
+            let d = d.tls_ca("ca.pem");
+            assert!(d.clone().validate().is_ok(), "{url}");
+            let both = d.clone().tls_cert("c.pem").tls_key("k.pem");
+            assert!(both.validate().is_ok(), "{url}");
+            assert_eq!(both.options().tls_cert.as_deref(), Some(Path::new("c.pem")));
+            assert_eq!(both.options().tls_key.as_deref(), Some(Path::new("k.pem")));
+            let e = d.clone().tls_cert("c.pem").validate().expect_err(url);
+            assert!(e.reason.contains("`tls-cert` needs `tls-key`"), "{e}");
+            let e = d.tls_key("k.pem").validate().expect_err(url);
+            assert!(e.reason.contains("`tls-key` needs `tls-cert`"), "{e}");
+        }
+        for url in ["syslog+tcp://h", "otlp+http://h", "otlp+grpc://h"] {
+            let d = Destination::parse(url).expect(url);
+            assert!(!d.protocol().is_tls(), "{url}");
+            for (d, key) in [
+                (d.clone().tls_ca("ca.pem"), "tls-ca"),
+                (d.clone().tls_cert("c.pem").tls_key("k.pem"), "tls-cert"),
+                (d.tls_key("k.pem"), "tls-key"),
+            ] {
+                let e = d.validate().expect_err(url);
+                assert!(
+                    e.reason
+                        .contains(&format!("`{key}` applies to TLS destinations only")),
+                    "{e}"
+                );
+            }
+        }
     }
 }

@@ -41,10 +41,7 @@ impl Job {
         exporter: Box<dyn Exporter>,
         notify: Notify,
     ) -> Self {
-        let otlp = matches!(
-            dest.protocol(),
-            super::Protocol::OtlpHttp | super::Protocol::OtlpGrpc
-        );
+        let otlp = dest.protocol().is_otlp();
         Job {
             url: dest.url().to_owned(),
             // Syslog sends what is there at once; OTLP fills requests.

@@ -92,13 +92,17 @@ pub(crate) struct Args {
     pub(crate) config: Option<PathBuf>,
 
     /// Forward every record to a log engine too: syslog+tcp://HOST:PORT,
-    /// syslog+tls://…, syslog+udp://…, otlp+http://…, otlp+grpc://…;
-    /// repeat for several [default: none]
+    /// syslog+tls://…, syslog+udp://…, otlp+http://…, otlp+grpc://…, and
+    /// over TLS otlp+https://…, otlp+grpcs://…; repeat for several
+    /// [default: none]
     ///
     /// Each destination has its own bounded queue (100 000 records) and
     /// thread; while one is down its records wait, then the oldest are
-    /// dropped and counted. Per-destination options (level, queue, tls-ca,
-    /// …) go in the config file's `[[forward]]` tables. See docs/forwarding.md.
+    /// dropped and counted. TLS destinations check the server against the
+    /// system's roots unless `tls-ca` names a CA file; `tls-cert` and
+    /// `tls-key` add a client certificate (mutual TLS). Per-destination
+    /// options (level, queue, tls-ca, …) go in the config file's
+    /// `[[forward]]` tables. See docs/forwarding.md.
     #[arg(long, value_name = "URL", action = ArgAction::Append,
           value_parser = crate::forwards::parse_url)]
     pub(crate) forward: Vec<tracing_mplog_sink::forward::Destination>,
