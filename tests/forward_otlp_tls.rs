@@ -15,7 +15,6 @@
 //!   destination shows down in `/metrics`, its records are counted as
 //!   dropped (metrics and report), and the sink says once why.
 
-mod cluster_support;
 #[path = "peers/otlp.rs"]
 mod otlp;
 mod support;
@@ -35,9 +34,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 
-use cluster_support::{Ca, RunningSink, TIMEOUT, file_sink, http_get, metric};
+use mplog_test_support::{Ca, RunningSink, SpawnGuarded, TIMEOUT, http_get, metric, wait_ok};
 use otlp::{GrpcReceiver, HttpRequest, Received, Receiver, Shared};
-use support::{Setup, SpawnGuarded, assert_files_complete, wait_ok};
+use support::{Setup, assert_files_complete, file_sink};
 
 const WORKERS: u64 = 2;
 const EVENTS: u64 = 1_000;
@@ -299,10 +298,8 @@ fn start_sink(
         cmd.env(k, v);
     }
     let sink = RunningSink::start(cmd);
-    let addr = sink.wait_line("metrics on http://")["metrics on http://".len()..]
-        .trim_end_matches("/metrics")
-        .to_owned();
-    sink.wait_line("listening on unix:");
+    let addr = sink.metrics_addr();
+    sink.wait_prefix("listening on unix:");
     (sink, addr)
 }
 
