@@ -13,7 +13,7 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::capture::{Origin, SpanFields, encode_event};
 use crate::endpoint::Endpoint;
 use crate::guard::FlushGuard;
-use crate::state::{Config, Shared, now_ns};
+use crate::state::{Config, Shared};
 use crate::{PROCESS_NAME_ENV, sys, wire};
 
 /// What `on_event` does when the channel to the sender thread is full.
@@ -346,13 +346,24 @@ where
         };
         let config = &self.shared.config;
         let mut buf = state.buffer();
-        let thread = std::thread::current();
-        let origin = Origin {
-            timestamp_ns: now_ns(),
-            thread_id: sys::thread_id(),
-            thread_name: thread.name(),
-        };
-        encode_event(&mut buf, event, &ctx, origin);
+        let timestamp_ns = sys::realtime_ns();
+        let thread_id = sys::thread_id();
+        crate::local::with(|local| {
+            let thread;
+            let thread_name = match local {
+                Some(local) => local.thread_name.as_deref(),
+                None => {
+                    thread = std::thread::current();
+                    thread.name()
+                }
+            };
+            let origin = Origin {
+                timestamp_ns,
+                thread_id,
+                thread_name,
+            };
+            encode_event(&mut buf, event, &ctx, origin);
+        });
         if buf.len() - 4 > config.max_frame_size {
             // Cut to fit and counted, not dropped: a huge event is usually
             // the one worth reading (a dump, a panic's backtrace).

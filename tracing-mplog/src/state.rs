@@ -4,7 +4,7 @@
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::endpoint::Endpoint;
 use crate::layer::Backpressure;
@@ -89,10 +89,9 @@ pub(crate) struct ProcState {
     pub(crate) counters: Arc<Counters>,
 }
 
+/// Now, in ns since the Unix epoch (see [`sys::realtime_ns`]).
 pub(crate) fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    sys::realtime_ns()
 }
 
 impl ProcState {
