@@ -2,6 +2,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tracing_core::span::{Attributes, Id, Record};
@@ -252,7 +253,9 @@ impl Builder {
         if self.panic_hook {
             crate::panic_hook();
         }
-        Ok((MpLayer { shared }, guard))
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        Ok((MpLayer { shared, id }, guard))
     }
 }
 
@@ -295,6 +298,9 @@ pub(crate) fn default_process_name() -> io::Result<String> {
 #[derive(Debug)]
 pub struct MpLayer {
     shared: Arc<Shared>,
+    /// Tells this layer's span scopes from another layer's in a thread's
+    /// cache (see `capture::ScopeCache`).
+    id: u64,
 }
 
 impl MpLayer {
@@ -337,7 +343,16 @@ where
             if let Some(fields) = span.extensions_mut().get_mut::<SpanFields>() {
                 fields.record(values);
             }
+            crate::capture::span_recorded();
         }
+    }
+
+    fn on_enter(&self, _id: &Id, _ctx: Context<'_, S>) {
+        crate::capture::scope_moved();
+    }
+
+    fn on_exit(&self, _id: &Id, _ctx: Context<'_, S>) {
+        crate::capture::scope_moved();
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -350,11 +365,14 @@ where
         let thread_id = sys::thread_id();
         crate::local::with(|local| {
             let thread;
-            let thread_name = match local {
-                Some(local) => local.thread_name.as_deref(),
+            let (thread_name, scope) = match local {
+                Some(local) => {
+                    let (name, scope) = local.parts(self.id);
+                    (name, Some(scope))
+                }
                 None => {
                     thread = std::thread::current();
-                    thread.name()
+                    (thread.name(), None)
                 }
             };
             let origin = Origin {
@@ -362,7 +380,7 @@ where
                 thread_id,
                 thread_name,
             };
-            encode_event(&mut buf, event, &ctx, origin);
+            encode_event(&mut buf, event, &ctx, origin, scope);
         });
         if buf.len() - 4 > config.max_frame_size {
             // Cut to fit and counted, not dropped: a huge event is usually

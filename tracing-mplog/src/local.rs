@@ -1,21 +1,40 @@
 //! What a logging thread keeps from one event to the next, so that each
 //! event does not look it up again: its name (read once, instead of a
-//! `std::thread::current()` handle taken and released per event).
+//! `std::thread::current()` handle taken and released per event) and its
+//! encoded span scope (see [`ScopeCache`]).
 
 use std::cell::RefCell;
+
+use crate::capture::ScopeCache;
 
 /// One logging thread's state.
 #[derive(Debug)]
 pub(crate) struct Local {
     /// The thread's name (threads cannot be renamed).
     pub(crate) thread_name: Option<Box<str>>,
+    /// The scope cache of each layer this thread logged through (usually
+    /// one).
+    scopes: Vec<ScopeCache>,
 }
 
 impl Local {
     fn new() -> Self {
         Self {
             thread_name: std::thread::current().name().map(Box::from),
+            scopes: Vec::new(),
         }
+    }
+
+    /// The thread's name and its scope cache for `layer`.
+    pub(crate) fn parts(&mut self, layer: u64) -> (Option<&str>, &mut ScopeCache) {
+        let at = match self.scopes.iter().position(|c| c.layer() == layer) {
+            Some(at) => at,
+            None => {
+                self.scopes.push(ScopeCache::new(layer));
+                self.scopes.len() - 1
+            }
+        };
+        (self.thread_name.as_deref(), &mut self.scopes[at])
     }
 }
 
