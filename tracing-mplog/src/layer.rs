@@ -14,7 +14,7 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::capture::{Origin, SpanFields, encode_event};
 use crate::endpoint::Endpoint;
 use crate::guard::FlushGuard;
-use crate::state::{Config, Shared};
+use crate::state::{Config, ProcState, Shared};
 use crate::{PROCESS_NAME_ENV, sys, wire};
 
 /// What `on_event` does when the channel to the sender thread is full.
@@ -359,39 +359,50 @@ where
         let Some(state) = self.shared.current() else {
             return;
         };
-        let config = &self.shared.config;
-        let mut buf = state.buffer();
         let timestamp_ns = sys::realtime_ns();
         let thread_id = sys::thread_id();
         crate::local::with(|local| {
             let thread;
-            let (thread_name, scope) = match local {
+            let mut own = Vec::new();
+            // The thread's own buffer, cleared: an event cut short by a
+            // panic in a `Debug` impl may have left bytes in it.
+            let (thread_name, scope, buf) = match local {
                 Some(local) => {
-                    let (name, scope) = local.parts(self.id);
-                    (name, Some(scope))
+                    let (name, scope, buf) = local.parts(self.id);
+                    (name, Some(scope), buf)
                 }
                 None => {
                     thread = std::thread::current();
-                    (thread.name(), None)
+                    (thread.name(), None, &mut own)
                 }
             };
+            buf.clear();
             let origin = Origin {
                 timestamp_ns,
                 thread_id,
                 thread_name,
             };
-            encode_event(&mut buf, event, &ctx, origin, scope);
+            encode_event(buf, event, &ctx, origin, scope);
+            self.send(state, buf);
         });
-        if buf.len() - 4 > config.max_frame_size {
+    }
+}
+
+impl MpLayer {
+    /// Hands an encoded event to this process's sender (cut to fit the
+    /// frame limit first if needed).
+    fn send(&self, state: &ProcState, buf: &mut Vec<u8>) {
+        let max = self.shared.config.max_frame_size;
+        if buf.len() - 4 > max {
             // Cut to fit and counted, not dropped: a huge event is usually
             // the one worth reading (a dump, a panic's backtrace).
             let counters = &state.counters;
-            let fitted = crate::truncate::truncate_frame(&mut buf, config.max_frame_size);
+            let fitted = crate::truncate::truncate_frame(buf, max);
             let counter = match fitted {
                 Some(_) => &counters.truncated,
                 None => &counters.dropped_oversized,
             };
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            counter.fetch_add(1, Ordering::SeqCst);
             if fitted.is_none() {
                 return;
             }

@@ -15,18 +15,30 @@ pub(crate) struct Local {
     /// The scope cache of each layer this thread logged through (usually
     /// one).
     scopes: Vec<ScopeCache>,
+    /// The buffer this thread encodes its events into (the frame is then
+    /// copied into the pending frames of the sender).
+    buf: Vec<u8>,
 }
+
+/// A thread's encoding buffer larger than this after an event is freed (a
+/// rare huge event should not pin its memory).
+const KEEP_BUF: usize = 64 * 1024;
 
 impl Local {
     fn new() -> Self {
         Self {
             thread_name: std::thread::current().name().map(Box::from),
             scopes: Vec::new(),
+            buf: Vec::new(),
         }
     }
 
-    /// The thread's name and its scope cache for `layer`.
-    pub(crate) fn parts(&mut self, layer: u64) -> (Option<&str>, &mut ScopeCache) {
+    /// The thread's name, its scope cache for `layer` and its encoding
+    /// buffer.
+    pub(crate) fn parts(&mut self, layer: u64) -> (Option<&str>, &mut ScopeCache, &mut Vec<u8>) {
+        if self.buf.capacity() > KEEP_BUF {
+            self.buf = Vec::new();
+        }
         let at = match self.scopes.iter().position(|c| c.layer() == layer) {
             Some(at) => at,
             None => {
@@ -34,7 +46,11 @@ impl Local {
                 self.scopes.len() - 1
             }
         };
-        (self.thread_name.as_deref(), &mut self.scopes[at])
+        (
+            self.thread_name.as_deref(),
+            &mut self.scopes[at],
+            &mut self.buf,
+        )
     }
 }
 
