@@ -367,11 +367,22 @@ impl Sender {
 
     /// Writes the whole batch, reconnecting as needed. `false` if the guard
     /// gave up on this process (stop retrying).
+    ///
+    /// In acknowledged mode the event frames written are kept in the
+    /// window: the batch itself moves there once written (and a fresh
+    /// buffer from the window takes its place); only when a connection
+    /// breaks halfway are the frames it took copied there first, so that
+    /// the next connection resends them.
     fn write_batch(&mut self) -> bool {
         let mut pos = 0;
+        // Marks of the frames accepted whole, and of those already in the
+        // window or counted as written.
         let mut done = 0;
+        let mut settled = 0;
         while pos < self.batch.len() {
             let Some(conn) = &mut self.conn else {
+                self.settle(settled, done, true);
+                settled = done;
                 if !self.connect() {
                     return false;
                 }
@@ -384,32 +395,70 @@ impl Sender {
                     }
                     pos += n;
                     while done < self.marks.len() && self.marks[done].end <= pos {
-                        let Mark { end, seq } = self.marks[done];
-                        if seq > 0 && self.acked {
-                            let start = done.checked_sub(1).map_or(0, |d| self.marks[d].end);
-                            self.window.push(seq, &self.batch[start..end]);
-                        } else if seq > 0 {
-                            self.counters.written.fetch_add(1, Ordering::SeqCst);
-                        }
                         done += 1;
+                    }
+                    if !self.acked {
+                        self.settle(settled, done, false);
+                        settled = done;
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     // Resend from the first frame not accepted whole.
                     self.conn = None;
-                    pos = done.checked_sub(1).map_or(0, |d| self.marks[d].end);
+                    pos = self.mark_end(done);
                 }
             }
         }
         let events = self.marks.iter().filter(|m| m.seq > 0).count();
         self.linger = events > 0 && events < LINGER_EVENTS && self.waiters.is_empty();
+        if self.acked && settled < done {
+            let start = self.mark_end(settled);
+            let frames = self.marks[settled..done]
+                .iter()
+                .filter(|m| m.seq > 0)
+                .map(|m| (m.seq, m.end));
+            let spare = self.window.spare();
+            let batch = std::mem::replace(&mut self.batch, spare);
+            self.window.keep(batch, start, frames);
+        } else {
+            self.settle(settled, done, false);
+        }
         self.batch.clear();
         if self.batch.capacity() > KEEP_BATCH {
             self.batch = Vec::new();
         }
         self.marks.clear();
         true
+    }
+
+    /// Where the frame of mark `i - 1` ends: the start of mark `i`'s.
+    fn mark_end(&self, i: usize) -> usize {
+        i.checked_sub(1).map_or(0, |d| self.marks[d].end)
+    }
+
+    /// The event frames of marks `from..to`, accepted whole: written, or in
+    /// acknowledged mode copied into the window (`copy`: the batch goes on
+    /// being written; else nothing is left to keep).
+    fn settle(&mut self, from: usize, to: usize, copy: bool) {
+        let marks = &self.marks[from..to];
+        let events = marks.iter().filter(|m| m.seq > 0);
+        if !self.acked {
+            let n = events.count() as u64;
+            if n > 0 {
+                self.counters.written.fetch_add(n, Ordering::SeqCst);
+            }
+            return;
+        }
+        if !copy {
+            return;
+        }
+        let start = self.mark_end(from);
+        let frames: Vec<(u64, usize)> = events.map(|m| (m.seq, m.end - start)).collect();
+        if let Some(&(_, end)) = frames.last() {
+            let bytes = self.batch[start..start + end].to_vec();
+            self.window.keep(bytes, 0, frames);
+        }
     }
 
     /// Tries once to connect and shake hands; sleeps the backoff (with
@@ -427,15 +476,17 @@ impl Sender {
                 // What the last connection(s) did not get acknowledged
                 // comes first, whole and with its own seq.
                 if self.window.frames() > 0 {
-                    if conn.send_all(self.window.unacked()).is_err() {
-                        return true;
+                    for part in self.window.unacked() {
+                        if conn.send_all(part).is_err() {
+                            return true;
+                        }
                     }
                     if !self.acked {
                         // A sink that does not acknowledge: written is all
                         // it will ever say.
                         let frames = self.window.frames() as u64;
                         self.counters.written.fetch_add(frames, Ordering::SeqCst);
-                        self.window = Window::default();
+                        self.window.clear();
                     }
                 }
                 self.conn = Some(conn);
