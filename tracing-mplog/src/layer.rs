@@ -407,8 +407,6 @@ impl MpLayer {
                 return;
             }
         }
-        // Waiting for room in the channel holds no lock a forked child could
-        // need: a `fork()` need not wait for it (see `fork::ForkSafe`).
-        crate::fork::gate::unguarded(|| state.submit(buf));
+        state.submit(buf);
     }
 }

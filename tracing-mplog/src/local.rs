@@ -35,6 +35,7 @@ impl Local {
 
     /// The thread's name, its scope cache for `layer` and its encoding
     /// buffer.
+    #[inline]
     pub(crate) fn parts(&mut self, layer: u64) -> (Option<&str>, &mut ScopeCache, &mut Vec<u8>) {
         if self.buf.capacity() > KEEP_BUF {
             self.buf = Vec::new();
@@ -61,6 +62,7 @@ thread_local! {
 /// Runs `f` with this thread's [`Local`], or with `None` when it is in use
 /// (an event logged while one is encoded, by a `Debug` impl say) or gone
 /// (the thread is exiting): `f` then works without it.
+#[inline]
 pub(crate) fn with<R>(mut f: impl FnMut(Option<&mut Local>) -> R) -> R {
     let done = LOCAL.try_with(|cell| {
         let mut slot = cell.try_borrow_mut().ok()?;

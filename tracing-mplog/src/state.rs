@@ -149,6 +149,7 @@ impl ProcState {
     /// Hands an encoded frame (length prefix included, seq not yet set) to
     /// the sender under the configured policy: takes its place in the
     /// channel, then appends it to the pending frames.
+    #[inline]
     pub(crate) fn submit(&self, frame: &[u8]) {
         let c = &self.counters;
         if c.closed.load(Ordering::Acquire) {
@@ -157,18 +158,15 @@ impl ProcState {
         }
         // Counted before sending, so `written` never overtakes `queued`.
         c.queued.fetch_add(1, Ordering::SeqCst);
-        let msg = Msg::Frame;
-        let result = match self.config.backpressure {
-            Backpressure::BlockWithGrace => self.send_within_grace(msg),
-            Backpressure::Block => self.tx.send(msg).map_err(|_| false),
-            Backpressure::DropNewest => self
-                .tx
-                .try_send(msg)
-                .map_err(|e| matches!(e, flume::TrySendError::Full(_))),
-            Backpressure::BlockFor(wait) => self
-                .tx
-                .send_timeout(msg, wait)
-                .map_err(|e| matches!(e, flume::SendTimeoutError::Timeout(_))),
+        let result = match self.tx.try_send(Msg::Frame) {
+            Ok(()) => Ok(()),
+            Err(flume::TrySendError::Disconnected(_)) => Err(false),
+            // No room: the policy decides. Waiting holds no lock a forked
+            // child could need, so it is done outside the fork gate: a
+            // `fork()` need not wait for it (see `fork::ForkSafe`).
+            Err(flume::TrySendError::Full(msg)) => {
+                crate::fork::gate::unguarded(|| self.wait_for_room(msg))
+            }
         };
         match result {
             Ok(()) => self.append(frame),
@@ -184,10 +182,26 @@ impl ProcState {
     }
 
     /// Appends a frame whose place in the channel was taken.
+    #[inline]
     fn append(&self, frame: &[u8]) {
         let mut pending = lock(&self.pending);
         pending.bytes.extend_from_slice(frame);
         pending.appended += 1;
+    }
+
+    /// The channel is full: what the backpressure policy does with `msg`.
+    /// `Err(true)`: dropped (channel full); `Err(false)`: the sender is
+    /// gone.
+    fn wait_for_room(&self, msg: Msg) -> Result<(), bool> {
+        match self.config.backpressure {
+            Backpressure::BlockWithGrace => self.send_within_grace(msg),
+            Backpressure::Block => self.tx.send(msg).map_err(|_| false),
+            Backpressure::DropNewest => Err(true),
+            Backpressure::BlockFor(wait) => self
+                .tx
+                .send_timeout(msg, wait)
+                .map_err(|e| matches!(e, flume::SendTimeoutError::Timeout(_))),
+        }
     }
 
     /// `BlockWithGrace`: waits for room while the sender makes progress,
@@ -201,12 +215,8 @@ impl ProcState {
             outage.count_drop();
             Err(true)
         };
-        // Room in the channel (the usual case): no deadline to work out.
-        match self.tx.try_send(msg) {
-            Ok(()) => return Ok(()),
-            Err(flume::TrySendError::Disconnected(_)) => return Err(false),
-            Err(flume::TrySendError::Full(_)) if outage.dropping() => return dropped(),
-            Err(flume::TrySendError::Full(m)) => msg = m,
+        if outage.dropping() {
+            return dropped();
         }
         loop {
             match self.tx.send_deadline(msg, outage.deadline(grace)) {
