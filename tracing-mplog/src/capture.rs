@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Record};
-use tracing_core::{Event, Subscriber};
+use tracing_core::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::wire::encode::{EventHeader, put_debug_field, put_field, put_span};
+use crate::wire::encode::{EventHeader, HeaderTail, put_debug_field, put_field, put_span};
 use crate::wire::{self, Value};
 
 /// A span's fields, encoded once when recorded and kept in the span's
@@ -40,15 +40,23 @@ pub(crate) struct Origin<'a> {
     pub(crate) thread_name: Option<&'a str>,
 }
 
+/// What a thread keeps to encode its next events faster (see
+/// [`ScopeCache`] and [`CallsiteCache`]).
+#[derive(Debug)]
+pub(crate) struct Caches<'a> {
+    pub(crate) scope: &'a mut ScopeCache,
+    pub(crate) callsites: &'a mut CallsiteCache,
+}
+
 /// Appends one event frame (length prefix included, sequence number 0: the
-/// sender numbers frames) to `buf`; its span scope from `scope`, this
-/// thread's cache of it, when there is one.
+/// sender numbers frames) to `buf`, with the help of this thread's
+/// `caches` when there are any.
 pub(crate) fn encode_event<S>(
     buf: &mut Vec<u8>,
     event: &Event<'_>,
     ctx: &Context<'_, S>,
     origin: Origin<'_>,
-    scope: Option<&mut ScopeCache>,
+    caches: Option<Caches<'_>>,
 ) where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -67,9 +75,19 @@ pub(crate) fn encode_event<S>(
         file: meta.file(),
         thread_name: origin.thread_name,
     };
+    let (scope, tail) = match caches {
+        // A bridged record's metadata is its own, not its callsite's.
+        Some(c) if normalized.is_none() => (
+            Some(c.scope),
+            Some(c.callsites.tail(event.metadata(), &header)),
+        ),
+        Some(c) => (Some(c.scope), None),
+        None => (None, None),
+    };
     wire::encode::encode_event(
         buf,
         &header,
+        tail,
         |buf| match scope {
             Some(cache) => cache.scope(buf, event, ctx),
             None => encode_scope(buf, event, ctx),
@@ -82,6 +100,44 @@ pub(crate) fn encode_event<S>(
             }
         },
     );
+}
+
+/// Slots of a [`CallsiteCache`].
+const CALLSITE_SLOTS: usize = 16;
+
+/// One thread's encoded header ends ([`HeaderTail`]) of the callsites it
+/// logged from, by the address of their `'static` metadata (unique to a
+/// callsite for the life of the program): line, target, module path and
+/// file come from the metadata, the thread name from the thread, so one
+/// encoding serves every event of that callsite on this thread.
+/// Direct-mapped: a callsite that lands on an occupied slot takes it over.
+#[derive(Debug)]
+pub(crate) struct CallsiteCache {
+    slots: [(usize, HeaderTail); CALLSITE_SLOTS],
+}
+
+impl CallsiteCache {
+    pub(crate) fn new() -> Self {
+        Self {
+            slots: std::array::from_fn(|_| (0, HeaderTail::default())),
+        }
+    }
+
+    /// The header end of `callsite`, whose event has `header` (with this
+    /// thread's name).
+    fn tail(
+        &mut self,
+        callsite: &'static Metadata<'static>,
+        header: &EventHeader<'_>,
+    ) -> &HeaderTail {
+        let key = std::ptr::from_ref(callsite) as usize;
+        let slot = &mut self.slots[(key >> 4) % CALLSITE_SLOTS];
+        if slot.0 != key {
+            slot.1.set(header);
+            slot.0 = key;
+        }
+        &slot.1
+    }
 }
 
 /// Bumped after every `Span::record` (by any layer of this crate): a
@@ -419,7 +475,12 @@ mod tests {
                 }
             };
             let mut cached = Vec::new();
-            encode_event(&mut cached, event, &ctx, origin, Some(&mut caches[at].1));
+            let mut callsites = CallsiteCache::new();
+            let caches = Caches {
+                scope: &mut caches[at].1,
+                callsites: &mut callsites,
+            };
+            encode_event(&mut cached, event, &ctx, origin, Some(caches));
             let mut looked_up = Vec::new();
             encode_event(&mut looked_up, event, &ctx, origin, None);
             self.frames
@@ -522,6 +583,71 @@ mod tests {
         let (cached, looked_up) = &b.frames.lock().expect("test lock")[0];
         assert_eq!(cached, looked_up);
         assert_eq!(scope_of(cached), ["elsewhere{k=2}"]);
+    }
+
+    /// Encodes every event with one callsite cache kept across events, and
+    /// without, and keeps both.
+    #[derive(Clone, Default)]
+    struct Tails {
+        cache: Arc<Mutex<Option<CallsiteCache>>>,
+        frames: Arc<Mutex<Vec<Both>>>,
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Tails {
+        fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+            let origin = Origin {
+                timestamp_ns: 5,
+                thread_id: 6,
+                thread_name: Some("worker"),
+            };
+            let mut cache = self.cache.lock().expect("test lock");
+            let callsites = cache.get_or_insert_with(CallsiteCache::new);
+            let mut scope = ScopeCache::new(0);
+            let caches = Caches {
+                scope: &mut scope,
+                callsites,
+            };
+            let mut cached = Vec::new();
+            encode_event(&mut cached, event, &ctx, origin, Some(caches));
+            let mut encoded = Vec::new();
+            encode_event(&mut encoded, event, &ctx, origin, None);
+            let mut frames = self.frames.lock().expect("test lock");
+            frames.push((cached, encoded));
+        }
+    }
+
+    /// More callsites than the cache has slots, each with its own target,
+    /// logged in turn twice over (so slots are shared and taken over):
+    /// every frame is the one encoded without the cache.
+    #[test]
+    fn a_cached_header_end_is_always_the_encoded_one() {
+        macro_rules! sites {
+            ($($i:literal)*) => {
+                $(tracing::info!(target: concat!("t", stringify!($i)), n = $i, "site");)*
+            };
+        }
+        let tails = Tails::default();
+        let subscriber = tracing_subscriber::registry().with(tails.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..2 {
+                sites!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23);
+                tracing::warn!("elsewhere");
+            }
+        });
+        let frames = tails.frames.lock().expect("test lock");
+        assert_eq!(frames.len(), 50);
+        for (cached, encoded) in frames.iter() {
+            assert_eq!(cached, encoded);
+        }
+        let targets: Vec<_> = frames
+            .iter()
+            .map(|(f, _)| match Frame::decode(&f[4..]) {
+                Ok(Frame::Event(e)) => e.target().to_owned(),
+                _ => panic!("not an event"),
+            })
+            .collect();
+        assert_eq!(targets[23], "t23");
+        assert_eq!(targets[25], "t0");
     }
 
     #[test]

@@ -366,10 +366,10 @@ where
             let mut own = Vec::new();
             // The thread's own buffer, cleared: an event cut short by a
             // panic in a `Debug` impl may have left bytes in it.
-            let (thread_name, scope, buf) = match local {
+            let (thread_name, caches, buf) = match local {
                 Some(local) => {
-                    let (name, scope, buf) = local.parts(self.id);
-                    (name, Some(scope), buf)
+                    let (name, caches, buf) = local.parts(self.id);
+                    (name, Some(caches), buf)
                 }
                 None => {
                     thread = std::thread::current();
@@ -382,7 +382,7 @@ where
                 thread_id,
                 thread_name,
             };
-            encode_event(buf, event, &ctx, origin, scope);
+            encode_event(buf, event, &ctx, origin, caches);
             self.send(state, buf);
         });
     }

@@ -1,11 +1,12 @@
 //! What a logging thread keeps from one event to the next, so that each
 //! event does not look it up again: its name (read once, instead of a
-//! `std::thread::current()` handle taken and released per event) and its
-//! encoded span scope (see [`ScopeCache`]).
+//! `std::thread::current()` handle taken and released per event), its
+//! encoded span scope (see [`ScopeCache`]), the encoded header ends of its
+//! callsites (see [`CallsiteCache`]) and its encoding buffer.
 
 use std::cell::RefCell;
 
-use crate::capture::ScopeCache;
+use crate::capture::{Caches, CallsiteCache, ScopeCache};
 
 /// One logging thread's state.
 #[derive(Debug)]
@@ -15,6 +16,8 @@ pub(crate) struct Local {
     /// The scope cache of each layer this thread logged through (usually
     /// one).
     scopes: Vec<ScopeCache>,
+    /// The header ends of the callsites this thread logged from.
+    callsites: CallsiteCache,
     /// The buffer this thread encodes its events into (the frame is then
     /// copied into the pending frames of the sender).
     buf: Vec<u8>,
@@ -29,14 +32,15 @@ impl Local {
         Self {
             thread_name: std::thread::current().name().map(Box::from),
             scopes: Vec::new(),
+            callsites: CallsiteCache::new(),
             buf: Vec::new(),
         }
     }
 
-    /// The thread's name, its scope cache for `layer` and its encoding
-    /// buffer.
+    /// The thread's name, its caches (the scope's for `layer`) and its
+    /// encoding buffer.
     #[inline]
-    pub(crate) fn parts(&mut self, layer: u64) -> (Option<&str>, &mut ScopeCache, &mut Vec<u8>) {
+    pub(crate) fn parts(&mut self, layer: u64) -> (Option<&str>, Caches<'_>, &mut Vec<u8>) {
         if self.buf.capacity() > KEEP_BUF {
             self.buf = Vec::new();
         }
@@ -47,11 +51,11 @@ impl Local {
                 self.scopes.len() - 1
             }
         };
-        (
-            self.thread_name.as_deref(),
-            &mut self.scopes[at],
-            &mut self.buf,
-        )
+        let caches = Caches {
+            scope: &mut self.scopes[at],
+            callsites: &mut self.callsites,
+        };
+        (self.thread_name.as_deref(), caches, &mut self.buf)
     }
 }
 
