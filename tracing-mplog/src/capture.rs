@@ -2,15 +2,17 @@
 //! path. No text formatting beyond what `Debug` values force, no allocation
 //! beyond growing the (reused) output buffer.
 
+use std::cell::Cell;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Record};
-use tracing_core::{Event, Subscriber};
+use tracing_core::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::wire::encode::{EventHeader, put_debug_field, put_field, put_span};
+use crate::wire::encode::{EventHeader, HeaderTail, put_debug_field, put_field, put_span};
 use crate::wire::{self, Value};
 
 /// A span's fields, encoded once when recorded and kept in the span's
@@ -38,13 +40,23 @@ pub(crate) struct Origin<'a> {
     pub(crate) thread_name: Option<&'a str>,
 }
 
+/// What a thread keeps to encode its next events faster (see
+/// [`ScopeCache`] and [`CallsiteCache`]).
+#[derive(Debug)]
+pub(crate) struct Caches<'a> {
+    pub(crate) scope: &'a mut ScopeCache,
+    pub(crate) callsites: &'a mut CallsiteCache,
+}
+
 /// Appends one event frame (length prefix included, sequence number 0: the
-/// sender numbers frames) to `buf`.
+/// sender numbers frames) to `buf`, with the help of this thread's
+/// `caches` when there are any.
 pub(crate) fn encode_event<S>(
     buf: &mut Vec<u8>,
     event: &Event<'_>,
     ctx: &Context<'_, S>,
     origin: Origin<'_>,
+    caches: Option<Caches<'_>>,
 ) where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -63,10 +75,23 @@ pub(crate) fn encode_event<S>(
         file: meta.file(),
         thread_name: origin.thread_name,
     };
+    let (scope, tail) = match caches {
+        // A bridged record's metadata is its own, not its callsite's.
+        Some(c) if normalized.is_none() => (
+            Some(c.scope),
+            Some(c.callsites.tail(event.metadata(), &header)),
+        ),
+        Some(c) => (Some(c.scope), None),
+        None => (None, None),
+    };
     wire::encode::encode_event(
         buf,
         &header,
-        |buf| encode_scope(buf, event, ctx),
+        tail,
+        |buf| match scope {
+            Some(cache) => cache.scope(buf, event, ctx),
+            None => encode_scope(buf, event, ctx),
+        },
         |buf| {
             if normalized.is_some() {
                 event.record(&mut LogRecordEncoder(FieldEncoder(buf)));
@@ -75,6 +100,125 @@ pub(crate) fn encode_event<S>(
             }
         },
     );
+}
+
+/// Slots of a [`CallsiteCache`].
+const CALLSITE_SLOTS: usize = 16;
+
+/// One thread's encoded header ends ([`HeaderTail`]) of the callsites it
+/// logged from, by the address of their `'static` metadata (unique to a
+/// callsite for the life of the program): line, target, module path and
+/// file come from the metadata, the thread name from the thread, so one
+/// encoding serves every event of that callsite on this thread.
+/// Direct-mapped: a callsite that lands on an occupied slot takes it over.
+#[derive(Debug)]
+pub(crate) struct CallsiteCache {
+    slots: [(usize, HeaderTail); CALLSITE_SLOTS],
+}
+
+impl CallsiteCache {
+    pub(crate) fn new() -> Self {
+        Self {
+            slots: std::array::from_fn(|_| (0, HeaderTail::default())),
+        }
+    }
+
+    /// The header end of `callsite`, whose event has `header` (with this
+    /// thread's name).
+    fn tail(
+        &mut self,
+        callsite: &'static Metadata<'static>,
+        header: &EventHeader<'_>,
+    ) -> &HeaderTail {
+        let key = std::ptr::from_ref(callsite) as usize;
+        let slot = &mut self.slots[(key >> 4) % CALLSITE_SLOTS];
+        if slot.0 != key {
+            slot.1.set(header);
+            slot.0 = key;
+        }
+        &slot.1
+    }
+}
+
+/// Bumped after every `Span::record` (by any layer of this crate): a
+/// cached scope built before may hold a span's old fields.
+static RECORDED: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Bumped at every span enter and exit on this thread (by any layer of
+    /// this crate): the thread's current span may have changed.
+    static MOVED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A span's fields changed (`on_record`): every cached scope is stale.
+pub(crate) fn span_recorded() {
+    RECORDED.fetch_add(1, Ordering::Release);
+}
+
+/// This thread entered or left a span: its cached scopes are stale.
+pub(crate) fn scope_moved() {
+    MOVED.with(|m| m.set(m.get().wrapping_add(1)));
+}
+
+/// One thread's encoded span scope for one layer, kept between events.
+///
+/// An event inside the thread's current span (a contextual event, what
+/// `info!` logs) has the scope the registry gives for that span: its
+/// ancestors are fixed when it is created, their fields change only
+/// through `Span::record`, and the current span only when this thread
+/// enters or leaves one. So the scope is encoded once and copied into each
+/// event until one of those happens ([`scope_moved`], [`span_recorded`]);
+/// then the next event looks it up and encodes it again. Events with an
+/// explicit parent take the lookup every time.
+#[derive(Debug)]
+pub(crate) struct ScopeCache {
+    /// The layer whose registry the scope comes from.
+    layer: u64,
+    /// [`MOVED`] and [`RECORDED`] when it was built; `None`: never built.
+    built: Option<(u64, u64)>,
+    count: u32,
+    /// The span entries, outermost first, as they go into a frame.
+    bytes: Vec<u8>,
+}
+
+impl ScopeCache {
+    pub(crate) fn new(layer: u64) -> Self {
+        Self {
+            layer,
+            built: None,
+            count: 0,
+            bytes: Vec::new(),
+        }
+    }
+
+    pub(crate) fn layer(&self) -> u64 {
+        self.layer
+    }
+
+    /// Writes the event's spans, outermost first, and returns how many:
+    /// from the cache when it is current, else looked up (and cached).
+    fn scope<S>(&mut self, buf: &mut Vec<u8>, event: &Event<'_>, ctx: &Context<'_, S>) -> u32
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if !event.is_contextual() {
+            return encode_scope(buf, event, ctx);
+        }
+        // Read before the spans are: a record that lands while they are
+        // read leaves the cache stale, never wrong.
+        let now = (MOVED.with(Cell::get), RECORDED.load(Ordering::Acquire));
+        if self.built == Some(now) {
+            buf.extend_from_slice(&self.bytes);
+            return self.count;
+        }
+        let start = buf.len();
+        let count = encode_scope(buf, event, ctx);
+        self.bytes.clear();
+        self.bytes.extend_from_slice(&buf[start..]);
+        self.count = count;
+        self.built = Some(now);
+        count
+    }
 }
 
 /// Writes the spans, outermost first, and returns how many.
@@ -271,8 +415,257 @@ mod tests {
             };
             let mut buf = self.0.lock().expect("test lock");
             buf.clear();
-            encode_event(&mut buf, event, &ctx, origin);
+            encode_event(&mut buf, event, &ctx, origin, None);
         }
+    }
+
+    /// Encodes every event twice, with this thread's scope cache (as
+    /// `MpLayer` does) and by looking the scope up, and keeps both.
+    #[derive(Clone)]
+    struct Cached {
+        layer: u64,
+        caches: Arc<Mutex<Vec<(std::thread::ThreadId, ScopeCache)>>>,
+        frames: Arc<Mutex<Vec<Both>>>,
+    }
+
+    /// One event's frame with the cached scope, and with the looked-up one.
+    type Both = (Vec<u8>, Vec<u8>);
+
+    impl Cached {
+        fn new(layer: u64) -> Self {
+            Self {
+                layer,
+                caches: Arc::default(),
+                frames: Arc::default(),
+            }
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Cached {
+        fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+            Capture::default().on_new_span(attrs, id, ctx);
+        }
+
+        fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+            Capture::default().on_record(id, values, ctx);
+            span_recorded();
+        }
+
+        fn on_enter(&self, _: &span::Id, _: Context<'_, S>) {
+            scope_moved();
+        }
+
+        fn on_exit(&self, _: &span::Id, _: Context<'_, S>) {
+            scope_moved();
+        }
+
+        fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+            let origin = Origin {
+                timestamp_ns: 5,
+                thread_id: 6,
+                thread_name: None,
+            };
+            let me = std::thread::current().id();
+            let mut caches = self.caches.lock().expect("test lock");
+            let at = match caches.iter().position(|(t, _)| *t == me) {
+                Some(at) => at,
+                None => {
+                    caches.push((me, ScopeCache::new(self.layer)));
+                    caches.len() - 1
+                }
+            };
+            let mut cached = Vec::new();
+            let mut callsites = CallsiteCache::new();
+            let caches = Caches {
+                scope: &mut caches[at].1,
+                callsites: &mut callsites,
+            };
+            encode_event(&mut cached, event, &ctx, origin, Some(caches));
+            let mut looked_up = Vec::new();
+            encode_event(&mut looked_up, event, &ctx, origin, None);
+            self.frames
+                .lock()
+                .expect("test lock")
+                .push((cached, looked_up));
+        }
+    }
+
+    fn scope_of(frame: &[u8]) -> Vec<String> {
+        let Ok(Frame::Event(e)) = Frame::decode(&frame[4..]) else {
+            panic!("not an event");
+        };
+        e.spans()
+            .map(|s| {
+                let fields: Vec<_> = s
+                    .fields()
+                    .map(|f| format!("{}={}", f.name, f.value))
+                    .collect();
+                format!("{}{{{}}}", s.name(), fields.join(" "))
+            })
+            .collect()
+    }
+
+    /// Whatever the thread does between its events (enter, leave, enter
+    /// again, log with an explicit parent or none, have a span's fields
+    /// recorded from another thread, log through another layer), the
+    /// cached scope is the one the registry gives.
+    #[test]
+    fn a_cached_scope_is_always_the_looked_up_one() {
+        let a = Cached::new(1_000_001);
+        let b = Cached::new(1_000_002);
+        let other = tracing::Dispatch::new(tracing_subscriber::registry().with(b.clone()));
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(a.clone()));
+        tracing::dispatcher::with_default(&dispatch, || {
+            tracing::info!("outside");
+            let outer = info_span!("outer", n = 1u64, late = tracing::field::Empty);
+            let _o = outer.enter();
+            tracing::info!("in outer");
+            tracing::info!("in outer again");
+            {
+                let _i = info_span!("inner").entered();
+                tracing::info!("in inner");
+                tracing::info!(parent: &outer, "explicit parent");
+                tracing::info!(parent: None, "root");
+                let o = outer.clone();
+                std::thread::spawn(move || {
+                    o.record("late", true);
+                })
+                .join()
+                .expect("recorder");
+                tracing::info!("after the record");
+                tracing::dispatcher::with_default(&other, || {
+                    let _x = info_span!("elsewhere", k = 2u64).entered();
+                    tracing::info!("other layer");
+                });
+                tracing::info!("back");
+                let _again = outer.enter();
+                tracing::info!("outer entered twice");
+            }
+            tracing::info!("left inner");
+            let o = outer.clone();
+            let d = dispatch.clone();
+            std::thread::spawn(move || {
+                tracing::dispatcher::with_default(&d, || {
+                    let _e = o.enter();
+                    tracing::info!("on another thread");
+                    tracing::info!("on another thread again");
+                });
+            })
+            .join()
+            .expect("other thread");
+        });
+        let frames = a.frames.lock().expect("test lock").clone();
+        let scopes: Vec<_> = frames
+            .iter()
+            .map(|(cached, looked_up)| {
+                assert_eq!(scope_of(cached), scope_of(looked_up));
+                assert_eq!(cached, looked_up);
+                scope_of(cached).join(":")
+            })
+            .collect();
+        assert_eq!(
+            scopes,
+            [
+                "",
+                "outer{n=1}",
+                "outer{n=1}",
+                "outer{n=1}:inner{}",
+                "outer{n=1}",
+                "",
+                "outer{n=1 late=true}:inner{}",
+                "outer{n=1 late=true}:inner{}",
+                "outer{n=1 late=true}:inner{}",
+                "outer{n=1 late=true}",
+                "outer{n=1 late=true}",
+                "outer{n=1 late=true}",
+            ]
+        );
+        let (cached, looked_up) = &b.frames.lock().expect("test lock")[0];
+        assert_eq!(cached, looked_up);
+        assert_eq!(scope_of(cached), ["elsewhere{k=2}"]);
+    }
+
+    /// Encodes every event with one callsite cache kept across events, and
+    /// without, and keeps both.
+    #[derive(Clone, Default)]
+    struct Tails {
+        cache: Arc<Mutex<Option<CallsiteCache>>>,
+        frames: Arc<Mutex<Vec<Both>>>,
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Tails {
+        fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+            let origin = Origin {
+                timestamp_ns: 5,
+                thread_id: 6,
+                thread_name: Some("worker"),
+            };
+            let mut cache = self.cache.lock().expect("test lock");
+            let callsites = cache.get_or_insert_with(CallsiteCache::new);
+            let mut scope = ScopeCache::new(0);
+            let caches = Caches {
+                scope: &mut scope,
+                callsites,
+            };
+            let mut cached = Vec::new();
+            encode_event(&mut cached, event, &ctx, origin, Some(caches));
+            let mut encoded = Vec::new();
+            encode_event(&mut encoded, event, &ctx, origin, None);
+            let mut frames = self.frames.lock().expect("test lock");
+            frames.push((cached, encoded));
+        }
+    }
+
+    /// More callsites than the cache has slots, each with its own target,
+    /// logged in turn twice over (so slots are shared and taken over):
+    /// every frame is the one encoded without the cache.
+    #[test]
+    fn a_cached_header_end_is_always_the_encoded_one() {
+        macro_rules! sites {
+            ($($i:literal)*) => {
+                $(tracing::info!(target: concat!("t", stringify!($i)), n = $i, "site");)*
+            };
+        }
+        let tails = Tails::default();
+        let subscriber = tracing_subscriber::registry().with(tails.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..2 {
+                sites!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23);
+                tracing::warn!("elsewhere");
+            }
+        });
+        let frames = tails.frames.lock().expect("test lock");
+        assert_eq!(frames.len(), 50);
+        for (cached, encoded) in frames.iter() {
+            assert_eq!(cached, encoded);
+        }
+        let targets: Vec<_> = frames
+            .iter()
+            .map(|(f, _)| match Frame::decode(&f[4..]) {
+                Ok(Frame::Event(e)) => e.target().to_owned(),
+                _ => panic!("not an event"),
+            })
+            .collect();
+        assert_eq!(targets[23], "t23");
+        assert_eq!(targets[25], "t0");
+    }
+
+    #[test]
+    fn an_unchanged_scope_comes_from_the_cache() {
+        let a = Cached::new(1_000_003);
+        let subscriber = tracing_subscriber::registry().with(a.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let _s = info_span!("s", i = 1u64).entered();
+            for _ in 0..3 {
+                tracing::info!("x");
+            }
+        });
+        let caches = a.caches.lock().expect("test lock");
+        let cache = &caches[0].1;
+        // The bytes of `s{i=1}`: name, field list length, field.
+        assert_eq!(cache.count, 1);
+        assert_eq!(cache.bytes.len(), 4 + 1 + 4 + (4 + 1 + 1 + 8));
+        assert!(cache.built.is_some());
     }
 
     /// The frame the capture encodes for the last event `f` logs.

@@ -11,9 +11,7 @@ use std::fmt;
 use tracing_core::Level;
 
 use super::FrameType;
-use super::buf::{
-    begin_frame, begin_len, end_len, put_debug, put_i64, put_str, put_u8, put_u32, put_u64,
-};
+use super::buf::{begin_len, end_len, put_debug, put_str, put_u8, put_u32};
 use super::decode::{FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME, level_to_u8};
 use super::value::{Tag, Value};
 
@@ -51,14 +49,25 @@ impl EventHeader<'_> {
         flags
     }
 
-    /// Appends the header (after the frame type byte).
+    /// Appends the frame's start: the length prefix (0, patched at the
+    /// end), the type byte and the header up to the thread id, in one
+    /// fixed-size write.
     #[inline]
-    fn put(&self, out: &mut Vec<u8>) {
-        put_u64(out, self.seq);
-        put_i64(out, self.timestamp_ns);
-        put_u8(out, level_to_u8(self.level));
-        put_u8(out, self.flags());
-        put_u64(out, self.thread_id);
+    fn put_fixed(&self, out: &mut Vec<u8>, flags: u8) {
+        let mut head = [0; 31];
+        head[4] = FrameType::Event as u8;
+        head[5..13].copy_from_slice(&self.seq.to_le_bytes());
+        head[13..21].copy_from_slice(&self.timestamp_ns.to_le_bytes());
+        head[21] = level_to_u8(self.level);
+        head[22] = flags;
+        head[23..31].copy_from_slice(&self.thread_id.to_le_bytes());
+        out.extend_from_slice(&head);
+    }
+
+    /// Appends the rest of the header: line, target, module path, file and
+    /// thread name, each that is there.
+    #[inline]
+    fn put_tail(&self, out: &mut Vec<u8>) {
         if let Some(line) = self.line {
             put_u32(out, line);
         }
@@ -72,20 +81,52 @@ impl EventHeader<'_> {
     }
 }
 
-/// Appends one event frame, length prefix included, to `out`: the header,
-/// then the span scope that `scope` appends (it returns how many spans it
-/// wrote, each with [`put_span`], outermost first), then the event's own
-/// fields that `fields` appends (each with [`put_field`] or
-/// [`put_debug_field`]; their byte length is written here).
+/// The end of an event header (line, target, module path, file, thread
+/// name) with its flags, encoded once: what every event of one callsite
+/// logged by one thread has the same, so the worker keeps it per callsite
+/// and thread (see `capture::CallsiteCache`).
+#[derive(Debug, Default)]
+pub(crate) struct HeaderTail {
+    flags: u8,
+    bytes: Vec<u8>,
+}
+
+impl HeaderTail {
+    /// Encodes the end of `header`.
+    pub(crate) fn set(&mut self, header: &EventHeader<'_>) {
+        self.flags = header.flags();
+        self.bytes.clear();
+        header.put_tail(&mut self.bytes);
+    }
+}
+
+/// Appends one event frame, length prefix included, to `out`: the header
+/// (its end taken from `tail` if given, which must have been
+/// [set](HeaderTail::set) from a header with the same line, target, module
+/// path, file and thread name), then the span scope that `scope` appends
+/// (it returns how many spans it wrote, each with [`put_span`], outermost
+/// first), then the event's own fields that `fields` appends (each with
+/// [`put_field`] or [`put_debug_field`]; their byte length is written
+/// here).
 #[inline]
 pub(crate) fn encode_event(
     out: &mut Vec<u8>,
     header: &EventHeader<'_>,
+    tail: Option<&HeaderTail>,
     scope: impl FnOnce(&mut Vec<u8>) -> u32,
     fields: impl FnOnce(&mut Vec<u8>),
 ) {
-    let at = begin_frame(out, FrameType::Event as u8);
-    header.put(out);
+    let at = out.len();
+    match tail {
+        Some(tail) => {
+            header.put_fixed(out, tail.flags);
+            out.extend_from_slice(&tail.bytes);
+        }
+        None => {
+            header.put_fixed(out, header.flags());
+            header.put_tail(out);
+        }
+    }
     let count_at = begin_len(out);
     let count = scope(out);
     out[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());

@@ -163,7 +163,7 @@ impl OwnedEvent {
             }
             u32::try_from(self.spans.len()).unwrap_or(u32::MAX)
         };
-        encode_event(out, &header, scope, |out| {
+        encode_event(out, &header, None, scope, |out| {
             if let Some(m) = self.message.as_deref() {
                 put_field(out, "message", Value::Debug(m));
             }
