@@ -34,7 +34,7 @@ impl SpanFields {
 
 /// Who logged: the parts of an event that come from the calling thread.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Origin<'a> {
+pub(crate) struct CallerThread<'a> {
     pub(crate) timestamp_ns: i64,
     pub(crate) thread_id: u64,
     pub(crate) thread_name: Option<&'a str>,
@@ -55,7 +55,7 @@ pub(crate) fn encode_event<S>(
     buf: &mut Vec<u8>,
     event: &Event<'_>,
     ctx: &Context<'_, S>,
-    origin: Origin<'_>,
+    origin: CallerThread<'_>,
     caches: Option<Caches<'_>>,
 ) where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -408,7 +408,7 @@ mod tests {
         }
 
         fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
-            let origin = Origin {
+            let origin = CallerThread {
                 timestamp_ns: 5,
                 thread_id: 6,
                 thread_name: Some("t"),
@@ -460,7 +460,7 @@ mod tests {
         }
 
         fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
-            let origin = Origin {
+            let origin = CallerThread {
                 timestamp_ns: 5,
                 thread_id: 6,
                 thread_name: None,
@@ -595,7 +595,7 @@ mod tests {
 
     impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Tails {
         fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
-            let origin = Origin {
+            let origin = CallerThread {
                 timestamp_ns: 5,
                 thread_id: 6,
                 thread_name: Some("worker"),

@@ -11,7 +11,7 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::capture::{Origin, SpanFields, encode_event};
+use crate::capture::{CallerThread, SpanFields, encode_event};
 use crate::endpoint::Endpoint;
 use crate::guard::FlushGuard;
 use crate::state::{Config, ProcState, Shared};
@@ -377,7 +377,7 @@ where
                 }
             };
             buf.clear();
-            let origin = Origin {
+            let origin = CallerThread {
                 timestamp_ns,
                 thread_id,
                 thread_name,

@@ -159,8 +159,8 @@ impl ProcState {
         // Counted before sending, so `written` never overtakes `queued`.
         c.queued.fetch_add(1, Ordering::SeqCst);
         let result = match self.tx.try_send(Msg::Frame) {
-            Ok(()) => Ok(()),
-            Err(flume::TrySendError::Disconnected(_)) => Err(false),
+            Ok(()) => Handed::Taken,
+            Err(flume::TrySendError::Disconnected(_)) => Handed::SenderGone,
             // No room: the policy decides. Waiting holds no lock a forked
             // child could need, so it is done outside the fork gate: a
             // `fork()` need not wait for it (see `fork::ForkSafe`).
@@ -169,14 +169,14 @@ impl ProcState {
             }
         };
         match result {
-            Ok(()) => self.append(frame),
-            Err(full) => {
+            Handed::Taken => self.append(frame),
+            Handed::Dropped => {
                 c.queued.fetch_sub(1, Ordering::SeqCst);
-                if full {
-                    c.dropped_full.fetch_add(1, Ordering::SeqCst);
-                } else {
-                    self.warn_closed();
-                }
+                c.dropped_full.fetch_add(1, Ordering::SeqCst);
+            }
+            Handed::SenderGone => {
+                c.queued.fetch_sub(1, Ordering::SeqCst);
+                self.warn_closed();
             }
         }
     }
@@ -190,38 +190,39 @@ impl ProcState {
     }
 
     /// The channel is full: what the backpressure policy does with `msg`.
-    /// `Err(true)`: dropped (channel full); `Err(false)`: the sender is
-    /// gone.
-    fn wait_for_room(&self, msg: Msg) -> Result<(), bool> {
+    fn wait_for_room(&self, msg: Msg) -> Handed {
         match self.config.backpressure {
             Backpressure::BlockWithGrace => self.send_within_grace(msg),
-            Backpressure::Block => self.tx.send(msg).map_err(|_| false),
-            Backpressure::DropNewest => Err(true),
-            Backpressure::BlockFor(wait) => self
-                .tx
-                .send_timeout(msg, wait)
-                .map_err(|e| matches!(e, flume::SendTimeoutError::Timeout(_))),
+            Backpressure::Block => match self.tx.send(msg) {
+                Ok(()) => Handed::Taken,
+                Err(_) => Handed::SenderGone,
+            },
+            Backpressure::DropNewest => Handed::Dropped,
+            Backpressure::BlockFor(wait) => match self.tx.send_timeout(msg, wait) {
+                Ok(()) => Handed::Taken,
+                Err(flume::SendTimeoutError::Timeout(_)) => Handed::Dropped,
+                Err(flume::SendTimeoutError::Disconnected(_)) => Handed::SenderGone,
+            },
         }
     }
 
     /// `BlockWithGrace`: waits for room while the sender makes progress,
     /// declares an outage once it has made none for the grace, and does not
-    /// wait at all during one. `Err(true)`: dropped (channel full);
-    /// `Err(false)`: the sender is gone.
-    fn send_within_grace(&self, mut msg: Msg) -> Result<(), bool> {
+    /// wait at all during one.
+    fn send_within_grace(&self, mut msg: Msg) -> Handed {
         let outage = &self.counters.outage;
         let grace = self.config.outage_grace;
         let dropped = || {
             outage.count_drop();
-            Err(true)
+            Handed::Dropped
         };
         if outage.dropping() {
             return dropped();
         }
         loop {
             match self.tx.send_deadline(msg, outage.deadline(grace)) {
-                Ok(()) => return Ok(()),
-                Err(flume::SendTimeoutError::Disconnected(_)) => return Err(false),
+                Ok(()) => return Handed::Taken,
+                Err(flume::SendTimeoutError::Disconnected(_)) => return Handed::SenderGone,
                 Err(flume::SendTimeoutError::Timeout(m)) => msg = m,
             }
             // Another thread may have declared it while this one waited;
@@ -267,6 +268,18 @@ impl ProcState {
             );
         }
     }
+}
+
+/// What became of an event handed to the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handed {
+    /// It has its place in the channel.
+    Taken,
+    /// The channel stayed full: dropped and counted, as the backpressure
+    /// policy says.
+    Dropped,
+    /// The sender is gone (the guard was dropped).
+    SenderGone,
 }
 
 /// The layer's state, shared with its guards.
