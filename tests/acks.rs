@@ -8,33 +8,26 @@
 //! test, the older one, still allows 1 %; the Unix one, with three kills,
 //! expects 0.
 
-mod cluster_support;
 mod support;
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cluster_support::{RunningSink, file_sink, sink_bin};
-use support::{Proc, Setup, SpawnGuarded, lines, lines_so_far, log_files, series, wait_ok};
+use mplog_test_support::{
+    Proc, RunningSink, SpawnGuarded, assert_series, series, wait_ok, wait_until,
+};
+use support::{Setup, file_sink, sink_command};
 
 const WORKERS: u64 = 4;
 const EVENTS: u64 = 20_000;
 
 fn sink(s: &Setup, listen: &str) -> RunningSink {
-    let mut cmd = Command::new(sink_bin());
-    cmd.arg("--listen")
-        .arg(listen)
-        .arg("--logdir")
-        .arg(s.logdir())
-        .args(["--name", "all", "--consolidate", "--process-key", "none"])
-        .args(["--format", &format!("default={}", support::TEMPLATE)]);
-    RunningSink::start(cmd)
+    RunningSink::start(sink_command(listen, &s.logdir(), "none"))
 }
 
 /// How many lines of the consolidated file hold worker events.
 fn written(s: &Setup) -> usize {
-    lines_so_far(&log_files(&s.logdir(), "all.log"))
+    s.log_lines_so_far("all.log")
         .iter()
         .filter(|l| l.contains(" w"))
         .count()
@@ -56,11 +49,11 @@ fn a_sigkilled_sink_loses_nothing_in_ack_mode_and_duplicates_little() {
         .collect();
 
     // Kill the sink once a good part, not all, of the events is written.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while written(&s) < (WORKERS * EVENTS / 5) as usize {
-        assert!(Instant::now() < deadline, "the first sink wrote too little");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until(
+        Duration::from_secs(60),
+        "the first sink to write a fifth of the events",
+        || written(&s) >= (WORKERS * EVENTS / 5) as usize,
+    );
     let at_kill = written(&s);
     drop(first); // SIGKILL, then wait for it
     assert!(
@@ -69,14 +62,13 @@ fn a_sigkilled_sink_loses_nothing_in_ack_mode_and_duplicates_little() {
     );
     std::thread::sleep(Duration::from_millis(200));
     let second = sink(&s, &endpoint);
-    second.wait_line("listening on tcp://");
+    second.wait_prefix("listening on tcp://");
     for w in workers {
         wait_ok(w);
     }
     let stderr = second.stop();
 
-    let all = lines(&log_files(&s.logdir(), "all.log"));
-    let map = series(&all);
+    let map = series(&s.log_lines("all.log"));
     let mut duplicated = 0;
     for id in 0..WORKERS {
         let got = map.get(&id).cloned().unwrap_or_default();
@@ -189,9 +181,9 @@ fn acknowledged_delivery_over_a_unix_socket() {
         );
     }
     handle.shutdown().expect("shutdown");
-    let map = series(&lines(&log_files(&s.logdir(), "all.log")));
+    let map = series(&s.log_lines("all.log"));
     for id in 0..3 {
-        support::assert_series(&map, id, 3_000);
+        assert_series(&map, id, 3_000);
     }
 }
 
@@ -208,7 +200,7 @@ fn three_sigkills_of_a_default_unix_sink_lose_nothing_and_duplicate_nothing() {
     let s = Setup::new();
     let start = || RunningSink::start(file_sink(&s.socket(), &s.logdir()));
     let mut sink = start();
-    sink.wait_line("listening on unix:");
+    sink.wait_prefix("listening on unix:");
     let workers: Vec<Proc> = (0..CHAOS_WORKERS)
         .map(|id| {
             let mut cmd = s.worker(id, CHAOS_EVENTS, &["--sleep-us", "20"]);
@@ -218,18 +210,17 @@ fn three_sigkills_of_a_default_unix_sink_lose_nothing_and_duplicate_nothing() {
         })
         .collect();
     let total = CHAOS_WORKERS * CHAOS_EVENTS;
-    let deadline = Instant::now() + Duration::from_secs(120);
     let mut kills = Vec::new();
     for share in [5, 35, 65] {
-        while written(&s) < (total * share / 100) as usize {
-            assert!(Instant::now() < deadline, "the sink wrote too little");
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        let what = format!("the sink to write {share} % of the events");
+        wait_until(Duration::from_secs(120), &what, || {
+            written(&s) >= (total * share / 100) as usize
+        });
         kills.push(written(&s));
         drop(sink); // SIGKILL, then wait for it
         std::thread::sleep(Duration::from_millis(100));
         sink = start();
-        sink.wait_line("listening on unix:");
+        sink.wait_prefix("listening on unix:");
     }
     assert!(
         kills.iter().all(|&k| k < total as usize),
@@ -244,7 +235,7 @@ fn three_sigkills_of_a_default_unix_sink_lose_nothing_and_duplicate_nothing() {
         .into_iter()
         .chain((0..CHAOS_WORKERS).map(|id| format!("worker-{id}.log")))
     {
-        let map = series(&lines(&log_files(&s.logdir(), &file)));
+        let map = series(&s.log_lines(&file));
         for id in 0..CHAOS_WORKERS {
             if file != "all.log" && file != format!("worker-{id}.log") {
                 continue;
@@ -272,7 +263,8 @@ fn three_sigkills_of_a_default_unix_sink_lose_nothing_and_duplicate_nothing() {
         }
     }
     // A kill in the middle of a flush: the next sink cut its files back.
-    let cut_back = lines(&log_files(&s.logdir(), "all.log"))
+    let cut_back = s
+        .log_lines("all.log")
         .iter()
         .filter(|l| l.contains("killed in the middle of a flush"))
         .count();

@@ -4,27 +4,19 @@
 
 #[path = "peers/rsyslog.rs"]
 mod rsyslog;
+mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Builds the bench example (a no-op when it is fresh) and returns its path.
+use mplog_test_support::{binary_beside, wait_exit};
+use support::WORKER;
+
+/// The bench example, built by `cargo test --workspace` with the other
+/// examples into the test worker's target folder (no test runs cargo).
 fn bench_exe() -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "--example", "bench"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build --example bench");
-    assert!(status.success(), "cargo build --example bench: {status}");
-    // tests run from target/<profile>/deps/; examples live in target/<profile>/examples/.
-    let exe = std::env::current_exe().expect("test executable");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    profile_dir.join("examples").join("bench")
+    binary_beside(WORKER, "examples/bench", "cargo build --example bench")
 }
 
 /// The arguments of a small table run: 2 workers × 3 000 events, `runs`
@@ -53,18 +45,7 @@ fn run(args: &[&str], limit: Duration) -> (bool, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn the bench");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the bench did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_exit(&mut child, limit, "the bench to finish");
     let out = child.wait_with_output().expect("output");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {

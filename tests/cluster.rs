@@ -4,17 +4,16 @@
 //! rcgen. Good credentials land every event once; bad ones are refused,
 //! logged and counted while a good worker carries on.
 
-mod cluster_support;
 mod support;
 
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cluster_support::{Ca, RunningSink, rejections, sink_bin, tls_sink_args};
-use support::{Proc, Setup, SpawnGuarded, lines, lines_so_far, log_files, series, wait_ok};
+use mplog_test_support::{Ca, Proc, RunningSink, SpawnGuarded, poll, series, wait_ok, wait_until};
+use support::{Setup, file_args, rejections, sink_bin, tls_sink_args};
 
 /// A worker for `endpoint` with the given extra environment.
 fn worker(s: &Setup, id: u64, events: u64, endpoint: &str, env: &[(&str, &Path)]) -> Command {
@@ -29,10 +28,7 @@ fn worker(s: &Setup, id: u64, events: u64, endpoint: &str, env: &[(&str, &Path)]
 /// Waits for a bad worker to give up (its guard's flush timeout), or
 /// kills it; returns its stderr.
 fn finish(mut p: Proc) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while p.try_wait().expect("wait").is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _ = poll(Duration::from_secs(30), || p.try_wait().expect("wait"));
     let _ = p.kill();
     let out = p.into_child().wait_with_output().expect("output");
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -51,10 +47,8 @@ fn tls_mutual_tls_and_token_refuse_bad_credentials_and_keep_good_workers() {
     let rogue = Ca::new("rogue CA");
     let rogue_file = rogue.write(&dir.join("rogue.crt"));
     let (rogue_cert, rogue_key) = rogue.leaf(dir, "rogue-client", &["worker"], true, false);
-    let token = dir.join("token");
-    std::fs::write(&token, "s3cret-token\n").expect("token");
-    let bad_token = dir.join("bad-token");
-    std::fs::write(&bad_token, "guess").expect("token");
+    let token = s.write("token", "s3cret-token\n");
+    let bad_token = s.write("bad-token", "guess");
 
     let mut cmd = Command::new(sink_bin());
     cmd.arg("--listen=tls://127.0.0.1:0")
@@ -66,11 +60,8 @@ fn tls_mutual_tls_and_token_refuse_bad_credentials_and_keep_good_workers() {
         .arg("--tls-client-ca")
         .arg(&ca_file)
         .arg("--token-file")
-        .arg(&token)
-        .arg("--logdir")
-        .arg(s.logdir())
-        .args(["--name", "all", "--consolidate", "--process-key", "name"])
-        .args(["--format", &format!("default={}", support::TEMPLATE)]);
+        .arg(&token);
+    file_args(&mut cmd, &s.logdir(), "name");
     let sink = RunningSink::start(cmd);
     let tls = sink.endpoint("tls");
     let tcp = sink.endpoint("tcp");
@@ -142,7 +133,7 @@ fn tls_mutual_tls_and_token_refuse_bad_credentials_and_keep_good_workers() {
     );
 
     let report = sink.stop();
-    let all = lines(&log_files(&s.logdir(), "all.log"));
+    let all = s.log_lines("all.log");
     let got = series(&all);
     assert_eq!(
         got.get(&1),
@@ -193,8 +184,7 @@ fn a_tls_worker_moves_to_a_restarted_sink_and_loses_nothing() {
     let ca = Ca::new("restart CA");
     let ca_file = ca.write(&dir.join("ca.crt"));
     let (cert, key) = ca.leaf(dir, "server", &["127.0.0.1"], false, false);
-    let token = dir.join("token");
-    std::fs::write(&token, "restart-token").expect("token");
+    let token = s.write("token", "restart-token");
     let sink_at = |listen: &str| {
         let mut cmd = Command::new(sink_bin());
         tls_sink_args(&mut cmd, listen, (&cert, &key), &token, &s.logdir(), "none");
@@ -212,11 +202,11 @@ fn a_tls_worker_moves_to_a_restarted_sink_and_loses_nothing() {
         cmd.env(k, v);
     }
     let w = cmd.spawn_guarded();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while lines_so_far(&log_files(&s.logdir(), "all.log")).len() < 300 {
-        assert!(Instant::now() < deadline, "the first sink wrote nothing");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        Duration::from_secs(60),
+        "the first sink to write 300 lines",
+        || s.log_lines_so_far("all.log").len() >= 300,
+    );
     // A graceful restart on the same port while the worker logs.
     let report = first.stop();
     assert!(report.contains("rejected connections: 0"), "{report}");
@@ -227,7 +217,7 @@ fn a_tls_worker_moves_to_a_restarted_sink_and_loses_nothing() {
         report.contains("worker-1"),
         "the worker reached the second sink: {report}"
     );
-    let got = series(&lines(&log_files(&s.logdir(), "all.log")));
+    let got = series(&s.log_lines("all.log"));
     let events = got.get(&1).cloned().unwrap_or_default();
     assert_eq!(
         events,

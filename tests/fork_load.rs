@@ -9,9 +9,10 @@
 mod support;
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{Setup, SpawnGuarded, lines, log_files};
+use mplog_test_support::{SpawnGuarded, wait_exit};
+use support::Setup;
 
 const FORKS: u64 = 1_000;
 const CHILD_REQUESTS: u64 = 50;
@@ -62,14 +63,11 @@ fn fork_load(mode: &str, forks: u64, stderr: Option<std::fs::File>) {
     let mut worker = cmd.spawn_guarded();
     let worker_pid = worker.id();
     // The worker bounds each child's wait itself; this bounds the worker.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while worker.try_wait().expect("try_wait").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the fork-load worker did not finish in 300 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_exit(
+        &mut worker,
+        Duration::from_secs(300),
+        "the fork-load worker to finish",
+    );
     let out = worker
         .into_child()
         .wait_with_output()
@@ -99,7 +97,7 @@ fn fork_load(mode: &str, forks: u64, stderr: Option<std::fs::File>) {
     // And the files hold each child's 50 debug lines (`req 0` … `req 49`),
     // which only the `[handle]=debug` span directive lets through.
     let mut per_child: HashMap<String, Vec<u64>> = HashMap::new();
-    for line in lines(&log_files(&s.logdir(), "all.log")) {
+    for line in s.log_lines("all.log") {
         let mut words = line.split(' ');
         let (Some(_name), Some(pid), Some(level), Some("req"), Some(req)) = (
             words.next(),

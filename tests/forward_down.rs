@@ -4,14 +4,15 @@
 //! dropped (metrics and the shutdown report), each destination is reported
 //! down once, and shutdown takes the drain time, not longer.
 
-mod cluster_support;
 mod support;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use cluster_support::{RunningSink, file_sink, http_get, metric, peak_rss_kib};
-use support::{Setup, SpawnGuarded, assert_files_complete, wait_ok};
+use mplog_test_support::{
+    RunningSink, SpawnGuarded, TIMEOUT, metric, peak_rss_kib, scrape_until, wait_ok,
+};
+use support::{Setup, assert_files_complete, file_sink};
 
 const WORKERS: u64 = 3;
 const EVENTS: u64 = 60_000;
@@ -28,24 +29,20 @@ fn destinations_down_for_the_whole_run_cost_drops_not_files_or_memory() {
     let s = Setup::new();
     let syslog = format!("syslog+tcp://127.0.0.1:{}", closed_port());
     let otlp = format!("otlp+http://127.0.0.1:{}", closed_port());
-    let config = s.dir.path().join("sink.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = s.write(
+        "sink.toml",
+        &format!(
             "[[forward]]\nurl = \"{syslog}\"\nqueue = {QUEUE}\n\n\
              [[forward]]\nurl = \"{otlp}\"\nqueue = {QUEUE}\n"
         ),
-    )
-    .expect("config");
+    );
     let mut cmd = file_sink(&s.socket(), &s.logdir());
     cmd.arg(format!("--config={}", config.display()))
         .arg("--metrics-listen=127.0.0.1:0")
         .arg("--forward-drain=1s");
     let sink = RunningSink::start(cmd);
-    let addr = sink.wait_line("metrics on http://")["metrics on http://".len()..]
-        .trim_end_matches("/metrics")
-        .to_owned();
-    sink.wait_line("listening on unix:");
+    let addr = sink.metrics_addr();
+    sink.wait_prefix("listening on unix:");
 
     let workers: Vec<_> = (1..=WORKERS)
         .map(|id| s.worker(id, EVENTS, &[]).spawn_guarded())
@@ -55,27 +52,21 @@ fn destinations_down_for_the_whole_run_cost_drops_not_files_or_memory() {
     }
     let total = (WORKERS * EVENTS) as f64;
     // Every record reached the queues: the writer took them all.
-    let body = {
-        let deadline = Instant::now() + cluster_support::TIMEOUT;
-        loop {
-            let body = http_get(&addr, "/metrics");
-            let received: f64 = (1..=WORKERS)
-                .filter_map(|id| {
-                    let name = format!("worker-{id}");
-                    metric(
-                        &body,
-                        "mplog_events_received_total",
-                        &[("process", &name), ("level", "info")],
-                    )
-                })
-                .sum();
-            if received == total {
-                break body;
-            }
-            assert!(Instant::now() < deadline, "never received all:\n{body}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    let received = |body: &str| -> f64 {
+        (1..=WORKERS)
+            .filter_map(|id| {
+                let name = format!("worker-{id}");
+                metric(
+                    body,
+                    "mplog_events_received_total",
+                    &[("process", &name), ("level", "info")],
+                )
+            })
+            .sum()
     };
+    let body = scrape_until(&addr, TIMEOUT, "every record received", |body| {
+        received(body) == total
+    });
     for url in [&syslog, &otlp] {
         let d = [("destination", url.as_str())];
         assert_eq!(metric(&body, "mplog_forward_up", &d), Some(0.0), "{body}");

@@ -6,7 +6,6 @@
 //! each receiver got every record exactly once with its resource and
 //! attributes as mapped.
 
-mod cluster_support;
 #[path = "peers/otlp.rs"]
 mod otlp;
 mod support;
@@ -15,12 +14,12 @@ use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 
-use cluster_support::{RunningSink, file_sink};
+use mplog_test_support::{RunningSink, SpawnGuarded, TIMEOUT, wait_ok};
 use otlp::{
     Flat, GrpcReceiver, HttpReceiver, Received, Receiver as _, attr, attr_int, attr_str, body,
     flatten,
 };
-use support::{Setup, SpawnGuarded, assert_files_complete, wait_ok};
+use support::{Setup, assert_files_complete, file_sink};
 
 const WORKERS: u64 = 3;
 const EVENTS: u64 = 3_000;
@@ -43,7 +42,7 @@ fn run(
     let mut cmd = file_sink(&s.socket(), &s.logdir());
     cmd.args(extra).arg("--forward-drain=5s");
     let sink = RunningSink::start(cmd);
-    sink.wait_line("listening on unix:");
+    sink.wait_prefix("listening on unix:");
 
     let running: Vec<_> = (1..=workers)
         .map(|id| {
@@ -76,7 +75,7 @@ fn otlp_http_and_grpc_get_every_record_once_as_mapped() {
     let s = Setup::new();
     let http = HttpReceiver::start();
     let grpc = GrpcReceiver::start();
-    let wait = cluster_support::TIMEOUT;
+    let wait = TIMEOUT;
     let pids = run(
         &s,
         &[
@@ -102,13 +101,12 @@ fn otlp_http_and_grpc_get_every_record_once_as_mapped() {
 fn a_forward_table_with_gzip_and_small_batches() {
     let s = Setup::new();
     let rx = HttpReceiver::start();
-    let config = s.dir.path().join("sink.toml");
     let table = format!(
         "[[forward]]\nurl = \"{}\"\ngzip = true\nbatch = {GZIP_BATCH}\n",
         rx.url()
     );
-    std::fs::write(&config, table).expect("config");
-    let wait = cluster_support::TIMEOUT;
+    let config = s.write("sink.toml", &table);
+    let wait = TIMEOUT;
     let (workers, events) = (2, 1_000);
     let pids = run(
         &s,

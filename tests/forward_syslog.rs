@@ -6,16 +6,15 @@
 //! mapped PRI, TIMESTAMP, HOSTNAME, APP-NAME, PROCID, MSGID,
 //! STRUCTURED-DATA and MSG.
 
-mod cluster_support;
 #[path = "peers/rsyslog.rs"]
 mod rsyslog;
 mod support;
 
 use std::collections::HashMap;
 
-use cluster_support::{RunningSink, file_sink};
+use mplog_test_support::{RunningSink, SpawnGuarded, wait_ok};
 use rsyslog::{Line, Rsyslog};
-use support::{Setup, SpawnGuarded, assert_files_complete, wait_ok};
+use support::{Setup, assert_files_complete, file_sink};
 
 const WORKERS: u64 = 3;
 const EVENTS: u64 = 2_000;
@@ -69,22 +68,20 @@ fn rsyslog_gets_every_forwarded_record_once_over_tcp_tls_and_udp_with_the_mappin
     let tcp = format!("syslog+tcp://127.0.0.1:{}", rsyslog.tcp_port);
     let tls = format!("syslog+tls://127.0.0.1:{}", rsyslog.tls_port);
     let udp = format!("syslog+udp://127.0.0.1:{}", rsyslog.udp_port);
-    let config = s.dir.path().join("sink.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = s.write(
+        "sink.toml",
+        &format!(
             "[[forward]]\nurl = \"{tcp}\"\n\n\
              [[forward]]\nurl = \"{tls}\"\ntls-ca = \"{}\"\nfacility = {TLS_FACILITY}\n\n\
              [[forward]]\nurl = \"{udp}\"\nfacility = {UDP_FACILITY}\nlevel = \"warn\"\n",
             rsyslog.ca_file.display()
         ),
-    )
-    .expect("config");
+    );
     let mut cmd = file_sink(&s.socket(), &s.logdir());
     cmd.arg(format!("--config={}", config.display()));
     let started = time::OffsetDateTime::now_utc();
     let sink = RunningSink::start(cmd);
-    sink.wait_line("listening on unix:");
+    sink.wait_prefix("listening on unix:");
 
     let workers: Vec<_> = (1..=WORKERS)
         .map(|id| {

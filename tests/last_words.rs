@@ -8,14 +8,12 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Setup, SpawnGuarded, assert_series, lines, log_files, series};
+use mplog_test_support::{SpawnGuarded, assert_series, read, wait_ok};
+use support::Setup;
 
 /// The text of every `all.log` file, in order.
 fn all_text(s: &Setup) -> String {
-    log_files(&s.logdir(), "all.log")
-        .iter()
-        .map(|f| std::fs::read_to_string(f).expect("readable log file"))
-        .collect()
+    s.log_files("all.log").iter().map(read).collect()
 }
 
 #[test]
@@ -68,7 +66,7 @@ fn a_panicking_worker_leaves_its_panic_in_the_files_at_error() {
             .any(|l| l.starts_with("worker-3 ") && l.contains("panicked at")),
         "in the worker's own record, as the `panicked at` alert rule sees it"
     );
-    assert_series(&series(&lines(&log_files(&s.logdir(), "all.log"))), 3, 500);
+    assert_series(&s.log_lines("all.log"), 3, 500);
     let p = &report.processes[0];
     assert_eq!(p.received, 501, "500 events and the panic: {report}");
 }
@@ -83,11 +81,7 @@ fn process_exit_after_20_000_events_loses_none() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("gave up"), "flushed in time: {stderr}");
     let report = handle.shutdown().expect("shutdown");
-    assert_series(
-        &series(&lines(&log_files(&s.logdir(), "all.log"))),
-        1,
-        20_000,
-    );
+    assert_series(&s.log_lines("all.log"), 1, 20_000);
     let p = &report.processes[0];
     assert!(p.clean, "the exit flush says goodbye: {report}");
 }
@@ -100,13 +94,13 @@ fn a_2_mb_event_leaves_its_truncated_text_and_the_events_after_it_arrive() {
     let child = s
         .worker(2, 1_000, &["--mode", &format!("oversized:{BIG}")])
         .spawn_guarded();
-    support::wait_ok(child);
+    wait_ok(child);
     // The sink's WARN notice comes with the next flush of the worker's
     // reports; the worker is gone, so everything is in by now.
     std::thread::sleep(Duration::from_millis(50));
     let report = handle.shutdown().expect("shutdown");
-    let all = lines(&log_files(&s.logdir(), "all.log"));
-    assert_series(&series(&all), 2, 1_000);
+    let all = s.log_lines("all.log");
+    assert_series(&all, 2, 1_000);
     let big = all
         .iter()
         .find(|l| l.contains("w2 bigxxx"))

@@ -4,7 +4,8 @@
 
 mod support;
 
-use support::{Setup, SpawnGuarded, lines, log_files, wait_ok};
+use mplog_test_support::{SpawnGuarded, wait_ok};
+use support::Setup;
 use tracing_mplog_sink::format::FormatLevel;
 
 const EVENTS: u64 = 200;
@@ -26,7 +27,7 @@ fn a_dependency_logging_through_log_lands_in_the_files_with_its_target_and_modul
     wait_ok(out);
     sink.shutdown().expect("shutdown");
 
-    let all = lines(&log_files(&s.logdir(), "worker-4.log"));
+    let all = s.log_lines("worker-4.log");
     assert_eq!(
         all.len() as u64,
         EVENTS,
@@ -78,6 +79,6 @@ fn a_log_logger_installed_before_init_is_kept_and_init_succeeds() {
         "one line says where `log` records go: {stderr}"
     );
     sink.shutdown().expect("shutdown");
-    let all = lines(&log_files(&s.logdir(), "worker-5.log"));
+    let all = s.log_lines("worker-5.log");
     assert!(all.is_empty(), "nothing went to the sink twice: {all:?}");
 }

@@ -2,7 +2,6 @@
 //! `--metrics-listen` and `[[alert]]` rules on loopback, real test workers,
 //! a real HTTP scrape, a webhook receiver in the test, `mplog-sink status`.
 
-mod cluster_support;
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -12,8 +11,10 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use cluster_support::{RunningSink, http_get as get, metric, sink_bin};
-use support::{Setup, SpawnGuarded, complete_lines, wait_ok};
+use mplog_test_support::{
+    RunningSink, SpawnGuarded, http_get as get, lines_so_far, metric, wait_ok, wait_until,
+};
+use support::{Setup, TEMPLATE, sink_bin};
 
 /// The bound on every wait of these tests (a loaded machine is slow).
 const WAIT: Duration = Duration::from_secs(60);
@@ -22,58 +23,37 @@ const WAIT: Duration = Duration::from_secs(60);
 /// loopback port and `config` as its config file; returns it and the
 /// metrics address.
 fn start_sink(s: &Setup, config: &str) -> (RunningSink, String) {
-    let file = s.dir.path().join("sink.toml");
-    std::fs::write(&file, config).expect("write config");
+    let file = s.write("sink.toml", config);
     let mut cmd = Command::new(sink_bin());
     cmd.arg(format!("--listen=unix:{}", s.socket().display()))
         .arg(format!("--logdir={}", s.logdir().display()))
         .arg("--metrics-listen=127.0.0.1:0")
         .arg(format!("--config={}", file.display()))
-        .arg("--format=default={process_name} {pid} {level} {message}");
+        .arg(format!("--format=default={TEMPLATE}"));
     let sink = RunningSink::start(cmd);
-    let line = sink.wait_line("metrics on http://");
-    let addr = line["metrics on http://".len()..]
-        .trim_end_matches("/metrics")
-        .to_owned();
-    sink.wait_line("listening on unix:");
+    let addr = sink.metrics_addr();
+    sink.wait_prefix("listening on unix:");
     (sink, addr)
 }
 
 /// Scrapes until `ready` holds for the body (bounded); returns that body.
 fn scrape_until(addr: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let body = get(addr, "/metrics");
-        if ready(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never {what}; last scrape:\n{body}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    mplog_test_support::scrape_until(addr, WAIT, what, ready)
 }
 
 /// The JSON lines of an alert log, waiting until there are at least `n`.
 fn alert_lines(path: &Path, n: usize) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<serde_json::Value> = complete_lines(&text)
+    wait_until(WAIT, &format!("{n} firings in {}", path.display()), || {
+        let lines: Vec<serde_json::Value> = lines_so_far(path)
+            .iter()
             .map(|l| serde_json::from_str(l).expect("a JSON line"))
             .collect();
         if lines.len() >= n {
-            return lines;
+            Ok(lines)
+        } else {
+            Err(format!("{} so far: {lines:?}", lines.len()))
         }
-        assert!(
-            Instant::now() < deadline,
-            "{} has {} of {n} firings:\n{text}",
-            path.display(),
-            lines.len()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    })
 }
 
 /// A loopback HTTP receiver: answers 200 and hands each request body over.
@@ -282,13 +262,10 @@ command = ["sh", "-c", "cat >> '{out}'; echo \"$MPLOG_ALERT_NAME $MPLOG_ALERT_PI
     let hooked: serde_json::Value =
         serde_json::from_str(&bodies.recv_timeout(WAIT).expect("a webhook POST")).expect("JSON");
     assert_eq!(hooked, *f);
-    let deadline = Instant::now() + WAIT;
-    while !std::fs::read_to_string(format!("{}.env", cmd_out.display()))
-        .is_ok_and(|t| t.contains('\n'))
-    {
-        assert!(Instant::now() < deadline, "the command never ran");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let env_file = format!("{}.env", cmd_out.display());
+    wait_until(WAIT, "the command to run", || {
+        std::fs::read_to_string(&env_file).is_ok_and(|t| t.contains('\n'))
+    });
     let stdin: serde_json::Value = serde_json::from_str(
         std::fs::read_to_string(&cmd_out)
             .expect("stdin copy")
@@ -296,7 +273,7 @@ command = ["sh", "-c", "cat >> '{out}'; echo \"$MPLOG_ALERT_NAME $MPLOG_ALERT_PI
     )
     .expect("JSON on stdin");
     assert_eq!(stdin, *f);
-    let env = std::fs::read_to_string(format!("{}.env", cmd_out.display())).expect("env");
+    let env = std::fs::read_to_string(&env_file).expect("env");
     assert_eq!(env.trim(), format!("worker-crashed {pid}"));
 
     // Exactly once: nothing more comes.
@@ -445,17 +422,14 @@ command = ["sleep", "600"]
             &[("process", "worker-5"), ("level", "info")],
         ) == Some(2000.0)
     });
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let written = std::fs::read_to_string(s.logdir().join("worker-5.log"))
-            .map(|t| complete_lines(&t).count())
-            .unwrap_or(0);
+    wait_until(WAIT, "2000 lines in worker-5.log", || {
+        let written = s.lines_so_far("worker-5.log").len();
         if written == 2000 {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{written} written"))
         }
-        assert!(Instant::now() < deadline, "{written} of 2000 lines written");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
 
     let firings = alert_lines(&s.logdir().join("alerts.jsonl"), 1);
     let f = firings

@@ -9,14 +9,13 @@
 //! its own namespaces (10.213.1.0/30 and 10.213.2.0/30), and deletes the
 //! namespaces whatever happens (a drop guard).
 
-mod cluster_support;
 mod support;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cluster_support::{Ca, RunningSink, sink_bin, tls_sink_args};
-use support::{Proc, Setup, SpawnGuarded, lines, log_files, series};
+use mplog_test_support::{Ca, Proc, RunningSink, SpawnGuarded, series, wait_exit};
+use support::{Setup, WORKER, sink_bin, tls_sink_args};
 
 /// Runs `ip ARGS`; the error is its stderr.
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -136,11 +135,11 @@ fn cannot_run() -> Option<String> {
 
 /// Waits for a worker, bounded; panics with its stderr if it failed.
 fn wait_bounded(mut p: Proc, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while p.try_wait().expect("wait").is_none() {
-        assert!(Instant::now() < deadline, "{what} did not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_exit(
+        &mut p,
+        Duration::from_secs(120),
+        &format!("{what} to finish"),
+    );
     let out = p.into_child().wait_with_output().expect("output");
     assert!(
         out.status.success(),
@@ -168,8 +167,7 @@ fn workers_in_two_namespaces_log_into_a_sink_in_a_third_over_tls() {
     let ca = Ca::new("multi-host CA");
     let ca_file = ca.write(&dir.join("ca.crt"));
     let (cert, key) = ca.leaf(dir, "sink", &["10.213.1.1"], false, false);
-    let token = dir.join("token");
-    std::fs::write(&token, "multi-host-token").expect("token");
+    let token = s.write("token", "multi-host-token");
 
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &net.sink]).arg(sink_bin());
@@ -189,7 +187,7 @@ fn workers_in_two_namespaces_log_into_a_sink_in_a_third_over_tls() {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns, "unshare", "--uts", "sh", "-c"])
             .arg(format!("hostname {host} && exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_mplog-test-worker"))
+            .arg(WORKER)
             .args([
                 "--id",
                 &id.to_string(),
@@ -219,7 +217,7 @@ fn workers_in_two_namespaces_log_into_a_sink_in_a_third_over_tls() {
     let report = sink.stop();
     drop(net);
 
-    let all = series(&lines(&log_files(&s.logdir(), "all.log")));
+    let all = series(&s.log_lines("all.log"));
     for id in 1..=4 {
         assert_eq!(
             all.get(&id),
@@ -227,8 +225,8 @@ fn workers_in_two_namespaces_log_into_a_sink_in_a_third_over_tls() {
             "worker {id}: every event once; report:\n{report}"
         );
     }
-    let a = series(&lines(&log_files(&s.logdir(), "host-a.log")));
-    let b = series(&lines(&log_files(&s.logdir(), "host-b.log")));
+    let a = series(&s.log_lines("host-a.log"));
+    let b = series(&s.log_lines("host-b.log"));
     let keys = |m: &std::collections::HashMap<u64, Vec<u64>>| {
         let mut k: Vec<u64> = m.keys().copied().collect();
         k.sort_unstable();

@@ -6,18 +6,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use support::{Setup, SpawnGuarded, assert_series, lines, log_files, series, wait_ok};
-
-fn report_for<'a>(
-    report: &'a tracing_mplog_sink::SinkReport,
-    name: &str,
-) -> Vec<&'a tracing_mplog_sink::ProcessReport> {
-    report
-        .processes
-        .iter()
-        .filter(|p| p.process_name == name)
-        .collect()
-}
+use mplog_test_support::{SpawnGuarded, assert_series, series, wait_ok};
+use support::{Setup, report_for};
 
 #[test]
 fn every_event_once_and_in_order_in_consolidated_and_per_key_files() {
@@ -33,15 +23,15 @@ fn every_event_once_and_in_order_in_consolidated_and_per_key_files() {
     }
     let report = sink.shutdown().expect("shutdown");
 
-    let consolidated = log_files(&s.logdir(), "all.log");
+    let consolidated = s.log_files("all.log");
     assert!(
         consolidated.len() >= 4,
         "the consolidated log rotated: {consolidated:?}"
     );
-    let map = series(&lines(&consolidated));
+    let map = series(&s.log_lines("all.log"));
     for id in 1..=WORKERS {
         assert_series(&map, id, EVENTS);
-        let own = series(&lines(&log_files(&s.logdir(), &format!("worker-{id}.log"))));
+        let own = series(&s.log_lines(&format!("worker-{id}.log")));
         assert_series(&own, id, EVENTS);
         assert_eq!(
             own.len(),
@@ -70,7 +60,7 @@ fn workers_started_before_the_sink_wait_and_reconnect() {
         wait_ok(child);
     }
     let report = sink.shutdown().expect("shutdown");
-    let map = series(&lines(&log_files(&s.logdir(), "all.log")));
+    let map = series(&s.log_lines("all.log"));
     for id in 1..=3 {
         assert_series(&map, id, 300);
     }
@@ -97,7 +87,7 @@ fn a_graceful_sink_restart_mid_run_loses_nothing_under_block() {
         wait_ok(child);
     }
     second.shutdown().expect("second shutdown");
-    let map = series(&lines(&log_files(&s.logdir(), "all.log")));
+    let map = series(&s.log_lines("all.log"));
     for id in 1..=4 {
         assert_series(&map, id, EVENTS);
     }
@@ -132,7 +122,7 @@ fn a_forked_child_logs_through_the_inherited_layer() {
     let sink = s.sink().start().expect("sink");
     wait_ok(s.worker(3, 200, &["--mode", "fork:500"]).spawn_guarded());
     let report = sink.shutdown().expect("shutdown");
-    let map = series(&lines(&log_files(&s.logdir(), "all.log")));
+    let map = series(&s.log_lines("all.log"));
     assert_series(&map, 3, 200);
     assert_series(&map, 1003, 500); // the child
     assert_series(&map, 2003, 500); // the parent's busy thread during the fork
@@ -167,7 +157,7 @@ fn a_worker_killed_after_flush_loses_nothing_flushed_and_others_go_on() {
     victim.wait().expect("reaped");
     wait_ok(other);
     let report = sink.shutdown().expect("shutdown");
-    let map = series(&lines(&log_files(&s.logdir(), "all.log")));
+    let map = series(&s.log_lines("all.log"));
     assert_series(&map, 1, 1500);
     assert_series(&map, 2, 3000);
     let victim_report = report_for(&report, "worker-1");
@@ -202,8 +192,8 @@ fn garbage_and_a_truncated_frame_close_only_their_connection() {
     drop(truncated);
     wait_ok(worker);
     let report = sink.shutdown().expect("shutdown");
-    let all = lines(&log_files(&s.logdir(), "all.log"));
-    assert_series(&series(&all), 5, 2000);
+    let all = s.log_lines("all.log");
+    assert_series(&all, 5, 2000);
     assert!(
         !all.iter().any(|l| l.contains("never whole")),
         "a partial frame is never written"

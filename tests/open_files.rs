@@ -3,14 +3,13 @@
 //! descriptors, and loses nothing, in the consolidated file or in the
 //! per-name files. Real `mplog-sink`, real worker processes.
 
-mod cluster_support;
 mod support;
 
 use std::process::Command;
 use std::time::Instant;
 
-use cluster_support::{RunningSink, sink_bin};
-use support::{Setup, SpawnGuarded, assert_files_complete, wait_ok};
+use mplog_test_support::{RunningSink, SpawnGuarded, fd_targets, wait_ok};
+use support::{Setup, assert_files_complete, file_args, sink_bin};
 
 /// Workers, each with its own name (so its own per-key file).
 const WORKERS: u64 = 1_200;
@@ -29,24 +28,16 @@ fn limited_sink(s: &Setup) -> RunningSink {
     cmd.arg("-c")
         .arg(format!("ulimit -n {LIMIT} && exec \"$0\" \"$@\""))
         .arg(sink_bin())
-        .arg(format!("--listen=unix:{}", s.socket().display()))
-        .arg(format!("--logdir={}", s.logdir().display()))
-        .args(["--name", "all", "--consolidate", "--process-key", "name"])
-        .args(["--format", &format!("default={}", support::TEMPLATE)]);
+        .arg(format!("--listen=unix:{}", s.socket().display()));
+    file_args(&mut cmd, &s.logdir(), "name");
     let sink = RunningSink::start(cmd);
-    sink.wait_line("listening on unix:");
+    sink.wait_prefix("listening on unix:");
     sink
 }
 
 /// The sink's open descriptors now: all, and those of files in `logdir`.
 fn open_fds(pid: u32, logdir: &std::path::Path) -> (usize, usize) {
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return (0, 0);
-    };
-    let links: Vec<_> = fds
-        .filter_map(Result::ok)
-        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
-        .collect();
+    let links = fd_targets(pid);
     let logs = links.iter().filter(|l| l.starts_with(logdir)).count();
     (links.len(), logs)
 }

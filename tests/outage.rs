@@ -10,7 +10,8 @@ use std::os::unix::net::UnixListener;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Proc, Setup, SpawnGuarded};
+use mplog_test_support::{Proc, SpawnGuarded, wait_exit};
+use support::Setup;
 
 /// The grace the workers get.
 const GRACE: Duration = Duration::from_secs(2);
@@ -26,15 +27,7 @@ const BACK: &str = "takes events again";
 /// then is killed (by `Proc`'s drop) and the test fails.
 fn wait_within(mut child: Proc, limit: Duration) -> (Output, Duration) {
     let start = Instant::now();
-    loop {
-        match child.try_wait().expect("poll the worker") {
-            Some(_) => break,
-            None if start.elapsed() > limit => {
-                panic!("the worker was still running after {limit:?}: it froze")
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
+    wait_exit(&mut child, limit, "the worker to end (else it froze)");
     let took = start.elapsed();
     let out = child
         .into_child()

@@ -5,19 +5,20 @@
 //! an OTLP receiver with their levels and tracebacks. Skipped, saying so,
 //! where `python3` is missing.
 
-mod cluster_support;
 #[path = "peers/otlp.rs"]
 mod otlp;
 #[path = "peers/rsyslog.rs"]
 mod rsyslog;
+mod support;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cluster_support::{RunningSink, sink_bin};
+use mplog_test_support::{RunningSink, read, wait_exit};
 use otlp::Receiver as _;
+use support::{WORKER, sink_bin};
 
 const EVENTS: u64 = 5000;
 const DEFAULT: &str = "%(processName)s|%(levelname)s|%(levelno)d|%(name)s|%(funcName)s|%(message)s";
@@ -68,18 +69,11 @@ fn run(mut cmd: Command, what: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not end within 180 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_exit(
+        &mut child,
+        Duration::from_secs(180),
+        &format!("{what} to end"),
+    );
     let out = child.wait_with_output().expect("output");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -94,8 +88,7 @@ fn run(mut cmd: Command, what: &str) -> String {
 /// Record lines of a file (traceback lines and the sink's own left out),
 /// counted.
 fn records(path: &Path) -> (HashMap<String, u32>, Vec<String>) {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text = read(path);
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let mut counts = HashMap::new();
     for l in &lines {
@@ -137,9 +130,9 @@ fn python_and_rust_processes_share_the_files_and_hostile_pickles_run_nothing() {
         .arg(format!("--format=error={ERROR}"))
         .env("TZ", "UTC");
     let sink = RunningSink::start(cmd);
-    let tcp = sink.wait_line("listening for Python on tcp://");
+    let tcp = sink.wait_prefix("listening for Python on tcp://");
     let port = tcp.rsplit(':').next().expect("port").to_owned();
-    sink.wait_line("listening for Python on unix:");
+    sink.wait_prefix("listening for Python on unix:");
 
     // A pickle that calls os.system when Python unpickles it.
     let marker = dir.path().join("pwned");
@@ -155,7 +148,7 @@ fn python_and_rust_processes_share_the_files_and_hostile_pickles_run_nothing() {
 
     // Then, at once: 3 Python processes and a Rust worker.
     let clients = clients(py, &py_sock, &port, EVENTS);
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_mplog-test-worker"));
+    let mut worker = Command::new(WORKER);
     worker
         .args(["--id", "9", "--events", &EVENTS.to_string()])
         .env(
@@ -272,7 +265,7 @@ fn python_records_are_forwarded_with_their_levels_and_tracebacks() {
     ))
     .arg(format!("--forward={}", collector.url()));
     let sink = RunningSink::start(cmd);
-    let tcp = sink.wait_line("listening for Python on tcp://");
+    let tcp = sink.wait_prefix("listening for Python on tcp://");
     let port = tcp.rsplit(':').next().expect("port").to_owned();
     let clients = clients(py, &py_sock, &port, N);
     let said = run(clients, "the Python clients");

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{Setup, SpawnGuarded, assert_series, lines, log_files, series, wait_ok};
+use mplog_test_support::{SpawnGuarded, assert_series, series, wait_ok, wait_until};
+use support::{Setup, report_for};
 use tracing_subscriber::prelude::*;
 
 fn is_root() -> bool {
@@ -87,15 +88,11 @@ fn killed_workers_keep_every_flushed_event_and_the_others_lose_nothing() {
         wait_ok(child);
     }
     let report = sink.shutdown().expect("shutdown");
-    let all = lines(&log_files(&s.logdir(), "all.log"));
+    let all = s.log_lines("all.log");
     let map = series(&all);
     for id in KILLED + 1..=KILLED + SURVIVORS {
         assert_series(&map, id, SURVIVOR_EVENTS);
-        let r: Vec<_> = report
-            .processes
-            .iter()
-            .filter(|p| p.process_name == format!("worker-{id}"))
-            .collect();
+        let r = report_for(&report, &format!("worker-{id}"));
         assert!(
             r.len() == 1 && r[0].clean,
             "worker {id} ended cleanly: {report}"
@@ -116,11 +113,7 @@ fn killed_workers_keep_every_flushed_event_and_the_others_lose_nothing() {
             (1..=got.len() as u64).collect::<Vec<_>>(),
             "worker {id}: a prefix, in order, once"
         );
-        let r: Vec<_> = report
-            .processes
-            .iter()
-            .filter(|p| p.process_name == format!("worker-{id}"))
-            .collect();
+        let r = report_for(&report, &format!("worker-{id}"));
         assert!(
             r.len() == 1 && !r[0].clean,
             "a killed worker is an unclean disconnect: {report}"
@@ -199,21 +192,16 @@ fn a_full_disk_is_reported_counted_and_survived() {
     let sink = s.sink().process_key([]).start().expect("sink");
     let child = s.worker(1, EVENTS, &["--sleep-us", "100"]).spawn_guarded();
     // Wait until the file has grown close to the disk's size.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sink.files().is_empty()
-        || std::fs::metadata(s.logdir().join("all.log")).map_or(0, |m| m.len()) < 100 * 1024
-    {
-        assert!(Instant::now() < deadline, "the disk never filled");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let wait = Duration::from_secs(60);
+    wait_until(wait, "all.log to grow to 100 KiB", || {
+        !sink.files().is_empty()
+            && std::fs::metadata(s.log("all.log")).map_or(0, |m| m.len()) >= 100 * 1024
+    });
     // Wait until the disk is full (the sink writes 64 KiB buffers, so the
     // file alone does not show it; on a loaded machine the sink may take a
     // while to get there), then give the writer time to meet ENOSPC on its
     // next write: it writes at least every 100 ms while the worker logs.
-    while free_bytes(&s.logdir()) > 0 {
-        assert!(Instant::now() < deadline, "the disk never filled");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(wait, "the disk to fill", || free_bytes(&s.logdir()) == 0);
     std::thread::sleep(Duration::from_millis(500));
     // Space comes back while the worker is still logging.
     fs.resize("16m");
@@ -227,8 +215,8 @@ fn a_full_disk_is_reported_counted_and_survived() {
         report.unwritten, 0,
         "every kept line was written once space returned: {report}"
     );
-    let all = lines(&log_files(&s.logdir(), "all.log"));
-    assert_series(&series(&all), 1, EVENTS);
+    let all = s.log_lines("all.log");
+    assert_series(&all, 1, EVENTS);
     assert!(
         all.iter()
             .any(|l| l.contains("ERROR") && l.contains("cannot write")),
@@ -278,7 +266,7 @@ fn strangers_are_refused_by_peer_uid_unless_allowed() {
     assert_eq!(raw(&s), "closed");
     let report = sink.shutdown().expect("shutdown");
     assert_eq!(report.rejected_connections, 1, "{report}");
-    let all = lines(&log_files(&s.logdir(), "all.log"));
+    let all = s.log_lines("all.log");
     assert!(
         all.iter().any(|l| l.contains("uid 65534")),
         "the refusal names the uid: {all:#?}"
@@ -300,7 +288,7 @@ fn strangers_are_refused_by_peer_uid_unless_allowed() {
     assert_eq!(raw(&s), "open");
     let report = sink.shutdown().expect("shutdown");
     assert_eq!(report.rejected_connections, 0, "{report}");
-    assert_series(&series(&lines(&log_files(&s.logdir(), "all.log"))), 9, 1);
+    assert_series(&s.log_lines("all.log"), 9, 1);
 }
 
 #[test]
@@ -336,9 +324,9 @@ fn threads_in_workers_and_the_parent_write_every_record_once_across_rotations() 
         wait_ok(child);
     }
     sink.shutdown().expect("shutdown");
-    let files = log_files(&s.logdir(), "all.log");
+    let files = s.log_files("all.log");
     assert!(files.len() >= 5, "rotated several times: {files:?}");
-    let map = series(&lines(&files)); // `lines` also rejects a torn last line
+    let map = series(&s.log_lines("all.log")); // which also rejects a torn last line
     for id in 1..=WORKERS {
         for t in 0..THREADS {
             assert_series(&map, id * 100 + t, EVENTS);

@@ -4,14 +4,12 @@
 //! connection. (1 000 `MpLayer`s in this process, each with its own
 //! sender thread and connection, all open at once.)
 
-mod cluster_support;
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
-use cluster_support::{RunningSink, peak_rss_kib, sink_bin};
-use support::{Setup, lines, log_files, series};
+use mplog_test_support::{RunningSink, assert_series, peak_rss_kib, series};
+use support::{Setup, sink_command};
 use tracing_mplog::MpLayer;
 use tracing_subscriber::prelude::*;
 
@@ -23,13 +21,7 @@ const RSS_LIMIT_KIB: u64 = 256 * 1024;
 #[test]
 fn a_thousand_tcp_connections_lose_nothing_and_stay_small() {
     let s = Setup::new();
-    let mut cmd = Command::new(sink_bin());
-    cmd.arg("--listen=tcp://127.0.0.1:0")
-        .arg("--logdir")
-        .arg(s.logdir())
-        .args(["--name", "all", "--consolidate", "--process-key", "none"])
-        .args(["--format", &format!("default={}", support::TEMPLATE)]);
-    let sink = RunningSink::start(cmd);
+    let sink = RunningSink::start(sink_command("tcp://127.0.0.1:0", &s.logdir(), "none"));
     let endpoint: tracing_mplog::Endpoint = sink.endpoint("tcp").parse().expect("endpoint");
     let pid = sink.pid();
 
@@ -70,9 +62,9 @@ fn a_thousand_tcp_connections_lose_nothing_and_stay_small() {
     drop(guards);
     let stderr = sink.stop();
 
-    let map = series(&lines(&log_files(&s.logdir(), "all.log")));
+    let map = series(&s.log_lines("all.log"));
     for id in 0..CONNECTIONS {
-        support::assert_series(&map, id, EVENTS);
+        assert_series(&map, id, EVENTS);
     }
     eprintln!(
         "{CONNECTIONS} TCP connections x {EVENTS} events: all landed once; sink peak RSS {} MiB",

@@ -53,6 +53,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sink::{Sink, SinkLog};
+use tracing_mplog_workspace::flags;
 use workers::{Spawner, Worker};
 
 /// The sink's template: what [`account::parse_event`] reads back.
@@ -103,19 +104,14 @@ fn parse_args() -> Result<Args, String> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|e| format!("{flag} {value}: {e}"))
-        };
-        match flag.as_str() {
-            "--duration" => args.duration = parse_duration(&value)?,
-            "--concurrency" => args.concurrency = number()?.max(1) as usize,
-            "--events" => args.events = number()?.max(10),
-            "--seed" => args.seed = number()?,
+    for flag in flags(std::env::args().skip(1)) {
+        let flag = flag?;
+        let value = &flag.value;
+        match flag.name.as_str() {
+            "--duration" => args.duration = parse_duration(value)?,
+            "--concurrency" => args.concurrency = flag.number()?.max(1) as usize,
+            "--events" => args.events = flag.number()?.max(10),
+            "--seed" => args.seed = flag.number()?,
             "--dir" => args.dir = PathBuf::from(value),
             "--ack" => {
                 args.ack = match value.as_str() {
@@ -125,7 +121,7 @@ fn parse_args() -> Result<Args, String> {
                     _ => return Err(format!("--ack {value}: default, on or off")),
                 }
             }
-            _ => return Err(format!("unknown flag {flag}")),
+            _ => return Err(flag.unknown()),
         }
     }
     Ok(args)

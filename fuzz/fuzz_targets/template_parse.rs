@@ -17,7 +17,7 @@ use tracing_mplog_sink::format::{FormatLevel, LevelFormatter};
 
 /// The fixed record (every part set, a message, fields and two spans),
 /// shared with the format tests.
-#[path = "../../tracing-mplog-sink/tests/sink_support/record.rs"]
+#[path = "../../tracing-mplog-sink/tests/support/record.rs"]
 mod record;
 
 use record::{Rec, rec};

@@ -59,6 +59,9 @@
 //!   `disk "full"]`); 1 → INFO `n`, `ratio`, `even=false`, `user`;
 //!   2 → ERROR `n`, `neg` (-n), `even=true`; 3 → DEBUG `n` (needs
 //!   `RUST_LOG=debug`). For the forwarding tests.
+//! - `json-twin:PATH`: the `typed` events plus a NaN, 128-bit, control
+//!   character and message-less event, through an `MpLayer` and also
+//!   through `fmt().json()` into PATH (tests/json_files.rs compares them).
 //! - `errors`: `worker::init()`, log `N` numbered events at ERROR
 //!   (`w{id} e{n}`), then one ERROR `thread 'main' panicked at src/job.rs:7:5:
 //!   boom`, flush and drop the guard (for the monitor's alert tests).
@@ -80,6 +83,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tracing_mplog_workspace::flags;
 use tracing_subscriber::prelude::*;
 
 #[derive(Debug)]
@@ -106,6 +110,8 @@ enum Mode {
     ForkLoadComposed(u64),
     Errors,
     Typed,
+    /// `json-twin:PATH`: see [`json_twin`].
+    JsonTwin(std::path::PathBuf),
     Panic,
     Exit,
     Oversized(usize),
@@ -119,19 +125,14 @@ fn parse_args() -> Result<Args, String> {
         threads: 1,
         mode: Mode::Init,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|e| format!("{flag} {value}: {e}"))
-        };
-        match flag.as_str() {
-            "--id" => args.id = number()?,
-            "--events" => args.events = number()?,
-            "--sleep-us" => args.sleep_us = number()?,
-            "--threads" => args.threads = number()?.max(1),
+    for flag in flags(std::env::args().skip(1)) {
+        let flag = flag?;
+        let value = &flag.value;
+        match flag.name.as_str() {
+            "--id" => args.id = flag.number()?,
+            "--events" => args.events = flag.number()?,
+            "--sleep-us" => args.sleep_us = flag.number()?,
+            "--threads" => args.threads = flag.number()?.max(1),
             "--mode" => {
                 args.mode = match value.split_once(':') {
                     None if value == "init" => Mode::Init,
@@ -143,6 +144,7 @@ fn parse_args() -> Result<Args, String> {
                     None if value == "typed" => Mode::Typed,
                     None if value == "panic" => Mode::Panic,
                     None if value == "exit" => Mode::Exit,
+                    Some(("json-twin", path)) => Mode::JsonTwin(path.into()),
                     Some(("oversized", b)) => {
                         Mode::Oversized(b.parse().map_err(|e| format!("--mode {value}: {e}"))?)
                     }
@@ -169,7 +171,7 @@ fn parse_args() -> Result<Args, String> {
                     _ => return Err(format!("unknown --mode {value}")),
                 }
             }
-            _ => return Err(format!("unknown flag {flag}")),
+            _ => return Err(flag.unknown()),
         }
     }
     Ok(args)
@@ -300,30 +302,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         Mode::Typed => {
             let _guard = tracing_mplog::worker::init()?;
-            let id = args.id;
-            let span = tracing::info_span!("job", worker = id);
-            let _job = span.enter();
-            for n in 1..=args.events {
-                let step = tracing::debug_span!("step", n);
-                let _step = step.enter();
-                let err = std::io::Error::other("disk \"full\"]");
-                let text = format!("user-{n} \"q\" \\ ]");
-                match n % 4 {
-                    0 => {
-                        tracing::warn!(n, ratio = n as f64 / 4.0, even = true, user = text.as_str(), error = %err, "w{id} e{n}")
-                    }
-                    1 => tracing::info!(
-                        n,
-                        ratio = n as f64 / 4.0,
-                        even = false,
-                        user = text.as_str(),
-                        "w{id} e{n}"
-                    ),
-                    2 => tracing::error!(n, neg = -(n as i64), even = true, "w{id} e{n}"),
-                    _ => tracing::debug!(n, "w{id} e{n}"),
-                }
-            }
+            typed_events(args.id, args.events);
         }
+        Mode::JsonTwin(ref path) => json_twin(args, path)?,
         Mode::LogOwn => {
             log::set_logger(&dep::OWN_LOGGER)?;
             log::set_max_level(log::LevelFilter::Info);
@@ -637,4 +618,65 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The events of `typed`: `events` numbered events (`w{id} e{n}`) in the
+/// spans `job{worker=id}` and `step{n}`, with typed fields by `n % 4`.
+fn typed_events(id: u64, events: u64) {
+    let span = tracing::info_span!("job", worker = id);
+    let _job = span.enter();
+    for n in 1..=events {
+        let step = tracing::debug_span!("step", n);
+        let _step = step.enter();
+        let err = std::io::Error::other("disk \"full\"]");
+        let text = format!("user-{n} \"q\" \\ ]");
+        match n % 4 {
+            0 => {
+                tracing::warn!(n, ratio = n as f64 / 4.0, even = true, user = text.as_str(), error = %err, "w{id} e{n}")
+            }
+            1 => tracing::info!(
+                n,
+                ratio = n as f64 / 4.0,
+                even = false,
+                user = text.as_str(),
+                "w{id} e{n}"
+            ),
+            2 => tracing::error!(n, neg = -(n as i64), even = true, "w{id} e{n}"),
+            _ => tracing::debug!(n, "w{id} e{n}"),
+        }
+    }
+}
+
+/// `json-twin:PATH`: the `typed` events, and two JSON edge cases, sent to
+/// the sink and also written by `tracing_subscriber::fmt().json()` (file,
+/// line, thread names and ids on) to PATH, for the sink's JSON lines to be
+/// compared with.
+fn json_twin(args: &Args, path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let endpoint = std::env::var(tracing_mplog::ENDPOINT_ENV)?.parse()?;
+    let (layer, guard) = tracing_mplog::MpLayer::builder()
+        .endpoint(endpoint)
+        .build()?;
+    let file = std::sync::Mutex::new(std::fs::File::create(path)?);
+    let twin = tracing_subscriber::fmt::layer()
+        .json()
+        .with_file(true)
+        .with_line_number(true)
+        .with_thread_names(true)
+        .with_thread_ids(true)
+        .with_writer(file);
+    tracing_subscriber::registry()
+        .with(layer)
+        .with(twin)
+        .with(tracing_subscriber::filter::LevelFilter::TRACE)
+        .try_init()?;
+    typed_events(args.id, args.events);
+    // What JSON must escape or cannot hold, and an event without a message.
+    tracing::warn!(
+        nan = f64::NAN,
+        big = 1_u128 << 100,
+        "ctl \u{1}\u{1f}\t\n é 😀 \"q\""
+    );
+    tracing::info!(only = "fields");
+    guard.flush()?;
+    Ok(())
 }

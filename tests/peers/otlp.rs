@@ -4,7 +4,9 @@
 //! server of `LogsService` on a tokio runtime in its own thread). Both
 //! listen on 127.0.0.1, keep every request they accepted, and can be told
 //! to answer with an error instead (HTTP 503 or 400, gRPC UNAVAILABLE or
-//! INVALID_ARGUMENT).
+//! INVALID_ARGUMENT). The gRPC one also runs over TLS
+//! ([`GrpcReceiver::start_tls`], tonic's server TLS); the OTLP/HTTP
+//! handler ([`handle_http`]) serves an HTTPS receiver of its own too.
 //!
 //! Included by the root integration tests (`#[path = "peers/otlp.rs"] mod
 //! otlp;`) and by the sink crate's unit tests.
@@ -140,7 +142,8 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn new() -> Arc<Self> {
+    /// A new receiver's state: nothing received, answering 200.
+    pub fn new() -> Arc<Self> {
         Arc::new(Shared {
             answer: Mutex::new(200),
             ..Default::default()
@@ -231,6 +234,10 @@ impl Receiver for GrpcReceiver {
     const SCHEME: &'static str = "otlp+grpc";
     fn parts(&self) -> (SocketAddr, &Shared) {
         (self.addr, &self.shared)
+    }
+    /// `otlp+grpc://…`, or `otlp+grpcs://…` over TLS.
+    fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
     }
 }
 
@@ -326,25 +333,63 @@ fn serve_http(mut req: tiny_http::Request, shared: &Shared) {
             .find(|h| h.field.equiv(name))
             .map(|h| h.value.as_str().to_owned())
     };
-    let mut faults = Vec::new();
-    if req.method() != &tiny_http::Method::Post || req.url() != "/v1/logs" {
-        faults.push(format!("{} {}", req.method(), req.url()));
-    }
     let content_type = header("Content-Type");
-    if content_type.as_deref() != Some("application/x-protobuf") {
-        faults.push(format!("Content-Type {content_type:?}"));
-    }
     let gzipped = header("Content-Encoding").as_deref() == Some("gzip");
+    let (method, url) = (req.method().to_string(), req.url().to_owned());
     let peer = req.remote_addr().copied();
     let mut raw = Vec::new();
-    let read = req.as_reader().read_to_end(&mut raw);
-    let body = if gzipped {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map(|_| out)
+    let read = req.as_reader().read_to_end(&mut raw).map(|_| raw);
+    let request = HttpRequest {
+        method: &method,
+        url: &url,
+        content_type: content_type.as_deref(),
+        gzipped,
+        peer,
+    };
+    let (status, answer) = handle_http(&request, read, shared);
+    let ct = tiny_http::Header::from_bytes("Content-Type", "application/x-protobuf")
+        .expect("a valid header");
+    let _ = req.respond(
+        tiny_http::Response::from_data(answer)
+            .with_status_code(status)
+            .with_header(ct),
+    );
+}
+
+/// An OTLP/HTTP request's head, as [`handle_http`] checks it.
+#[derive(Debug)]
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub content_type: Option<&'a str>,
+    /// `Content-Encoding: gzip`.
+    pub gzipped: bool,
+    pub peer: Option<SocketAddr>,
+}
+
+/// Checks and decodes one OTLP/HTTP request whose body read as `body`,
+/// keeps it in `shared`, and returns the status and body to answer with.
+pub fn handle_http(
+    req: &HttpRequest<'_>,
+    body: std::io::Result<Vec<u8>>,
+    shared: &Shared,
+) -> (u16, Vec<u8>) {
+    let mut faults = Vec::new();
+    if req.method != "POST" || req.url != "/v1/logs" {
+        faults.push(format!("{} {}", req.method, req.url));
+    }
+    if req.content_type != Some("application/x-protobuf") {
+        faults.push(format!("Content-Type {:?}", req.content_type));
+    }
+    let body = if req.gzipped {
+        body.and_then(|raw| {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&raw[..])
+                .read_to_end(&mut out)
+                .map(|_| out)
+        })
     } else {
-        read.map(|_| raw)
+        body
     };
     let decoded = body
         .map_err(|e| e.to_string())
@@ -355,11 +400,11 @@ fn serve_http(mut req: tiny_http::Request, shared: &Shared) {
     };
     shared.update(|got| {
         got.faults.extend(faults);
-        got.peers.extend(peer);
+        got.peers.extend(req.peer);
         match decoded {
             Ok(request) if status == 200 => {
                 got.requests.push(request);
-                got.gzipped += usize::from(gzipped);
+                got.gzipped += usize::from(req.gzipped);
             }
             Ok(_) => got.failed += 1,
             Err(e) => {
@@ -373,13 +418,7 @@ fn serve_http(mut req: tiny_http::Request, shared: &Shared) {
     } else {
         b"no".to_vec()
     };
-    let ct = tiny_http::Header::from_bytes("Content-Type", "application/x-protobuf")
-        .expect("a valid header");
-    let _ = req.respond(
-        tiny_http::Response::from_data(answer)
-            .with_status_code(status)
-            .with_header(ct),
-    );
+    (status, answer)
 }
 
 /// An OTLP/gRPC receiver on 127.0.0.1: tonic's `LogsServiceServer`
@@ -387,6 +426,8 @@ fn serve_http(mut req: tiny_http::Request, shared: &Shared) {
 #[derive(Debug)]
 pub struct GrpcReceiver {
     addr: SocketAddr,
+    /// `otlp+grpc`, or `otlp+grpcs` over TLS.
+    scheme: &'static str,
     shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -435,6 +476,26 @@ impl GrpcReceiver {
 
     /// Listens on `addr`.
     pub fn start_at(addr: &str) -> Self {
+        Self::serve(addr, None)
+    }
+
+    /// Listens on a free loopback port over TLS (`otlp+grpcs`): `tls`
+    /// holds the server's certificate, and the CA of the client
+    /// certificates it requires, if any.
+    pub fn start_tls(tls: tonic::transport::ServerTlsConfig) -> Self {
+        Self::serve("127.0.0.1:0", Some(tls))
+    }
+
+    fn serve(addr: &str, tls: Option<tonic::transport::ServerTlsConfig>) -> Self {
+        let scheme = if tls.is_some() {
+            "otlp+grpcs"
+        } else {
+            "otlp+grpc"
+        };
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls).expect("server TLS settings");
+        }
         let listener = retry_bind(|| std::net::TcpListener::bind(addr).map_err(|e| e.to_string()));
         let addr = listener.local_addr().expect("its address");
         listener.set_nonblocking(true).expect("non-blocking");
@@ -452,8 +513,7 @@ impl GrpcReceiver {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                 let incoming = tonic::transport::server::TcpIncoming::from(listener);
-                let serve =
-                    tonic::transport::Server::builder().serve_with_incoming(service, incoming);
+                let serve = builder.serve_with_incoming(service, incoming);
                 tokio::select! {
                     _ = serve => {}
                     _ = stopped => {}
@@ -465,6 +525,7 @@ impl GrpcReceiver {
         });
         GrpcReceiver {
             addr,
+            scheme,
             shared,
             stop: Some(stop),
             thread: Some(thread),

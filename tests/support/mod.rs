@@ -1,22 +1,25 @@
-//! Shared pieces of the cross-process tests: a sink in a temp dir, the test
-//! worker binary, and readers of what landed on disk.
+//! What the cross-process tests of this package share beyond
+//! `mplog-test-support`: an in-process sink and the test worker binary in a
+//! `Setup`, the `mplog-sink` binary and its usual arguments, and readers of
+//! what the sink reported.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::HashMap;
-use std::fs;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use mplog_test_support::{Scratch, assert_series, binary_beside, log_lines, series};
 use tracing::Level;
 use tracing_mplog::Endpoint;
+// What `fixtures` takes from here (`use super::…`).
 use tracing_mplog::wire::{
     DropReason, Dropped, Goodbye, OwnedEvent, OwnedField, OwnedFrame, OwnedHello, OwnedSpan,
     OwnedValue,
 };
 use tracing_mplog_sink::format::FormatLevel;
 use tracing_mplog_sink::sink::Builder;
-use tracing_mplog_sink::{ProcessKey, Sink};
+use tracing_mplog_sink::{ProcessKey, ProcessReport, Sink, SinkReport};
 
 /// The wire tests' sample frames, for tests that write frames by hand.
 #[path = "../../tracing-mplog/src/wire/tests/fixtures.rs"]
@@ -25,27 +28,28 @@ pub mod fixtures;
 /// The template every test sink writes: easy to parse, one line per event.
 pub const TEMPLATE: &str = "{process_name} {pid} {level} {message}";
 
-pub struct Setup {
-    pub dir: tempfile::TempDir,
+/// The test worker (see `src/bin/mplog-test-worker.rs`).
+pub const WORKER: &str = env!("CARGO_BIN_EXE_mplog-test-worker");
+
+/// A temporary folder (see [`Scratch`]) with a sink and test workers on
+/// its socket.
+#[derive(Debug, Default)]
+pub struct Setup(Scratch);
+
+impl Deref for Setup {
+    type Target = Scratch;
+    fn deref(&self) -> &Scratch {
+        &self.0
+    }
 }
 
 impl Setup {
     pub fn new() -> Self {
-        Setup {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    pub fn socket(&self) -> PathBuf {
-        self.dir.path().join("sock").join("sink.sock")
+        Self::default()
     }
 
     pub fn endpoint(&self) -> Endpoint {
         Endpoint::Unix(self.socket())
-    }
-
-    pub fn logdir(&self) -> PathBuf {
-        self.dir.path().join("logs")
     }
 
     /// A sink builder: consolidated `all.log` + per-name files, our template.
@@ -60,80 +64,19 @@ impl Setup {
             .drain_timeout(Duration::from_secs(10))
     }
 
-    /// A test worker process (see `src/bin/mplog-test-worker.rs`).
+    /// A test worker process `worker-{id}` logging `events` events.
     pub fn worker(&self, id: u64, events: u64, extra: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mplog-test-worker"));
+        let mut cmd = Command::new(WORKER);
         cmd.args(["--id", &id.to_string(), "--events", &events.to_string()])
             .args(extra)
-            .env(
-                "TRACING_MPLOG_ENDPOINT",
-                format!("unix:{}", self.socket().display()),
-            )
+            .env("TRACING_MPLOG_ENDPOINT", self.unix_endpoint())
             .env("TRACING_MPLOG_PROCESS_NAME", format!("worker-{id}"))
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd
     }
-}
 
-/// A child process that is killed if the test ends (or panics) before it
-/// was waited for, so a failing test leaves no worker behind.
-#[derive(Debug)]
-pub struct Proc(Option<Child>);
-
-impl Proc {
-    pub fn into_child(mut self) -> Child {
-        self.0.take().expect("the child is still here")
-    }
-}
-
-impl std::ops::Deref for Proc {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        self.0.as_ref().expect("the child is still here")
-    }
-}
-
-impl std::ops::DerefMut for Proc {
-    fn deref_mut(&mut self) -> &mut Child {
-        self.0.as_mut().expect("the child is still here")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl From<Child> for Proc {
-    fn from(child: Child) -> Self {
-        Proc(Some(child))
-    }
-}
-
-impl From<Proc> for Child {
-    fn from(proc: Proc) -> Self {
-        proc.into_child()
-    }
-}
-
-/// `Command::spawn` that returns a [`Proc`].
-pub trait SpawnGuarded {
-    fn spawn_guarded(&mut self) -> Proc;
-}
-
-impl SpawnGuarded for Command {
-    fn spawn_guarded(&mut self) -> Proc {
-        Proc::from(self.spawn().expect("spawn a worker"))
-    }
-}
-
-impl Setup {
     /// A test worker whose endpoint comes from the running sink's
     /// `configure_command` (what a parent program does).
     pub fn worker_for(
@@ -150,122 +93,81 @@ impl Setup {
     }
 }
 
-/// Waits for a child, panicking with its stderr if it failed.
-pub fn wait_ok(child: impl Into<Child>) -> String {
-    let out = child.into().wait_with_output().expect("wait for worker");
-    assert!(
-        out.status.success(),
-        "worker failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// The `mplog-sink` binary of package tracing-mplog-sink, next to the test
+/// worker in the same target folder (no test runs cargo).
+pub fn sink_bin() -> PathBuf {
+    binary_beside(
+        WORKER,
+        "mplog-sink",
+        "cargo build -p tracing-mplog-sink --bins",
+    )
 }
 
-/// The files of one log in write order: rotated ones (their names sort
-/// chronologically) then the active file.
-pub fn log_files(logdir: &Path, base: &str) -> Vec<PathBuf> {
-    let active = logdir.join(base);
-    let mut rotated: Vec<PathBuf> = fs::read_dir(logdir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(&format!("{base}.")))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    rotated.sort();
-    if active.exists() {
-        rotated.push(active);
-    }
-    rotated
+/// Adds the arguments of a sink writing what the in-process sink of
+/// [`Setup::sink`] writes into `logdir`: `all.log` (consolidated) and per
+/// `process_key` files, with our template.
+pub fn file_args<'c>(cmd: &'c mut Command, logdir: &Path, process_key: &str) -> &'c mut Command {
+    cmd.arg("--logdir")
+        .arg(logdir)
+        .args(["--name", "all", "--consolidate", "--process-key"])
+        .arg(process_key)
+        .arg(format!("--format=default={TEMPLATE}"))
 }
 
-/// The complete lines of a file the sink may still be writing: an
-/// unterminated last line is left out (the rest of it is on its way).
-pub fn complete_lines(text: &str) -> std::str::Lines<'_> {
-    let end = text.rfind('\n').map_or(0, |i| i + 1);
-    text[..end].lines()
+/// The `mplog-sink` command listening on `listen`, writing as
+/// [`file_args`] says; add the rest.
+pub fn sink_command(listen: &str, logdir: &Path, process_key: &str) -> Command {
+    let mut cmd = Command::new(sink_bin());
+    cmd.arg(format!("--listen={listen}"));
+    file_args(&mut cmd, logdir, process_key);
+    cmd
 }
 
-/// Every complete line of the files so far, in order, for loops that poll
-/// live files: a torn last line is not an error while the sink writes (use
-/// the strict [`lines`] once it has stopped). Files that vanish between
-/// listing and reading (rotated away) are skipped.
-pub fn lines_so_far(files: &[PathBuf]) -> Vec<String> {
-    files
+/// The `mplog-sink` command of the file tests: listening on the Unix
+/// socket `socket`, writing `all.log` and one file per process name into
+/// `logdir`; add the rest.
+pub fn file_sink(socket: &Path, logdir: &Path) -> Command {
+    sink_command(&format!("unix:{}", socket.display()), logdir, "name")
+}
+
+/// Adds the arguments of a TLS sink on `listen` with a token, writing as
+/// [`file_args`] says.
+pub fn tls_sink_args<'c>(
+    cmd: &'c mut Command,
+    listen: &str,
+    (cert, key): (&Path, &Path),
+    token: &Path,
+    logdir: &Path,
+    process_key: &str,
+) -> &'c mut Command {
+    cmd.arg(format!("--listen={listen}"))
+        .arg("--tls-cert")
+        .arg(cert)
+        .arg("--tls-key")
+        .arg(key)
+        .arg("--token-file")
+        .arg(token);
+    file_args(cmd, logdir, process_key)
+}
+
+/// The reports of the processes named `name`.
+pub fn report_for<'a>(report: &'a SinkReport, name: &str) -> Vec<&'a ProcessReport> {
+    report
+        .processes
         .iter()
-        .filter_map(|f| fs::read_to_string(f).ok())
-        .flat_map(|text| complete_lines(&text).map(str::to_owned).collect::<Vec<_>>())
+        .filter(|p| p.process_name == name)
         .collect()
-}
-
-/// Every line of the files, in order; panics on a torn last line. For the
-/// final read, after the sink has stopped; loops over live files use
-/// [`lines_so_far`].
-pub fn lines(files: &[PathBuf]) -> Vec<String> {
-    files
-        .iter()
-        .flat_map(|f| {
-            let text = fs::read_to_string(f).expect("readable log file");
-            assert!(
-                text.is_empty() || text.ends_with('\n'),
-                "{} ends in a torn line",
-                f.display()
-            );
-            text.lines().map(str::to_owned).collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-/// Event numbers per test-worker id (`w{id} e{n}` messages), in file order.
-pub fn series(lines: &[String]) -> HashMap<u64, Vec<u64>> {
-    let mut map: HashMap<u64, Vec<u64>> = HashMap::new();
-    for line in lines {
-        let Some(at) = line.find(" w") else { continue };
-        let mut words = line[at + 2..].split(' ');
-        let (Some(id), Some(n)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let (Ok(id), Some(Ok(n))) = (
-            id.parse::<u64>(),
-            n.strip_prefix('e').map(str::parse::<u64>),
-        ) else {
-            continue;
-        };
-        map.entry(id).or_default().push(n);
-    }
-    map
-}
-
-/// Asserts that worker `id` has events 1..=n exactly once, in order.
-pub fn assert_series(map: &HashMap<u64, Vec<u64>>, id: u64, n: u64) {
-    let got = map.get(&id).cloned().unwrap_or_default();
-    let want: Vec<u64> = (1..=n).collect();
-    if got != want {
-        let missing = want.iter().filter(|e| !got.contains(e)).count();
-        panic!(
-            "worker {id}: {} lines, {missing} missing, first mismatch at {:?}",
-            got.len(),
-            got.iter().zip(&want).position(|(a, b)| a != b)
-        );
-    }
 }
 
 /// Asserts that `all.log` and each `worker-{id}.log` in `logdir` hold the
 /// events 1..=`events` of workers 1..=`workers` exactly once, in order;
 /// returns the lines of `all.log`.
 pub fn assert_files_complete(logdir: &Path, workers: u64, events: u64) -> Vec<String> {
-    let all = lines(&log_files(logdir, "all.log"));
+    let all = log_lines(logdir, "all.log");
     let map = series(&all);
     for id in 1..=workers {
         assert_series(&map, id, events);
-        let own = lines(&log_files(logdir, &format!("worker-{id}.log")));
-        assert_series(&series(&own), id, events);
+        assert_series(&log_lines(logdir, &format!("worker-{id}.log")), id, events);
     }
     all
 }
@@ -292,7 +194,7 @@ pub fn reported_drops(lines: &[String], name: &str) -> u64 {
 /// them, asserting that exactly `received` of its events are on disk, in
 /// order, none twice (a lossy run: which ones is the caller's to check).
 pub fn received_in_order(logdir: &Path, id: u64, received: u64) -> (Vec<String>, Vec<u64>) {
-    let all = lines(&log_files(logdir, "all.log"));
+    let all = log_lines(logdir, "all.log");
     let got = series(&all).remove(&id).unwrap_or_default();
     assert_eq!(
         got.len() as u64,
@@ -304,4 +206,21 @@ pub fn received_in_order(logdir: &Path, id: u64, received: u64) -> (Vec<String>,
         "in order, no duplicates"
     );
     (all, got)
+}
+
+/// The number in the `mplog-sink` report's `rejected connections` line
+/// for `reason`.
+pub fn rejections(stderr: &str, reason: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("rejected connections:"))
+        .unwrap_or_else(|| panic!("no report in:\n{stderr}"));
+    let at = line
+        .find(&format!("{reason} "))
+        .unwrap_or_else(|| panic!("no {reason} in {line}"));
+    line[at + reason.len() + 1..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count for {reason} in {line}"))
 }

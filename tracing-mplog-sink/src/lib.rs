@@ -32,7 +32,7 @@
 //! | `monitor` | `metrics_listen` (`GET /metrics`), `metrics_retention`, `alert` rules (implies `sink`) | prometheus-client, tiny_http, regex, globset, serde_json |
 //! | `python` | [`python`]: `SocketHandler` records; with `sink`, `python_listen` | serde-pickle |
 //! | `forward-syslog` | `syslog+tcp://`, `syslog+tls://`, `syslog+udp://` destinations (implies `sink`) | none more |
-//! | `otlp` (alias `forward-otlp`) | `otlp+http://`, `otlp+grpc://` destinations (implies `sink`) | opentelemetry-proto, prost, tonic, tokio, ureq |
+//! | `otlp` (alias `forward-otlp`) | `otlp+http://`, `otlp+grpc://` destinations, and over TLS `otlp+https://`, `otlp+grpcs://` (implies `sink`) | opentelemetry-proto, prost, tonic, tokio, ureq, rustls (ring), rustls-native-certs |
 //! | `cli` | the `mplog-sink` binary (implies `sink`, `monitor`, `python`, `forward-syslog`) | clap, toml, signal-hook |
 //!
 //! A destination whose forwarder is not built in is refused at start,

@@ -7,29 +7,19 @@
 //! exits 0 afterwards.
 #![cfg(unix)]
 
-mod cli_support;
-mod sink_support;
+mod support;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use cli_support::Place;
-use sink_support::{event, events, hello, send_events};
+use mplog_test_support::rss_kib;
+use support::cli::Place;
+use support::{event, events, hello, send_events};
 use tracing::Level;
 
 const GOOD_EVENTS: u64 = 2_000;
-
-/// The resident memory of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("a VmRSS line")
-}
 
 /// Sends `bytes` on a connection of its own, ends its write side and waits
 /// until the daemon closes it (end of stream or reset, within 10 s).

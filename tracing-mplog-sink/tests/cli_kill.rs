@@ -8,14 +8,14 @@
 //! what this measures: with it nothing is lost (`tests/acks.rs`).
 #![cfg(unix)]
 
-mod cli_support;
+mod support;
 
 use std::fs;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use cli_support::Place;
+use support::cli::Place;
 use tracing_mplog::MpLayer;
 use tracing_subscriber::prelude::*;
 

@@ -4,13 +4,13 @@
 //! process, over the real socket.
 #![cfg(unix)]
 
-mod cli_support;
-mod sink_support;
+mod support;
 
 use std::fs;
 
-use cli_support::{Place, run_to_end};
-use sink_support::{file_names, log_file_names, send_events};
+use mplog_test_support::file_names;
+use support::cli::{Place, run_to_end};
+use support::{log_file_names, send_events};
 
 /// The lines of `text` that contain `needle`.
 fn count(text: &str, needle: &str) -> usize {

@@ -3,9 +3,9 @@
 //! without a panic and without creating anything.
 #![cfg(unix)]
 
-mod cli_support;
+mod support;
 
-use cli_support::run_to_end;
+use support::cli::run_to_end;
 
 /// Status 2, the message names every needle, no panic, no socket or log
 /// folder left behind.
@@ -31,7 +31,7 @@ fn help_explains_every_flag_with_its_default() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (status, _) = run_to_end(dir.path(), &[]);
     assert_eq!(status.code(), Some(2), "no --listen is a usage error");
-    let out = cli_support::bin()
+    let out = support::cli::bin()
         .arg("--help")
         .output()
         .expect("run --help");
@@ -223,5 +223,33 @@ fn bad_forward_destinations_are_named() {
         d,
         &["--config", config.to_str().expect("UTF-8 path")],
         &["forward", "syslog+tls://127.0.0.1:6514", "no-such-ca.pem"],
+    );
+    // So is a client certificate of mutual TLS, and one without its key.
+    let config = d.join("mtls.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{sock}\"\n[[forward]]\nurl = \"otlp+https://127.0.0.1\"\n\
+             tls-cert = \"{}\"\ntls-key = \"{}\"\n",
+            d.join("no-such-client.crt").display(),
+            d.join("no-such-client.key").display()
+        ),
+    )
+    .expect("write config");
+    assert_usage_error(
+        d,
+        &["--config", config.to_str().expect("UTF-8 path")],
+        &["otlp+https://127.0.0.1", "tls-cert", "no-such-client.crt"],
+    );
+    let config = d.join("half.toml");
+    std::fs::write(
+        &config,
+        "listen = \"unix:/x.sock\"\n[[forward]]\nurl = \"otlp+grpcs://h\"\ntls-cert = \"c.pem\"\n",
+    )
+    .expect("write config");
+    assert_usage_error(
+        d,
+        &["--config", config.to_str().expect("UTF-8 path")],
+        &["otlp+grpcs://h", "`tls-cert` needs `tls-key`"],
     );
 }

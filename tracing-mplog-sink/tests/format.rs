@@ -1,12 +1,12 @@
 //! LevelFormatter: every placeholder in both syntaxes, widths, datefmt, the
 //! errors, the acrilog example byte for byte, and the `fmt` layer path.
 
-mod sink_support;
+mod support;
 
 use std::sync::{Arc, Mutex};
 
-use sink_support::log_through_the_bridge;
-use sink_support::record::{Rec, rec, render, utc};
+use mplog_test_support::log_through_the_bridge;
+use support::record::{Rec, rec, render, utc};
 use time::macros::datetime;
 use tracing_core::Level;
 use tracing_mplog_sink::clock::ManualClock;
@@ -134,25 +134,23 @@ fn errors_name_the_level_template_and_placeholder() {
         "{msg}"
     );
 
-    let msg = err(LevelFormatter::builder().default_format("{nope:<3}")).to_string();
-    assert!(msg.contains("`default`") && msg.contains("`nope`"), "{msg}");
-    let msg = err(LevelFormatter::builder().default_format("%(relativeCreated)d")).to_string();
-    assert!(
-        msg.contains("`relativeCreated`") && msg.contains("no tracing equivalent"),
-        "{msg}"
-    );
-    let msg = err(LevelFormatter::builder().default_format("%(message)s %(lineno)q")).to_string();
-    assert!(msg.contains("`%q`"), "{msg}");
-    let msg = err(LevelFormatter::builder().default_format("%(message")).to_string();
-    assert!(msg.contains("unclosed `%(`"), "{msg}");
-    let msg = err(LevelFormatter::builder().default_format("{message")).to_string();
-    assert!(msg.contains("unclosed `{`"), "{msg}");
-    let msg = err(LevelFormatter::builder().default_format("{message} }")).to_string();
-    assert!(msg.contains("unmatched `}`"), "{msg}");
-    let msg = err(LevelFormatter::builder().default_format("%(message)s 50%")).to_string();
-    assert!(msg.contains("after `%`"), "{msg}");
-    let msg = err(LevelFormatter::builder().default_format("{level:x8}")).to_string();
-    assert!(msg.contains("unsupported format spec"), "{msg}");
+    // (template, what the error must name)
+    for (template, needles) in [
+        ("{nope:<3}", &["`default`", "`nope`"][..]),
+        (
+            "%(relativeCreated)d",
+            &["`relativeCreated`", "no tracing equivalent"],
+        ),
+        ("%(message)s %(lineno)q", &["`%q`"]),
+        ("%(message", &["unclosed `%(`"]),
+        ("{message", &["unclosed `{`"]),
+        ("{message} }", &["unmatched `}`"]),
+        ("%(message)s 50%", &["after `%`"]),
+        ("{level:x8}", &["unsupported format spec"]),
+    ] {
+        let msg = err(LevelFormatter::builder().default_format(template)).to_string();
+        assert!(needles.iter().all(|n| msg.contains(n)), "{template}: {msg}");
+    }
     let msg = err(LevelFormatter::builder().datefmt("%Y %Q")).to_string();
     assert!(
         msg.contains("datefmt \"%Y %Q\"") && msg.contains("`%Q`"),
@@ -428,16 +426,9 @@ fn fmt_path_reports_a_log_record_with_its_own_target_module_file_and_line() {
         .clock(ManualClock::new(datetime!(2024-05-01 10:00:00 UTC)))
         .build()
         .expect("valid");
-    let buf = Buf::default();
-    let subscriber = tracing_subscriber::registry().with(
-        tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .event_format(f)
-            .with_writer(buf.clone()),
-    );
-    tracing::subscriber::with_default(subscriber, log_through_the_bridge);
+    let ((), text) = through_fmt(f, || log_through_the_bridge(7));
     assert_eq!(
-        buf.text(),
+        text,
         "WARN dep dep::inner dep/src/inner.rs:42 from log 7||\n"
     );
 }

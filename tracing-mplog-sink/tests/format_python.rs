@@ -15,8 +15,9 @@
 use std::fmt;
 use std::io::{Read, Write as _};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use mplog_test_support::wait_exit;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tracing_core::Level;
@@ -424,18 +425,7 @@ fn run_python(cases: &Value) -> Vec<Value> {
     };
     let stdout = reader(Box::new(child.stdout.take().expect("piped stdout")));
     let stderr = reader(Box::new(child.stderr.take().expect("piped stderr")));
-    let deadline = Instant::now() + PYTHON_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("python3 did not finish within {PYTHON_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut child, PYTHON_TIMEOUT, "python3 to finish");
     let stdout = stdout.join().expect("stdout thread").expect("read stdout");
     let stderr = stderr.join().expect("stderr thread").expect("read stderr");
     writer.join().expect("writer thread").expect("write stdin");

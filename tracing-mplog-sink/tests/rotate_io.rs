@@ -2,14 +2,14 @@
 //! `MakeWriter` and `non_blocking`, oversized records, folders,
 //! permissions, buffering and I/O errors.
 
-mod rotate_support;
+mod support;
 
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::sync::Arc;
 
-use rotate_support::{expect, files, listing, write};
+use support::rotate::{expect, files, listing, write};
 use time::macros::datetime;
 use tracing_mplog_sink::clock::ManualClock;
 use tracing_mplog_sink::rotate::{RotatingFile, When};

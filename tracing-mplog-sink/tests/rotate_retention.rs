@@ -1,12 +1,12 @@
 //! Retention (`backup_count`, `max_age`) and compression, including files
 //! left on disk by an earlier run.
 
-mod rotate_support;
+mod support;
 
 use std::fs;
 use std::io::Write;
 
-use rotate_support::{Setup, expect, files, leave_file, modified, write};
+use support::rotate::{Setup, expect, files, leave_file, modified, write};
 use time::Duration;
 use time::macros::datetime;
 use tracing_mplog_sink::rotate::When;

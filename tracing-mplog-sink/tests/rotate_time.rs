@@ -1,10 +1,10 @@
 //! Time and size rotation of `RotatingFile` with real files and a fake clock.
 
-mod rotate_support;
+mod support;
 
 use std::fs;
 
-use rotate_support::{Setup, expect, leave_file, write};
+use support::rotate::{Setup, expect, leave_file, write};
 use time::macros::{datetime, offset, time};
 use time::{Duration, OffsetDateTime, Time, Weekday};
 use tracing_mplog_sink::rotate::{FileMode, When};

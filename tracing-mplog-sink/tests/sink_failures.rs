@@ -2,12 +2,13 @@
 //! is closed alone with a WARN record naming the reason; settings errors name
 //! the field or path.
 
-mod sink_support;
+mod support;
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 
-use sink_support::*;
+use mplog_test_support::assert_series;
+use support::*;
 use tracing::Level;
 use tracing_mplog::wire::{OwnedFrame, OwnedValue};
 use tracing_mplog_sink::{SinkError, SinkHandle};

@@ -1,11 +1,12 @@
 //! The sink's files: consolidated and per-key, naming, threshold, SinkLayer,
 //! rotation. Real sockets, real files.
 
-mod sink_support;
+mod support;
 
 use std::thread;
 
-use sink_support::*;
+use mplog_test_support::{assert_series, log_through_the_bridge, wait_until};
+use support::*;
 use tracing::Level;
 use tracing_mplog::wire::OwnedFrame;
 use tracing_mplog_sink::ProcessKey;
@@ -247,7 +248,7 @@ fn sink_layer_writes_a_log_record_with_its_own_target_module_file_and_line() {
         .start()
         .expect("start");
     let subscriber = tracing_subscriber::registry().with(sink.layer());
-    tracing::subscriber::with_default(subscriber, log_through_the_bridge);
+    tracing::subscriber::with_default(subscriber, || log_through_the_bridge(7));
     sink.shutdown().expect("shutdown");
     assert_eq!(
         env.lines("parent.log"),
@@ -292,7 +293,7 @@ fn files_lists_the_outputs_and_they_are_0640() {
     let sink = env.start_consolidated("c");
     let mut conn = connect(&sink);
     send(&mut conn, &session(1, 12, 1));
-    wait_until("both files", || sink.files().len() == 2);
+    wait_until(WAIT, "both files", || sink.files().len() == 2);
     let mut files = sink.files();
     files.sort();
     assert_eq!(files, [env.log("c.log"), env.log("w1.log")]);

@@ -6,15 +6,15 @@
 //! truncated frame, an oversized frame and a missing hello.)
 #![cfg(unix)]
 
-mod sink_support;
+mod support;
 
 use std::io::Read;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use sink_support::{
-    Env, assert_series, connect, dropped, encoded, event, event_at, events, goodbye, hello, send,
-    wait_until, with_field,
+use mplog_test_support::{assert_series, status_kib, wait_until};
+use support::{
+    Env, WAIT, connect, dropped, encoded, event, event_at, events, goodbye, hello, send, with_field,
 };
 use tracing_core::Level;
 use tracing_mplog::wire::OwnedFrame;
@@ -142,14 +142,14 @@ fn every_kind_of_garbage_closes_only_its_connection_with_a_reason() {
         // End of stream: input cut short (one random byte) is judged too.
         let _ = bad.shutdown(std::net::Shutdown::Write);
         assert_closed(&mut bad, case);
-        wait_until(case, || {
-            env.lines_now("sink.log")
+        wait_until(WAIT, case, || {
+            env.lines_so_far("sink.log")
                 .iter()
                 .filter(|l| l.contains(" WARN ") && l.contains("clos"))
                 .count()
                 > i
         });
-        let warns = env.lines_now("sink.log");
+        let warns = env.lines_so_far("sink.log");
         let last = warns
             .iter()
             .filter(|l| l.contains(" WARN ") && l.contains("clos"))
@@ -183,18 +183,9 @@ fn every_kind_of_garbage_closes_only_its_connection_with_a_reason() {
     }
 }
 
+/// This process's resident memory in KiB (0 where `/proc` has none).
 fn vm_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+    status_kib(std::process::id(), "VmRSS").unwrap_or(0)
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! The sink fed by the real worker side: `MpLayer`s in threads.
 
-mod sink_support;
+mod support;
 
 use std::thread;
 
-use sink_support::*;
+use mplog_test_support::assert_series;
+use support::*;
 
 #[test]
 fn mp_layers_in_threads_reach_their_files_once_and_in_order() {

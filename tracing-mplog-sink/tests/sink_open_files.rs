@@ -4,13 +4,12 @@
 //! intact; keys too long for a file name or whose sanitised names collide
 //! still get files of their own. Real sockets, real files, a fake clock.
 
-mod sink_support;
+mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 
-use sink_support::*;
+use mplog_test_support::{assert_series, fd_targets, http_get, metric};
+use support::*;
 use time::macros::datetime;
 use tracing_mplog_sink::ProcessKey;
 use tracing_mplog_sink::clock::ManualClock;
@@ -27,30 +26,21 @@ fn part(name: &str, w: u32, first: u64, last: u64) -> Vec<u8> {
 
 /// The descriptors of this process open on files in `dir`.
 fn open_in(dir: &Path) -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |fds| {
-        fds.filter_map(Result::ok)
-            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
-            .filter(|target| target.starts_with(dir))
-            .count()
-    })
+    fd_targets(std::process::id())
+        .iter()
+        .filter(|target| target.starts_with(dir))
+        .count()
 }
 
 /// `GET /metrics` of the sink.
 fn metrics(sink: &tracing_mplog_sink::SinkHandle) -> String {
-    let addr = sink.metrics_addr().expect("metrics on");
-    let mut conn = TcpStream::connect(addr).expect("connect to /metrics");
-    conn.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
-        .expect("request");
-    let mut body = String::new();
-    conn.read_to_string(&mut body).expect("response");
-    body
+    let addr = sink.metrics_addr().expect("metrics on").to_string();
+    http_get(&addr, "/metrics")
 }
 
-/// The value of an unlabelled metric line `name value`.
+/// The value of an unlabelled metric `name`.
 fn value(body: &str, name: &str) -> f64 {
-    body.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{body}"))
+    metric(body, name, &[]).unwrap_or_else(|| panic!("no {name} in\n{body}"))
 }
 
 #[test]
@@ -165,7 +155,7 @@ fn long_and_colliding_names_each_get_a_file_of_their_own() {
     for file in &files {
         let lines = env.lines(file);
         assert_eq!(lines.len(), 3, "{file}: {lines:?}");
-        let w: u32 = lines[0]
+        let w: u64 = lines[0]
             .rsplit_once(" w")
             .and_then(|(_, rest)| rest.split(' ').next())
             .and_then(|w| w.parse().ok())

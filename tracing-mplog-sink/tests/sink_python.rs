@@ -10,39 +10,13 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
+use mplog_test_support::{pickle_dict, with_length};
 use tracing_mplog::Endpoint;
 use tracing_mplog_sink::{ProcessKey, Sink, SinkError};
 
-/// A `SocketHandler` frame: big-endian length, then a protocol-1 pickle
-/// of a dict of `str` and `int` values.
-fn frame(text: &[(&str, &str)], ints: &[(&str, i32)]) -> Vec<u8> {
-    let mut p = vec![b'}', b'('];
-    let s = |p: &mut Vec<u8>, t: &str| {
-        p.push(b'X');
-        p.extend_from_slice(&(t.len() as u32).to_le_bytes());
-        p.extend_from_slice(t.as_bytes());
-    };
-    for (k, v) in text {
-        s(&mut p, k);
-        s(&mut p, v);
-    }
-    for (k, v) in ints {
-        s(&mut p, k);
-        p.push(b'J');
-        p.extend_from_slice(&v.to_le_bytes());
-    }
-    p.extend_from_slice(b"u.");
-    with_length(&p)
-}
-
-fn with_length(body: &[u8]) -> Vec<u8> {
-    let mut out = (body.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(body);
-    out
-}
-
+/// A `SocketHandler` record of process `process_name` at WARNING.
 fn record(process_name: &str, pid: i32, msg: &str) -> Vec<u8> {
-    frame(
+    with_length(&pickle_dict(
         &[
             ("name", "app"),
             ("msg", msg),
@@ -50,7 +24,7 @@ fn record(process_name: &str, pid: i32, msg: &str) -> Vec<u8> {
             ("processName", process_name),
         ],
         &[("levelno", 30), ("process", pid)],
-    )
+    ))
 }
 
 /// Waits (bounded) until the sink closes `conn`.

@@ -1,11 +1,12 @@
 //! Many connections at once, shutdown draining and exact report counts.
 
-mod sink_support;
+mod support;
 
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use sink_support::*;
+use mplog_test_support::assert_series;
+use support::*;
 
 #[test]
 fn two_hundred_fifty_six_concurrent_workers_each_get_every_line() {
@@ -43,8 +44,8 @@ fn two_hundred_fifty_six_concurrent_workers_each_get_every_line() {
     let all = env.lines("many.log");
     assert_eq!(all.len(), (WORKERS as u64 * EVENTS) as usize);
     for w in 1..=WORKERS {
-        assert_series(&env.lines(&format!("w{w}.log")), w, EVENTS);
-        assert_series(&all, w, EVENTS);
+        assert_series(&env.lines(&format!("w{w}.log")), w.into(), EVENTS);
+        assert_series(&all, w.into(), EVENTS);
     }
 }
 

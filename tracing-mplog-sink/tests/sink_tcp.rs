@@ -2,13 +2,14 @@
 //! tokens, version-1 peers, the connection limit, the hello timeout, and
 //! one file per host with `ProcessKey::Host` and `%(host)s`.
 
-mod sink_support;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use sink_support::{Env, assert_series, events, goodbye, wait_until};
+use mplog_test_support::{assert_series, wait_until};
+use support::{Env, WAIT, events, goodbye};
 use tracing_mplog::Endpoint;
 use tracing_mplog::wire::{FrameReader, OwnedFrame, OwnedHello, RefuseReason, Reply, capabilities};
 use tracing_mplog_sink::{ProcessKey, SinkHandle};
@@ -100,10 +101,10 @@ fn hosts_get_their_own_files_and_the_welcome_agrees_to_nothing_unasked() {
     v1.read_to_end(&mut rest).expect("read");
     assert!(rest.is_empty(), "a v1 peer got {rest:?}");
 
-    wait_until("three host files", || {
+    wait_until(WAIT, "three host files", || {
         ["alpha", "beta", "gamma"]
             .iter()
-            .all(|h| sink_support::lines_now(&env.log(&format!("{h}.log"))).len() >= 5)
+            .all(|h| env.lines_so_far(&format!("{h}.log")).len() >= 5)
     });
     let report = sink.shutdown().expect("shutdown");
     assert_eq!(report.rejected_connections, 0, "{report}");
@@ -167,8 +168,8 @@ fn tokens_are_checked_and_refusals_are_answered_counted_and_logged() {
     good.write_all(&events(1, 21, 40)).expect("events");
     good.write_all(&goodbye(40)).expect("goodbye");
     drop(good);
-    wait_until("the good worker's events", || {
-        sink_support::lines_now(&env.log("good.log")).len() >= 40
+    wait_until(WAIT, "the good worker's events", || {
+        env.lines_so_far("good.log").len() >= 40
     });
     assert_eq!(sink.rejections().token, 3);
     let report = sink.shutdown().expect("shutdown");
@@ -207,7 +208,7 @@ fn silent_peers_are_cut_and_the_connection_limit_holds() {
     silent[1]
         .write_all(&hello(2, 1, "x", "h", "")[..10])
         .expect("part");
-    wait_until("both counted", || {
+    wait_until(WAIT, "both counted", || {
         // The third is refused while both are held.
         let mut third = tcp(&sink);
         closed(&mut third) && sink.rejections().too_many >= 1
@@ -215,7 +216,9 @@ fn silent_peers_are_cut_and_the_connection_limit_holds() {
     for conn in &mut silent {
         assert!(closed(conn), "cut after the hello timeout");
     }
-    wait_until("hello timeouts counted", || sink.rejections().hello == 2);
+    wait_until(WAIT, "hello timeouts counted", || {
+        sink.rejections().hello == 2
+    });
     // Room again: a worker gets in.
     let mut ok = tcp(&sink);
     ok.write_all(&hello(2, 7, "late", "h", "")).expect("hello");

@@ -3,14 +3,14 @@
 //! set on the child process only, never in this test process.
 #![cfg(unix)]
 
-mod cli_support;
-mod sink_support;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use cli_support::{Running, bin};
-use sink_support::send_events;
+use mplog_test_support::Scratch;
+use support::cli::{Place, bin, start};
+use support::send_events;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -19,16 +19,15 @@ const DATEFMT: &str = "%Y-%m-%dT%H:%M:%S%:z";
 /// Runs the sink with `TZ=tz`, sends one event, stops the sink, and returns
 /// the written line together with the instants just before and after.
 fn line_with_tz(tz: &str) -> (String, OffsetDateTime, OffsetDateTime) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let endpoint = format!("unix:{}", dir.path().join("run/sink.sock").display());
-    let logdir = dir.path().join("logs").display().to_string();
-    let sink = Running::start_with_env(
-        dir.path(),
+    let place = Place::new();
+    let endpoint = &place.endpoint;
+    let sink = start(
+        place.path(),
         &[
             "--listen",
-            &endpoint,
+            endpoint,
             "--logdir",
-            &logdir,
+            &place.logdir,
             "--name",
             "all",
             "--consolidate",
@@ -43,22 +42,18 @@ fn line_with_tz(tz: &str) -> (String, OffsetDateTime, OffsetDateTime) {
     );
     sink.wait_line(&format!("listening on {endpoint}"));
     let before = OffsetDateTime::now_utc();
-    send_events(&endpoint, "w", || tracing::info!("hello"));
+    send_events(endpoint, "w", || tracing::info!("hello"));
     let after = OffsetDateTime::now_utc();
     sink.signal(libc::SIGTERM);
     let (status, stderr) = sink.wait_exit();
     assert!(status.success(), "sink failed: {stderr}");
-    let text = read(&dir.path().join("logs/all.log"));
+    let text = place.read_log("all.log");
     let line = text
         .lines()
         .find(|l| l.ends_with(" hello"))
         .unwrap_or_else(|| panic!("no event line in:\n{text}"))
         .to_owned();
     (line, before, after)
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// The date of `line` (`2026-01-02T03:04:05+03:00 hello`), parsed.
@@ -153,8 +148,8 @@ fn zone_name_in_tz_sets_the_offset() {
 
 #[test]
 fn unknown_zone_in_tz_stops_the_sink_naming_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let endpoint = format!("unix:{}", dir.path().join("sink.sock").display());
+    let dir = Scratch::new();
+    let endpoint = dir.unix_endpoint();
     let out = bin()
         .args(["--listen", &endpoint, "--logdir", "logs"])
         .current_dir(dir.path())
@@ -168,10 +163,10 @@ fn unknown_zone_in_tz_stops_the_sink_naming_it() {
         "{stderr}"
     );
     assert!(stderr.contains("or pass --utc"), "{stderr}");
-    assert!(!dir.path().join("sink.sock").exists());
+    assert!(!dir.socket().exists());
 
     // With --utc the zone is never read, so the same TZ is no obstacle.
-    let sink = Running::start_with_env(
+    let sink = start(
         dir.path(),
         &["--listen", &endpoint, "--logdir", "logs", "--utc"],
         &[("TZ", "Mars/Olympus_Mons")],

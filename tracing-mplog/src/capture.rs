@@ -2,20 +2,18 @@
 //! path. No text formatting beyond what `Debug` values force, no allocation
 //! beyond growing the (reused) output buffer.
 
+use std::cell::Cell;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Record};
-use tracing_core::{Event, Subscriber};
+use tracing_core::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::wire::buf::{
-    begin_frame, begin_len, end_len, put_debug, put_i64, put_str, put_u8, put_u32, put_u64,
-};
-use crate::wire::{
-    FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME, FrameType, Tag, Value,
-};
+use crate::wire::encode::{EventHeader, HeaderTail, put_debug_field, put_field, put_span};
+use crate::wire::{self, Value};
 
 /// A span's fields, encoded once when recorded and kept in the span's
 /// extensions; copied into each event frame inside the span.
@@ -36,19 +34,29 @@ impl SpanFields {
 
 /// Who logged: the parts of an event that come from the calling thread.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Origin<'a> {
+pub(crate) struct CallerThread<'a> {
     pub(crate) timestamp_ns: i64,
     pub(crate) thread_id: u64,
     pub(crate) thread_name: Option<&'a str>,
 }
 
+/// What a thread keeps to encode its next events faster (see
+/// [`ScopeCache`] and [`CallsiteCache`]).
+#[derive(Debug)]
+pub(crate) struct Caches<'a> {
+    pub(crate) scope: &'a mut ScopeCache,
+    pub(crate) callsites: &'a mut CallsiteCache,
+}
+
 /// Appends one event frame (length prefix included, sequence number 0: the
-/// sender numbers frames) to `buf`.
+/// sender numbers frames) to `buf`, with the help of this thread's
+/// `caches` when there are any.
 pub(crate) fn encode_event<S>(
     buf: &mut Vec<u8>,
     event: &Event<'_>,
     ctx: &Context<'_, S>,
-    origin: Origin<'_>,
+    origin: CallerThread<'_>,
+    caches: Option<Caches<'_>>,
 ) where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -56,77 +64,185 @@ pub(crate) fn encode_event<S>(
     // path, file and line in fields; the event's metadata is the bridge's.
     let normalized = crate::origin::log_metadata(event);
     let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-    let at = begin_frame(buf, FrameType::Event as u8);
-    let mut flags = 0;
-    if meta.module_path().is_some() {
-        flags |= FLAG_MODULE_PATH;
-    }
-    if meta.file().is_some() {
-        flags |= FLAG_FILE;
-    }
-    if meta.line().is_some() {
-        flags |= FLAG_LINE;
-    }
-    if origin.thread_name.is_some() {
-        flags |= FLAG_THREAD_NAME;
-    }
-    put_u64(buf, 0);
-    put_i64(buf, origin.timestamp_ns);
-    put_u8(buf, crate::wire::level_to_u8(*meta.level()));
-    put_u8(buf, flags);
-    put_u64(buf, origin.thread_id);
-    if let Some(line) = meta.line() {
-        put_u32(buf, line);
-    }
-    put_str(buf, meta.target());
-    for s in [meta.module_path(), meta.file(), origin.thread_name]
-        .into_iter()
-        .flatten()
-    {
-        put_str(buf, s);
-    }
-    encode_scope(buf, event, ctx);
-    let fields_at = begin_len(buf);
-    if normalized.is_some() {
-        event.record(&mut LogRecordEncoder(FieldEncoder(buf)));
-    } else {
-        event.record(&mut FieldEncoder(buf));
-    }
-    end_len(buf, fields_at);
-    end_len(buf, at);
+    let header = EventHeader {
+        seq: 0,
+        timestamp_ns: origin.timestamp_ns,
+        level: *meta.level(),
+        thread_id: origin.thread_id,
+        line: meta.line(),
+        target: meta.target(),
+        module_path: meta.module_path(),
+        file: meta.file(),
+        thread_name: origin.thread_name,
+    };
+    let (scope, tail) = match caches {
+        // A bridged record's metadata is its own, not its callsite's.
+        Some(c) if normalized.is_none() => (
+            Some(c.scope),
+            Some(c.callsites.tail(event.metadata(), &header)),
+        ),
+        Some(c) => (Some(c.scope), None),
+        None => (None, None),
+    };
+    wire::encode::encode_event(
+        buf,
+        &header,
+        tail,
+        |buf| match scope {
+            Some(cache) => cache.scope(buf, event, ctx),
+            None => encode_scope(buf, event, ctx),
+        },
+        |buf| {
+            if normalized.is_some() {
+                event.record(&mut LogRecordEncoder(FieldEncoder(buf)));
+            } else {
+                event.record(&mut FieldEncoder(buf));
+            }
+        },
+    );
 }
 
-/// Writes the span count and the spans, outermost first.
+/// Slots of a [`CallsiteCache`].
+const CALLSITE_SLOTS: usize = 16;
+
+/// One thread's encoded header ends ([`HeaderTail`]) of the callsites it
+/// logged from, by the address of their `'static` metadata (unique to a
+/// callsite for the life of the program): line, target, module path and
+/// file come from the metadata, the thread name from the thread, so one
+/// encoding serves every event of that callsite on this thread.
+/// Direct-mapped: a callsite that lands on an occupied slot takes it over.
+#[derive(Debug)]
+pub(crate) struct CallsiteCache {
+    slots: [(usize, HeaderTail); CALLSITE_SLOTS],
+}
+
+impl CallsiteCache {
+    pub(crate) fn new() -> Self {
+        Self {
+            slots: std::array::from_fn(|_| (0, HeaderTail::default())),
+        }
+    }
+
+    /// The header end of `callsite`, whose event has `header` (with this
+    /// thread's name).
+    fn tail(
+        &mut self,
+        callsite: &'static Metadata<'static>,
+        header: &EventHeader<'_>,
+    ) -> &HeaderTail {
+        let key = std::ptr::from_ref(callsite) as usize;
+        let slot = &mut self.slots[(key >> 4) % CALLSITE_SLOTS];
+        if slot.0 != key {
+            slot.1.set(header);
+            slot.0 = key;
+        }
+        &slot.1
+    }
+}
+
+/// Bumped after every `Span::record` (by any layer of this crate): a
+/// cached scope built before may hold a span's old fields.
+static RECORDED: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Bumped at every span enter and exit on this thread (by any layer of
+    /// this crate): the thread's current span may have changed.
+    static MOVED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A span's fields changed (`on_record`): every cached scope is stale.
+pub(crate) fn span_recorded() {
+    RECORDED.fetch_add(1, Ordering::Release);
+}
+
+/// This thread entered or left a span: its cached scopes are stale.
+pub(crate) fn scope_moved() {
+    MOVED.with(|m| m.set(m.get().wrapping_add(1)));
+}
+
+/// One thread's encoded span scope for one layer, kept between events.
+///
+/// An event inside the thread's current span (a contextual event, what
+/// `info!` logs) has the scope the registry gives for that span: its
+/// ancestors are fixed when it is created, their fields change only
+/// through `Span::record`, and the current span only when this thread
+/// enters or leaves one. So the scope is encoded once and copied into each
+/// event until one of those happens ([`scope_moved`], [`span_recorded`]);
+/// then the next event looks it up and encodes it again. Events with an
+/// explicit parent take the lookup every time.
+#[derive(Debug)]
+pub(crate) struct ScopeCache {
+    /// The layer whose registry the scope comes from.
+    layer: u64,
+    /// [`MOVED`] and [`RECORDED`] when it was built; `None`: never built.
+    built: Option<(u64, u64)>,
+    count: u32,
+    /// The span entries, outermost first, as they go into a frame.
+    bytes: Vec<u8>,
+}
+
+impl ScopeCache {
+    pub(crate) fn new(layer: u64) -> Self {
+        Self {
+            layer,
+            built: None,
+            count: 0,
+            bytes: Vec::new(),
+        }
+    }
+
+    pub(crate) fn layer(&self) -> u64 {
+        self.layer
+    }
+
+    /// Writes the event's spans, outermost first, and returns how many:
+    /// from the cache when it is current, else looked up (and cached).
+    fn scope<S>(&mut self, buf: &mut Vec<u8>, event: &Event<'_>, ctx: &Context<'_, S>) -> u32
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if !event.is_contextual() {
+            return encode_scope(buf, event, ctx);
+        }
+        // Read before the spans are: a record that lands while they are
+        // read leaves the cache stale, never wrong.
+        let now = (MOVED.with(Cell::get), RECORDED.load(Ordering::Acquire));
+        if self.built == Some(now) {
+            buf.extend_from_slice(&self.bytes);
+            return self.count;
+        }
+        let start = buf.len();
+        let count = encode_scope(buf, event, ctx);
+        self.bytes.clear();
+        self.bytes.extend_from_slice(&buf[start..]);
+        self.count = count;
+        self.built = Some(now);
+        count
+    }
+}
+
+/// Writes the spans, outermost first, and returns how many.
 ///
 /// The registry walks a scope innermost first. The spans are written in that
 /// order after the frame, then appended again in reverse and moved into
 /// place, so each span's extensions are read once (a concurrent
 /// `Span::record` cannot make the count and the bytes disagree) and nothing
 /// is allocated besides the reused buffer.
-fn encode_scope<S>(buf: &mut Vec<u8>, event: &Event<'_>, ctx: &Context<'_, S>)
+fn encode_scope<S>(buf: &mut Vec<u8>, event: &Event<'_>, ctx: &Context<'_, S>) -> u32
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let count_at = buf.len();
-    put_u32(buf, 0);
     let Some(scope) = ctx.event_scope(event) else {
-        return;
+        return 0;
     };
     let start = buf.len();
     let mut count: u32 = 0;
     for span in scope {
-        put_str(buf, span.name());
         let ext = span.extensions();
-        match ext.get::<SpanFields>() {
-            Some(fields) => {
-                put_u32(buf, u32::try_from(fields.0.len()).unwrap_or(u32::MAX));
-                buf.extend_from_slice(&fields.0);
-            }
-            None => put_u32(buf, 0),
-        }
+        let fields = ext.get::<SpanFields>().map_or(&[][..], |f| &f.0[..]);
+        put_span(buf, span.name(), |buf| buf.extend_from_slice(fields));
         count += 1;
     }
-    buf[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
     let end = buf.len();
     for k in (0..count).rev() {
         let (from, to) = entry_bounds(buf, start, k);
@@ -134,6 +250,7 @@ where
     }
     buf.copy_within(end.., start);
     buf.truncate(end);
+    count
 }
 
 /// The byte range of the `k`th span entry written from `start` on.
@@ -162,8 +279,7 @@ pub(crate) struct FieldEncoder<'a>(pub(crate) &'a mut Vec<u8>);
 
 impl FieldEncoder<'_> {
     fn field(&mut self, field: &Field, value: Value<'_>) {
-        put_str(self.0, field.name());
-        value.encode(self.0);
+        put_field(self.0, field.name(), value);
     }
 }
 
@@ -199,9 +315,7 @@ impl Visit for FieldEncoder<'_> {
     /// Formats straight into the buffer instead of through a `Value`, which
     /// would need the text as a `&str` first.
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        put_str(self.0, field.name());
-        put_u8(self.0, Tag::Debug as u8);
-        put_debug(self.0, value);
+        put_debug_field(self.0, field.name(), value);
     }
 }
 
@@ -262,162 +376,4 @@ impl fmt::Debug for FieldEncoder<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use tracing::{Level, Subscriber, info_span};
-    use tracing_core::span;
-    use tracing_subscriber::Layer;
-    use tracing_subscriber::layer::{Context, SubscriberExt};
-    use tracing_subscriber::registry::LookupSpan;
-
-    use super::*;
-    use crate::wire::{Frame, OwnedEvent, OwnedFrame, OwnedValue};
-
-    /// The capture half of the layer alone: encodes into a shared buffer.
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
-        fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
-            if let Some(span) = ctx.span(id) {
-                span.extensions_mut().insert(SpanFields::new(attrs));
-            }
-        }
-
-        fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
-            if let Some(span) = ctx.span(id) {
-                if let Some(f) = span.extensions_mut().get_mut::<SpanFields>() {
-                    f.record(values);
-                }
-            }
-        }
-
-        fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
-            let origin = Origin {
-                timestamp_ns: 5,
-                thread_id: 6,
-                thread_name: Some("t"),
-            };
-            let mut buf = self.0.lock().expect("test lock");
-            buf.clear();
-            encode_event(&mut buf, event, &ctx, origin);
-        }
-    }
-
-    fn capture(f: impl FnOnce()) -> OwnedEvent {
-        let cap = Capture::default();
-        let subscriber = tracing_subscriber::registry().with(cap.clone());
-        tracing::subscriber::with_default(subscriber, f);
-        let bytes = cap.0.lock().expect("test lock").clone();
-        match Frame::decode(&bytes[4..])
-            .expect("valid frame")
-            .into_owned()
-        {
-            OwnedFrame::Event(e) => e,
-            other => panic!("not an event: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn event_with_spans_round_trips() {
-        let e = capture(|| {
-            let outer = info_span!("outer", a = 1u64, late = tracing::field::Empty);
-            let _o = outer.enter();
-            let inner = info_span!("inner", b = "x");
-            let _i = inner.enter();
-            outer.record("late", true);
-            tracing::warn!(
-                target: "app",
-                i = -3i64, u = 4u64, big = i128::MIN, ubig = u128::MAX, f = 0.5f64,
-                ok = false, s = "str", p = ?Some(1),
-                "hello {}", 42
-            );
-        });
-        assert_eq!(e.level, Level::WARN);
-        assert_eq!(e.target, "app");
-        assert_eq!(e.message.as_deref(), Some("hello 42"));
-        assert_eq!((e.timestamp_ns, e.thread_id), (5, 6));
-        assert_eq!(e.thread_name.as_deref(), Some("t"));
-        assert_eq!(e.file.as_deref(), Some(file!()));
-        assert_eq!(e.module_path.as_deref(), Some(module_path!()));
-        assert!(e.line.is_some());
-        let values: Vec<_> = e
-            .fields
-            .iter()
-            .map(|f| (f.name.as_str(), &f.value))
-            .collect();
-        assert_eq!(
-            values,
-            [
-                ("i", &OwnedValue::I64(-3)),
-                ("u", &OwnedValue::U64(4)),
-                ("big", &OwnedValue::I128(i128::MIN)),
-                ("ubig", &OwnedValue::U128(u128::MAX)),
-                ("f", &OwnedValue::F64(0.5)),
-                ("ok", &OwnedValue::Bool(false)),
-                ("s", &OwnedValue::Str("str".into())),
-                ("p", &OwnedValue::Debug("Some(1)".into())),
-            ]
-        );
-        let spans: Vec<_> = e
-            .spans
-            .iter()
-            .map(|s| {
-                (
-                    s.name.as_str(),
-                    s.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
-                )
-            })
-            .collect();
-        assert_eq!(spans, [("outer", vec!["a", "late"]), ("inner", vec!["b"])]);
-    }
-
-    #[cfg(feature = "log")]
-    #[test]
-    fn a_bridged_log_record_keeps_its_own_metadata() {
-        use log::Log;
-        let e = capture(|| {
-            let bridge = tracing_log::LogTracer::new();
-            bridge.log(
-                &log::Record::builder()
-                    .args(format_args!("from log {}", 1))
-                    .level(log::Level::Warn)
-                    .target("dep")
-                    .module_path(Some("dep::inner"))
-                    .file(Some("dep/src/inner.rs"))
-                    .line(Some(42))
-                    .build(),
-            );
-        });
-        assert_eq!(e.level, Level::WARN);
-        assert_eq!(e.target, "dep");
-        assert_eq!(e.module_path.as_deref(), Some("dep::inner"));
-        assert_eq!(e.file.as_deref(), Some("dep/src/inner.rs"));
-        assert_eq!(e.line, Some(42));
-        assert_eq!(e.message.as_deref(), Some("from log 1"));
-        assert!(e.fields.is_empty(), "no log.* fields: {:?}", e.fields);
-    }
-
-    #[test]
-    fn event_outside_spans_has_no_scope() {
-        let e = capture(|| tracing::info!("alone"));
-        assert!(e.spans.is_empty());
-        assert_eq!(e.message.as_deref(), Some("alone"));
-    }
-
-    #[test]
-    fn deep_scopes_keep_their_order() {
-        let e = capture(|| {
-            // Each span is created inside the previous one.
-            let mut entered = Vec::new();
-            for i in 0..5 {
-                entered.push(info_span!("s", i).entered());
-            }
-            tracing::info!("deep");
-        });
-        let order: Vec<_> = e.spans.iter().map(|s| s.fields[0].value.clone()).collect();
-        let expected: Vec<_> = (0..5).map(OwnedValue::I64).collect();
-        assert_eq!(order, expected);
-    }
-}
+mod tests;

@@ -116,7 +116,7 @@ fn record_panic(info: &PanicHookInfo<'_>) {
         }
         // A sender thread that panicked cannot flush its own channel:
         // waiting for it would only cost the flush timeout.
-        if state.submit_by(frame, deadline) && thread.name() != Some(crate::state::SENDER_THREAD) {
+        if state.submit_by(&frame, deadline) && thread.name() != Some(crate::state::SENDER_THREAD) {
             // What it could not flush, the guard's drop (if the unwind
             // reaches it) or the exit flush tries again.
             let _ = crate::guard::flush(shared);

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tracing_core::span::{Attributes, Id, Record};
@@ -10,10 +11,10 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::capture::{Origin, SpanFields, encode_event};
+use crate::capture::{CallerThread, SpanFields, encode_event};
 use crate::endpoint::Endpoint;
 use crate::guard::FlushGuard;
-use crate::state::{Config, Shared, now_ns};
+use crate::state::{Config, ProcState, Shared};
 use crate::{PROCESS_NAME_ENV, sys, wire};
 
 /// What `on_event` does when the channel to the sender thread is full.
@@ -252,7 +253,9 @@ impl Builder {
         if self.panic_hook {
             crate::panic_hook();
         }
-        Ok((MpLayer { shared }, guard))
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        Ok((MpLayer { shared, id }, guard))
     }
 }
 
@@ -295,6 +298,9 @@ pub(crate) fn default_process_name() -> io::Result<String> {
 #[derive(Debug)]
 pub struct MpLayer {
     shared: Arc<Shared>,
+    /// Tells this layer's span scopes from another layer's in a thread's
+    /// cache (see `capture::ScopeCache`).
+    id: u64,
 }
 
 impl MpLayer {
@@ -337,38 +343,70 @@ where
             if let Some(fields) = span.extensions_mut().get_mut::<SpanFields>() {
                 fields.record(values);
             }
+            crate::capture::span_recorded();
         }
+    }
+
+    fn on_enter(&self, _id: &Id, _ctx: Context<'_, S>) {
+        crate::capture::scope_moved();
+    }
+
+    fn on_exit(&self, _id: &Id, _ctx: Context<'_, S>) {
+        crate::capture::scope_moved();
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let Some(state) = self.shared.current() else {
             return;
         };
-        let config = &self.shared.config;
-        let mut buf = state.buffer();
-        let thread = std::thread::current();
-        let origin = Origin {
-            timestamp_ns: now_ns(),
-            thread_id: sys::thread_id(),
-            thread_name: thread.name(),
-        };
-        encode_event(&mut buf, event, &ctx, origin);
-        if buf.len() - 4 > config.max_frame_size {
+        let timestamp_ns = sys::realtime_ns();
+        let thread_id = sys::thread_id();
+        crate::local::with(|local| {
+            let thread;
+            let mut own = Vec::new();
+            // The thread's own buffer, cleared: an event cut short by a
+            // panic in a `Debug` impl may have left bytes in it.
+            let (thread_name, caches, buf) = match local {
+                Some(local) => {
+                    let (name, caches, buf) = local.parts(self.id);
+                    (name, Some(caches), buf)
+                }
+                None => {
+                    thread = std::thread::current();
+                    (thread.name(), None, &mut own)
+                }
+            };
+            buf.clear();
+            let origin = CallerThread {
+                timestamp_ns,
+                thread_id,
+                thread_name,
+            };
+            encode_event(buf, event, &ctx, origin, caches);
+            self.send(state, buf);
+        });
+    }
+}
+
+impl MpLayer {
+    /// Hands an encoded event to this process's sender (cut to fit the
+    /// frame limit first if needed).
+    fn send(&self, state: &ProcState, buf: &mut Vec<u8>) {
+        let max = self.shared.config.max_frame_size;
+        if buf.len() - 4 > max {
             // Cut to fit and counted, not dropped: a huge event is usually
             // the one worth reading (a dump, a panic's backtrace).
             let counters = &state.counters;
-            let fitted = crate::truncate::truncate_frame(&mut buf, config.max_frame_size);
+            let fitted = crate::truncate::truncate_frame(buf, max);
             let counter = match fitted {
                 Some(_) => &counters.truncated,
                 None => &counters.dropped_oversized,
             };
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            counter.fetch_add(1, Ordering::SeqCst);
             if fitted.is_none() {
                 return;
             }
         }
-        // Waiting for room in the channel holds no lock a forked child could
-        // need: a `fork()` need not wait for it (see `fork::ForkSafe`).
-        crate::fork::gate::unguarded(|| state.submit(buf));
+        state.submit(buf);
     }
 }

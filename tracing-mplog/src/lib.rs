@@ -98,6 +98,7 @@ pub mod fork;
 mod guard;
 mod last_words;
 mod layer;
+mod local;
 pub mod origin;
 mod outage;
 mod sender;

@@ -1,9 +1,12 @@
 //! The background sender thread: one per process and layer.
 //!
-//! It takes frames off the channel, numbers them, batches what is queued into
-//! one buffer and writes it with as few `send` calls as the socket allows. It
-//! connects lazily, reconnects with backoff, and sends hello first on every
-//! connection.
+//! The logging threads append their encoded frames to one pending buffer,
+//! each after taking its place in the bounded channel (which so bounds what
+//! waits, and applies the backpressure policy). The sender takes the places
+//! off the channel, all queued at once, swaps the pending buffer with its
+//! empty batch, numbers the frames and writes the batch with as few `send`
+//! calls as the socket allows. It connects lazily, reconnects with backoff,
+//! and sends hello first on every connection.
 //!
 //! **What "written" means.** A frame counts as written once the kernel has
 //! accepted all of its bytes on the socket. If the connection breaks, every
@@ -28,21 +31,19 @@
 //! then read every byte, and the next batch goes to the next sink. So `Block`
 //! loses nothing across a graceful restart (see `docs/wire.md`).
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::state::{Config, Counters, Msg};
+use crate::state::{Config, Counters, Msg, Pending, lock};
 use crate::transport::{self, Conn};
 use crate::window::Window;
 use crate::wire::buf::patch_event_seq;
 use crate::wire::{DropReason, Dropped, Goodbye, OwnedFrame, Reply, capabilities};
 
-/// Batches grow to about this many bytes before they are written.
-const BATCH_BYTES: usize = 256 * 1024;
-/// Buffers larger than this are not recycled (a rare huge event should not
-/// pin its memory).
-const RECYCLE_MAX: usize = 64 * 1024;
+/// A batch buffer larger than this after a write is freed (a rare huge
+/// event, or a burst after an outage, should not pin its memory).
+const KEEP_BATCH: usize = 4 * 1024 * 1024;
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// The pause after the sink refused this process (bad token, too many
@@ -79,7 +80,13 @@ struct Mark {
 #[derive(Debug)]
 pub(crate) struct Sender {
     rx: flume::Receiver<Msg>,
-    pool: flume::Sender<Vec<u8>>,
+    /// The frames the logging threads appended; swapped with `batch`.
+    pending: Arc<Mutex<Pending>>,
+    /// Places taken off the channel ([`Msg::Frame`]), and frames taken out
+    /// of `pending`: a logging thread appends its frame right after it
+    /// took its place, so the places may run ahead for a moment.
+    places: u64,
+    taken: u64,
     counters: Arc<Counters>,
     config: Arc<Config>,
     hello: Vec<u8>,
@@ -109,14 +116,16 @@ pub(crate) struct Sender {
 impl Sender {
     pub(crate) fn new(
         rx: flume::Receiver<Msg>,
-        pool: flume::Sender<Vec<u8>>,
+        pending: Arc<Mutex<Pending>>,
         counters: Arc<Counters>,
         config: Arc<Config>,
         hello: Vec<u8>,
     ) -> Self {
         Self {
             rx,
-            pool,
+            pending,
+            places: 0,
+            taken: 0,
             counters,
             config,
             hello,
@@ -157,7 +166,11 @@ impl Sender {
                     std::thread::sleep(LINGER);
                     continue;
                 }
-                if self.shutdown.is_none() {
+                if self.places > self.taken {
+                    // A logging thread took its place and is appending its
+                    // frame: take it without waiting on the channel.
+                    std::thread::yield_now();
+                } else if self.shutdown.is_none() {
                     let wait = if self.window.frames() == 0 {
                         // Idle: nothing waits on the sink, so no outage runs.
                         self.counters.outage.progress(&self.config.endpoint);
@@ -181,14 +194,10 @@ impl Sender {
                     return;
                 }
             }
-            while self.batch.len() < BATCH_BYTES {
-                match self.rx.try_recv() {
-                    Ok(msg) => self.take(msg),
-                    Err(_) => break,
-                }
-            }
+            self.take_queued();
+            self.take_pending();
             self.add_drop_reports();
-            if self.shutdown.is_some() && self.rx.is_empty() && self.batch.len() < BATCH_BYTES {
+            if self.shutdown.is_some() && self.rx.is_empty() && self.places <= self.taken {
                 let goodbye = OwnedFrame::Goodbye(Goodbye { last_seq: self.seq });
                 self.push_control(&goodbye);
                 self.finished = true;
@@ -283,22 +292,42 @@ impl Sender {
     }
 
     fn take(&mut self, msg: Msg) {
-        match msg {
-            Msg::Frame(mut frame) => {
-                self.seq += 1;
-                patch_event_seq(&mut frame, self.seq);
-                self.batch.extend_from_slice(&frame);
-                self.marks.push(Mark {
-                    end: self.batch.len(),
-                    seq: self.seq,
-                });
-                if frame.capacity() <= RECYCLE_MAX {
-                    frame.clear();
-                    let _ = self.pool.try_send(frame);
-                }
+        take(msg, &mut self.places, &mut self.waiters, &mut self.shutdown);
+    }
+
+    /// Takes everything queued on the channel, in one go.
+    fn take_queued(&mut self) {
+        for msg in self.rx.drain() {
+            take(msg, &mut self.places, &mut self.waiters, &mut self.shutdown);
+        }
+    }
+
+    /// Takes the pending frames into the batch (swapping the buffers when
+    /// the batch is empty, as it is between writes), numbers them and marks
+    /// where each ends.
+    ///
+    /// Everything a thread appended before it sent a [`Msg::Flush`] is
+    /// taken: the flush was taken off the channel before this.
+    fn take_pending(&mut self) {
+        let from = self.batch.len();
+        {
+            let mut pending = lock(&self.pending);
+            if from == 0 {
+                std::mem::swap(&mut pending.bytes, &mut self.batch);
+            } else {
+                self.batch.extend_from_slice(&pending.bytes);
+                pending.bytes.clear();
             }
-            Msg::Flush(ack) => self.waiters.push(ack),
-            Msg::Shutdown(ack) => self.shutdown = Some(ack),
+            self.taken = pending.appended;
+        }
+        let mut at = from;
+        while let Some(head) = self.batch.get(at..at + 4) {
+            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            let end = at + 4 + len;
+            self.seq += 1;
+            patch_event_seq(&mut self.batch[at..end], self.seq);
+            self.marks.push(Mark { end, seq: self.seq });
+            at = end;
         }
     }
 
@@ -338,11 +367,22 @@ impl Sender {
 
     /// Writes the whole batch, reconnecting as needed. `false` if the guard
     /// gave up on this process (stop retrying).
+    ///
+    /// In acknowledged mode the event frames written are kept in the
+    /// window: the batch itself moves there once written (and a fresh
+    /// buffer from the window takes its place); only when a connection
+    /// breaks halfway are the frames it took copied there first, so that
+    /// the next connection resends them.
     fn write_batch(&mut self) -> bool {
         let mut pos = 0;
+        // Marks of the frames accepted whole, and of those already in the
+        // window or counted as written.
         let mut done = 0;
+        let mut settled = 0;
         while pos < self.batch.len() {
             let Some(conn) = &mut self.conn else {
+                self.settle(settled, done, true);
+                settled = done;
                 if !self.connect() {
                     return false;
                 }
@@ -355,29 +395,70 @@ impl Sender {
                     }
                     pos += n;
                     while done < self.marks.len() && self.marks[done].end <= pos {
-                        let Mark { end, seq } = self.marks[done];
-                        if seq > 0 && self.acked {
-                            let start = done.checked_sub(1).map_or(0, |d| self.marks[d].end);
-                            self.window.push(seq, &self.batch[start..end]);
-                        } else if seq > 0 {
-                            self.counters.written.fetch_add(1, Ordering::SeqCst);
-                        }
                         done += 1;
+                    }
+                    if !self.acked {
+                        self.settle(settled, done, false);
+                        settled = done;
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     // Resend from the first frame not accepted whole.
                     self.conn = None;
-                    pos = done.checked_sub(1).map_or(0, |d| self.marks[d].end);
+                    pos = self.mark_end(done);
                 }
             }
         }
         let events = self.marks.iter().filter(|m| m.seq > 0).count();
         self.linger = events > 0 && events < LINGER_EVENTS && self.waiters.is_empty();
+        if self.acked && settled < done {
+            let start = self.mark_end(settled);
+            let frames = self.marks[settled..done]
+                .iter()
+                .filter(|m| m.seq > 0)
+                .map(|m| (m.seq, m.end));
+            let spare = self.window.spare();
+            let batch = std::mem::replace(&mut self.batch, spare);
+            self.window.keep(batch, start, frames);
+        } else {
+            self.settle(settled, done, false);
+        }
         self.batch.clear();
+        if self.batch.capacity() > KEEP_BATCH {
+            self.batch = Vec::new();
+        }
         self.marks.clear();
         true
+    }
+
+    /// Where the frame of mark `i - 1` ends: the start of mark `i`'s.
+    fn mark_end(&self, i: usize) -> usize {
+        i.checked_sub(1).map_or(0, |d| self.marks[d].end)
+    }
+
+    /// The event frames of marks `from..to`, accepted whole: written, or in
+    /// acknowledged mode copied into the window (`copy`: the batch goes on
+    /// being written; else nothing is left to keep).
+    fn settle(&mut self, from: usize, to: usize, copy: bool) {
+        let marks = &self.marks[from..to];
+        let events = marks.iter().filter(|m| m.seq > 0);
+        if !self.acked {
+            let n = events.count() as u64;
+            if n > 0 {
+                self.counters.written.fetch_add(n, Ordering::SeqCst);
+            }
+            return;
+        }
+        if !copy {
+            return;
+        }
+        let start = self.mark_end(from);
+        let frames: Vec<(u64, usize)> = events.map(|m| (m.seq, m.end - start)).collect();
+        if let Some(&(_, end)) = frames.last() {
+            let bytes = self.batch[start..start + end].to_vec();
+            self.window.keep(bytes, 0, frames);
+        }
     }
 
     /// Tries once to connect and shake hands; sleeps the backoff (with
@@ -395,15 +476,17 @@ impl Sender {
                 // What the last connection(s) did not get acknowledged
                 // comes first, whole and with its own seq.
                 if self.window.frames() > 0 {
-                    if conn.send_all(self.window.unacked()).is_err() {
-                        return true;
+                    for part in self.window.unacked() {
+                        if conn.send_all(part).is_err() {
+                            return true;
+                        }
                     }
                     if !self.acked {
                         // A sink that does not acknowledge: written is all
                         // it will ever say.
                         let frames = self.window.frames() as u64;
                         self.counters.written.fetch_add(frames, Ordering::SeqCst);
-                        self.window = Window::default();
+                        self.window.clear();
                     }
                 }
                 self.conn = Some(conn);
@@ -419,5 +502,20 @@ impl Sender {
             }
         }
         true
+    }
+}
+
+/// One message off the channel: a frame's place, a flush to acknowledge, or
+/// the shutdown.
+fn take(
+    msg: Msg,
+    places: &mut u64,
+    waiters: &mut Vec<flume::Sender<()>>,
+    shutdown: &mut Option<flume::Sender<()>>,
+) {
+    match msg {
+        Msg::Frame => *places += 1,
+        Msg::Flush(ack) => waiters.push(ack),
+        Msg::Shutdown(ack) => *shutdown = Some(ack),
     }
 }

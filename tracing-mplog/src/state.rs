@@ -2,9 +2,9 @@
 //! how a `fork()`ed child gets its own without touching the parent's.
 
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use crate::endpoint::Endpoint;
 use crate::layer::Backpressure;
@@ -34,12 +34,35 @@ pub(crate) struct Config {
 /// What travels from the layer and the guard to the sender thread.
 #[derive(Debug)]
 pub(crate) enum Msg {
-    /// One encoded event frame (length prefix included, seq not yet set).
-    Frame(Vec<u8>),
+    /// One event frame's place in the channel: its logging thread sends
+    /// this first, then appends the frame to [`Pending`]. The bounded
+    /// channel so bounds what waits for the sender, in events, and applies
+    /// the backpressure policy, without the frame's bytes travelling
+    /// through it.
+    Frame,
     /// Acknowledge once everything before this message is written.
     Flush(flume::Sender<()>),
     /// Write everything queued, then goodbye, close and acknowledge.
     Shutdown(flume::Sender<()>),
+}
+
+/// Event frames the logging threads encoded, in the order they were
+/// appended, waiting for the sender thread to swap them out (it takes the
+/// whole buffer and leaves its own, emptied, in its place): no buffer per
+/// event to get and give back, no copy into the sender's batch.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    /// Whole event frames, length prefix included, seq not yet set.
+    pub(crate) bytes: Vec<u8>,
+    /// How many frames were ever appended (the sender compares it with the
+    /// places it took off the channel).
+    pub(crate) appended: u64,
+}
+
+/// Locks `pending`. Nothing panics while holding it, so a poisoned lock
+/// (impossible) is used as it is.
+pub(crate) fn lock(pending: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
+    pending.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Counters shared by the layer, the guard and the sender thread.
@@ -85,27 +108,26 @@ pub(crate) struct ProcState {
     /// it takes another with `fork::after_fork_guard_named`).
     process_name: String,
     tx: flume::Sender<Msg>,
-    pool: flume::Receiver<Vec<u8>>,
+    pending: Arc<Mutex<Pending>>,
     pub(crate) counters: Arc<Counters>,
 }
 
+/// Now, in ns since the Unix epoch (see [`sys::realtime_ns`]).
 pub(crate) fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    sys::realtime_ns()
 }
 
 impl ProcState {
     fn start(config: &Arc<Config>, generation: u64, process_name: String) -> io::Result<Self> {
         let (tx, rx) = flume::bounded(config.capacity);
-        let (pool_tx, pool) = flume::bounded(config.capacity);
+        let pending = Arc::new(Mutex::new(Pending::default()));
         let counters = Arc::new(Counters::default());
         let pid = std::process::id();
         let mut hello = Vec::new();
         crate::transport::hello(config, &process_name, pid, now_ns()).encode(&mut hello);
         let sender = Sender::new(
             rx,
-            pool_tx,
+            Arc::clone(&pending),
             Arc::clone(&counters),
             Arc::clone(config),
             hello,
@@ -119,19 +141,16 @@ impl ProcState {
             config: Arc::clone(config),
             process_name,
             tx,
-            pool,
+            pending,
             counters,
         })
     }
 
-    /// A cleared buffer to encode into: a recycled one if the sender has
-    /// returned any, so steady-state logging does not allocate.
-    pub(crate) fn buffer(&self) -> Vec<u8> {
-        self.pool.try_recv().unwrap_or_default()
-    }
-
-    /// Hands an encoded frame to the sender under the configured policy.
-    pub(crate) fn submit(&self, frame: Vec<u8>) {
+    /// Hands an encoded frame (length prefix included, seq not yet set) to
+    /// the sender under the configured policy: takes its place in the
+    /// channel, then appends it to the pending frames.
+    #[inline]
+    pub(crate) fn submit(&self, frame: &[u8]) {
         let c = &self.counters;
         if c.closed.load(Ordering::Acquire) {
             self.warn_closed();
@@ -139,51 +158,71 @@ impl ProcState {
         }
         // Counted before sending, so `written` never overtakes `queued`.
         c.queued.fetch_add(1, Ordering::SeqCst);
-        let msg = Msg::Frame(frame);
-        let result = match self.config.backpressure {
-            Backpressure::BlockWithGrace => self.send_within_grace(msg),
-            Backpressure::Block => self.tx.send(msg).map_err(|_| false),
-            Backpressure::DropNewest => self
-                .tx
-                .try_send(msg)
-                .map_err(|e| matches!(e, flume::TrySendError::Full(_))),
-            Backpressure::BlockFor(wait) => self
-                .tx
-                .send_timeout(msg, wait)
-                .map_err(|e| matches!(e, flume::SendTimeoutError::Timeout(_))),
+        let result = match self.tx.try_send(Msg::Frame) {
+            Ok(()) => Handed::Taken,
+            Err(flume::TrySendError::Disconnected(_)) => Handed::SenderGone,
+            // No room: the policy decides. Waiting holds no lock a forked
+            // child could need, so it is done outside the fork gate: a
+            // `fork()` need not wait for it (see `fork::ForkSafe`).
+            Err(flume::TrySendError::Full(msg)) => {
+                crate::fork::gate::unguarded(|| self.wait_for_room(msg))
+            }
         };
-        if let Err(full) = result {
-            c.queued.fetch_sub(1, Ordering::SeqCst);
-            if full {
+        match result {
+            Handed::Taken => self.append(frame),
+            Handed::Dropped => {
+                c.queued.fetch_sub(1, Ordering::SeqCst);
                 c.dropped_full.fetch_add(1, Ordering::SeqCst);
-            } else {
+            }
+            Handed::SenderGone => {
+                c.queued.fetch_sub(1, Ordering::SeqCst);
                 self.warn_closed();
             }
         }
     }
 
+    /// Appends a frame whose place in the channel was taken.
+    #[inline]
+    fn append(&self, frame: &[u8]) {
+        let mut pending = lock(&self.pending);
+        pending.bytes.extend_from_slice(frame);
+        pending.appended += 1;
+    }
+
+    /// The channel is full: what the backpressure policy does with `msg`.
+    fn wait_for_room(&self, msg: Msg) -> Handed {
+        match self.config.backpressure {
+            Backpressure::BlockWithGrace => self.send_within_grace(msg),
+            Backpressure::Block => match self.tx.send(msg) {
+                Ok(()) => Handed::Taken,
+                Err(_) => Handed::SenderGone,
+            },
+            Backpressure::DropNewest => Handed::Dropped,
+            Backpressure::BlockFor(wait) => match self.tx.send_timeout(msg, wait) {
+                Ok(()) => Handed::Taken,
+                Err(flume::SendTimeoutError::Timeout(_)) => Handed::Dropped,
+                Err(flume::SendTimeoutError::Disconnected(_)) => Handed::SenderGone,
+            },
+        }
+    }
+
     /// `BlockWithGrace`: waits for room while the sender makes progress,
     /// declares an outage once it has made none for the grace, and does not
-    /// wait at all during one. `Err(true)`: dropped (channel full);
-    /// `Err(false)`: the sender is gone.
-    fn send_within_grace(&self, mut msg: Msg) -> Result<(), bool> {
+    /// wait at all during one.
+    fn send_within_grace(&self, mut msg: Msg) -> Handed {
         let outage = &self.counters.outage;
         let grace = self.config.outage_grace;
         let dropped = || {
             outage.count_drop();
-            Err(true)
+            Handed::Dropped
         };
         if outage.dropping() {
-            return match self.tx.try_send(msg) {
-                Ok(()) => Ok(()),
-                Err(flume::TrySendError::Full(_)) => dropped(),
-                Err(flume::TrySendError::Disconnected(_)) => Err(false),
-            };
+            return dropped();
         }
         loop {
             match self.tx.send_deadline(msg, outage.deadline(grace)) {
-                Ok(()) => return Ok(()),
-                Err(flume::SendTimeoutError::Disconnected(_)) => return Err(false),
+                Ok(()) => return Handed::Taken,
+                Err(flume::SendTimeoutError::Disconnected(_)) => return Handed::SenderGone,
                 Err(flume::SendTimeoutError::Timeout(m)) => msg = m,
             }
             // Another thread may have declared it while this one waited;
@@ -202,14 +241,16 @@ impl ProcState {
     /// `deadline` at most whatever the backpressure policy (the panic hook
     /// and the exit flush must not outwait the flush timeout). `false` if
     /// it was not taken.
-    pub(crate) fn submit_by(&self, frame: Vec<u8>, deadline: std::time::Instant) -> bool {
+    pub(crate) fn submit_by(&self, frame: &[u8], deadline: std::time::Instant) -> bool {
         let c = &self.counters;
         if c.closed.load(Ordering::Acquire) {
             return false;
         }
         c.queued.fetch_add(1, Ordering::SeqCst);
-        let sent = self.send_deadline(Msg::Frame(frame), deadline);
-        if !sent {
+        let sent = self.send_deadline(Msg::Frame, deadline);
+        if sent {
+            self.append(frame);
+        } else {
             c.queued.fetch_sub(1, Ordering::SeqCst);
         }
         sent
@@ -227,6 +268,18 @@ impl ProcState {
             );
         }
     }
+}
+
+/// What became of an event handed to the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handed {
+    /// It has its place in the channel.
+    Taken,
+    /// The channel stayed full: dropped and counted, as the backpressure
+    /// policy says.
+    Dropped,
+    /// The sender is gone (the guard was dropped).
+    SenderGone,
 }
 
 /// The layer's state, shared with its guards.

@@ -3,13 +3,14 @@
 //! (Its own test binary: the global subscriber and the fork must not meet
 //! other tests' threads.)
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{TestSink, collect_until, frames};
+use mplog_test_support::wait_pid;
+use support::{TestSink, collect_until, frames};
 use tracing_mplog::MpLayer;
 use tracing_mplog::wire::OwnedFrame;
 use tracing_subscriber::EnvFilter;
@@ -72,21 +73,11 @@ fn forked_child_gets_fresh_state_while_threads_log() {
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
     }
 
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        let mut status = 0;
-        // SAFETY: plain waitpid on our own child.
-        let r = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
-        if r == child {
-            break status;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: kill our own child.
-            unsafe { libc::kill(child, libc::SIGKILL) };
-            panic!("the child did not finish: deadlock after fork");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_pid(
+        child,
+        Duration::from_secs(15),
+        "the child to finish (else a deadlock after fork)",
+    );
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "child status {status}"

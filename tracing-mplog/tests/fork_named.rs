@@ -3,11 +3,12 @@
 //! name, and a grandchild inherits the child's name. Real forks, a real
 //! socket. (Its own test binary: it installs the global subscriber.)
 
-mod common;
+mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Seen, TestSink, collect_until, frames};
+use mplog_test_support::wait_pid;
+use support::{Seen, TestSink, collect_until, frames};
 use tracing_mplog::MpLayer;
 use tracing_mplog::fork::{ForkSafeExt, after_fork_guard, after_fork_guard_named};
 use tracing_mplog::wire::OwnedFrame;
@@ -29,27 +30,15 @@ fn fork_child(body: impl FnOnce()) -> libc::pid_t {
 
 /// Waits (bounded) for a child and asserts it exited 0; kills it on timeout.
 fn reap(pid: libc::pid_t) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let mut status = 0;
-        // SAFETY: waits for our own child without blocking.
-        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
-            assert!(
-                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-                "child {pid} status {status}"
-            );
-            return;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: kills and reaps our own child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-            panic!("child {pid} did not finish in 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let status = wait_pid(
+        pid,
+        Duration::from_secs(30),
+        &format!("child {pid} to finish"),
+    );
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child {pid} status {status}"
+    );
 }
 
 /// Per connection of `pid`: its hello's name and its events' messages, and

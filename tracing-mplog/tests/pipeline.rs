@@ -1,13 +1,13 @@
 //! The worker side end to end against a real Unix socket.
 
-mod common;
+mod support;
 
 use std::net::Shutdown;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{
+use support::{
     Seen, TestSink, collect_until, dropped, events, frames, has_goodbye, read_events, read_rest,
 };
 use tracing_mplog::wire::{DropReason, FrameReader, OwnedFrame, OwnedValue, WireError};
@@ -299,30 +299,25 @@ fn block_for_waits_then_drops_and_counts_when_the_sink_stays_away() {
     assert_eq!(delivered + dropped, N);
 }
 
-/// A target of 1 280 bytes: an event's bulk that cannot be cut (only its
-/// strings are).
-const LONG_TARGET: &str = concat!(
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-);
+/// A target of 1 280 bytes (`0123456789abcdef` 80 times): an event's bulk
+/// that cannot be cut (only its strings are). A constant, as a callsite's
+/// target must be.
+const LONG_TARGET: &str = {
+    const BYTES: [u8; 1280] = {
+        let hex = b"0123456789abcdef";
+        let mut bytes = [0u8; 1280];
+        let mut i = 0;
+        while i < bytes.len() {
+            bytes[i] = hex[i % hex.len()];
+            i += 1;
+        }
+        bytes
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(target) => target,
+        Err(_) => panic!("ASCII is UTF-8"),
+    }
+};
 
 #[test]
 fn oversized_events_are_truncated_and_what_cannot_be_cut_is_reported() {
@@ -369,7 +364,7 @@ fn reconnects_after_a_graceful_sink_restart_without_loss() {
     // stop accepting, stop the worker's writes, read what is queued.
     let (stream, _) = listener.accept().expect("accept");
     drop(listener);
-    common::remove(&sink.path);
+    support::remove(&sink.path);
     let mut reader = FrameReader::new(stream.try_clone().expect("clone"));
     let (mut first, others) = read_events(&mut reader, 300);
     assert!(
@@ -382,7 +377,7 @@ fn reconnects_after_a_graceful_sink_restart_without_loss() {
     let (rest, end) = read_rest(&mut reader);
     if let Err(e) = end {
         // A partial frame: discarded.
-        assert!(common::is_eof(&e), "{e}");
+        assert!(support::is_eof(&e), "{e}");
     }
     first.extend(rest);
 
@@ -423,7 +418,7 @@ fn leaves_at_a_frame_boundary_when_the_sink_closes_its_side() {
         asked.elapsed() < Duration::from_secs(2),
         "the worker left within a batch or an idle check"
     );
-    the_rest_arrives(&common::serve(listener), logger, guard, first, N);
+    the_rest_arrives(&support::serve(listener), logger, guard, first, N);
 }
 
 #[test]

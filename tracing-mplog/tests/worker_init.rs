@@ -1,12 +1,12 @@
 //! `worker::init()` in real child processes (it installs a global subscriber
 //! and reads the environment, so each case gets a process of its own).
 
-mod common;
+mod support;
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::{TestSink, collect_until, frames, has_goodbye};
+use support::{TestSink, collect_until, frames, has_goodbye};
 use tracing_mplog::wire::OwnedFrame;
 use tracing_mplog::{ENDPOINT_ENV, OUTAGE_GRACE_ENV, PROCESS_NAME_ENV};
 

@@ -26,8 +26,10 @@
 //! ```
 
 mod builder;
+mod choice;
 mod datefmt;
 mod event;
+mod json;
 mod percent;
 mod pyformat;
 mod pyprintable;
@@ -41,7 +43,13 @@ use std::sync::Arc;
 use tracing_core::Level;
 
 pub use builder::{Builder, DEFAULT_DATEFMT, DEFAULT_TEMPLATE, FormatError};
+#[cfg(feature = "sink")]
+pub(crate) use choice::Lines;
+pub use choice::{LineFormat, UnknownLineFormat};
 pub use datefmt::DatefmtError;
+#[cfg(feature = "forward-syslog")]
+pub(crate) use json::rfc3339_micros_in_utc;
+pub use json::{JsonFields, JsonFormatter};
 pub use template::{MAX_PADDING, TemplateError};
 
 use crate::clock::Clock;
@@ -202,13 +210,7 @@ impl LevelFormatter {
 }
 
 /// A spec that changes nothing, for text rendered before Python formatting.
-const PLAIN: Spec = Spec {
-    align: Align::Left,
-    fill: ' ',
-    zero: false,
-    width: 0,
-    precision: None,
-};
+const PLAIN: Spec = Spec::padded(Align::Left, 0, None);
 
 impl Inner {
     /// A Python-syntax placeholder: the value with the type a Python

@@ -69,18 +69,8 @@ pub(crate) fn parse_percent(t: &str) -> Result<Vec<Piece>, TemplateError> {
 /// which writes in place: those become native pieces, so the common
 /// templates cost what they did before CPython's rules were followed.
 fn piece(field: Field, spec: PySpec) -> Piece {
-    let native = |align, width, precision| {
-        Piece::Field(
-            field,
-            Spec {
-                align,
-                fill: ' ',
-                zero: false,
-                width,
-                precision,
-            },
-        )
-    };
+    let native =
+        |align, width, precision| Piece::Field(field, Spec::padded(align, width, precision));
     let plain_number = !(spec.zero || spec.plus || spec.space || spec.alt);
     match (field.py_kind(), spec.conv) {
         (PyKind::Text, Conv::Str) => native(
@@ -256,18 +246,8 @@ mod tests {
     fn plain_text_and_integers_take_the_native_path() {
         let p =
             parse_percent("%(levelname)-8s%(message).3s%(lineno)d%(process)5d").expect("parses");
-        let native = |f, align, width, precision| {
-            Piece::Field(
-                f,
-                Spec {
-                    align,
-                    fill: ' ',
-                    zero: false,
-                    width,
-                    precision,
-                },
-            )
-        };
+        let native =
+            |f, align, width, precision| Piece::Field(f, Spec::padded(align, width, precision));
         assert_eq!(
             p[1..p.len() - 1],
             [

@@ -162,6 +162,18 @@ pub(crate) struct Spec {
 }
 
 impl Spec {
+    /// Padding with spaces to `width` (aligned by `align`), cut to
+    /// `precision`: what `%(name)-8.3s` and `{name:<8.3}` ask.
+    pub(crate) const fn padded(align: Align, width: usize, precision: Option<usize>) -> Self {
+        Spec {
+            align,
+            fill: ' ',
+            zero: false,
+            width,
+            precision,
+        }
+    }
+
     /// Whether rendering needs any post-processing.
     pub(crate) fn is_plain(&self) -> bool {
         self.width == 0 && self.precision.is_none()
@@ -401,17 +413,12 @@ fn parse_native_spec(spec: &str, field: Field, at: usize) -> Result<Spec, Templa
         '^' => Some(Align::Center),
         _ => None,
     };
-    let mut out = Spec {
-        align: if field.is_numeric() {
-            Align::Right
-        } else {
-            Align::Left
-        },
-        fill: ' ',
-        zero: false,
-        width: 0,
-        precision: None,
+    let align = if field.is_numeric() {
+        Align::Right
+    } else {
+        Align::Left
     };
+    let mut out = Spec::padded(align, 0, None);
     let mut rest = spec;
     let mut it = rest.chars();
     match (it.next(), it.next()) {
@@ -455,16 +462,7 @@ mod tests {
     use super::*;
 
     fn field(f: Field, align: Align, width: usize) -> Piece {
-        Piece::Field(
-            f,
-            Spec {
-                align,
-                fill: ' ',
-                zero: false,
-                width,
-                precision: None,
-            },
-        )
+        Piece::Field(f, Spec::padded(align, width, None))
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Forwarding: the sink sends the records it writes on to the log engines
 //! a fleet already runs, next to its files: syslog relays (rsyslog,
 //! syslog-ng) over TCP, TLS or UDP, and OpenTelemetry (OTLP over HTTP or
-//! gRPC: the Collector, and everything that ingests OTLP).
+//! gRPC, plaintext or TLS: the Collector, and everything that ingests
+//! OTLP).
 //!
 //! Each [`Destination`] has its own bounded queue and thread: a slow or
 //! dead destination never holds up the files or the other destinations.
@@ -15,8 +16,9 @@
 //! | `record` | the owned record a queue holds |
 //! | `queue` | the bounded, drop-oldest queue and its counts |
 //! | `worker` | one destination's thread: batch, export, back off, drain |
+//! | `tls` | the TLS destinations' client settings: roots, client certificate, why a handshake failed |
 //! | `syslog` | RFC 5424 messages; TCP (RFC 6587), TLS (RFC 5425), UDP (RFC 5426) |
-//! | `otlp` | OTLP `ExportLogsServiceRequest`s over HTTP and gRPC |
+//! | `otlp` | OTLP `ExportLogsServiceRequest`s over HTTP and gRPC, with or without TLS |
 //!
 //! The syslog exporters come with the feature `forward-syslog`, the OTLP
 //! ones with `otlp` (alias `forward-otlp`); without them such destinations
@@ -26,11 +28,13 @@ mod destination;
 mod queue;
 pub(crate) mod record;
 mod set;
+#[cfg(any(all(feature = "tls", feature = "forward-syslog"), feature = "otlp"))]
+mod tls;
 mod worker;
 
 pub use destination::{
     DEFAULT_BATCH, DEFAULT_BATCH_TIMEOUT, DEFAULT_FACILITY, DEFAULT_MAX_DATAGRAM, DEFAULT_QUEUE,
-    Destination, DestinationError, Protocol,
+    Destination, DestinationError, Options, Protocol,
 };
 pub(crate) use queue::Stats;
 pub(crate) use record::Record;
@@ -85,7 +89,9 @@ pub(crate) trait Exporter: Send {
 pub(crate) fn exporter(dest: &Destination) -> Result<Box<dyn Exporter>, DestinationError> {
     match dest.protocol() {
         Protocol::SyslogTcp | Protocol::SyslogTls | Protocol::SyslogUdp => syslog::exporter(dest),
-        Protocol::OtlpHttp | Protocol::OtlpGrpc => otlp::exporter(dest),
+        Protocol::OtlpHttp | Protocol::OtlpGrpc | Protocol::OtlpHttps | Protocol::OtlpGrpcs => {
+            otlp::exporter(dest)
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! in a destination's queue, shared (`Arc`) by every destination.
 //!
 //! A record keeps its event as the compact wire frame the worker sent (one
-//! allocation of a few hundred bytes, copied as it was read), not as owned
+//! allocation of a few hundred bytes, copied from the view the reader
+//! decoded to format its line: not decoded a second time), not as owned
 //! strings: a queue of 100 000 records waiting for a dead destination costs
 //! tens of MiB, not hundreds, and the reader threads copy one buffer per
 //! event instead of allocating every string. Exporters decode it again
@@ -10,9 +11,11 @@
 
 use std::sync::Arc;
 
-#[cfg(any(feature = "forward-syslog", feature = "otlp"))]
 use tracing_mplog::wire::EventView;
-use tracing_mplog::wire::{Frame, OwnedEvent, OwnedFrame};
+#[cfg(any(test, feature = "forward-syslog", feature = "otlp"))]
+use tracing_mplog::wire::Frame;
+#[cfg(any(test, feature = "python"))]
+use tracing_mplog::wire::{OwnedEvent, OwnedFrame};
 
 use crate::record::Client;
 #[cfg(feature = "python")]
@@ -34,22 +37,20 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    /// A worker's event, from the frame body it was decoded from; `None`
-    /// if `body` is not an event frame.
-    pub(crate) fn from_body(body: &[u8], origin: &Arc<Client>, observed_ns: i64) -> Option<Self> {
-        match Frame::decode(body) {
-            Ok(Frame::Event(event)) => Some(Record {
-                origin: Arc::clone(origin),
-                observed_ns,
-                level: event.level(),
-                python: None,
-                body: body.into(),
-            }),
-            _ => None,
+    /// An event as the reader (or the writer) decoded it: its frame body is
+    /// copied as it is, neither decoded nor encoded again.
+    pub(crate) fn from_view(event: &EventView<'_>, origin: &Arc<Client>, observed_ns: i64) -> Self {
+        Record {
+            origin: Arc::clone(origin),
+            observed_ns,
+            level: event.level(),
+            python: None,
+            body: event.body().into(),
         }
     }
 
-    /// An event of the parent process, or one built by hand.
+    /// An event built by hand (a Python record, a test's).
+    #[cfg(any(test, feature = "python"))]
     pub(crate) fn from_event(event: OwnedEvent, origin: &Arc<Client>, observed_ns: i64) -> Self {
         let level = event.level;
         let mut bytes = Vec::new();
@@ -103,7 +104,7 @@ impl Record {
     /// The event: time, level, target, location, thread, message, typed
     /// fields, span scope. (`None` cannot happen: the body was checked when
     /// the record was made.)
-    #[cfg(any(feature = "forward-syslog", feature = "otlp"))]
+    #[cfg(any(test, feature = "forward-syslog", feature = "otlp"))]
     pub(crate) fn event(&self) -> Option<EventView<'_>> {
         match Frame::decode(&self.body) {
             Ok(Frame::Event(event)) => Some(event),
@@ -248,6 +249,7 @@ pub(crate) mod sample {
     }
 
     /// The sample event as a record, observed 100 ms after it happened.
+    #[cfg(any(feature = "forward-syslog", feature = "otlp"))]
     pub(crate) fn record() -> Record {
         Record::from_event(event(), &origin(), 1_764_676_800_223_456_789)
     }
@@ -267,7 +269,8 @@ pub(crate) mod sample {
     }
 }
 
-#[cfg(test)]
+// The record's readers come with the forwarding features.
+#[cfg(all(test, feature = "forward-syslog", feature = "otlp"))]
 mod tests {
     use super::*;
     use tracing_core::Level;
@@ -284,11 +287,15 @@ mod tests {
         assert_eq!((r.syslog_severity(&e), r.otlp_severity(&e)), (6, 9));
         // The compact frame, not a dozen owned strings.
         assert!(r.body.len() < 300, "{}", r.body.len());
+        // From the view a reader decoded: the same record, the same bytes.
         let mut bytes = Vec::new();
         OwnedFrame::Event(sample::event()).encode(&mut bytes);
-        let again = Record::from_body(&bytes[4..], &sample::origin(), r.observed_ns);
-        assert_eq!(again.as_ref(), Some(&r));
-        assert!(Record::from_body(&bytes[5..], &sample::origin(), 0).is_none());
+        let Ok(Frame::Event(view)) = Frame::decode(&bytes[4..]) else {
+            panic!("not an event");
+        };
+        let again = Record::from_view(&view, &sample::origin(), r.observed_ns);
+        assert_eq!(again, r);
+        assert_eq!(&again.body[..], &bytes[4..]);
     }
 
     #[test]

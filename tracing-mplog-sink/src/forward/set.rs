@@ -71,9 +71,9 @@ impl Forwarders {
         for dest in dests {
             dest.validate().map_err(StartError::Destination)?;
             let exporter = super::exporter(dest).map_err(StartError::Destination)?;
-            let queue = Arc::new(Queue::new(dest.queue_capacity()));
+            let queue = Arc::new(Queue::new(dest.options().queue));
             let job = Job::new(dest, Arc::clone(&queue), exporter, Arc::clone(notify));
-            jobs.push((dest.threshold(), job));
+            jobs.push((dest.options().level, job));
         }
         let mut set = Forwarders::default();
         for (level, job) in jobs {

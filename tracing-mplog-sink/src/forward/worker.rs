@@ -41,20 +41,17 @@ impl Job {
         exporter: Box<dyn Exporter>,
         notify: Notify,
     ) -> Self {
-        let otlp = matches!(
-            dest.protocol(),
-            super::Protocol::OtlpHttp | super::Protocol::OtlpGrpc
-        );
+        let otlp = dest.protocol().is_otlp();
         Job {
             url: dest.url().to_owned(),
             // Syslog sends what is there at once; OTLP fills requests.
-            batch: if otlp { dest.max_batch() } else { 512 },
+            batch: if otlp { dest.options().batch_size } else { 512 },
             linger: if otlp {
-                dest.max_batch_wait()
+                dest.options().batch_timeout
             } else {
                 Duration::ZERO
             },
-            capacity: dest.queue_capacity(),
+            capacity: dest.options().queue,
             queue,
             exporter,
             notify,

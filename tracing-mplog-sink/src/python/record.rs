@@ -106,6 +106,18 @@ impl RecordView for PyRecordView<'_> {
     fn exc_text(&self) -> Option<&str> {
         self.rec.exc_text.as_deref()
     }
+    fn visit_fields(&self, v: &mut dyn crate::record::VisitRecord) {
+        use crate::record::Value;
+        // What a text line appends after the message, as fields of a JSON
+        // line; and the function, which a text template shows as funcName.
+        v.field("funcName", Value::Str(&self.rec.func_name));
+        if let Some(t) = &self.rec.exc_text {
+            v.field("exc_text", Value::Str(t));
+        }
+        if let Some(s) = &self.rec.stack_info {
+            v.field("stack_info", Value::Str(s));
+        }
+    }
     fn stack_info(&self) -> Option<&str> {
         self.rec.stack_info.as_deref()
     }

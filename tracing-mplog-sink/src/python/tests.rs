@@ -1,3 +1,4 @@
+use mplog_test_support::pickle_dict;
 use proptest::prelude::*;
 
 use super::*;
@@ -58,6 +59,32 @@ fn renders_as_cpython_formatter_does() {
 }
 
 #[test]
+fn a_json_line_keeps_pythons_level_name_and_its_traceback() {
+    let rec = decode_record(WARNING).expect("decodes");
+    let mut line = String::new();
+    crate::format::JsonFormatter::new().format_record(&rec.view("h", 0), &mut line);
+    let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+    assert_eq!(v["timestamp"], "2025-12-02T09:20:00.123456Z");
+    assert_eq!(v["level"], "WARNING");
+    assert_eq!(v["fields"]["message"], "slow query");
+    assert_eq!(v["fields"]["funcName"], "run");
+    let tb = v["fields"]["exc_text"].as_str().unwrap_or("");
+    assert!(
+        tb.starts_with("Traceback") && tb.ends_with("division by zero"),
+        "{tb}"
+    );
+    assert_eq!(
+        (&v["target"], &v["filename"], &v["line_number"]),
+        (&"app.db".into(), &"/srv/app/db.py".into(), &42.into())
+    );
+    assert_eq!(
+        (&v["threadName"], &v["process"], &v["pid"]),
+        (&"MainThread".into(), &"Worker-1".into(), &4242.into())
+    );
+    assert!(v.get("spans").is_none(), "{v}");
+}
+
+#[test]
 fn critical_uses_the_error_template() {
     let mut rec = decode_record(WARNING).expect("decodes");
     rec.levelno = 50;
@@ -114,27 +141,6 @@ fn the_fuzzer_find_is_refused_not_a_panic() {
     ));
 }
 
-/// Pickles a dict of text and int values as protocol 1 does.
-fn pickle1(text: &[(&str, &str)], ints: &[(&str, i32)]) -> Vec<u8> {
-    let mut p = vec![b'}', b'('];
-    let s = |p: &mut Vec<u8>, t: &str| {
-        p.push(b'X');
-        p.extend_from_slice(&(t.len() as u32).to_le_bytes());
-        p.extend_from_slice(t.as_bytes());
-    };
-    for (k, v) in text {
-        s(&mut p, k);
-        s(&mut p, v);
-    }
-    for (k, v) in ints {
-        s(&mut p, k);
-        p.push(b'J');
-        p.extend_from_slice(&v.to_le_bytes());
-    }
-    p.extend_from_slice(b"u.");
-    p
-}
-
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
@@ -146,7 +152,7 @@ proptest! {
         name in ".{0,40}", msg in ".{0,200}", pname in ".{0,20}",
         levelno in 0i32..60, process in 0i32..i32::MAX, lineno in 0i32..100_000,
     ) {
-        let p = pickle1(
+        let p = pickle_dict(
             &[("name", &name), ("msg", &msg), ("processName", &pname), ("extra_key", "x")],
             &[("levelno", levelno), ("process", process), ("lineno", lineno)],
         );
@@ -164,7 +170,7 @@ proptest! {
         at in 0usize..64,
         op in prop::sample::select(vec![b'c', 0x93, b'R', b'b', b'i', b'o', 0x81, 0x92, 0x82, b'Q']),
     ) {
-        let p = pickle1(&[("msg", "hello world"), ("name", "n")], &[("levelno", 20)]);
+        let p = pickle_dict(&[("msg", "hello world"), ("name", "n")], &[("levelno", 20)]);
         // Put the opcode at an opcode boundary: right after the dict's mark.
         let mut hostile = p[..2].to_vec();
         hostile.push(op);

@@ -15,10 +15,24 @@ mod wire;
 use std::fmt;
 
 #[cfg(feature = "sink")]
-pub(crate) use wire::{Client, WireRecord};
+pub(crate) use wire::{Client, ProcessId, WireRecord};
 
 use time::OffsetDateTime;
 use tracing_core::Level;
+/// A field's typed value, as [`RecordView::visit_fields`] hands it over.
+pub use tracing_mplog::wire::Value;
+
+/// What a structured formatter (the [`JsonFormatter`](crate::format::JsonFormatter))
+/// is handed by [`RecordView::visit_fields`] and [`RecordView::visit_spans`].
+pub trait VisitRecord {
+    /// One field, with its type.
+    fn field(&mut self, name: &str, value: Value<'_>);
+    /// A span of the scope begins (outermost first); its fields follow
+    /// through [`field`](Self::field).
+    fn span(&mut self, name: &str) {
+        let _ = name;
+    }
+}
 
 /// A read-only view of one log record.
 pub trait RecordView {
@@ -120,5 +134,20 @@ pub trait RecordView {
     /// `Formatter.format` appends `stack_info`.
     fn stack_info(&self) -> Option<&str> {
         None
+    }
+    /// Whether the event has a message (a JSON line leaves out
+    /// `fields.message` without one). By default every record has one.
+    fn has_message(&self) -> bool {
+        true
+    }
+    /// Hands `v` each field other than the message, typed, in the order
+    /// they were recorded. By default a record has no typed fields.
+    fn visit_fields(&self, v: &mut dyn VisitRecord) {
+        let _ = v;
+    }
+    /// Hands `v` the span scope, outermost first: each span's name
+    /// ([`VisitRecord::span`]), then its fields. By default none.
+    fn visit_spans(&self, v: &mut dyn VisitRecord) {
+        let _ = v;
     }
 }

@@ -10,7 +10,7 @@ use tracing_core::Level;
 use tracing_mplog::wire::{EventView, Fields};
 
 use crate::format::text;
-use crate::record::RecordView;
+use crate::record::{RecordView, VisitRecord};
 
 /// The client process that sent the frames of one connection (from its
 /// hello), or the parent process itself for the sink's own `SinkLayer`
@@ -23,6 +23,27 @@ pub(crate) struct Client {
     pub(crate) start_time_ns: i64,
     pub(crate) process_name: String,
     pub(crate) host: String,
+}
+
+/// A worker process: pids are reused over time and shared between hosts,
+/// so the tally, the monitor and the acknowledgement marks all know a
+/// process by its host, pid and start time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ProcessId {
+    pub(crate) host: String,
+    pub(crate) pid: u32,
+    pub(crate) start_time_ns: i64,
+}
+
+impl Client {
+    /// The process this connection belongs to.
+    pub(crate) fn process_id(&self) -> ProcessId {
+        ProcessId {
+            host: self.host.clone(),
+            pid: self.pid,
+            start_time_ns: self.start_time_ns,
+        }
+    }
 }
 
 /// One event with where it came from.
@@ -131,6 +152,22 @@ impl RecordView for WireRecord<'_> {
             }
         }
         Ok(())
+    }
+    fn has_message(&self) -> bool {
+        self.event.has_message()
+    }
+    fn visit_fields(&self, v: &mut dyn VisitRecord) {
+        for f in self.event.fields() {
+            v.field(f.name, f.value);
+        }
+    }
+    fn visit_spans(&self, v: &mut dyn VisitRecord) {
+        for span in self.event.spans() {
+            v.span(span.name());
+            for f in span.fields() {
+                v.field(f.name, f.value);
+            }
+        }
     }
 }
 

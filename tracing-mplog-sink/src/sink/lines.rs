@@ -1,5 +1,5 @@
 //! Events become lines in the readers: [`LineMaker`] applies the level
-//! threshold, formats with the [`LevelFormatter`] and works out each line's
+//! threshold, formats with the templates (or as JSON lines) and works out each line's
 //! per-key file key; [`Lines`] is the batch a reader hands the writer.
 
 use std::sync::Arc;
@@ -8,7 +8,8 @@ use std::sync::atomic::AtomicU64;
 use tracing_core::Level;
 
 use super::router::Router;
-use crate::format::LevelFormatter;
+use super::tail::{Tail, TailSide};
+use crate::format::JsonFormatter;
 use crate::forward::Record;
 use crate::record::Client;
 use crate::record::RecordView;
@@ -55,6 +56,8 @@ pub(crate) struct Lines {
     /// When the batch's first forwarded record was read (ns since the
     /// epoch): one clock read per batch, not per record.
     observed_ns: Option<i64>,
+    /// The live tail's side of the batch, while the tail exists.
+    pub(crate) tail: Option<Box<TailSide>>,
 }
 
 /// What a new batch reserves at its first line: a busy connection's
@@ -95,6 +98,7 @@ impl Lines {
             resent_check: true,
             records: Vec::new(),
             observed_ns: None,
+            tail: None,
         }
     }
 
@@ -139,6 +143,16 @@ impl Lines {
         }
     }
 
+    /// The target of item `i`, for the tail (`""` without the tail).
+    pub(crate) fn tail_target(&self, i: usize) -> &str {
+        self.tail.as_ref().map_or("", |t| t.target(i))
+    }
+
+    /// The JSON line of item `i`, for the tail's JSON followers.
+    pub(crate) fn tail_json(&self, i: usize) -> Option<&str> {
+        self.tail.as_ref()?.json(i, self.line(i))
+    }
+
     /// The line of item `i` (empty: below the threshold).
     pub(crate) fn line(&self, i: usize) -> &str {
         self.text
@@ -174,12 +188,15 @@ pub(crate) fn now_ns() -> i64 {
 /// What the readers need to turn events into lines, shared by all.
 #[derive(Debug)]
 pub(crate) struct LineMaker {
-    pub(crate) formatter: LevelFormatter,
+    pub(crate) formatter: crate::format::Lines,
     pub(crate) router: Router,
     pub(crate) level: Level,
     /// Records at this level or more severe are forwarded (`None`:
     /// forwarding is off).
     pub(crate) forward: Option<Level>,
+    /// The live tail (while the metrics server runs), and the JSON
+    /// formatter of its JSON followers.
+    pub(crate) tail: Option<(Arc<Tail>, JsonFormatter)>,
 }
 
 impl LineMaker {
@@ -214,9 +231,16 @@ impl LineMaker {
             batch.text.reserve(FIRST_TEXT);
             batch.items.reserve(FIRST_ITEMS);
         }
-        if rec.level() <= self.level {
+        let written = rec.level() <= self.level;
+        if written {
             // Only the record's own writes could fail, into a String.
             let _ = self.formatter.format_record(rec, &mut batch.text);
+        }
+        if let Some((tail, json)) = &self.tail {
+            let lines_are_json = matches!(self.formatter, crate::format::Lines::Json(_));
+            (batch.tail)
+                .get_or_insert_with(|| Box::new(TailSide::new(lines_are_json, tail.wants_json())))
+                .push(rec, json, written);
         }
         let key = match conn_key {
             // The same for every line of the connection: looked up once.

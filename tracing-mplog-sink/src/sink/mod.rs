@@ -17,11 +17,12 @@
 //! | `fds` | the descriptor budget per-key files and connections share |
 //! | `listener` | accept loop(s), peer uid check, connection limit, waiting in the backlog |
 //! | `reader` | one connection: TLS handshake, hello, read, validate, decode, format, batch |
-//! | `batch` | [`Batcher`](batch::Batcher): how both readers hand their lines to the writer |
+//! | `batch` | `Batcher`: how both readers hand their lines to the writer |
 //! | `pyreader` | one Python `SocketHandler` connection: pickles decoded as data, formatted, batched |
 //! | `handshake` | the hello's version and token, the version-2 reply |
 //! | `lines` | a batch of formatted lines with their levels, seqs and keys (what readers send) |
 //! | `view` | a decoded frame with its connection's process, as a `RecordView` |
+//! | `tail` | the live tail: a ring of recent lines, the followers with their filters |
 //! | `writer` | the one thread owning the files: dedup, thresholds, routing, writing, forwarding |
 //! | `output` | one output file: open, parked, kept lines for a retry, health |
 //! | `router` | which files a record goes to, file names |
@@ -51,6 +52,14 @@ mod rejects;
 mod report;
 mod router;
 mod seen;
+#[cfg_attr(
+    not(feature = "monitor"),
+    allow(
+        dead_code,
+        reason = "the metrics server of the feature `monitor` serves the tail"
+    )
+)]
+mod tail;
 mod writer;
 
 use std::collections::HashMap;

@@ -322,9 +322,7 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
                 maker.add(lines, event.seq(), &rec, conn_key.as_deref());
                 if maker.forwards(event.level()) {
                     let observed = lines.observed_ns();
-                    if let Some(record) = Record::from_body(body, &origin, observed) {
-                        lines.forward(record);
-                    }
+                    lines.forward(Record::from_view(&event, &origin, observed));
                 }
                 read_seq = read_seq.max(event.seq());
             }

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::record::{Client, ProcessId};
+
 /// What a sink received, per worker process, and what went wrong.
 ///
 /// `Display` prints a small table, one row per process.
@@ -100,8 +102,8 @@ impl fmt::Display for SinkReport {
 /// The writer's running counts.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
-    order: Vec<(u32, i64)>,
-    procs: HashMap<(u32, i64), Proc>,
+    order: Vec<ProcessId>,
+    procs: HashMap<ProcessId, Proc>,
     pub(crate) write_errors: u64,
     pub(crate) unwritten: u64,
     /// Ended connections that had said hello: unclean, clean.
@@ -119,15 +121,15 @@ pub(crate) struct Proc {
 }
 
 impl Tally {
-    /// The process of a hello, created on first sight.
-    pub(crate) fn process(&mut self, pid: u32, start_time_ns: i64, name: &str) -> &mut Proc {
-        let key = (pid, start_time_ns);
-        self.procs.entry(key).or_insert_with(|| {
-            self.order.push(key);
+    /// The process of a connection, created on first sight.
+    pub(crate) fn process(&mut self, origin: &Client) -> &mut Proc {
+        let key = origin.process_id();
+        self.procs.entry(key).or_insert_with_key(|key| {
+            self.order.push(key.clone());
             Proc {
                 report: ProcessReport {
-                    pid,
-                    process_name: name.to_owned(),
+                    pid: origin.pid,
+                    process_name: origin.process_name.clone(),
                     received: 0,
                     dropped_by_worker: 0,
                     truncated_by_worker: 0,
@@ -141,9 +143,8 @@ impl Tally {
         })
     }
 
-    /// Every process with its key (pid, start time), in the order of
-    /// their first hello.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&(u32, i64), &Proc)> {
+    /// Every process, in the order of their first hello.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&ProcessId, &Proc)> {
         self.order
             .iter()
             .filter_map(|k| self.procs.get(k).map(|p| (k, p)))
@@ -171,14 +172,24 @@ impl Tally {
 mod tests {
     use super::*;
 
+    fn client(pid: u32, name: &str) -> Client {
+        Client {
+            conn: 1,
+            pid,
+            start_time_ns: 1,
+            process_name: name.into(),
+            host: "h".into(),
+        }
+    }
+
     #[test]
     fn display_prints_one_row_per_process_and_the_totals() {
         let mut t = Tally::default();
-        let p = t.process(42, 1, "w1");
+        let p = t.process(&client(42, "w1"));
         p.report.received = 7;
         p.report.clean = true;
         p.report.connections = 1;
-        t.process(43, 1, "w2").report.error = Some("bad frame".into());
+        t.process(&client(43, "w2")).report.error = Some("bad frame".into());
         let rejected = super::super::Rejections {
             peer_uid: 1,
             tls: 1,

@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::record::Client;
+use crate::record::{Client, ProcessId};
 
 /// Marks of processes not heard from for this long are dropped.
 pub(crate) const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -65,25 +65,6 @@ pub(crate) struct FileSpan {
     pub(crate) ino: u64,
     pub(crate) before: u64,
     pub(crate) after: u64,
-}
-
-/// A worker process as the marks know it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct ProcId {
-    pub(crate) host: String,
-    pub(crate) pid: u32,
-    pub(crate) start_time_ns: i64,
-}
-
-impl ProcId {
-    /// The process of a connection's hello.
-    pub(crate) fn of(origin: &Client) -> Self {
-        ProcId {
-            host: origin.host.clone(),
-            pid: origin.pid,
-            start_time_ns: origin.start_time_ns,
-        }
-    }
 }
 
 /// The writer's side of acknowledged delivery: the marks, and the
@@ -117,19 +98,19 @@ impl Ledger {
     /// The highest `seq` of `origin`'s process an earlier run of the sink
     /// wrote (0: none).
     pub(crate) fn written_before(&self, origin: &Client) -> u64 {
-        self.seen.get(&ProcId::of(origin))
+        self.seen.get(&origin.process_id())
     }
 
     /// Lines of `origin`'s process up to `seq` are written (to the files'
     /// buffers): acknowledge them through `slot` at the next release.
     pub(crate) fn note(&mut self, origin: &Client, slot: &Arc<AtomicU64>, seq: u64) {
-        self.seen.set(&ProcId::of(origin), seq);
+        self.seen.set(&origin.process_id(), seq);
         self.waiting.push((Arc::clone(slot), seq));
     }
 
     /// `origin`'s process said goodbye: it resends nothing.
     pub(crate) fn ended(&mut self, origin: &Client) {
-        self.seen.ended(&ProcId::of(origin));
+        self.seen.ended(&origin.process_id());
     }
 
     /// A flush is about to write `spans`: saves the marks as they will be
@@ -178,10 +159,10 @@ struct Mark {
 #[derive(Debug)]
 pub(crate) struct SeqStore {
     path: PathBuf,
-    marks: HashMap<ProcId, Mark>,
+    marks: HashMap<ProcessId, Mark>,
     /// The marks as the file has them (the `p` records of the next save
     /// are the ones that differ).
-    saved: HashMap<ProcId, u64>,
+    saved: HashMap<ProcessId, u64>,
     dirty: bool,
 }
 
@@ -213,14 +194,14 @@ fn unescape(text: &str) -> String {
         .replace("%25", "%")
 }
 
-fn parse_line(line: &str) -> Option<(ProcId, u64)> {
+fn parse_line(line: &str) -> Option<(ProcessId, u64)> {
     let mut parts = line.splitn(4, '\t');
     let seq = parts.next()?.parse().ok()?;
     let pid = parts.next()?.parse().ok()?;
     let start_time_ns = parts.next()?.parse().ok()?;
     let host = unescape(parts.next()?);
     Some((
-        ProcId {
+        ProcessId {
             host,
             pid,
             start_time_ns,
@@ -398,12 +379,12 @@ impl SeqStore {
     }
 
     /// The highest `seq` written for `id` (0: none).
-    pub(crate) fn get(&self, id: &ProcId) -> u64 {
+    pub(crate) fn get(&self, id: &ProcessId) -> u64 {
         self.marks.get(id).map_or(0, |m| m.seq)
     }
 
     /// Notes that lines up to `seq` of `id` are written.
-    pub(crate) fn set(&mut self, id: &ProcId, seq: u64) {
+    pub(crate) fn set(&mut self, id: &ProcessId, seq: u64) {
         let now = now_secs();
         match self.marks.get_mut(id) {
             Some(mark) if mark.seq >= seq => {}
@@ -426,7 +407,7 @@ impl SeqStore {
 
     /// The process said goodbye: it will resend nothing, so its mark is
     /// dropped at the next save.
-    pub(crate) fn ended(&mut self, id: &ProcId) {
+    pub(crate) fn ended(&mut self, id: &ProcessId) {
         if let Some(mark) = self.marks.get_mut(id) {
             mark.ended = true;
             self.dirty = true;
@@ -451,7 +432,7 @@ impl SeqStore {
         self.marks
             .retain(|_, m| !m.ended && now.saturating_sub(m.touched) < FORGET_AFTER.as_secs());
         if self.marks.len() > MAX_MARKS {
-            let mut by_age: Vec<(u64, ProcId)> = self
+            let mut by_age: Vec<(u64, ProcessId)> = self
                 .marks
                 .iter()
                 .map(|(id, m)| (m.touched, id.clone()))
@@ -462,7 +443,7 @@ impl SeqStore {
                 self.marks.remove(&id);
             }
         }
-        let record = |text: &mut String, tag: &str, seq: u64, id: &ProcId| {
+        let record = |text: &mut String, tag: &str, seq: u64, id: &ProcessId| {
             text.push_str(&format!(
                 "{tag}{seq}\t{}\t{}\t{}\n",
                 id.pid,
@@ -517,8 +498,8 @@ impl SeqStore {
 mod tests {
     use super::*;
 
-    fn id(host: &str, pid: u32) -> ProcId {
-        ProcId {
+    fn id(host: &str, pid: u32) -> ProcessId {
+        ProcessId {
             host: host.to_owned(),
             pid,
             start_time_ns: 1_733_000_000_000_000_000,
@@ -601,7 +582,7 @@ mod tests {
         let (store, warning) = SeqStore::open(dir.path(), "s");
         let warning = warning.expect("reported");
         assert!(warning.contains("2 unreadable"), "{warning}");
-        let mark = ProcId {
+        let mark = ProcessId {
             host: "h".into(),
             pid: 1,
             start_time_ns: 2,

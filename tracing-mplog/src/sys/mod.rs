@@ -6,7 +6,7 @@
 mod unix;
 #[cfg(unix)]
 pub(crate) use unix::{
-    Conn, fork_generation, hostname, install_exit_hook, install_fork_hook, thread_id,
+    Conn, fork_generation, hostname, install_exit_hook, install_fork_hook, realtime_ns, thread_id,
 };
 
 #[cfg(not(unix))]

@@ -70,6 +70,28 @@ pub(crate) fn fork_generation() -> u64 {
     FORK_GENERATION.load(Ordering::Acquire)
 }
 
+/// Now, in nanoseconds since the Unix epoch (UTC): one
+/// `clock_gettime(CLOCK_REALTIME)` (a vDSO call on Linux) and one multiply,
+/// instead of `SystemTime::now().duration_since(UNIX_EPOCH)` and its
+/// `Duration` and `u128` arithmetic. 0 before the epoch, as that gave.
+// `time_t` and `c_long` are `i64` here, `i32` on 32-bit targets.
+#[allow(clippy::useless_conversion)]
+pub(crate) fn realtime_ns() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME exists on
+    // every Unix.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } != 0 {
+        return 0;
+    }
+    i64::from(ts.tv_sec)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(i64::from(ts.tv_nsec))
+        .max(0)
+}
+
 /// The calling thread's id: the kernel thread id on Linux/Android, a
 /// process-unique counter elsewhere. Cached per thread and refreshed after
 /// a fork (the forking thread gets a new kernel id in the child).

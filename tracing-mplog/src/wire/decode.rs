@@ -225,6 +225,8 @@ fn level_from_u8(b: u8) -> Option<Level> {
 /// A decoded event frame, borrowing its strings from the frame buffer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EventView<'a> {
+    /// The whole frame body, type byte first.
+    body: &'a [u8],
     seq: u64,
     timestamp_ns: i64,
     level: Level,
@@ -286,6 +288,7 @@ impl<'a> EventView<'a> {
         let field_count = count - u32::from(message.is_some());
         let fields = fields.validated();
         Ok(Self {
+            body: c.buf,
             seq,
             timestamp_ns,
             level,
@@ -301,6 +304,29 @@ impl<'a> EventView<'a> {
             message,
             field_count,
         })
+    }
+
+    /// The frame body this view was decoded from (the bytes after the
+    /// length prefix, frame type byte first): what keeps the event in its
+    /// compact form without encoding it again.
+    ///
+    /// ```
+    /// use tracing_mplog::wire::{Frame, OwnedEvent, OwnedFrame};
+    /// use tracing_core::Level;
+    ///
+    /// let mut bytes = Vec::new();
+    /// OwnedFrame::Event(OwnedEvent {
+    ///     seq: 1, timestamp_ns: 0, level: Level::INFO, target: "app".into(),
+    ///     module_path: None, file: None, line: None, thread_id: 1, thread_name: None,
+    ///     message: Some("hi".into()), fields: vec![], spans: vec![],
+    /// })
+    /// .encode(&mut bytes);
+    /// let Frame::Event(e) = Frame::decode(&bytes[4..])? else { panic!("not an event") };
+    /// assert_eq!(e.body(), &bytes[4..]);
+    /// # Ok::<(), tracing_mplog::wire::WireError>(())
+    /// ```
+    pub fn body(&self) -> &'a [u8] {
+        self.body
     }
 
     /// The event's sequence number: 1 for the first event a process sends,
@@ -355,6 +381,12 @@ impl<'a> EventView<'a> {
     /// `Debug` text; `""` if there is none.
     pub fn message(&self) -> &'a str {
         self.message.map_or("", |(m, _)| m)
+    }
+
+    /// Whether the event has a message field ([`message`](Self::message)
+    /// is `""` both for an empty message and for none).
+    pub fn has_message(&self) -> bool {
+        self.message.is_some()
     }
 
     pub(crate) fn message_opt(&self) -> Option<&'a str> {

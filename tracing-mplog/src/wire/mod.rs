@@ -23,7 +23,9 @@
 //!
 //! The worker encodes straight from `tracing` events. [`OwnedFrame`] is the
 //! owned form, for tests, tools and parity checks with other languages;
-//! [`Frame::into_owned`] converts a decoded frame.
+//! [`Frame::into_owned`] converts a decoded frame. Both write an event
+//! through one encoder of the event layout, so the same event gives the same
+//! bytes either way.
 //!
 //! ```
 //! use tracing_mplog::wire::{Frame, FrameReader, OwnedEvent, OwnedFrame, OwnedField, OwnedValue};
@@ -57,6 +59,7 @@
 pub(crate) mod buf;
 mod cursor;
 mod decode;
+pub(crate) mod encode;
 mod error;
 mod owned;
 mod reader;
@@ -70,10 +73,7 @@ pub use error::WireError;
 pub use owned::{OwnedEvent, OwnedField, OwnedFrame, OwnedHello, OwnedSpan, OwnedValue};
 pub use reader::FrameReader;
 pub use reply::{Ack, RefuseReason, Refused, Reply, Welcome};
-pub(crate) use value::Tag;
 pub use value::Value;
-
-pub(crate) use decode::{FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME, level_to_u8};
 
 /// The four bytes that open a [`Hello`] body after its type byte: `MPLG`.
 pub const MAGIC: [u8; 4] = *b"MPLG";

@@ -1,12 +1,12 @@
 //! Owned frames: what tests, tools and other-language parity checks build
 //! and encode. The worker's hot path does not use these (it encodes straight
-//! from a `tracing::Event`), but it produces the same bytes.
+//! from a `tracing::Event`), but both write events through the one encoder
+//! of `super::encode`, so they produce the same bytes.
 
 use tracing_core::Level;
 
-use super::buf::{begin_frame, begin_len, end_len, put_i64, put_str, put_u8};
-use super::buf::{put_u16, put_u32, put_u64};
-use super::decode::{FLAG_FILE, FLAG_LINE, FLAG_MODULE_PATH, FLAG_THREAD_NAME, level_to_u8};
+use super::buf::{begin_frame, end_len, put_i64, put_str, put_u8, put_u16, put_u32, put_u64};
+use super::encode::{EventHeader, encode_event, put_field, put_span};
 use super::{Dropped, EventView, Field, Frame, FrameType, Goodbye, Hello, MAGIC, Value};
 
 /// An owned frame that can be encoded.
@@ -146,56 +146,36 @@ impl OwnedFrame {
 
 impl OwnedEvent {
     fn encode(&self, out: &mut Vec<u8>) {
-        let at = begin_frame(out, FrameType::Event as u8);
-        let mut flags = 0;
-        if self.module_path.is_some() {
-            flags |= FLAG_MODULE_PATH;
-        }
-        if self.file.is_some() {
-            flags |= FLAG_FILE;
-        }
-        if self.line.is_some() {
-            flags |= FLAG_LINE;
-        }
-        if self.thread_name.is_some() {
-            flags |= FLAG_THREAD_NAME;
-        }
-        put_u64(out, self.seq);
-        put_i64(out, self.timestamp_ns);
-        put_u8(out, level_to_u8(self.level));
-        put_u8(out, flags);
-        put_u64(out, self.thread_id);
-        if let Some(line) = self.line {
-            put_u32(out, line);
-        }
-        put_str(out, &self.target);
-        for s in [&self.module_path, &self.file, &self.thread_name]
-            .into_iter()
-            .flatten()
-        {
-            put_str(out, s);
-        }
-        put_u32(out, u32::try_from(self.spans.len()).unwrap_or(u32::MAX));
-        for span in &self.spans {
-            put_str(out, &span.name);
-            encode_fields(out, None, &span.fields);
-        }
-        encode_fields(out, self.message.as_deref(), &self.fields);
-        end_len(out, at);
+        let header = EventHeader {
+            seq: self.seq,
+            timestamp_ns: self.timestamp_ns,
+            level: self.level,
+            thread_id: self.thread_id,
+            line: self.line,
+            target: &self.target,
+            module_path: self.module_path.as_deref(),
+            file: self.file.as_deref(),
+            thread_name: self.thread_name.as_deref(),
+        };
+        let scope = |out: &mut Vec<u8>| {
+            for span in &self.spans {
+                put_span(out, &span.name, |out| put_fields(out, &span.fields));
+            }
+            u32::try_from(self.spans.len()).unwrap_or(u32::MAX)
+        };
+        encode_event(out, &header, None, scope, |out| {
+            if let Some(m) = self.message.as_deref() {
+                put_field(out, "message", Value::Debug(m));
+            }
+            put_fields(out, &self.fields);
+        });
     }
 }
 
-fn encode_fields(out: &mut Vec<u8>, message: Option<&str>, fields: &[OwnedField]) {
-    let at = begin_len(out);
-    if let Some(m) = message {
-        put_str(out, "message");
-        Value::Debug(m).encode(out);
-    }
+fn put_fields(out: &mut Vec<u8>, fields: &[OwnedField]) {
     for f in fields {
-        put_str(out, &f.name);
-        f.value.as_value().encode(out);
+        put_field(out, &f.name, f.value.as_value());
     }
-    end_len(out, at);
 }
 
 impl OwnedValue {

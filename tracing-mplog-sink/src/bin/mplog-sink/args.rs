@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Parser};
 use tracing_mplog::Endpoint;
-use tracing_mplog_sink::FormatLevel;
 
 use crate::settings::Values;
 use crate::values::{self, KeyArg};
@@ -80,25 +79,30 @@ pub(crate) struct Args {
 
     /// Template for one level: LEVEL=TEMPLATE, LEVEL is trace, debug, info,
     /// warn, error or default (levels without their own); repeatable
-    /// [default: the formatter's default template]
+    /// [default: the formatter's default template]. Or `json`: one JSON
+    /// object per line, as tracing_subscriber's fmt().json() writes it
     ///
     /// Python `%(name)s` and native `{name}` placeholders, see docs/formatter.md.
-    #[arg(long, value_name = "LEVEL=TEMPLATE", action = ArgAction::Append,
+    #[arg(long, value_name = "LEVEL=TEMPLATE|json", action = ArgAction::Append,
           value_parser = values::parse_format)]
-    pub(crate) format: Vec<(FormatLevel, String)>,
+    pub(crate) format: Vec<values::FormatArg>,
 
     /// Read settings from this TOML file; flags given on the command line override it
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
     /// Forward every record to a log engine too: syslog+tcp://HOST:PORT,
-    /// syslog+tls://…, syslog+udp://…, otlp+http://…, otlp+grpc://…;
-    /// repeat for several [default: none]
+    /// syslog+tls://…, syslog+udp://…, otlp+http://…, otlp+grpc://…, and
+    /// over TLS otlp+https://…, otlp+grpcs://…; repeat for several
+    /// [default: none]
     ///
     /// Each destination has its own bounded queue (100 000 records) and
     /// thread; while one is down its records wait, then the oldest are
-    /// dropped and counted. Per-destination options (level, queue, tls-ca,
-    /// …) go in the config file's `[[forward]]` tables. See docs/forwarding.md.
+    /// dropped and counted. TLS destinations check the server against the
+    /// system's roots unless `tls-ca` names a CA file; `tls-cert` and
+    /// `tls-key` add a client certificate (mutual TLS). Per-destination
+    /// options (level, queue, tls-ca, …) go in the config file's
+    /// `[[forward]]` tables. See docs/forwarding.md.
     #[arg(long, value_name = "URL", action = ArgAction::Append,
           value_parser = crate::forwards::parse_url)]
     pub(crate) forward: Vec<tracing_mplog_sink::forward::Destination>,
@@ -262,8 +266,14 @@ mod tests {
         assert_eq!(
             args.format,
             vec![
-                (FormatLevel::Info, "I %(message)s".to_owned()),
-                (FormatLevel::Default, "{message}".to_owned())
+                values::FormatArg::Template(
+                    tracing_mplog_sink::FormatLevel::Info,
+                    "I %(message)s".to_owned()
+                ),
+                values::FormatArg::Template(
+                    tracing_mplog_sink::FormatLevel::Default,
+                    "{message}".to_owned()
+                )
             ]
         );
         assert_eq!(args.values.level, Some(Level::WARN));

@@ -17,6 +17,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use tracing_mplog::Endpoint;
+use tracing_mplog_sink::format::LineFormat;
 use tracing_mplog_sink::sink::{AlertRule, DEFAULT_PROCESS_KEYS};
 use tracing_mplog_sink::{FormatLevel, LevelFormatter, ProcessKey};
 
@@ -24,7 +25,7 @@ use crate::args::{Args, Given};
 use crate::error::CliError;
 use crate::file_values::{self as file, describe};
 pub(crate) use crate::settings::{Config, KEYS};
-use crate::values::{self, KeyArg};
+use crate::values::{self, FormatArg, KeyArg};
 
 #[cfg(test)]
 use {
@@ -73,7 +74,7 @@ impl fmt::Display for Setting {
 /// Where the values of a [`Config`] came from: the command line as clap
 /// parsed it, and the keys the config file set.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Origin {
+pub(crate) struct Sources {
     /// The flags clap saw on the command line.
     given: Given,
     /// The levels `--format` gave a template.
@@ -82,7 +83,7 @@ pub(crate) struct Origin {
     file: Option<(PathBuf, BTreeSet<String>)>,
 }
 
-impl Origin {
+impl Sources {
     /// The setting `key` (flag spelling, or a builder field name such as
     /// `max_age`), named after where its value came from.
     pub(crate) fn setting(&self, key: &str) -> Setting {
@@ -106,7 +107,7 @@ impl Config {
     /// The setting `key` (flag spelling, or a builder field name such as
     /// `max_age`), named after where its value came from.
     pub(crate) fn setting(&self, key: &str) -> Setting {
-        self.origin.setting(key)
+        self.sources.setting(key)
     }
 }
 
@@ -121,6 +122,8 @@ pub(crate) struct Lists {
     pub(crate) process_key: Vec<ProcessKey>,
     /// The file's templates, each level `--format` gives replaced.
     pub(crate) formats: Vec<(FormatLevel, String)>,
+    /// `--format json|text`, else the file's `format = "json"`, else text.
+    pub(crate) line_format: LineFormat,
     /// The file's `[[alert]]` rules.
     pub(crate) alerts: Vec<AlertRule>,
     /// `--forward`: the flags' list, else the file's.
@@ -218,7 +221,10 @@ impl Args {
             ("forward", !self.forward.is_empty()),
         ];
         let lists = lists.into_iter().filter(|(_, set)| *set).map(|(k, _)| k);
-        let formats = self.format.iter().map(|(level, _)| format_key(*level));
+        let formats = self.format.iter().filter_map(|f| match f {
+            FormatArg::Template(level, _) => Some(format_key(*level)),
+            FormatArg::Lines(_) => None,
+        });
         (lists.chain(self.values.keys_set()).map(str::to_owned))
             .chain(formats)
             .collect()
@@ -234,25 +240,31 @@ pub(crate) fn resolve(flags: Args, file: Option<(PathBuf, Args)>) -> Result<Conf
         Some((path, args)) => (args, Some(path)),
         None => (Args::default(), None),
     };
-    let origin = Origin {
+    let sources = Sources {
         given: flags.given.clone(),
-        flag_formats: flags.format.iter().map(|(level, _)| *level).collect(),
+        flag_formats: (flags.format.iter())
+            .filter_map(|f| match f {
+                FormatArg::Template(level, _) => Some(*level),
+                FormatArg::Lines(_) => None,
+            })
+            .collect(),
         file: path.map(|path| (path, file.keys_set())),
     };
     let listen = either(flags.listen, file.listen);
     if listen.is_empty() {
         return Err(CliError::MissingListen);
     }
-    let process_key = process_keys(&flags.process_key, &file.process_key, &origin)?;
+    let process_key = process_keys(&flags.process_key, &file.process_key, &sources)?;
     let lists = Lists {
         listen,
         python_listen: either(flags.python_listen, file.python_listen),
         process_key,
-        formats: merge_formats(flags.format, file.format, &origin)?,
+        line_format: line_format(&flags.format, &file.format),
+        formats: merge_formats(flags.format, file.format, &sources)?,
         alerts: file.alerts,
         forward: either(flags.forward, file.forward),
     };
-    let config = Config::assemble(lists, flags.values, file.values, origin);
+    let config = Config::assemble(lists, flags.values, file.values, sources);
     check_formats(&config)?;
     Ok(config)
 }
@@ -267,32 +279,50 @@ fn either<T>(flags: Vec<T>, file: Vec<T>) -> Vec<T> {
 fn process_keys(
     flags: &[KeyArg],
     file: &[KeyArg],
-    origin: &Origin,
+    sources: &Sources,
 ) -> Result<Vec<ProcessKey>, CliError> {
     let given = if flags.is_empty() { file } else { flags };
     if given.is_empty() {
         return Ok(DEFAULT_PROCESS_KEYS.to_vec());
     }
     values::resolve_process_keys(given).map_err(|reason| CliError::Invalid {
-        setting: origin.setting("process-key"),
+        setting: sources.setting("process-key"),
         reason,
     })
+}
+
+/// How the lines are written: the last `--format json|text`, else the
+/// file's, else text.
+fn line_format(flags: &[FormatArg], file: &[FormatArg]) -> LineFormat {
+    let last = |args: &[FormatArg]| {
+        args.iter().rev().find_map(|f| match f {
+            FormatArg::Lines(l) => Some(*l),
+            FormatArg::Template(..) => None,
+        })
+    };
+    last(flags).or_else(|| last(file)).unwrap_or_default()
 }
 
 /// The file's templates, with those `--format` gives replacing the file's
 /// of the same level, in level order. A level given twice on the command
 /// line is refused (the file reader refuses it in the file).
 fn merge_formats(
-    flags: Vec<(FormatLevel, String)>,
-    file: Vec<(FormatLevel, String)>,
-    origin: &Origin,
+    flags: Vec<FormatArg>,
+    file: Vec<FormatArg>,
+    sources: &Sources,
 ) -> Result<Vec<(FormatLevel, String)>, CliError> {
-    let mut formats = file;
+    let templates = |args: Vec<FormatArg>| {
+        args.into_iter().filter_map(|f| match f {
+            FormatArg::Template(level, template) => Some((level, template)),
+            FormatArg::Lines(_) => None,
+        })
+    };
+    let mut formats: Vec<(FormatLevel, String)> = templates(file).collect();
     let mut from_flags: Vec<FormatLevel> = Vec::new();
-    for (level, template) in flags {
+    for (level, template) in templates(flags) {
         if from_flags.contains(&level) {
             return Err(CliError::Invalid {
-                setting: origin.setting("format"),
+                setting: sources.setting("format"),
                 reason: format!("level `{level}` given twice"),
             });
         }

@@ -11,7 +11,7 @@ use tracing_mplog::Endpoint;
 use tracing_mplog_sink::FormatLevel;
 
 use crate::args;
-use crate::values::{self, KeyArg};
+use crate::values::{self, FormatArg, KeyArg};
 
 /// A string, turned into a path.
 pub(crate) fn path(value: &toml::Value) -> Result<PathBuf, String> {
@@ -170,12 +170,20 @@ pub(crate) fn process_keys(value: &toml::Value) -> Result<Vec<KeyArg>, String> {
 }
 
 /// A table level → template.
-pub(crate) fn formats(value: &toml::Value) -> Result<Vec<(FormatLevel, String)>, String> {
-    let toml::Value::Table(table) = value else {
-        return Err(format!(
-            "expected a table such as {{ info = \"%(message)s\" }}, found {}",
-            value.type_str()
-        ));
+pub(crate) fn formats(value: &toml::Value) -> Result<Vec<FormatArg>, String> {
+    let table = match value {
+        toml::Value::Table(table) => table,
+        toml::Value::String(s) => {
+            return s.parse().map(|l| vec![FormatArg::Lines(l)]).map_err(|_| {
+                format!("expected \"json\", \"text\" or a table of templates, found {s:?}")
+            });
+        }
+        _ => {
+            return Err(format!(
+                "expected \"json\" or a table such as {{ info = \"%(message)s\" }}, found {}",
+                value.type_str()
+            ));
+        }
     };
     let mut out: Vec<(FormatLevel, String)> = Vec::with_capacity(table.len());
     for (level_text, template) in table {
@@ -186,5 +194,8 @@ pub(crate) fn formats(value: &toml::Value) -> Result<Vec<(FormatLevel, String)>,
         }
         out.push((level, template.to_owned()));
     }
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|(level, template)| FormatArg::Template(level, template))
+        .collect())
 }

@@ -15,6 +15,8 @@ pub(crate) const FORWARD_KEYS: &[&str] = &[
     "level",
     "queue",
     "tls-ca",
+    "tls-cert",
+    "tls-key",
     "facility",
     "gzip",
     "batch",
@@ -82,6 +84,8 @@ fn table_destination(table: &toml::Table) -> Result<Destination, String> {
             ),
             "queue" => dest.queue(count(value, 1).map_err(bad)?),
             "tls-ca" => dest.tls_ca(str_value(value).map_err(bad)?),
+            "tls-cert" => dest.tls_cert(str_value(value).map_err(bad)?),
+            "tls-key" => dest.tls_key(str_value(value).map_err(bad)?),
             "facility" => {
                 let n = count(value, 0).map_err(bad)?;
                 dest.facility(
@@ -179,19 +183,33 @@ mod tests {
             gzip = true
             batch = 100
             batch_timeout = "50ms"
+            [[forward]]
+            url = "otlp+grpcs://collector"
+            tls-ca = "/etc/ca.pem"
+            tls-cert = "/etc/client.crt"
+            tls_key = "/etc/client.key"
             "#,
         )
         .expect("tables");
-        assert_eq!(tables[0].threshold(), tracing::Level::WARN);
-        assert_eq!(tables[0].queue_capacity(), 10);
-        assert_eq!(tables[0].syslog_facility(), 16);
+        assert_eq!(tables[0].options().level, tracing::Level::WARN);
+        assert_eq!(tables[0].options().queue, 10);
+        assert_eq!(tables[0].options().facility, 16);
         assert_eq!(
-            tables[0].tls_ca_file(),
+            tables[0].options().tls_ca.as_deref(),
             Some(std::path::Path::new("/etc/ca.pem"))
         );
-        assert!(tables[1].gzipped());
-        assert_eq!(tables[1].max_batch(), 100);
-        assert_eq!(tables[1].max_batch_wait(), Duration::from_millis(50));
+        assert!(tables[1].options().gzip);
+        assert_eq!(tables[1].options().batch_size, 100);
+        assert_eq!(tables[1].options().batch_timeout, Duration::from_millis(50));
+        let mtls = tables[2].options();
+        assert_eq!(tables[2].port(), 4317);
+        assert_eq!(
+            (mtls.tls_cert.as_deref(), mtls.tls_key.as_deref()),
+            (
+                Some(std::path::Path::new("/etc/client.crt")),
+                Some(std::path::Path::new("/etc/client.key"))
+            )
+        );
     }
 
     #[test]
@@ -210,7 +228,15 @@ mod tests {
             ),
             (
                 "[[forward]]\nurl = \"otlp+http://h\"\ntls-ca = \"x\"",
-                "`tls-ca` applies to syslog+tls only",
+                "`tls-ca` applies to TLS destinations only",
+            ),
+            (
+                "[[forward]]\nurl = \"otlp+https://h\"\ntls-cert = \"c.pem\"",
+                "`tls-cert` needs `tls-key`",
+            ),
+            (
+                "[[forward]]\nurl = \"otlp+grpcs://h\"\ntls-key = 3",
+                "key `tls-key`: expected a string",
             ),
             (
                 "[[forward]]\nurl = \"syslog+tcp://h\"\nfacility = 24",

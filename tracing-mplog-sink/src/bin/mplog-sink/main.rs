@@ -15,6 +15,7 @@ mod run;
 mod settings;
 mod signals;
 mod status;
+mod tail;
 mod values;
 
 use std::process::ExitCode;

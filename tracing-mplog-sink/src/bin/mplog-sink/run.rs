@@ -22,6 +22,7 @@ pub(crate) fn builder(config: &Config) -> sink::Builder {
     for (level, template) in &config.formats {
         b = b.format(*level, template.clone());
     }
+    b = b.line_format(config.line_format);
     for rule in &config.alerts {
         b = b.alert(rule.clone());
     }

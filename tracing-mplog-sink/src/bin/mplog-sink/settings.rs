@@ -29,7 +29,7 @@ use tracing_mplog_sink::sink::{
 };
 use tracing_mplog_sink::{FormatLevel, ProcessKey};
 
-use crate::config::Origin;
+use crate::config::Sources;
 use crate::file_values as file;
 use crate::values;
 
@@ -103,6 +103,8 @@ macro_rules! settings {
             pub(crate) process_key: Vec<ProcessKey>,
             /// The templates given, one per level at most, in level order.
             pub(crate) formats: Vec<(FormatLevel, String)>,
+            /// Templates or JSON lines.
+            pub(crate) line_format: tracing_mplog_sink::format::LineFormat,
             /// The config file's `[[alert]]` rules.
             pub(crate) alerts: Vec<sink::AlertRule>,
             /// Forwarding destinations (`--forward` replaces the file's list).
@@ -112,7 +114,7 @@ macro_rules! settings {
                 pub(crate) $field: $ty,
             )*
             /// Where the values came from, to name a setting in an error.
-            pub(crate) origin: Origin,
+            pub(crate) sources: Sources,
         }
 
         impl Config {
@@ -122,20 +124,21 @@ macro_rules! settings {
                 lists: crate::config::Lists,
                 flags: Values,
                 file: Values,
-                origin: Origin,
+                sources: Sources,
             ) -> Config {
                 Config {
                     listen: lists.listen,
                     python_listen: lists.python_listen,
                     process_key: lists.process_key,
                     formats: lists.formats,
+                    line_format: lists.line_format,
                     alerts: lists.alerts,
                     forward: lists.forward,
                     $($field: match flags.$field.or(file.$field) {
                         Some(value) => value.into(),
                         None => $default,
                     },)*
-                    origin,
+                    sources,
                 }
             }
 

@@ -20,11 +20,22 @@ pub(crate) enum Command {
     /// or unclean end, events by level, dropped, seconds since its last
     /// event. Exit status 1 when no sink answers.
     Status(StatusArgs),
+    /// Follow the running sink live: print each record it writes, as the
+    /// files show it (or --json), until interrupted; filters by level,
+    /// process and target; --lines N prints the last N records first
+    Tail(crate::tail::TailArgs),
 }
 
 /// The flags of `mplog-sink status`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    sink: SinkAddr,
+}
+
+/// Where a subcommand finds the running sink: as `status` and `tail` do.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SinkAddr {
     /// The sink's --metrics-listen address (HOST:PORT, or a bare PORT on 127.0.0.1)
     #[arg(long = "metrics-listen", value_name = "HOST:PORT")]
     metrics_listen: Option<String>,
@@ -34,9 +45,35 @@ pub(crate) struct StatusArgs {
     config: Option<PathBuf>,
 }
 
+impl SinkAddr {
+    /// `HOST:PORT` of the sink's metrics server.
+    pub(crate) fn resolve(self) -> Result<String, CliError> {
+        let from_file = match &self.config {
+            Some(path) => crate::config::load_file(path)?.values.metrics_listen,
+            None => None,
+        };
+        let Some(addr) = self.metrics_listen.or(from_file) else {
+            return Err(CliError::NoSink {
+                addr: "(none)".into(),
+                reason: "give --metrics-listen HOST:PORT or a --config with `metrics-listen`"
+                    .into(),
+            });
+        };
+        Ok(
+            match addr.strip_prefix(':').unwrap_or(&addr).parse::<u16>() {
+                Ok(port) => format!("127.0.0.1:{port}"),
+                Err(_) => addr,
+            },
+        )
+    }
+}
+
 impl Command {
     pub(crate) fn run(self) -> ExitCode {
-        let Command::Status(args) = self;
+        let args = match self {
+            Command::Status(args) => args,
+            Command::Tail(args) => return crate::tail::run(args),
+        };
         match status(args) {
             Ok(table) => {
                 print!("{table}");
@@ -51,20 +88,7 @@ impl Command {
 }
 
 fn status(args: StatusArgs) -> Result<String, CliError> {
-    let from_file = match &args.config {
-        Some(path) => crate::config::load_file(path)?.values.metrics_listen,
-        None => None,
-    };
-    let Some(addr) = args.metrics_listen.or(from_file) else {
-        return Err(CliError::NoSink {
-            addr: "(none)".into(),
-            reason: "give --metrics-listen HOST:PORT or a --config with `metrics-listen`".into(),
-        });
-    };
-    let addr = match addr.strip_prefix(':').unwrap_or(&addr).parse::<u16>() {
-        Ok(port) => format!("127.0.0.1:{port}"),
-        Err(_) => addr,
-    };
+    let addr = args.sink.resolve()?;
     let body = get_metrics(&addr).map_err(|reason| CliError::NoSink {
         addr: addr.clone(),
         reason,
@@ -72,18 +96,25 @@ fn status(args: StatusArgs) -> Result<String, CliError> {
     Ok(table(&parse(&body), SystemTime::now()))
 }
 
-/// `GET /metrics` over HTTP/1.1; the body of a 200 answer.
-fn get_metrics(addr: &str) -> Result<String, String> {
+/// A connection to the sink's metrics server, with `TIMEOUT` on reads
+/// and writes.
+pub(crate) fn connect(addr: &str) -> Result<TcpStream, String> {
     let sock = addr
         .to_socket_addrs()
         .map_err(|e| e.to_string())?
         .next()
         .ok_or("resolves to no address")?;
-    let mut stream = TcpStream::connect_timeout(&sock, TIMEOUT).map_err(|e| e.to_string())?;
+    let stream = TcpStream::connect_timeout(&sock, TIMEOUT).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(TIMEOUT))
         .and_then(|()| stream.set_write_timeout(Some(TIMEOUT)))
         .map_err(|e| e.to_string())?;
+    Ok(stream)
+}
+
+/// `GET /metrics` over HTTP/1.1; the body of a 200 answer.
+fn get_metrics(addr: &str) -> Result<String, String> {
+    let mut stream = connect(addr)?;
     write!(
         stream,
         "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"

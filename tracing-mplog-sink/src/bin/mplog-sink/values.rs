@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use time::Time;
 use tracing::Level;
+use tracing_mplog_sink::format::LineFormat;
 use tracing_mplog_sink::rotate::{FileMode, When};
 use tracing_mplog_sink::{FormatLevel, ProcessKey};
 
@@ -52,15 +53,20 @@ pub(crate) fn resolve_process_keys(args: &[KeyArg]) -> Result<Vec<ProcessKey>, S
     Ok(keys)
 }
 
-/// A byte count: plain bytes, or a `K`, `M`, `G` suffix (powers of 1024,
-/// like logrotate's `size 100k`), with an optional `i` and/or `B`, any case:
-/// `10M` == `10MiB` == `10mb` == 10 485 760. `0` means no size limit.
-pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+/// `10M` → (`10`, `M`): the leading digits and what follows them.
+fn number_and_unit(text: &str) -> (&str, &str) {
     let text = text.trim();
     let digits_end = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(digits_end);
+    text.split_at(digits_end)
+}
+
+/// A byte count: plain bytes, or a `K`, `M`, `G` suffix (powers of 1024,
+/// like logrotate's `size 100k`), with an optional `i` and/or `B`, any case:
+/// `10M` == `10MiB` == `10mb` == 10 485 760. `0` means no size limit.
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, unit) = number_and_unit(text);
     if digits.is_empty() {
         return Err(
             "expected a whole number of bytes, optionally with K, M or G (e.g. 10M)".into(),
@@ -89,11 +95,7 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
 /// spelled out: `sec`, `min`, `hour`, `day`, `week`, plural or not); a plain
 /// number is seconds. Must be longer than zero.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(digits_end);
+    let (digits, unit) = number_and_unit(text);
     if digits.is_empty() {
         return Err("expected a whole number with a unit s, m, h, d or w (e.g. 7d)".into());
     }
@@ -138,12 +140,22 @@ pub(crate) fn parse_at_time(text: &str) -> Result<Time, String> {
 
 /// One `--format` value, `LEVEL=TEMPLATE`; LEVEL is
 /// `trace|debug|info|warn|error|default`.
-pub(crate) fn parse_format(text: &str) -> Result<(FormatLevel, String), String> {
+pub(crate) fn parse_format(text: &str) -> Result<FormatArg, String> {
     let Some((level, template)) = text.split_once('=') else {
-        return Err("expected LEVEL=TEMPLATE, e.g. info=%(asctime)s %(message)s".into());
+        return text.parse().map(FormatArg::Lines).map_err(|_| {
+            "expected json, text or LEVEL=TEMPLATE, e.g. info=%(asctime)s %(message)s".into()
+        });
     };
     let level = parse_format_level(level)?;
-    Ok((level, template.to_owned()))
+    Ok(FormatArg::Template(level, template.to_owned()))
+}
+
+/// One `--format` value (or the config file's `format`): a level's
+/// template, or how the lines are written (`json`, `text`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FormatArg {
+    Template(FormatLevel, String),
+    Lines(LineFormat),
 }
 
 /// `trace|debug|info|warn|error|default`, any case.
@@ -351,21 +363,29 @@ mod tests {
     fn formats_split_at_the_first_equals_sign() {
         assert_eq!(
             parse_format("info=%(message)s a=b"),
-            Ok((FormatLevel::Info, "%(message)s a=b".to_owned()))
+            Ok(FormatArg::Template(
+                FormatLevel::Info,
+                "%(message)s a=b".to_owned()
+            ))
         );
         assert_eq!(
             parse_format("DEFAULT={message}"),
-            Ok((FormatLevel::Default, "{message}".to_owned()))
+            Ok(FormatArg::Template(
+                FormatLevel::Default,
+                "{message}".to_owned()
+            ))
         );
         assert_eq!(
             parse_format("error="),
-            Ok((FormatLevel::Error, String::new()))
+            Ok(FormatArg::Template(FormatLevel::Error, String::new()))
         );
         assert!(
             parse_format("info")
                 .expect_err("refused")
                 .contains("LEVEL=TEMPLATE")
         );
+        assert_eq!(parse_format("json"), Ok(FormatArg::Lines(LineFormat::Json)));
+        assert_eq!(parse_format("Text"), Ok(FormatArg::Lines(LineFormat::Text)));
         assert!(
             parse_format("fatal=x")
                 .expect_err("refused")

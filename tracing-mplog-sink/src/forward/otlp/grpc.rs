@@ -1,21 +1,24 @@
 //! OTLP/gRPC: each batch is one `LogsService/Export` call with tonic's
 //! generated `LogsServiceClient`, on a current-thread tokio runtime the
 //! exporter owns (the exporter runs on its own thread and blocks on each
-//! call, bounded by [`EXPORT_TIMEOUT`]).
+//! call, bounded by [`EXPORT_TIMEOUT`]). Over TLS for `otlp+grpcs`:
+//! tonic's rustls connector (feature `tls-ring`) given the destination's
+//! roots, client certificate and server name.
 
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use tonic::codec::CompressionEncoding;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Status};
 
 use super::encode;
+use crate::forward::tls::{self, ClientTls};
 use crate::forward::{
     Destination, DestinationError, EXPORT_TIMEOUT, ExportError, Exporter, Record,
 };
 
-/// An `otlp+grpc://` destination.
+/// An `otlp+grpc://` or `otlp+grpcs://` destination.
 #[derive(Debug)]
 pub(crate) struct GrpcExporter {
     runtime: tokio::runtime::Runtime,
@@ -24,27 +27,38 @@ pub(crate) struct GrpcExporter {
     /// failure (the next export connects anew).
     client: Option<LogsServiceClient<Channel>>,
     gzip: bool,
+    /// Over TLS without a client certificate: a connection the receiver
+    /// closed may be its refusal of a client without one.
+    hint: bool,
 }
 
 impl GrpcExporter {
-    /// The exporter of `dest` (connects on the first export).
+    /// The exporter of `dest` (connects on the first export); fails on
+    /// TLS files that cannot work.
     pub(crate) fn new(dest: &Destination) -> Result<Self, DestinationError> {
         let err = |reason: String| DestinationError {
             url: dest.url().to_owned(),
             reason,
         };
+        let tls = super::client_tls(dest)?;
         let uri = format!(
-            "http://{}:{}",
+            "{}://{}:{}",
+            if tls.is_some() { "https" } else { "http" },
             super::authority_host(dest.host()),
             dest.port()
         );
-        let endpoint = Endpoint::from_shared(uri)
+        let mut endpoint = Endpoint::from_shared(uri)
             .map_err(|e| err(format!("not a gRPC endpoint: {e}")))?
             .connect_timeout(EXPORT_TIMEOUT)
             .timeout(EXPORT_TIMEOUT)
             .tcp_nodelay(true)
             .user_agent(concat!("tracing-mplog-sink/", env!("CARGO_PKG_VERSION")))
             .map_err(|e| err(format!("user agent: {e}")))?;
+        if let Some(tls) = &tls {
+            endpoint = endpoint
+                .tls_config(tls_config(dest.host(), tls))
+                .map_err(|e| err(format!("TLS settings: {}", chain(&e))))?;
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
@@ -54,7 +68,8 @@ impl GrpcExporter {
             runtime,
             endpoint,
             client: None,
-            gzip: dest.gzipped(),
+            gzip: dest.options().gzip,
+            hint: tls.as_ref().is_some_and(|t| t.identity.is_none()),
         })
     }
 }
@@ -66,7 +81,7 @@ impl Exporter for GrpcExporter {
         }
         let request = encode::request(batch);
         let endpoint = &self.endpoint;
-        let gzip = self.gzip;
+        let (gzip, hint) = (self.gzip, self.hint);
         let mut client = self.client.take();
         let result = self.runtime.block_on(async {
             tokio::time::timeout(EXPORT_TIMEOUT, async {
@@ -77,7 +92,7 @@ impl Exporter for GrpcExporter {
                             ExportError::Down(format!(
                                 "connecting to {}: {}",
                                 endpoint.uri(),
-                                chain(&e)
+                                why(&e, hint)
                             ))
                         })?;
                         let c = LogsServiceClient::new(channel)
@@ -93,7 +108,7 @@ impl Exporter for GrpcExporter {
                 // success: sending them again would be rejected again.
                 let answer = c.export(request).await;
                 client = Some(c);
-                answer.map(drop).map_err(|s| classify(&s))
+                answer.map(drop).map_err(|s| failed(&s, hint))
             })
             .await
             .unwrap_or_else(|_| {
@@ -116,6 +131,22 @@ impl Exporter for GrpcExporter {
     }
 }
 
+/// tonic's TLS settings for `tls`: exactly these roots (as trust anchors:
+/// no bundled or system ones beyond what `tls` holds), the client
+/// certificate if any, and `host` as the name the receiver's certificate
+/// must carry (an IP address without brackets). tonic uses the ring
+/// provider (its `tls-ring` feature) unless the process installed another.
+fn tls_config(host: &str, tls: &ClientTls) -> ClientTlsConfig {
+    let config = ClientTlsConfig::new()
+        .domain_name(host)
+        .trust_anchors(tls.roots.roots.iter().cloned())
+        .timeout(EXPORT_TIMEOUT);
+    match &tls.identity {
+        Some(id) => config.identity(Identity::from_pem(&id.cert_pem, &id.key_pem)),
+        None => config,
+    }
+}
+
 /// An error with its sources (tonic's transport errors say little alone:
 /// "transport error").
 fn chain(e: &dyn std::error::Error) -> String {
@@ -127,6 +158,46 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+/// A failed call: [`classify`]d, and when it is to be retried, with what
+/// broke underneath (tonic says only "transport error"). A receiver that
+/// refused our client certificate does so after the handshake, so on the
+/// first call: with `hint`, a call the transport failed (not an answer
+/// of the receiver) says it may want one.
+fn failed(status: &Status, hint: bool) -> ExportError {
+    use std::error::Error as _;
+    match classify(status) {
+        ExportError::Down(code) => ExportError::Down(match status.source() {
+            Some(source) => match tls::explain(source) {
+                Some(tls) => format!("gRPC {:?}: {tls}", status.code()),
+                None if hint => format!(
+                    "gRPC {:?}: {}{}",
+                    status.code(),
+                    chain(source),
+                    tls::CLIENT_CERT_HINT
+                ),
+                None => format!("gRPC {:?}: {}", status.code(), chain(source)),
+            },
+            None => code,
+        }),
+        refused => refused,
+    }
+}
+
+/// A failed connect in words: a TLS failure says what failed; with
+/// `hint`, a connection the receiver closed says it may want a client
+/// certificate.
+fn why(e: &(dyn std::error::Error + 'static), hint: bool) -> String {
+    if let Some(why) = tls::explain(e) {
+        return why;
+    }
+    let what = chain(e);
+    if hint && tls::closed_by_peer(e) {
+        format!("{what}{}", tls::CLIENT_CERT_HINT)
+    } else {
+        what
+    }
 }
 
 /// A gRPC error status: the codes that say the request itself is wrong or

@@ -1,7 +1,8 @@
 //! OTLP exporters: `otlp+http://` (OTLP/HTTP, protobuf bodies, `POST` to
 //! the URL's path, `/v1/logs` by default) and `otlp+grpc://` (OTLP/gRPC,
-//! `opentelemetry.proto.collector.logs.v1.LogsService/Export`), built on
-//! the official `opentelemetry-proto` messages. Each export sends the
+//! `opentelemetry.proto.collector.logs.v1.LogsService/Export`), and the
+//! same over TLS, `otlp+https://` and `otlp+grpcs://`, built on the
+//! official `opentelemetry-proto` messages. Each export sends the
 //! batch (up to `Destination::max_batch()` records) as ONE
 //! `ExportLogsServiceRequest`, gzipped when `Destination::gzipped()`
 //! (`Content-Encoding: gzip`, or gRPC's `grpc-encoding: gzip`).
@@ -57,11 +58,25 @@
 //! are refused, and connects anew after a failure. Every export, connect
 //! included, is bounded by `EXPORT_TIMEOUT`.
 //!
+//! # TLS
+//!
+//! `otlp+https` and `otlp+grpcs` use rustls on the ring provider (TLS 1.2
+//! and 1.3; gRPC negotiates `h2` by ALPN). The receiver's certificate must
+//! chain to the roots of `tls-ca` (PEM) or, without it, to the system's
+//! (rustls-native-certs), and name the URL's host (a DNS name, or an IP
+//! address SAN). With `tls-cert` and `tls-key` the exporter presents that
+//! client certificate (mutual TLS). The files are read and checked
+//! together when the sink starts (`forward::tls`): a missing file, a
+//! file without certificates, or a key that does not match the
+//! certificate stops it. A handshake that fails (a certificate that does
+//! not verify, a receiver that refuses ours) is a connection failure,
+//! `ExportError::Down`, and its message says what failed.
+//!
 //! | module | concern |
 //! |---|---|
 //! | `encode` | records → `ExportLogsServiceRequest` |
-//! | `http` | OTLP/HTTP with ureq |
-//! | `grpc` | OTLP/gRPC with tonic |
+//! | `http` | OTLP/HTTP with ureq (TLS: its rustls connector) |
+//! | `grpc` | OTLP/gRPC with tonic (TLS: its `ClientTlsConfig`) |
 
 #[cfg(feature = "otlp")]
 mod encode;
@@ -81,13 +96,29 @@ mod receivers;
 use super::Protocol;
 use super::{Destination, DestinationError, Exporter};
 
-/// The exporter of an `otlp+http` or `otlp+grpc` destination.
+/// The exporter of an `otlp+http`, `otlp+https`, `otlp+grpc` or
+/// `otlp+grpcs` destination; fails on TLS files that cannot work.
 #[cfg(feature = "otlp")]
 pub(crate) fn exporter(dest: &Destination) -> Result<Box<dyn Exporter>, DestinationError> {
     match dest.protocol() {
-        Protocol::OtlpGrpc => Ok(Box::new(grpc::GrpcExporter::new(dest)?)),
-        _ => Ok(Box::new(http::HttpExporter::new(dest))),
+        Protocol::OtlpGrpc | Protocol::OtlpGrpcs => Ok(Box::new(grpc::GrpcExporter::new(dest)?)),
+        _ => Ok(Box::new(http::HttpExporter::new(dest)?)),
     }
+}
+
+/// The TLS settings of `dest` if it runs over TLS (`otlp+https`,
+/// `otlp+grpcs`), read and checked now.
+#[cfg(feature = "otlp")]
+fn client_tls(dest: &Destination) -> Result<Option<super::tls::ClientTls>, DestinationError> {
+    if !dest.protocol().is_tls() {
+        return Ok(None);
+    }
+    super::tls::ClientTls::load(dest)
+        .map(Some)
+        .map_err(|reason| DestinationError {
+            url: dest.url().to_owned(),
+            reason,
+        })
 }
 
 /// Without the `otlp` feature, OTLP destinations are refused at start.

@@ -123,17 +123,7 @@ fn timestamp(ns: i64, out: &mut String) {
         out.push_str(NIL);
         return;
     };
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    );
+    crate::format::rfc3339_micros_in_utc(t, "+00:00", out);
 }
 
 /// A header field: each character outside PRINTUSASCII (`!` to `~`)

@@ -61,8 +61,9 @@
 //!   the next export reconnects.
 //! - TLS: rustls with ring, TLS 1.2 or 1.3; the server certificate is
 //!   checked against the destination's host (a DNS name or an IP address
-//!   SAN) and the roots of `tls-ca` (PEM) or else the system's. No client
-//!   certificate.
+//!   SAN) and the roots of `tls-ca` (PEM) or else the system's; with
+//!   `tls-cert` and `tls-key`, a client certificate for relays that require
+//!   one (mutual TLS).
 //! - UDP: one datagram per message; a message longer than `max-datagram`
 //!   (default 2048 octets) is cut: the header is kept, the structured data
 //!   becomes `-` if header and structured data alone exceed the limit, then

@@ -48,7 +48,7 @@ impl StreamExporter {
         StreamExporter {
             host: dest.host().to_owned(),
             port: dest.port(),
-            facility: dest.syslog_facility(),
+            facility: dest.options().facility,
             #[cfg(feature = "tls")]
             tls: None,
             conn: None,
@@ -61,7 +61,7 @@ impl StreamExporter {
     /// `tls-ca` or a host that cannot be a TLS server name fails here.
     #[cfg(feature = "tls")]
     pub(crate) fn tls(dest: &Destination) -> Result<Self, String> {
-        let client = tls::Client::new(dest.host(), dest.tls_ca_file())?;
+        let client = tls::Client::new(dest)?;
         Ok(StreamExporter {
             tls: Some(client),
             ..StreamExporter::tcp(dest)
@@ -129,10 +129,11 @@ impl Exporter for StreamExporter {
             None => {
                 let conn = self.connect(deadline).map_err(|e| {
                     ExportError::Down(format!(
-                        "{} connect to {}:{}: {e}",
+                        "{} connect to {}:{}: {}",
                         self.scheme(),
                         self.host,
-                        self.port
+                        self.port,
+                        why(&e)
                     ))
                 })?;
                 self.conn.insert(conn)
@@ -155,6 +156,16 @@ impl Exporter for StreamExporter {
             conn.close(Instant::now() + EXPORT_TIMEOUT);
         }
     }
+}
+
+/// A connection failure in words: a TLS handshake's says what failed
+/// (the server's certificate, or the server refusing ours).
+fn why(e: &io::Error) -> String {
+    #[cfg(feature = "tls")]
+    if let Some(why) = crate::forward::tls::explain(e) {
+        return why;
+    }
+    e.to_string()
 }
 
 impl Conn {

@@ -1,18 +1,19 @@
-//! `syslog+tls` (RFC 5425): the rustls client settings (ring provider,
-//! roots from `tls-ca` or the system), the handshake and writes bounded by
-//! the export's deadline, and the check for a peer that closed.
+//! `syslog+tls` (RFC 5425): the rustls client settings (`forward::tls`:
+//! ring provider, roots from `tls-ca` or the system, the client
+//! certificate of `tls-cert` and `tls-key`), the handshake and writes
+//! bounded by the export's deadline, and the check for a peer that closed.
 
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
 
 use super::{left, timed_out};
+use crate::forward::Destination;
+use crate::forward::tls::ClientTls;
 
 /// The client side of a `syslog+tls` destination: its settings and the
 /// server name its certificate must have.
@@ -30,46 +31,18 @@ pub(crate) struct Conn {
 }
 
 impl Client {
-    /// Settings for `host` (SNI, and the name the certificate must carry:
-    /// a DNS name, or an IP address SAN) with the roots of `ca` (PEM) or
-    /// else the system's. The error says which file failed and why.
-    pub(crate) fn new(host: &str, ca: Option<&Path>) -> Result<Self, String> {
+    /// Settings for `dest`'s host (SNI, and the name the certificate must
+    /// carry: a DNS name, or an IP address SAN) with the roots of its
+    /// `tls-ca` (PEM) or else the system's, and its client certificate
+    /// (`tls-cert`, `tls-key`) if set. The error says which file failed
+    /// and why.
+    pub(crate) fn new(dest: &Destination) -> Result<Self, String> {
+        let host = dest.host();
         let name = ServerName::try_from(host.to_owned())
             .map_err(|e| format!("`{host}` cannot be a TLS server name: {e}"))?;
-        let mut roots = RootCertStore::empty();
-        match ca {
-            Some(path) => {
-                let bad = |e: &dyn std::fmt::Display| format!("tls-ca {}: {e}", path.display());
-                let certs = CertificateDer::pem_file_iter(path)
-                    .map_err(|e| bad(&e))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| bad(&e))?;
-                if certs.is_empty() {
-                    return Err(bad(&"no CERTIFICATE in the file"));
-                }
-                for cert in certs {
-                    roots.add(cert).map_err(|e| bad(&e))?;
-                }
-            }
-            None => {
-                for cert in rustls_native_certs::load_native_certs().certs {
-                    // A system certificate rustls cannot use is skipped, as
-                    // the system's own tools skip it.
-                    let _ = roots.add(cert);
-                }
-                if roots.is_empty() {
-                    return Err("no `tls-ca` given and no usable system root certificates".into());
-                }
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS settings: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = ClientTls::load(dest)?;
         Ok(Client {
-            config: Arc::new(config),
+            config: tls.config,
             name,
         })
     }

@@ -171,3 +171,79 @@ fn udp_to_a_closed_port_goes_down_on_the_port_unreachable() {
     message::encode(&records[0], 1, &mut want);
     assert_eq!(&buf[..n], &want[..]);
 }
+
+/// A CA (its PEM) and, signed by it, a server certificate for 127.0.0.1
+/// and a client certificate, with their keys, written in `dir`.
+#[cfg(feature = "tls")]
+fn private_ca(dir: &std::path::Path) -> [std::path::PathBuf; 5] {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let issuer =
+        CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("CA");
+    let paths = ["ca", "server.crt", "server.key", "client.crt", "client.key"].map(|f| dir.join(f));
+    std::fs::write(&paths[0], issuer.pem()).expect("write");
+    for (name, cert, key) in [("127.0.0.1", 1, 2), ("client.test", 3, 4)] {
+        let k = KeyPair::generate().expect("key");
+        let c = CertificateParams::new(vec![name.to_owned()])
+            .expect("params")
+            .signed_by(&k, &issuer)
+            .expect("leaf");
+        std::fs::write(&paths[cert], c.pem()).expect("write");
+        std::fs::write(&paths[key], k.serialize_pem()).expect("write");
+    }
+    paths
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn syslog_tls_presents_its_client_certificate_to_a_relay_that_requires_one() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = tempfile::tempdir().expect("dir");
+    let [ca, server_crt, server_key, client_crt, client_key] = private_ca(dir.path());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(&ca).expect("CA"))
+        .expect("root");
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .expect("verifier");
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![CertificateDer::from_pem_file(&server_crt).expect("cert")],
+            PrivateKeyDer::from_pem_file(&server_key).expect("key"),
+        )
+        .expect("server settings");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let dest = Destination::parse(&format!("syslog+tls://127.0.0.1:{port}"))
+        .expect("url")
+        .tls_ca(&ca)
+        .tls_cert(&client_crt)
+        .tls_key(&client_key);
+    let records = batch("mutual", 3);
+    let want = framed(&records);
+    let relay = std::thread::spawn(move || {
+        let tcp = accept(&listener);
+        tcp.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let conn = rustls::ServerConnection::new(Arc::new(config)).expect("conn");
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut got = vec![0; want.len()];
+        tls.read_exact(&mut got).expect("the batch over TLS");
+        let client = tls.conn.peer_certificates().map(<[_]>::len);
+        (got == want, client)
+    });
+    let mut exp = exporter(&dest).expect("exporter");
+    exp.export(&records).expect("sent");
+    let (same, client) = relay.join().expect("relay");
+    assert!(same, "the relay read other bytes");
+    assert_eq!(client, Some(1), "the relay saw our client certificate");
+    exp.close();
+}

@@ -33,8 +33,8 @@ impl UdpExporter {
         UdpExporter {
             host: dest.host().to_owned(),
             port: dest.port(),
-            facility: dest.syslog_facility(),
-            limit: dest.datagram_limit().min(MAX_UDP_PAYLOAD),
+            facility: dest.options().facility,
+            limit: dest.options().max_datagram.min(MAX_UDP_PAYLOAD),
             socket: None,
             datagram: Vec::new(),
         }

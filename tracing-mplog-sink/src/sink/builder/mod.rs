@@ -101,6 +101,7 @@ pub struct Builder {
     outputs: OutputLevels,
     /// The formatter's settings (the sink adds its name at start).
     format: crate::format::Builder,
+    line_format: crate::format::LineFormat,
     rotation: rotate::Builder,
     echo: bool,
     socket_dir_mode: u32,
@@ -136,6 +137,7 @@ impl Builder {
             level: DEFAULT_LEVEL,
             outputs: OutputLevels::default(),
             format: crate::format::LevelFormatter::builder(),
+            line_format: crate::format::LineFormat::Text,
             rotation: rotate::Builder::new(),
             echo: false,
             socket_dir_mode: 0o700,
@@ -244,6 +246,17 @@ impl Builder {
     /// unless the formatter has one.
     pub fn formatter(mut self, format: crate::format::Builder) -> Self {
         self.format = format;
+        self
+    }
+
+    /// How every file's lines are written: the per-level templates
+    /// ([`LineFormat::Text`](crate::format::LineFormat::Text), the default)
+    /// or one JSON object per line in the shape of
+    /// `tracing_subscriber::fmt().json()` ([`LineFormat::Json`](crate::format::LineFormat::Json),
+    /// see [`JsonFormatter`](crate::format::JsonFormatter); the templates
+    /// and `datefmt` are then unused). The sink's own records follow it.
+    pub fn line_format(mut self, format: crate::format::LineFormat) -> Self {
+        self.line_format = format;
         self
     }
 

@@ -19,15 +19,17 @@ use super::super::bind::{SocketFiles, bind_all};
 use super::super::fds::Descriptors;
 use super::super::lines::LineMaker;
 use super::super::listener::Protocol;
-use super::super::monitor::{self, Compiled, Evaluator, Firing, Monitor, Running, Watch};
+use super::super::monitor::{self, Compiled, Evaluator, Firing, Monitor, Running};
 use super::super::report::Tally;
 use super::super::router::Router;
 use super::super::seen::SeqStore;
+use super::super::tail::Tail;
 use super::super::writer::FILE_BUFFER;
+use super::super::writer::Watch;
 use super::super::writer::{self, Config, Msg, Writer};
 use super::super::{Shared, SinkError, SinkHandle, listener};
 use super::{Builder, CHANNEL_CAPACITY, FILE_PERMISSIONS, MIN_FRAME_SIZE};
-use crate::format::LevelFormatter;
+use crate::format;
 use crate::forward::{Forwarders, Notify, StartError};
 use crate::record::Client;
 use crate::rotate;
@@ -38,7 +40,7 @@ use crate::transport::Listener;
 struct Checked {
     token: Option<String>,
     allowed_uids: Vec<u32>,
-    formatter: LevelFormatter,
+    formatter: format::Lines,
     router: Router,
     rules: Vec<Compiled>,
     metrics_addr: Option<SocketAddr>,
@@ -182,13 +184,14 @@ impl Builder {
         })
     }
 
-    /// The formatter, named after the sink unless it has a name.
-    fn build_formatter(&self) -> Result<LevelFormatter, SinkError> {
+    /// The formatter of the lines, its templates named after the sink
+    /// unless they have a name (checked also when JSON leaves them unused).
+    fn build_formatter(&self) -> Result<format::Lines, SinkError> {
         let mut format = self.format.clone();
         if !format.has_process_name() {
             format = format.process_name(self.name.clone());
         }
-        Ok(format.build()?)
+        Ok(format::Lines::new(self.line_format, format.build()?))
     }
 
     /// The rotation settings every output file is built from, checked
@@ -258,11 +261,14 @@ impl Builder {
             process_name: self.name.clone(),
             host: tracing_mplog::origin::hostname(),
         };
+        // The live tail is served by the metrics server.
+        let tail = (checked.metrics_addr.is_some()).then(|| Arc::new(Tail::default()));
         let lines = LineMaker {
             formatter: checked.formatter.clone(),
             router: checked.router.clone(),
             level: self.level,
             forward: senders.level().map(|l| l.min(self.level)),
+            tail: (tail.clone()).map(|t| (t, crate::format::JsonFormatter::new())),
         };
         let writer = Writer::new(Config {
             formatter: checked.formatter,
@@ -280,6 +286,7 @@ impl Builder {
             watch: Watch::new(Arc::clone(&monitor), eval),
             forward: senders,
             fds: Arc::clone(&fds),
+            tail,
         });
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),

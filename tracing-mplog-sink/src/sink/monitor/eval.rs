@@ -14,8 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use tracing_core::Level;
 
 use super::{AlertOn, Monitor};
-use crate::record::Client;
-use crate::sink::lines::Lines;
+use crate::record::{Client, ProcessId};
 
 /// Firings that may wait for the alert thread; more are counted as
 /// action failures of their rule.
@@ -81,7 +80,7 @@ struct Watched {
 #[derive(Debug)]
 pub(crate) struct Evaluator {
     monitor: Arc<Monitor>,
-    procs: HashMap<(u32, i64), Watched>,
+    procs: HashMap<ProcessId, Watched>,
     tx: flume::Sender<Firing>,
 }
 
@@ -97,7 +96,7 @@ impl Evaluator {
     fn watched(&mut self, origin: &Client) -> &mut Watched {
         let rules = &self.monitor.rules;
         self.procs
-            .entry((origin.pid, origin.start_time_ns))
+            .entry(origin.process_id())
             .or_insert_with(|| Watched {
                 per_event: (0..rules.len())
                     .filter(|&i| {
@@ -136,23 +135,24 @@ impl Evaluator {
         }
     }
 
-    /// The fresh events of a batch (`fresh[i]`: not a resent duplicate).
-    pub(crate) fn batch(&mut self, batch: &Lines, fresh: &[bool]) {
-        let origin = &*batch.origin;
+    /// The fresh events (no resent duplicates) of one batch of `origin`:
+    /// each event's level and its formatted line.
+    pub(crate) fn batch<'a>(
+        &mut self,
+        origin: &Client,
+        events: impl IntoIterator<Item = (Level, &'a str)>,
+    ) {
         let rules = Arc::clone(&self.monitor.rules);
         let per_event = std::mem::take(&mut self.watched(origin).per_event);
         if per_event.is_empty() {
             return;
         }
         let now = Instant::now();
-        for (i, item) in batch.items.iter().enumerate() {
-            if fresh.get(i) != Some(&true) {
-                continue;
-            }
+        for (level, text) in events {
             for &r in &per_event {
                 let c = &rules[r];
                 match c.rule.on {
-                    AlertOn::Level if item.level <= c.rule.level => {
+                    AlertOn::Level if level <= c.rule.level => {
                         let w = self.watched(origin);
                         let window = &mut w.windows[r];
                         window.push_back(now);
@@ -164,10 +164,10 @@ impl Evaluator {
                         }
                         let count = window.len() as u64;
                         if count >= c.rule.count {
-                            let line = batch.line(i).trim_end().to_owned();
+                            let line = text.trim_end().to_owned();
                             self.fire(r, origin, || Firing {
                                 message: Some(line),
-                                level: Some(item.level),
+                                level: Some(level),
                                 count: Some(count),
                                 ..Self::base(
                                     origin,
@@ -184,12 +184,12 @@ impl Evaluator {
                         }
                     }
                     AlertOn::Match => {
-                        let line = batch.line(i).trim_end_matches(['\n', '\r']);
+                        let line = text.trim_end_matches(['\n', '\r']);
                         if c.regex.as_ref().is_some_and(|re| re.is_match(line)) {
                             let line = line.to_owned();
                             self.fire(r, origin, || Firing {
                                 message: Some(line),
-                                level: Some(item.level),
+                                level: Some(level),
                                 count: Some(1),
                                 ..Self::base(
                                     origin,
@@ -248,10 +248,9 @@ impl Evaluator {
         }
     }
 
-    /// Forgets a process (pid, start time) that ended: its windows and
-    /// cooldowns go with it.
-    pub(crate) fn forget(&mut self, key: (u32, i64)) {
-        self.procs.remove(&key);
+    /// Forgets a process that ended: its windows and cooldowns go with it.
+    pub(crate) fn forget(&mut self, key: &ProcessId) {
+        self.procs.remove(key);
     }
 
     fn rules_on(&self, on: AlertOn, origin: &Client) -> Vec<usize> {

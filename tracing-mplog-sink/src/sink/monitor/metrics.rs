@@ -1,6 +1,8 @@
-//! `GET /metrics`: the Prometheus text format, encoded by the official
+//! `GET /metrics` (and `HEAD`): OpenMetrics text encoded by the official
 //! `prometheus-client` crate from the writer's snapshot and the atomics,
-//! served by `tiny_http` on its own thread.
+//! or the text format 0.0.4 made from it for clients that do not ask for
+//! OpenMetrics (see [`super::exposition`]); served by `tiny_http` on its
+//! own thread.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use super::exposition::Exposition;
 use super::{LEVELS, Monitor, Snapshot, TRANSPORTS};
 use crate::sink::{Shared, SinkError};
 
@@ -38,7 +41,7 @@ fn gauge(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, Gaug
     f
 }
 
-/// The metrics, in the Prometheus text exposition format.
+/// The metrics, in the OpenMetrics text format.
 pub(crate) fn render(shared: &Shared) -> String {
     let monitor: &Monitor = &shared.monitor;
     let snap = monitor.snapshot();
@@ -48,6 +51,7 @@ pub(crate) fn render(shared: &Shared) -> String {
     files(&mut r, shared, &snap);
     alerts(&mut r, monitor);
     forwards(&mut r, monitor);
+    tail(&mut r, shared);
     let mut text = String::new();
     // Writing to a String cannot fail.
     let _ = encode(&mut text, &r);
@@ -263,6 +267,63 @@ fn forwards(r: &mut Registry, monitor: &Monitor) {
     }
 }
 
+/// The answer to one request: the metrics for `GET` and `HEAD /metrics`
+/// (tiny_http leaves out the body of a `HEAD` answer), in the format the
+/// client's `Accept` prefers; 405 for another method, 404 elsewhere.
+fn answer(
+    shared: &Shared,
+    request: &tiny_http::Request,
+) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    use tiny_http::{Header, Method, Response};
+    let header = |name: &str, value: &str| Header::from_bytes(name.as_bytes(), value.as_bytes());
+    if request.url().split('?').next() != Some("/metrics") {
+        return Response::from_string("only /metrics is served here\n").with_status_code(404);
+    }
+    if !matches!(request.method(), Method::Get | Method::Head) {
+        let r = Response::from_string("GET or HEAD\n").with_status_code(405);
+        return match header("Allow", "GET, HEAD") {
+            Ok(h) => r.with_header(h),
+            Err(()) => r,
+        };
+    }
+    let accept = (request.headers().iter())
+        .find(|h| h.field.equiv("Accept"))
+        .map(|h| h.value.as_str());
+    let format = Exposition::negotiate(accept);
+    let mut r = Response::from_string(format.body(render(shared)));
+    let headers = [
+        header("Content-Type", format.content_type()),
+        header("Vary", "Accept"),
+    ];
+    for h in headers.into_iter().flatten() {
+        r = r.with_header(h);
+    }
+    r
+}
+
+/// The live tail's followers and the lines dropped for slow ones.
+fn tail(r: &mut Registry, shared: &Shared) {
+    let Some((tail, _)) = &shared.lines.tail else {
+        return;
+    };
+    let followers = gauge(
+        r,
+        "mplog_tail_followers",
+        "Live tails following the sink now",
+    );
+    followers
+        .get_or_create(&Vec::new())
+        .set(i64::try_from(tail.followers()).unwrap_or(i64::MAX));
+    let dropped = counter(
+        r,
+        "mplog_tail_dropped",
+        "Lines dropped for live tails that did not keep up",
+    );
+    dropped
+        .get_or_create(&Vec::new())
+        .inc_by(tail.dropped.load(Ordering::Relaxed));
+}
+
 /// Wakes the HTTP thread at shutdown.
 pub(crate) struct Unblock(Arc<tiny_http::Server>);
 
@@ -302,21 +363,11 @@ pub(crate) fn serve(
                 let Ok(request) = server.recv() else {
                     continue;
                 };
-                let ok = request.method() == &tiny_http::Method::Get
-                    && request.url().split('?').next() == Some("/metrics");
-                let response = if ok {
-                    let header = tiny_http::Header::from_bytes(
-                        &b"Content-Type"[..],
-                        &b"text/plain; version=0.0.4; charset=utf-8"[..],
-                    );
-                    let mut r = tiny_http::Response::from_string(render(&shared));
-                    if let Ok(h) = header {
-                        r = r.with_header(h);
-                    }
-                    r
-                } else {
-                    tiny_http::Response::from_string("only GET /metrics\n").with_status_code(404)
-                };
+                if request.url().split('?').next() == Some("/tail") {
+                    super::follow::spawn(&shared, request);
+                    continue;
+                }
+                let response = answer(&shared, &request);
                 // A client that left only loses its answer.
                 let _ = request.respond(response);
             }

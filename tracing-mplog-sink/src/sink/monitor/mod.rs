@@ -14,10 +14,15 @@
 //! | `rules` | [`AlertRule`], its checks |
 //! | `eval` | rules evaluated in the writer (level, match, unclean-disconnect, dropped) |
 //! | `actions` | the alert thread: silence, and the actions with their timeouts |
-//! | `metrics` | the Prometheus text and its HTTP server |
+//! | `metrics` | the metrics and their HTTP server |
+//! | `follow` | `GET /tail`: one follower of the live tail per request, streamed |
+//! | `exposition` | the format a client gets: OpenMetrics or the text format 0.0.4 |
 //! | `serve` | the settings, checked; the HTTP and alert threads |
-//! | `watch` | the writer's side: counts, per-event rules, snapshots |
 //! | `off` | without the feature `monitor`: counts only, no rules, no server |
+//!
+//! The writer's side (its counts, the per-event rules fed from its
+//! batches, the snapshots) is `sink::writer::watch`: the monitor imports
+//! nothing of the readers or the writer.
 //!
 //! The counts are always kept (the report and the writer use them); the
 //! HTTP server, the alert rules and their actions come with the feature
@@ -35,6 +40,10 @@ mod actions;
 #[cfg(feature = "monitor")]
 mod eval;
 #[cfg(feature = "monitor")]
+mod exposition;
+#[cfg(feature = "monitor")]
+mod follow;
+#[cfg(feature = "monitor")]
 mod metrics;
 #[cfg(not(feature = "monitor"))]
 mod off;
@@ -42,7 +51,6 @@ mod off;
 mod rules;
 #[cfg(feature = "monitor")]
 mod serve;
-mod watch;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -62,7 +70,6 @@ pub(crate) use off::{Compiled, Evaluator, Firing, QUEUE, Running, Settings};
 pub(crate) use rules::Compiled;
 #[cfg(feature = "monitor")]
 pub(crate) use serve::{Running, Settings};
-pub(crate) use watch::Watch;
 
 /// The levels in the order of the count arrays.
 pub(crate) const LEVELS: [Level; 5] = [

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use super::{DEFAULT_METRICS_RETENTION, Monitor};
 use crate::record::Client;
-use crate::sink::lines::Lines;
 use crate::sink::{Shared, SinkError};
 
 /// An alert rule, checked: there are none without the feature.
@@ -31,13 +30,18 @@ impl Evaluator {
         Evaluator
     }
 
-    pub(crate) fn batch(&mut self, _batch: &Lines, _fresh: &[bool]) {}
+    pub(crate) fn batch<'a>(
+        &mut self,
+        _origin: &Client,
+        _events: impl IntoIterator<Item = (tracing_core::Level, &'a str)>,
+    ) {
+    }
 
     pub(crate) fn closed(&mut self, _origin: &Client, _clean: bool) {}
 
     pub(crate) fn dropped(&mut self, _origin: &Client, _why: &str, _count: u64) {}
 
-    pub(crate) fn forget(&mut self, _key: (u32, i64)) {}
+    pub(crate) fn forget(&mut self, _key: &crate::record::ProcessId) {}
 }
 
 /// The monitor's builder settings: the retention only (no setter changes

@@ -36,7 +36,7 @@ impl Writer {
             .is_some_and(|l| event.level() <= l.min(self.cfg.level));
         if wanted {
             let origin = Arc::clone(&self.cfg.own);
-            let record = Record::from_event((*event).into(), &origin, now_ns());
+            let record = Record::from_view(event, &origin, now_ns());
             self.cfg.forward.send(&[Arc::new(record)]);
         }
     }

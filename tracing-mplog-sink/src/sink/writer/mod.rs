@@ -25,12 +25,16 @@
 //! `runs` puts a batch's lines into its files' buffers; `flush` hands the
 //! buffers to the OS (the two copies of a line on two threads) and syncs
 //! at shutdown; `notice` writes the sink's own records; `forward` hands
-//! each batch's records to the forwarding destinations' queues.
+//! each batch's records to the forwarding destinations' queues; `watch`
+//! keeps the monitor's counts and publishes its snapshots.
 
 mod flush;
 mod forward;
 mod notice;
 mod runs;
+mod watch;
+
+pub(crate) use watch::Watch;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
@@ -50,7 +54,6 @@ use super::report::Tally;
 use super::router::Router;
 use super::seen::{Ledger, SeqStore};
 use crate::clock::Clock;
-use crate::format::LevelFormatter;
 use crate::forward::{Record, Senders};
 use crate::record::{Client, WireRecord};
 use crate::rotate::{self, SharedText};
@@ -126,7 +129,7 @@ pub(crate) enum Msg {
 /// Everything the writer needs, fixed at start.
 #[derive(Debug)]
 pub(crate) struct Config {
-    pub(crate) formatter: LevelFormatter,
+    pub(crate) formatter: crate::format::Lines,
     pub(crate) router: Router,
     pub(crate) rotation: rotate::Builder,
     pub(crate) level: Level,
@@ -144,11 +147,13 @@ pub(crate) struct Config {
     /// saved ones could not be read, if so.
     pub(crate) seq_store: (SeqStore, Option<String>),
     /// Live counts and per-event alert rules.
-    pub(crate) watch: super::monitor::Watch,
+    pub(crate) watch: Watch,
     /// The forwarding destinations' queues.
     pub(crate) forward: Senders,
     /// The descriptor budget (the cap on open per-key files).
     pub(crate) fds: Arc<Descriptors>,
+    /// The live tail, while the metrics server runs.
+    pub(crate) tail: Option<Arc<super::tail::Tail>>,
 }
 
 /// The writer thread's state.
@@ -259,9 +264,7 @@ impl Writer {
     fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Opened(origin) => {
-                let p = self
-                    .tally
-                    .process(origin.pid, origin.start_time_ns, &origin.process_name);
+                let p = self.tally.process(&origin);
                 p.report.connections += 1;
                 self.cfg.watch.opened(&mut self.tally, &origin);
             }
@@ -275,9 +278,7 @@ impl Writer {
                 reason,
                 count,
             } => {
-                let p = self
-                    .tally
-                    .process(origin.pid, origin.start_time_ns, &origin.process_name);
+                let p = self.tally.process(&origin);
                 // A truncated event was cut to fit and delivered: counted
                 // apart, and never called dropped.
                 let (what, why) = match reason {
@@ -309,9 +310,7 @@ impl Writer {
                 goodbye,
                 error,
             } => {
-                let p = self
-                    .tally
-                    .process(origin.pid, origin.start_time_ns, &origin.process_name);
+                let p = self.tally.process(&origin);
                 p.report.clean = goodbye;
                 if goodbye {
                     self.ledger.ended(&origin);
@@ -454,10 +453,7 @@ impl Writer {
             PLAIN_BUFFER
         };
         let origin = &batch.origin;
-        let mut last_seq = self
-            .tally
-            .process(origin.pid, origin.start_time_ns, &origin.process_name)
-            .last_seq;
+        let mut last_seq = self.tally.process(origin).last_seq;
         if batch.ack.is_some() {
             // Written by an earlier run of the sink, not yet acknowledged.
             last_seq = last_seq.max(self.ledger.written_before(origin));
@@ -495,13 +491,14 @@ impl Writer {
         };
         self.write_parts(batch, &targets, &fresh, &marks);
         self.cfg.watch.batch(&mut self.tally, batch, &fresh);
+        if let Some(tail) = &self.cfg.tail {
+            tail.batch(batch, &fresh);
+        }
         if !batch.records.is_empty() {
             self.forward_fresh(batch, &fresh);
         }
         self.fresh = fresh;
-        let p = self
-            .tally
-            .process(origin.pid, origin.start_time_ns, &origin.process_name);
+        let p = self.tally.process(origin);
         p.last_seq = last_seq;
         p.report.received += received;
         self.report_changes();

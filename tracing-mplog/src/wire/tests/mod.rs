@@ -2,6 +2,7 @@
 
 use tracing_core::Level;
 
+use super::value::Tag;
 use super::*;
 
 mod fixtures;

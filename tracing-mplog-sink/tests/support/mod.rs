@@ -1,12 +1,16 @@
-//! Helpers of the sink tests: a sink in a temp folder, raw frames over a
-//! real Unix socket, events from a real `MpLayer`, reading the files back.
+//! What the sink tests share beyond `mplog-test-support`: a sink in a
+//! temporary folder, raw frames over a real Unix socket, events from a real
+//! `MpLayer`; the `mplog-sink` binary (`cli`), the rotation tests' set-up
+//! (`rotate`) and the formatter tests' record (`record`).
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::Write;
+use std::ops::Deref;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
+use mplog_test_support::{Scratch, file_names, wait_until};
 use tracing::Level;
 use tracing_mplog::Endpoint;
 use tracing_mplog::wire::{
@@ -15,28 +19,30 @@ use tracing_mplog::wire::{
 use tracing_mplog_sink::sink::Builder;
 use tracing_mplog_sink::{Sink, SinkHandle};
 
+pub mod cli;
 pub mod record;
+pub mod rotate;
+
+/// How long these tests wait for the sink, which writes asynchronously.
+pub const WAIT: Duration = Duration::from_secs(10);
 
 /// The template of every test: process, level and message only.
 pub const TEMPLATE: &str = "%(processName)s[%(process)d] %(levelname)s %(message)s";
 
-pub struct Env {
-    pub dir: tempfile::TempDir,
+/// A temporary folder (see [`Scratch`]) for a sink started in the test.
+#[derive(Debug, Default)]
+pub struct Env(Scratch);
+
+impl Deref for Env {
+    type Target = Scratch;
+    fn deref(&self) -> &Scratch {
+        &self.0
+    }
 }
 
 impl Env {
     pub fn new() -> Self {
-        Env {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    pub fn socket(&self) -> PathBuf {
-        self.dir.path().join("run/log.sock")
-    }
-
-    pub fn logdir(&self) -> PathBuf {
-        self.dir.path().join("logs")
+        Self::default()
     }
 
     /// A builder listening in this folder, logging to `logs/`, short drain.
@@ -48,30 +54,17 @@ impl Env {
             .drain_timeout(Duration::from_secs(5))
     }
 
-    pub fn log(&self, file: &str) -> PathBuf {
-        self.logdir().join(file)
-    }
-
-    pub fn lines(&self, file: &str) -> Vec<String> {
-        lines(&self.log(file))
-    }
-
-    /// The lines of `logs/{file}` written so far (none if it does not exist).
-    pub fn lines_now(&self, file: &str) -> Vec<String> {
-        lines_now(&self.log(file))
-    }
-
-    /// Waits until `logs/{file}` has at least `n` lines.
+    /// Waits until `logs/{file}` has at least `n` complete lines.
     pub fn wait_lines(&self, file: &str, n: usize) {
-        wait_until(&format!("{n} lines in {file}"), || {
-            self.lines_now(file).len() >= n
+        wait_until(WAIT, &format!("{n} lines in {file}"), || {
+            self.lines_so_far(file).len() >= n
         });
     }
 
-    /// Waits until some line of `logs/{file}` contains `needle`.
+    /// Waits until some complete line of `logs/{file}` contains `needle`.
     pub fn wait_line_with(&self, file: &str, needle: &str) {
-        wait_until(&format!("{needle:?} in {file}"), || {
-            self.lines_now(file).iter().any(|l| l.contains(needle))
+        wait_until(WAIT, &format!("{needle:?} in {file}"), || {
+            self.lines_so_far(file).iter().any(|l| l.contains(needle))
         });
     }
 
@@ -84,11 +77,6 @@ impl Env {
             .start()
             .expect("start")
     }
-
-    /// The names of the files in `logs/`, sorted.
-    pub fn file_names(&self) -> Vec<String> {
-        file_names(&self.logdir())
-    }
 }
 
 /// The names of the log files directly in `dir`, sorted: without the
@@ -97,21 +85,6 @@ impl Env {
 pub fn log_file_names(dir: &Path) -> Vec<String> {
     let mut names = file_names(dir);
     names.retain(|n| !(n.starts_with('.') && n.ends_with(".seq")));
-    names
-}
-
-/// The names of the files directly in `dir`, sorted.
-pub fn file_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("list the log folder")
-        .map(|e| {
-            e.expect("folder entry")
-                .file_name()
-                .into_string()
-                .expect("UTF-8 name")
-        })
-        .collect();
-    names.sort();
     names
 }
 
@@ -130,14 +103,6 @@ pub fn send_events(endpoint: &str, process_name: &str, log: impl FnOnce()) {
     tracing::subscriber::with_default(subscriber, log);
     guard.flush().expect("flush to the sink");
     drop(guard);
-}
-
-pub fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-        .lines()
-        .map(str::to_owned)
-        .collect()
 }
 
 pub fn connect(sink: &SinkHandle) -> UnixStream {
@@ -255,58 +220,4 @@ pub fn send(conn: &mut UnixStream, bytes: &[u8]) {
 pub fn deliver(sink: &SinkHandle, bytes: &[u8]) {
     let mut conn = connect(sink);
     send(&mut conn, bytes);
-}
-
-/// Waits until `cond` holds (the sink writes asynchronously).
-pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// The lines of `path` that exist so far (none if the file does not).
-pub fn lines_now(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-/// Checks that `lines` hold `w{w} e1` … `w{w} e{n}` once each, in order.
-pub fn assert_series(lines: &[String], w: u32, n: u64) {
-    let tag = format!("w{w} e");
-    let got: Vec<u64> = lines
-        .iter()
-        .filter_map(|l| {
-            let at = l.find(&tag)?;
-            let rest = &l[at + tag.len()..];
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            // `w1 e1` must not match inside `w11 e1`.
-            if at > 0 && l.as_bytes()[at - 1].is_ascii_alphanumeric() {
-                return None;
-            }
-            digits.parse().ok()
-        })
-        .collect();
-    let want: Vec<u64> = (1..=n).collect();
-    assert_eq!(got, want, "series of worker {w}");
-}
-
-/// A record of the `log` crate (`warn!(target: "dep", "from log 7")` from
-/// module `dep::inner`, `dep/src/inner.rs:42`), bridged the way
-/// `worker::init()` does it (tracing-log's `LogTracer`), without installing
-/// a global logger.
-pub fn log_through_the_bridge() {
-    use log::Log;
-    tracing_log::LogTracer::new().log(
-        &log::Record::builder()
-            .args(format_args!("from log {}", 7))
-            .level(log::Level::Warn)
-            .target("dep")
-            .module_path(Some("dep::inner"))
-            .file(Some("dep/src/inner.rs"))
-            .line(Some(42))
-            .build(),
-    );
 }

@@ -1,7 +1,6 @@
-//! Helpers shared by the rotation tests: the usual setup (a temporary
-//! folder, a fake clock, UTC names), writing records, files of an earlier
-//! run, and what is on disk by file name.
-#![allow(dead_code, unreachable_pub)]
+//! The rotation tests: the usual setup (a temporary folder, a fake clock,
+//! UTC names), writing records, files of an earlier run, and what is on
+//! disk by file name.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};

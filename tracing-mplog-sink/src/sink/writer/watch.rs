@@ -1,6 +1,8 @@
 //! The writer's side of the monitor: counts what the writer already
-//! handles (plain integer adds, no lock per event), runs the per-event
-//! rules and publishes a [`Snapshot`] when the writer flushes.
+//! handles (plain integer adds, no lock per event) in its [`Tally`], hands
+//! the per-event rules each fresh event's level and line, and publishes a
+//! [`Snapshot`] when the writer flushes. The monitor reads only what is
+//! published here, never the writer's own types.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,11 +10,11 @@ use std::time::{Instant, SystemTime};
 
 use tracing_mplog::wire::DropReason;
 
-use super::{Evaluator, FileSnap, Monitor, ProcSnap, Snapshot, level_index};
+use super::super::lines::Lines;
+use super::super::monitor::{Evaluator, FileSnap, Monitor, ProcSnap, Snapshot, level_index};
+use super::super::output::Outputs;
+use super::super::report::Tally;
 use crate::record::Client;
-use crate::sink::lines::Lines;
-use crate::sink::output::Outputs;
-use crate::sink::report::Tally;
 
 /// The monitor as the writer sees it.
 #[derive(Debug)]
@@ -37,9 +39,7 @@ impl Watch {
 
     /// A connection of `origin` said hello.
     pub(crate) fn opened(&mut self, tally: &mut Tally, origin: &Client) {
-        let c = &mut tally
-            .process(origin.pid, origin.start_time_ns, &origin.process_name)
-            .counts;
+        let c = &mut tally.process(origin).counts;
         c.open += 1;
         c.ended = None;
         c.since = Some(SystemTime::now());
@@ -57,9 +57,7 @@ impl Watch {
         }
         if levels.iter().any(|&n| n > 0) {
             let o = &batch.origin;
-            let c = &mut tally
-                .process(o.pid, o.start_time_ns, &o.process_name)
-                .counts;
+            let c = &mut tally.process(o).counts;
             for (total, n) in c.levels.iter_mut().zip(levels) {
                 *total += n;
             }
@@ -67,7 +65,10 @@ impl Watch {
             self.dirty = true;
         }
         if let Some(eval) = &mut self.eval {
-            eval.batch(batch, fresh);
+            let events = (batch.items.iter().enumerate())
+                .filter(|&(i, _)| fresh.get(i) == Some(&true))
+                .map(|(i, item)| (item.level, batch.line(i)));
+            eval.batch(&batch.origin, events);
         }
     }
 
@@ -80,9 +81,7 @@ impl Watch {
         why: &str,
         count: u64,
     ) {
-        let c = &mut tally
-            .process(origin.pid, origin.start_time_ns, &origin.process_name)
-            .counts;
+        let c = &mut tally.process(origin).counts;
         let i = match reason {
             DropReason::Oversized => 1,
             DropReason::Truncated => 2,
@@ -102,9 +101,7 @@ impl Watch {
     /// A connection of `origin` that had said hello ended.
     pub(crate) fn closed(&mut self, tally: &mut Tally, origin: &Client, clean: bool) {
         tally.disconnects[usize::from(clean)] += 1;
-        let c = &mut tally
-            .process(origin.pid, origin.start_time_ns, &origin.process_name)
-            .counts;
+        let c = &mut tally.process(origin).counts;
         c.open = c.open.saturating_sub(1);
         if c.open == 0 {
             c.ended = Some(Instant::now());
@@ -113,7 +110,7 @@ impl Watch {
         if let Some(eval) = &mut self.eval {
             eval.closed(origin, clean);
             if clean {
-                eval.forget((origin.pid, origin.start_time_ns));
+                eval.forget(&origin.process_id());
             }
         }
     }
@@ -134,7 +131,7 @@ impl Watch {
                 if !kept {
                     // Its windows and cooldowns go with its series.
                     if let Some(eval) = eval.as_mut() {
-                        eval.forget(**key);
+                        eval.forget(key);
                     }
                 }
                 kept

@@ -1,5 +1,6 @@
-//! A minimal sink for tests: a real `UnixListener` in a temp dir, read with
-//! the crate's own `FrameReader`.
+//! What the tests of tracing-mplog share beyond `mplog-test-support` (which
+//! knows none of this crate's types): a minimal sink, a real
+//! `UnixListener` in a temp dir read with the crate's own `FrameReader`.
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::Read;
