@@ -55,6 +55,53 @@ fn consolidated_and_per_key_files_hold_every_event_once_in_order() {
     );
 }
 
+/// Busy connections fill the buffers of both copies (consolidated and
+/// per-key files), so flushes hand the consolidated file's write to the
+/// writer's flush thread while the writer writes the per-key files: every
+/// line still lands once, in order, in each copy.
+#[test]
+fn two_copies_written_by_two_threads_hold_every_event_once_in_order() {
+    const EVENTS: u64 = 6_000;
+    let env = Env::new();
+    let sink = env.start_consolidated("all");
+    let workers: Vec<_> = (1..=3u32)
+        .map(|w| {
+            let mut conn = connect(&sink);
+            thread::spawn(move || {
+                let mut all = hello(100 + w, 1, &format!("w{w}"));
+                all.extend(events(w, 1, EVENTS));
+                send(&mut conn, &all);
+                send(&mut conn, &goodbye(EVENTS));
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker thread");
+    }
+    env.wait_lines("all.log", 3 * EVENTS as usize);
+    #[cfg(target_os = "linux")]
+    {
+        // The flush thread starts at the first flush it takes part in.
+        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .expect("tasks")
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .collect();
+        assert!(
+            names.iter().any(|n| n.starts_with("mplog-sink-flu")),
+            "no flush thread among {names:?}"
+        );
+    }
+    sink.shutdown().expect("shutdown");
+    let all = env.lines("all.log");
+    assert_eq!(all.len(), 3 * EVENTS as usize);
+    for w in 1..=3 {
+        assert_series(&all, w, EVENTS);
+        let own = env.lines(&format!("w{w}.log"));
+        assert_eq!(own.len(), EVENTS as usize);
+        assert_series(&own, w, EVENTS);
+    }
+}
+
 #[test]
 fn names_use_prefix_suffix_and_every_key_in_order() {
     let env = Env::new();

@@ -6,12 +6,19 @@
 //! (`%f`) is written per record. Local time goes through [`Zone`], which
 //! reads the system's rules once (tz-rs) and stays correct across DST
 //! changes in multi-threaded programs.
+//!
+//! Each thread keeps its own cache (the sink's readers format at once: a
+//! shared one was locked per record, and skipped whenever another held it),
+//! and a record's time comes as seconds and nanoseconds (no `i128`, no
+//! `OffsetDateTime` unless the second changes).
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use time::OffsetDateTime;
 
+use super::text;
 use crate::zone::Zone;
 
 /// One compiled directive.
@@ -87,15 +94,20 @@ pub(crate) const SUPPORTED: &str =
 pub(crate) struct DateFormat {
     items: Vec<Item>,
     has_frac: bool,
-    cache: Mutex<Cache>,
+    /// Names this format's entry in each thread's [`CACHES`] (every
+    /// compiled or cloned format has its own).
+    id: u64,
 }
+
+/// Numbers the formats for the caches.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Clone for DateFormat {
     fn clone(&self) -> Self {
         DateFormat {
             items: self.items.clone(),
             has_frac: self.has_frac,
-            cache: Mutex::new(Cache::default()),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 }
@@ -103,10 +115,21 @@ impl Clone for DateFormat {
 /// The rendering of one second: text with the fraction's places cut out.
 #[derive(Debug, Default)]
 struct Cache {
+    /// The format it belongs to (`DateFormat::id`).
+    id: u64,
     second: Option<i64>,
     text: String,
     /// (byte offset into `text`, digits) for each fraction directive.
     fracs: Vec<(usize, u8)>,
+}
+
+/// The caches of a thread's formats, most recently added last: a thread
+/// formats with one or two; a thread that goes through more reuses the
+/// oldest entry.
+const CACHES_PER_THREAD: usize = 4;
+
+thread_local! {
+    static CACHES: RefCell<Vec<Cache>> = const { RefCell::new(Vec::new()) };
 }
 
 impl DateFormat {
@@ -141,19 +164,28 @@ impl DateFormat {
         Ok(DateFormat {
             items,
             has_frac,
-            cache: Mutex::new(Cache::default()),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
 
     /// Appends `t` (UTC) rendered in `zone` to `out`.
+    #[cfg(test)]
     pub(crate) fn render(&self, t: OffsetDateTime, zone: &Zone, out: &mut String) {
-        let second = t.unix_timestamp();
-        let nanos = t.nanosecond();
-        // A contended cache (several threads formatting at once) is skipped,
-        // never waited for.
-        if let Ok(mut cache) = self.cache.try_lock() {
+        self.render_unix(t.unix_timestamp(), t.nanosecond(), zone, out);
+    }
+
+    /// Appends the instant `second` + `nanos` ns after the Unix epoch
+    /// (`nanos` < 10^9), rendered in `zone`, to `out`: from this thread's
+    /// cache of the second, and the fraction.
+    pub(crate) fn render_unix(&self, second: i64, nanos: u32, zone: &Zone, out: &mut String) {
+        let rendered = CACHES.try_with(|caches| {
+            // A cache in use (only if rendering reentered) is skipped.
+            let Ok(mut caches) = caches.try_borrow_mut() else {
+                return false;
+            };
+            let cache = self.cache_in(&mut caches);
             if cache.second != Some(second) {
-                let local = zone.to_local(t);
+                let local = zone.to_local(instant(second, nanos));
                 let Cache { text, fracs, .. } = &mut *cache;
                 text.clear();
                 fracs.clear();
@@ -172,15 +204,36 @@ impl DateFormat {
                 from = at;
             }
             out.push_str(&cache.text[from..]);
-            return;
-        }
-        let local = zone.to_local(t);
-        for item in &self.items {
-            match item {
-                Item::Frac(n) => push_frac(nanos, *n, out),
-                other => render_item(other, local, out),
+            true
+        });
+        if rendered != Ok(true) {
+            let local = zone.to_local(instant(second, nanos));
+            for item in &self.items {
+                match item {
+                    Item::Frac(n) => push_frac(nanos, *n, out),
+                    other => render_item(other, local, out),
+                }
             }
         }
+    }
+
+    /// This format's cache among a thread's, added (or taking the oldest's
+    /// place) if it has none.
+    fn cache_in<'c>(&self, caches: &'c mut Vec<Cache>) -> &'c mut Cache {
+        let i = match caches.iter().rposition(|c| c.id == self.id) {
+            Some(i) => i,
+            None => {
+                if caches.len() >= CACHES_PER_THREAD {
+                    caches.remove(0);
+                }
+                caches.push(Cache {
+                    id: self.id,
+                    ..Cache::default()
+                });
+                caches.len() - 1
+            }
+        };
+        &mut caches[i]
     }
 
     /// Whether the format shows sub-second digits.
@@ -248,12 +301,21 @@ fn expand(d: char) -> Option<Vec<Item>> {
     })
 }
 
+/// The instant `second` + `nanos` after the epoch (the epoch itself if
+/// out of `time`'s range, as a record's `timestamp` falls back to).
+fn instant(second: i64, nanos: u32) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(second)
+        .and_then(|t| t.replace_nanosecond(nanos))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The fraction of a second with `digits` places (3, 6 or 9), truncated.
 fn push_frac(nanos: u32, digits: u8, out: &mut String) {
-    let _ = match digits {
-        3 => write!(out, "{:03}", nanos / 1_000_000),
-        9 => write!(out, "{nanos:09}"),
-        _ => write!(out, "{:06}", nanos / 1_000),
-    };
+    match digits {
+        3 => text::push_padded(out, nanos / 1_000_000, 3),
+        9 => text::push_padded(out, nanos, 9),
+        _ => text::push_padded(out, nanos / 1_000, 6),
+    }
 }
 
 fn render_item(item: &Item, t: OffsetDateTime, out: &mut String) {
@@ -369,6 +431,55 @@ mod tests {
             out.clear();
             f.render(t, &z, &mut out);
             assert_eq!(out, want);
+        }
+    }
+
+    /// Every directive rendered from the `OffsetDateTime` directly, the
+    /// fraction with `write!` as it was written before the cache: what
+    /// the cached, `fmt`-free rendering must equal.
+    fn direct(f: &DateFormat, t: OffsetDateTime, zone: &Zone) -> String {
+        let local = zone.to_local(t);
+        let mut out = String::new();
+        for item in &f.items {
+            match item {
+                Item::Frac(3) => write!(out, "{:03}", t.nanosecond() / 1_000_000),
+                Item::Frac(9) => write!(out, "{:09}", t.nanosecond()),
+                Item::Frac(_) => write!(out, "{:06}", t.nanosecond() / 1_000),
+                other => {
+                    render_item(other, local, &mut out);
+                    Ok(())
+                }
+            }
+            .expect("into a String");
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Random instants (before the epoch too), in UTC and a zone with
+        /// DST, rendered twice in a row (the second from the cache) and
+        /// after another second: as the direct rendering.
+        #[test]
+        fn cached_rendering_matches_the_direct_one(
+            second in -5_000_000_000i64..5_000_000_000,
+            nanos in 0u32..1_000_000_000,
+            other in 0u32..1_000_000_000,
+            fmt in proptest::sample::select(vec![
+                "%Y-%m-%d,%H:%M:%S.%f",
+                "%3f|%6f|%9f|%f",
+                "%s.%9f %F %T %z %:z %a %b %j %I%p %e %y %u",
+            ]),
+        ) {
+            let f = DateFormat::compile(fmt).expect("compiles");
+            let cet = Zone::from_posix_tz("CET-1CEST,M3.5.0,M10.5.0/3").expect("valid TZ");
+            for zone in [Zone::utc(), cet] {
+                for (s, n) in [(second, nanos), (second, other), (second + 1, nanos)] {
+                    let t = instant(s, n);
+                    let mut out = String::new();
+                    f.render_unix(s, n, &zone, &mut out);
+                    proptest::prop_assert_eq!(&out, &direct(&f, t, &zone));
+                }
+            }
         }
     }
 

@@ -34,6 +34,7 @@ mod percent;
 mod pyformat;
 mod pyprintable;
 mod template;
+pub(crate) mod text;
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
@@ -258,15 +259,18 @@ impl Inner {
         out: &mut String,
     ) -> fmt::Result {
         match field {
-            Field::Time => self.datefmt.render(rec.timestamp(), &self.zone, out),
+            Field::Time => {
+                let (second, nanos) = rec.unix_time();
+                self.datefmt.render_unix(second, nanos, &self.zone, out);
+            }
             Field::Created => render_created(
                 rec.timestamp().unix_timestamp_nanos(),
                 spec.precision.unwrap_or(6),
                 out,
             ),
-            Field::Msecs => write!(out, "{}", rec.timestamp().millisecond())?,
+            Field::Msecs => text::push_u64(out, (rec.unix_time().1 / 1_000_000).into()),
             Field::Level => out.push_str(rec.level_name()),
-            Field::LevelNo => write!(out, "{}", rec.level_no())?,
+            Field::LevelNo => text::push_i64(out, rec.level_no()),
             Field::Message => {
                 let before = out.len();
                 rec.write_message(out)?;
@@ -274,11 +278,11 @@ impl Inner {
                     if out.len() > before {
                         out.push(' ');
                     }
-                    rec.write_fields(out)?;
+                    rec.push_fields(out)?;
                 }
             }
             Field::Msg => rec.write_message(out)?,
-            Field::Fields => rec.write_fields(out)?,
+            Field::Fields => rec.push_fields(out)?,
             Field::Spans => rec.write_spans(out)?,
             Field::FuncName => out.push_str(rec.innermost_span().unwrap_or("<module>")),
             Field::Target => out.push_str(rec.target()),
@@ -291,11 +295,11 @@ impl Inner {
                     name.unwrap_or_else(|| file.rsplit(['/', '\\']).next().unwrap_or(file)),
                 );
             }
-            Field::Line => write!(out, "{}", rec.line().unwrap_or(0))?,
-            Field::Pid => write!(out, "{}", rec.pid())?,
+            Field::Line => text::push_u64(out, rec.line().unwrap_or(0).into()),
+            Field::Pid => text::push_u64(out, rec.pid().into()),
             Field::ProcessName => out.push_str(rec.process_name()),
             Field::ThreadName => out.push_str(rec.thread_name().unwrap_or("<unnamed>")),
-            Field::ThreadId => write!(out, "{}", rec.thread_id())?,
+            Field::ThreadId => text::push_u64(out, rec.thread_id()),
             Field::Host => out.push_str(rec.host()),
         }
         Ok(())

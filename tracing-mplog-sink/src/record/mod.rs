@@ -66,6 +66,14 @@ pub trait RecordView {
     fn write_fields(&self, w: &mut dyn fmt::Write) -> fmt::Result;
     /// Whether [`write_fields`](Self::write_fields) writes anything.
     fn has_fields(&self) -> bool;
+    /// Appends what [`write_fields`](Self::write_fields) writes to a
+    /// `String` (what the formatter calls). By default through
+    /// `write_fields`; a record that can write straight into the `String`
+    /// (the sink's decoded records do, integers without `fmt`) overrides it,
+    /// with the same text.
+    fn push_fields(&self, out: &mut String) -> fmt::Result {
+        self.write_fields(out)
+    }
     /// The name of the innermost span the event is in, if any (what
     /// `funcName` renders; `<module>` is rendered when this is `None`).
     fn innermost_span(&self) -> Option<&str>;
@@ -89,6 +97,14 @@ pub trait RecordView {
             Level::WARN => 30,
             Level::ERROR => 40,
         }
+    }
+    /// The timestamp as whole seconds since the Unix epoch and the
+    /// nanoseconds past them (`0..1_000_000_000`): what the date is
+    /// rendered from. By default from [`timestamp`](Self::timestamp); a
+    /// record that holds it that way already overrides it.
+    fn unix_time(&self) -> (i64, u32) {
+        let t = self.timestamp();
+        (t.unix_timestamp(), t.nanosecond())
     }
     /// `created` as Python's `LogRecord` holds it: seconds since the epoch
     /// as a float (by default `time_ns() / 1e9` of the timestamp).

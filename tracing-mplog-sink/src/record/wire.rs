@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use tracing_core::Level;
 use tracing_mplog::wire::{EventView, Fields};
 
+use crate::format::text;
 use crate::record::{RecordView, VisitRecord};
 
 /// The client process that sent the frames of one connection (from its
@@ -63,10 +64,34 @@ fn write_field_list(fields: Fields<'_>, w: &mut dyn fmt::Write) -> fmt::Result {
     Ok(())
 }
 
+/// [`write_field_list`] straight into a `String`: the same text, each
+/// value written by [`text::push_value`] (integers without `fmt`).
+fn push_field_list(fields: Fields<'_>, out: &mut String) {
+    for (i, field) in fields.enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(field.name.strip_prefix("r#").unwrap_or(field.name));
+        out.push('=');
+        text::push_value(out, &field.value);
+    }
+}
+
+/// Nanoseconds since the epoch as whole seconds and the nanoseconds past
+/// them, as `OffsetDateTime` splits them (with `i64`, not `i128`, math).
+fn split_ns(ns: i64) -> (i64, u32) {
+    // `rem_euclid` of a positive divisor is in `0..1_000_000_000`.
+    let nanos = u32::try_from(ns.rem_euclid(1_000_000_000)).unwrap_or(0);
+    (ns.div_euclid(1_000_000_000), nanos)
+}
+
 impl RecordView for WireRecord<'_> {
     fn timestamp(&self) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.event.timestamp_ns()))
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+    fn unix_time(&self) -> (i64, u32) {
+        split_ns(self.event.timestamp_ns())
     }
     fn level(&self) -> Level {
         self.event.level()
@@ -104,8 +129,12 @@ impl RecordView for WireRecord<'_> {
     fn write_fields(&self, w: &mut dyn fmt::Write) -> fmt::Result {
         write_field_list(self.event.fields(), w)
     }
+    fn push_fields(&self, out: &mut String) -> fmt::Result {
+        push_field_list(self.event.fields(), out);
+        Ok(())
+    }
     fn has_fields(&self) -> bool {
-        self.event.fields().next().is_some()
+        self.event.field_count() > 0
     }
     fn innermost_span(&self) -> Option<&str> {
         self.event.spans().last().map(|s| s.name())
@@ -138,6 +167,22 @@ impl RecordView for WireRecord<'_> {
             for f in span.fields() {
                 v.field(f.name, f.value);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The split the date is rendered from is the one `timestamp()`'s
+        /// `OffsetDateTime` gives, before the epoch too.
+        #[test]
+        fn nanoseconds_split_as_offset_date_time_splits_them(ns: i64) {
+            let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).expect("in range");
+            prop_assert_eq!(split_ns(ns), (t.unix_timestamp(), t.nanosecond()));
         }
     }
 }

@@ -48,10 +48,13 @@
 //! # Ok(()) }
 //! ```
 
+mod buffer;
 mod builder;
 mod naming;
 mod retention;
 mod schedule;
+#[cfg(feature = "sink")]
+mod sink;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -61,10 +64,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use time::{OffsetDateTime, Time};
 use tracing_subscriber::fmt::MakeWriter;
 
+#[cfg(feature = "sink")]
+pub(crate) use buffer::SharedText;
 pub use builder::{Builder, DEFAULT_INTERVAL, FileMode, ParseWhenError, RotateError, When};
 
 use crate::clock::Clock;
 use crate::sys;
+use buffer::Buffer;
 use naming::Namer;
 use retention::{Policy, Retention};
 use schedule::{Period, Schedule};
@@ -110,7 +116,7 @@ struct State {
     /// `None` before the first open (delay) and after an I/O error.
     file: Option<File>,
     /// Whole records not yet written (buffered mode only).
-    buf: Vec<u8>,
+    buf: Buffer,
     /// Length of the active file, written or buffered.
     size: u64,
     period: Period,
@@ -187,7 +193,7 @@ impl RotatingFile {
             clock: Arc::clone(&b.clock),
             state: Mutex::new(State {
                 file: None,
-                buf: Vec::with_capacity(b.buffer_capacity),
+                buf: Buffer::with_capacity(b.buffer_capacity),
                 size: 0,
                 period: schedule.period_at(now),
                 opened_once: false,
@@ -248,103 +254,6 @@ impl RotatingFile {
     }
 }
 
-/// What the sink's writer uses (feature `sink`): batched appends, and
-/// closing idle per-key files to stay within its descriptors.
-#[cfg(feature = "sink")]
-impl RotatingFile {
-    /// Appends whole records to the write buffer, with no I/O: the records
-    /// `text[start..ends[0]]`, `text[ends[0]..ends[1]]`, … in order, as many
-    /// as fit in the buffer and under the size limit, on an open file with
-    /// no time schedule. Returns how many it took; the others must go
-    /// through `write` (which may flush, rotate or fail), one by one. The
-    /// sink's writer hands over a batch of lines in one copy this way.
-    pub(crate) fn append_buffered(&self, text: &[u8], start: usize, ends: &[usize]) -> usize {
-        if self.buffer_capacity == 0 || self.schedule.is_timed() {
-            return 0;
-        }
-        let mut st = self.lock();
-        if st.file.is_none() {
-            return 0;
-        }
-        let room = self.buffer_capacity.saturating_sub(st.buf.len());
-        let limit = match self.max_bytes {
-            0 => u64::MAX,
-            max => max.saturating_sub(st.size),
-        };
-        // `ends` only grows, so the records that fit are a prefix.
-        let fit = ends.partition_point(|&end| {
-            let len = end.saturating_sub(start);
-            len < room && len as u64 <= limit
-        });
-        if let Some(bytes) = fit
-            .checked_sub(1)
-            .and_then(|last| text.get(start..ends[last]))
-        {
-            st.buf.extend_from_slice(bytes);
-            st.size += bytes.len() as u64;
-            return fit;
-        }
-        0
-    }
-
-    /// Writes the buffered records and closes the file's descriptor, but
-    /// keeps everything rotation needs: the size, the time period and the
-    /// numbering. The next write (or [`reopen`](Self::reopen)) opens it
-    /// again in append mode, never truncating it. The sink closes per-key
-    /// files it has not written to lately this way, to stay within its
-    /// descriptors. On failure the file stays open.
-    pub(crate) fn park(&self) -> io::Result<()> {
-        let mut st = self.lock();
-        self.flush_locked(&mut st)?;
-        st.file = None;
-        // A parked file holds no memory of its own but its state.
-        st.buf = Vec::new();
-        Ok(())
-    }
-
-    /// Whether the file's descriptor is open (not parked, not closed by an
-    /// I/O error, not delayed).
-    pub(crate) fn is_open(&self) -> bool {
-        self.lock().file.is_some()
-    }
-
-    /// Opens the file's descriptor if it is closed (see [`park`](Self::park)).
-    pub(crate) fn reopen(&self) -> io::Result<()> {
-        let mut st = self.lock();
-        if st.file.is_none() {
-            self.open(&mut st, self.clock.now())?;
-        }
-        Ok(())
-    }
-
-    /// Bytes the write buffer takes before a write must hand it to the
-    /// operating system (`usize::MAX` for a file not open yet: it opens with
-    /// an empty buffer; 0 for an unbuffered file).
-    pub(crate) fn buffer_room(&self) -> usize {
-        let st = self.lock();
-        if st.file.is_none() {
-            return usize::MAX;
-        }
-        self.buffer_capacity.saturating_sub(st.buf.len())
-    }
-
-    /// What the next flush writes: the file's identity, its length on disk
-    /// now and after the flush; `None` if nothing is buffered.
-    pub(crate) fn pending_write(&self) -> Option<crate::sink::FileSpan> {
-        let st = self.lock();
-        let file = st.file.as_ref().filter(|_| !st.buf.is_empty())?;
-        let (dev, ino) = sys::file_id(&file.metadata().ok()?);
-        let before = st.size.checked_sub(st.buf.len() as u64)?;
-        Some(crate::sink::FileSpan {
-            path: self.path.clone(),
-            dev,
-            ino,
-            before,
-            after: st.size,
-        })
-    }
-}
-
 impl RotatingFile {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere cannot leave `State` half-updated in a way that
@@ -400,7 +309,7 @@ impl RotatingFile {
             if record.len() >= self.buffer_capacity {
                 Self::write_through(&mut st, record)?;
             } else {
-                st.buf.extend_from_slice(record);
+                st.buf.push_bytes(record);
             }
         }
         st.size += len;
@@ -434,9 +343,6 @@ impl RotatingFile {
         }
         st.file = Some(file);
         st.opened_once = true;
-        if st.buf.capacity() < self.buffer_capacity {
-            st.buf.reserve(self.buffer_capacity - st.buf.len());
-        }
         Ok(())
     }
 
@@ -491,16 +397,20 @@ impl RotatingFile {
     /// where it was and closes it, so the next write reopens it.
     fn write_through(st: &mut State, bytes: &[u8]) -> io::Result<()> {
         let on_disk = st.size - st.buf.len() as u64;
-        Self::write_at(st, bytes, on_disk)
+        Self::write_at(st, on_disk, |file| file.write_all(bytes))
     }
 
-    /// [`write_through`](Self::write_through) for a file whose length
-    /// before this write is `on_disk`.
-    fn write_at(st: &mut State, bytes: &[u8], on_disk: u64) -> io::Result<()> {
+    /// Runs `write` on the open file, whose length before it is `on_disk`;
+    /// on failure cuts the file back to `on_disk` and closes it.
+    fn write_at(
+        st: &mut State,
+        on_disk: u64,
+        write: impl FnOnce(&mut File) -> io::Result<()>,
+    ) -> io::Result<()> {
         let Some(file) = st.file.as_mut() else {
             return Err(io::Error::other("the log file is not open"));
         };
-        if let Err(e) = file.write_all(bytes) {
+        if let Err(e) = write(file) {
             let _ = file.set_len(on_disk);
             st.file = None;
             return Err(e);
@@ -516,7 +426,7 @@ impl RotatingFile {
         // is taken out (a failed write is cut back to exactly this).
         let on_disk = st.size - st.buf.len() as u64;
         let buf = std::mem::take(&mut st.buf);
-        let result = Self::write_at(st, &buf, on_disk);
+        let result = Self::write_at(st, on_disk, |file| buf.write_to(file));
         st.buf = buf;
         if result.is_ok() {
             st.buf.clear();
@@ -622,40 +532,4 @@ fn ends_mid_line(path: &Path) -> io::Result<bool> {
     let mut last = [0u8; 1];
     file.read_exact(&mut last)?;
     Ok(last[0] != b'\n')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn append_buffered_takes_the_records_that_fit_the_buffer_and_the_size_limit() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("a.log");
-        let file = RotatingFile::builder()
-            .buffer_capacity(100)
-            .max_bytes(150)
-            .build(&path)
-            .expect("build");
-        let text = "0123456789\n".repeat(20); // records of 11 bytes
-        let ends: Vec<usize> = (1..=20).map(|i| i * 11).collect();
-        // 9 records (99 bytes) fit a 100-byte buffer, not 10.
-        assert_eq!(file.append_buffered(text.as_bytes(), 0, &ends), 9);
-        assert_eq!(file.append_buffered(text.as_bytes(), 99, &ends[9..]), 0);
-        // Through `write`, the 10th flushes the buffer first.
-        (&file).write_all(&text.as_bytes()[99..110]).expect("write");
-        // 110 bytes in the file so far: 3 more records reach 143 ≤ 150.
-        assert_eq!(file.append_buffered(text.as_bytes(), 110, &ends[10..]), 3);
-        (&file).flush().expect("flush");
-        assert_eq!(
-            std::fs::read_to_string(&path).expect("read"),
-            "0123456789\n".repeat(13)
-        );
-        // A timed file needs the clock per record: it takes nothing.
-        let timed = RotatingFile::builder()
-            .when(When::Hours)
-            .build(dir.path().join("t.log"))
-            .expect("build");
-        assert_eq!(timed.append_buffered(text.as_bytes(), 0, &ends), 0);
-    }
 }

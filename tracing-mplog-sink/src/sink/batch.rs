@@ -4,15 +4,53 @@
 //! whole frame is left in the read buffer (so a quiet connection shows
 //! every line at once) or when it reaches [`MAX_BATCH`] bytes of text.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use super::lines::Lines;
+use super::lines::{Buffers, Lines};
 use super::writer::Msg;
 use crate::record::Client;
 
 /// The most text a batch gathers before it is sent.
 pub(super) const MAX_BATCH: usize = 128 * 1024;
+
+/// Written batches' buffers, kept for the next batches of any reader in the
+/// process: the writer gives each batch's buffers back once written, and a
+/// reader's next batch is formatted into memory that is allocated and paged
+/// in already (a new batch per send grew its text from 8 KiB, copying it
+/// three or four times, and paged in fresh memory). Bounded: at most
+/// [`MAX_SPARES`] sets, each of at most [`MAX_SPARE_BYTES`], whatever the
+/// number of connections.
+static SPARES: Mutex<Vec<Buffers>> = Mutex::new(Vec::new());
+
+/// The most sets of buffers kept.
+const MAX_SPARES: usize = 16;
+
+/// Buffers grown beyond this (by a batch of very long lines) are freed,
+/// not kept.
+const MAX_SPARE_BYTES: usize = 4 * MAX_BATCH;
+
+/// Buffers for a new batch: a written batch's, if one is kept.
+fn spare_buffers() -> Buffers {
+    SPARES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .pop()
+        .unwrap_or_default()
+}
+
+/// Keeps the buffers of a batch the writer is done with for the next one
+/// (or frees them: see [`SPARES`]).
+pub(super) fn recycle(lines: Lines) {
+    let buffers = lines.into_buffers();
+    if buffers.capacity() > MAX_SPARE_BYTES {
+        return;
+    }
+    let mut spares = SPARES.lock().unwrap_or_else(PoisonError::into_inner);
+    if spares.len() < MAX_SPARES {
+        spares.push(buffers);
+    }
+}
 
 /// A reader's batch in the making.
 #[derive(Debug)]
@@ -46,7 +84,7 @@ impl<'a> Batcher<'a> {
     /// The batch being gathered (a new one if none is).
     pub(super) fn lines(&mut self) -> &mut Lines {
         self.lines.get_or_insert_with(|| {
-            let mut lines = Lines::new(Arc::clone(&self.origin));
+            let mut lines = Lines::new(Arc::clone(&self.origin), spare_buffers());
             lines.ack.clone_from(&self.ack);
             lines.resent_check = self.resent_check;
             lines
@@ -57,7 +95,7 @@ impl<'a> Batcher<'a> {
     /// gone.
     pub(super) fn send(&mut self) -> bool {
         match self.lines.take() {
-            Some(full) if !full.is_empty() => self.tx.send(Msg::Lines(Box::new(full))).is_ok(),
+            Some(full) if !full.is_empty() => self.tx.send(Msg::Lines(Arc::new(full))).is_ok(),
             _ => true,
         }
     }

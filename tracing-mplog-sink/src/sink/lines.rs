@@ -60,18 +60,38 @@ pub(crate) struct Lines {
     pub(crate) tail: Option<Box<TailSide>>,
 }
 
-/// What a batch reserves at its first line: a busy connection's batches
-/// grow to tens of KiB, and growing from nothing copies the text ten times.
+/// What a new batch reserves at its first line: a busy connection's
+/// batches grow to tens of KiB, and growing from nothing copies the text
+/// ten times. (Most batches reuse a written one's buffers instead: see
+/// [`Buffers`].)
 const FIRST_TEXT: usize = 8 * 1024;
 const FIRST_ITEMS: usize = 64;
 
+/// The buffers of a batch, empty, with their capacity: what a written
+/// batch leaves for the next one (see `batch::Spares`).
+#[derive(Debug, Default)]
+pub(crate) struct Buffers {
+    text: String,
+    items: Vec<Item>,
+    keys: Vec<String>,
+}
+
+impl Buffers {
+    /// Bytes of text (and of items) the buffers hold room for.
+    pub(crate) fn capacity(&self) -> usize {
+        self.text.capacity() + self.items.capacity() * std::mem::size_of::<Item>()
+    }
+}
+
 impl Lines {
-    pub(crate) fn new(origin: Arc<Client>) -> Self {
+    /// An empty batch of `origin`'s lines, in `buffers`.
+    pub(crate) fn new(origin: Arc<Client>, buffers: Buffers) -> Self {
+        let Buffers { text, items, keys } = buffers;
         Lines {
             origin,
-            text: String::new(),
-            items: Vec::new(),
-            keys: Vec::new(),
+            text,
+            items,
+            keys,
             scratch: String::new(),
             ack: None,
             conn_key: None,
@@ -80,6 +100,20 @@ impl Lines {
             observed_ns: None,
             tail: None,
         }
+    }
+
+    /// The batch's buffers, emptied, for another batch.
+    pub(crate) fn into_buffers(self) -> Buffers {
+        let Lines {
+            mut text,
+            mut items,
+            mut keys,
+            ..
+        } = self;
+        text.clear();
+        items.clear();
+        keys.clear();
+        Buffers { text, items, keys }
     }
 
     /// The time the records of this batch count as observed.
@@ -133,6 +167,14 @@ impl Lines {
         }
         self.keys.push(key.to_owned());
         u32::try_from(self.keys.len() - 1).unwrap_or(NO_KEY)
+    }
+}
+
+/// A batch's text, as the files' buffers keep it until written (see
+/// [`RotatingFile::append_shared`](crate::rotate::RotatingFile)).
+impl AsRef<[u8]> for Lines {
+    fn as_ref(&self) -> &[u8] {
+        self.text.as_bytes()
     }
 }
 

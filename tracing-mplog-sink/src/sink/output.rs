@@ -5,18 +5,19 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use super::lines::Lines;
 use super::report::Tally;
 use super::writer::{Config, MAX_PENDING, QUIET};
-use crate::rotate::{RotateError, RotatingFile};
+use crate::rotate::{RotateError, RotatingFile, SharedText};
 
 #[derive(Debug)]
 pub(crate) struct Output {
     pub(crate) path: PathBuf,
-    pub(crate) file: Option<RotatingFile>,
+    /// Shared with the writer's flush helper while it writes the buffer.
+    pub(crate) file: Option<Arc<RotatingFile>>,
     pub(crate) pending: VecDeque<String>,
     /// Records accepted by the file's buffer since its last successful
     /// flush: lost if the file never works again before shutdown.
@@ -64,7 +65,7 @@ impl Output {
 
     /// Builds (and opens) the file, listing it in the sink's files.
     fn build(&mut self, cfg: &Config) -> Result<(), RotateError> {
-        self.file = Some(cfg.rotation.build(&self.path)?);
+        self.file = Some(Arc::new(cfg.rotation.build(&self.path)?));
         let mut files = cfg.files.lock().unwrap_or_else(PoisonError::into_inner);
         if !files.contains(&self.path) {
             files.push(self.path.clone());
@@ -96,7 +97,7 @@ impl Output {
             return Err("the file is not open".into());
         };
         while let Some(line) = self.pending.front() {
-            if let Err(e) = (&*file).write(line.as_bytes()) {
+            if let Err(e) = (&**file).write(line.as_bytes()) {
                 tally.write_errors += 1;
                 self.errors += 1;
                 return Err(e.to_string());
@@ -146,7 +147,7 @@ impl Output {
             let Some(file) = &self.file else {
                 return Err("the file is not open".into());
             };
-            (&*file)
+            (&**file)
                 .write(line.as_bytes())
                 .map(|_| {
                     self.unflushed += 1;
@@ -165,15 +166,22 @@ impl Output {
         self.health(result)
     }
 
-    /// Appends the lines of `batch` from item `i` on (ending at `ends`) to
-    /// the file's buffer in one copy, as many as fit with no I/O; returns
-    /// how many items it took (0 while the file fails or keeps lines).
-    pub(crate) fn append(&mut self, batch: &Lines, i: usize, ends: &[usize]) -> usize {
+    /// Appends the lines of `batch` (whose text is `text`) from item `i` on
+    /// (ending at `ends`) to the file's buffer, as many as fit with no I/O
+    /// (they stay in `text` until written); returns how many items it took
+    /// (0 while the file fails or keeps lines).
+    pub(crate) fn append(
+        &mut self,
+        batch: &Lines,
+        text: &SharedText,
+        i: usize,
+        ends: &[usize],
+    ) -> usize {
         let Some(file) = self.file.as_ref().filter(|_| self.pending.is_empty()) else {
             return 0;
         };
         let start = batch.start(i);
-        let taken = file.append_buffered(batch.text.as_bytes(), start, ends);
+        let taken = file.append_shared(text, start, ends);
         // Records, as `write` counts them: empty lines are no records.
         let mut at = start;
         let mut records = 0;
@@ -190,27 +198,43 @@ impl Output {
     /// Bytes of lines the file takes before its buffer reaches the OS (see
     /// [`RotatingFile::buffer_room`]); `usize::MAX` while it is not open.
     pub(crate) fn buffer_room(&self) -> usize {
-        self.file
-            .as_ref()
-            .map_or(usize::MAX, RotatingFile::buffer_room)
+        self.file.as_ref().map_or(usize::MAX, |f| f.buffer_room())
+    }
+
+    /// Bytes in the file's buffer (0 while it is not open).
+    pub(crate) fn buffered(&self) -> usize {
+        self.file.as_ref().map_or(0, |f| f.buffered())
     }
 
     pub(crate) fn flush(&mut self, cfg: &Config, tally: &mut Tally) -> Health {
-        let result = self.retry(cfg, tally).and_then(|()| match &self.file {
-            Some(file) => match (&*file).flush() {
-                Ok(()) => {
-                    self.unflushed = 0;
-                    Ok(())
-                }
-                Err(e) => {
-                    tally.write_errors += 1;
-                    self.errors += 1;
-                    Err(e.to_string())
-                }
-            },
-            None => Ok(()),
+        let result = self.retry(cfg, tally).and_then(|()| {
+            let written = match &self.file {
+                Some(file) => (&**file).flush(),
+                None => return Ok(()),
+            };
+            self.flushed(written, tally)
         });
         self.health(result)
+    }
+
+    /// Counts the result of writing the file's buffer (here or on the
+    /// writer's flush helper).
+    pub(crate) fn flushed(
+        &mut self,
+        result: io::Result<()>,
+        tally: &mut Tally,
+    ) -> Result<(), String> {
+        match result {
+            Ok(()) => {
+                self.unflushed = 0;
+                Ok(())
+            }
+            Err(e) => {
+                tally.write_errors += 1;
+                self.errors += 1;
+                Err(e.to_string())
+            }
+        }
     }
 }
 

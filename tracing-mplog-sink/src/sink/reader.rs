@@ -17,7 +17,7 @@
 //! closes this connection alone, with the reason logged by the writer as a
 //! WARN record; every other connection carries on.
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead as _, BufReader, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -172,6 +172,30 @@ fn whole_frame_buffered(buf: &[u8]) -> bool {
     }
 }
 
+/// The next frame body, and how many bytes of the read buffer to consume
+/// once it is handled: a frame that is in the read buffer whole is decoded
+/// where it lies (no copy, no read call; most are, a socket read brings
+/// hundreds); any other is read by `frames`, which waits for the rest and
+/// checks its length (then 0: `frames` consumed it). Called between frames
+/// only (`frames` returned a whole frame, or none yet), so the read buffer
+/// starts with a frame's length prefix.
+fn next_body<R: Read>(
+    frames: &mut FrameReader<BufReader<R>>,
+    max_frame_size: usize,
+) -> Result<Option<(&[u8], usize)>, WireError> {
+    let buffered = frames.get_ref().buffer();
+    let whole = buffered
+        .first_chunk::<4>()
+        .map(|head| u32::from_le_bytes(*head) as usize)
+        // Empty and oversized frames are `frames`' to refuse.
+        .filter(|&len| (1..=max_frame_size).contains(&len) && buffered.len() - 4 >= len);
+    if let Some(len) = whole {
+        // In bounds: `whole` checked that the buffer holds them.
+        return Ok(Some((&frames.get_ref().buffer()[4..4 + len], 4 + len)));
+    }
+    Ok(frames.read_raw()?.map(|body| (body, 0)))
+}
+
 /// Why a connection was closed, in words for the log.
 fn reason(e: &WireError) -> String {
     match e {
@@ -281,42 +305,47 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
     let mut goodbye = false;
     let mut read_seq = 0;
     let error = loop {
-        match frames.read_raw() {
+        let (body, consumed) = match next_body(frames, shared.max_frame_size) {
             Ok(None) => break None,
             Err(e) => break Some(reason(&e)),
-            Ok(Some(body)) => match Frame::decode(body) {
-                Ok(Frame::Hello(_)) => break Some("a second hello on the same connection".into()),
-                Ok(Frame::Goodbye(_)) => goodbye = true,
-                Ok(Frame::Event(event)) => {
-                    let rec = WireRecord {
-                        event: &event,
-                        origin: &origin,
-                    };
-                    let lines = batch.lines();
-                    maker.add(lines, event.seq(), &rec, conn_key.as_deref());
-                    if maker.forwards(event.level()) {
-                        let observed = lines.observed_ns();
-                        lines.forward(Record::from_view(&event, &origin, observed));
-                    }
-                    read_seq = read_seq.max(event.seq());
+            Ok(Some(next)) => next,
+        };
+        match Frame::decode(body) {
+            Ok(Frame::Hello(_)) => break Some("a second hello on the same connection".into()),
+            Ok(Frame::Goodbye(_)) => goodbye = true,
+            Ok(Frame::Event(event)) => {
+                let rec = WireRecord {
+                    event: &event,
+                    origin: &origin,
+                };
+                let lines = batch.lines();
+                maker.add(lines, event.seq(), &rec, conn_key.as_deref());
+                if maker.forwards(event.level()) {
+                    let observed = lines.observed_ns();
+                    lines.forward(Record::from_view(&event, &origin, observed));
                 }
-                Ok(Frame::Dropped(dropped)) => {
-                    // Keep the order: the lines before it, then the report.
-                    if !batch.send() {
-                        return;
-                    }
-                    let msg = Msg::Dropped {
-                        origin: Arc::clone(&origin),
-                        reason: dropped.reason,
-                        count: dropped.count,
-                    };
-                    if shared.tx.send(msg).is_err() {
-                        return;
-                    }
+                read_seq = read_seq.max(event.seq());
+            }
+            Ok(Frame::Dropped(dropped)) => {
+                // Keep the order: the lines before it, then the report.
+                if !batch.send() {
+                    return;
                 }
-                Ok(_) => {}
-                Err(e) => break Some(reason(&e)),
-            },
+                let msg = Msg::Dropped {
+                    origin: Arc::clone(&origin),
+                    reason: dropped.reason,
+                    count: dropped.count,
+                };
+                if shared.tx.send(msg).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => break Some(reason(&e)),
+        }
+        if consumed > 0 {
+            // Handled where it lay in the read buffer: now it goes.
+            frames.get_mut().consume(consumed);
         }
         if let Some(acks) = &mut frames.get_mut().get_mut().acks {
             acks.read = read_seq;
@@ -366,6 +395,53 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         let why = reason(&WireError::Io(err));
         assert!(why.contains("drain timeout"), "{why}");
+    }
+
+    /// Frames whole in the read buffer are handed out where they lie (to be
+    /// consumed after), a frame cut by the end of a read is read by
+    /// `FrameReader`, and an oversized or empty one is refused by it.
+    #[test]
+    fn next_body_takes_whole_buffered_frames_in_place_and_leaves_the_rest_to_the_reader() {
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().expect("socket pair");
+        a.set_read_timeout(Some(Duration::from_millis(5)))
+            .expect("timeout");
+        let cut = AtomicBool::new(false);
+        let patient = Patient {
+            stream: a,
+            cut: &cut,
+            hello_deadline: None,
+            acks: None,
+        };
+        let mut frames =
+            FrameReader::with_max_frame_size(BufReader::with_capacity(READ_BUFFER, patient), 16);
+        let frame = |body: &[u8]| {
+            let mut f = u32::try_from(body.len())
+                .expect("short")
+                .to_le_bytes()
+                .to_vec();
+            f.extend_from_slice(body);
+            f
+        };
+        let mut sent = [frame(b"first"), frame(b"second")].concat();
+        let third = frame(b"third");
+        sent.extend_from_slice(&third[..5]);
+        b.write_all(&sent).expect("write");
+        // The first read fills the buffer (through `FrameReader`).
+        let (body, consumed) = next_body(&mut frames, 16).expect("ok").expect("a frame");
+        assert_eq!((body, consumed), (&b"first"[..], 0));
+        let (body, consumed) = next_body(&mut frames, 16).expect("ok").expect("a frame");
+        assert_eq!((body, consumed), (&b"second"[..], 10));
+        frames.get_mut().consume(consumed);
+        b.write_all(&third[5..]).expect("write");
+        let (body, consumed) = next_body(&mut frames, 16).expect("ok").expect("a frame");
+        assert_eq!((body, consumed), (&b"third"[..], 0));
+        b.write_all(&[frame(b"fourth"), 17u32.to_le_bytes().to_vec()].concat())
+            .expect("write");
+        let (body, consumed) = next_body(&mut frames, 16).expect("ok").expect("a frame");
+        assert_eq!(body, b"fourth");
+        frames.get_mut().consume(consumed);
+        let err = next_body(&mut frames, 16).expect_err("oversized");
+        assert!(matches!(err, WireError::Oversized { len: 17, .. }), "{err}");
     }
 
     #[test]

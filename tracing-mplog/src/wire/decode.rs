@@ -239,8 +239,10 @@ pub struct EventView<'a> {
     span_count: u32,
     spans: Cursor<'a>,
     fields: Cursor<'a>,
-    /// The message and where its field starts inside `fields.buf`.
-    message: Option<(&'a str, usize)>,
+    /// The message and where its field starts and ends inside `fields.buf`.
+    message: Message<'a>,
+    /// How many fields [`fields`](Self::fields) yields (all but the message).
+    field_count: u32,
 }
 
 impl<'a> EventView<'a> {
@@ -282,7 +284,8 @@ impl<'a> EventView<'a> {
         spans.pos = spans_start;
         let spans = spans.validated();
         let fields = c.blob("event.fields")?;
-        let message = validate_fields(fields)?;
+        let (message, count) = validate_fields(fields)?;
+        let field_count = count - u32::from(message.is_some());
         let fields = fields.validated();
         Ok(Self {
             body: c.buf,
@@ -299,6 +302,7 @@ impl<'a> EventView<'a> {
             spans,
             fields,
             message,
+            field_count,
         })
     }
 
@@ -398,6 +402,12 @@ impl<'a> EventView<'a> {
         }
     }
 
+    /// How many fields [`fields`](Self::fields) yields (known from the
+    /// decoding: counting them reads nothing).
+    pub fn field_count(&self) -> usize {
+        self.field_count as usize
+    }
+
     /// The spans the event happened in, outermost first.
     pub fn spans(&self) -> Spans<'a> {
         Spans {
@@ -419,24 +429,49 @@ fn opt_str<'a>(
     }
 }
 
+/// The message of a field list and where its field starts and ends.
+type Message<'a> = Option<(&'a str, (usize, usize))>;
+
 /// Decodes every field of a list (validating it) and returns the message:
 /// the first field named `message` holding a string or `Debug` text, with
-/// where it starts.
-fn validate_fields(mut c: Cursor<'_>) -> Result<Option<(&str, usize)>, WireError> {
+/// where it starts; and how many fields the list holds.
+fn validate_fields(mut c: Cursor<'_>) -> Result<(Message<'_>, u32), WireError> {
     let mut message = None;
+    let mut count = 0u32;
     while c.remaining() > 0 {
         let at = c.pos;
         let field = read_field(&mut c)?;
+        let end = c.pos;
+        // At least 6 bytes a field, in a frame whose length is a u32.
+        count += 1;
         if message.is_none() && field.name == "message" {
             if let Value::Str(m) | Value::Debug(m) = field.value {
-                message = Some((m, at));
+                message = Some((m, (at, end)));
             }
         }
     }
-    Ok(message)
+    Ok((message, count))
 }
 
+/// Reads and validates one field: the fast path first (`Option`, no
+/// error to build), and only if it fails the reads that say why.
+#[inline]
 fn read_field<'a>(c: &mut Cursor<'a>) -> Result<Field<'a>, WireError> {
+    let start = c.pos;
+    if let Some(name) = c.next_str() {
+        if let Some(value) = Value::read(c) {
+            return Ok(Field { name, value });
+        }
+    }
+    c.pos = start;
+    field_error(c)
+}
+
+/// [`read_field`] for a field its fast path could not read: the same
+/// reads, each with its error.
+#[cold]
+#[inline(never)]
+fn field_error<'a>(c: &mut Cursor<'a>) -> Result<Field<'a>, WireError> {
     let name = c.str("field.name")?;
     let value = Value::decode(c)?;
     Ok(Field { name, value })
@@ -482,8 +517,8 @@ impl<'a> Iterator for Spans<'a> {
         self.left -= 1;
         // Validated by `Frame::decode`; an error cannot happen, but ending the
         // iteration is the safe answer if it did.
-        let name = self.cur.str("span.name").ok()?;
-        let fields = self.cur.blob("span.fields").ok()?;
+        let name = self.cur.next_str()?;
+        let fields = self.cur.next_blob()?;
         Some(SpanView { name, fields })
     }
 
@@ -498,23 +533,27 @@ impl ExactSizeIterator for Spans<'_> {}
 #[derive(Debug, Clone)]
 pub struct Fields<'a> {
     cur: Cursor<'a>,
-    skip: Option<usize>,
+    /// Where the message field starts and ends: stepped over, not read.
+    skip: Option<(usize, usize)>,
 }
 
 impl<'a> Iterator for Fields<'a> {
     type Item = Field<'a>;
 
     fn next(&mut self) -> Option<Field<'a>> {
-        loop {
-            if self.cur.remaining() == 0 {
-                return None;
-            }
-            let at = self.cur.pos;
-            let field = read_field(&mut self.cur).ok()?;
-            if Some(at) != self.skip {
-                return Some(field);
-            }
+        if let Some((at, end)) = self.skip.filter(|&(at, _)| at == self.cur.pos) {
+            // The message (`EventView::message`): stepped over.
+            debug_assert!(end > at);
+            self.cur.pos = end;
         }
+        if self.cur.remaining() == 0 {
+            return None;
+        }
+        // Validated by `Frame::decode` (see `Spans::next`); read with no
+        // error to build or carry.
+        let name = self.cur.next_str()?;
+        let value = Value::read(&mut self.cur)?;
+        Some(Field { name, value })
     }
 }
 

@@ -36,8 +36,10 @@ impl Tag {
         Tag::Debug,
     ];
 
+    /// `ALL` is in the order of the tags' numbers, from 1 (a test checks).
+    #[inline]
     fn from_u8(b: u8) -> Option<Tag> {
-        Tag::ALL.into_iter().find(|t| *t as u8 == b)
+        Tag::ALL.get(usize::from(b).wrapping_sub(1)).copied()
     }
 }
 
@@ -134,6 +136,29 @@ impl<'a> Value<'a> {
             Tag::Debug => Value::Debug(c.str("field.value")?),
         })
     }
+
+    /// Reads a value as [`decode`](Self::decode) does, with no error to
+    /// build: `None` where `decode` fails (the decoder's fast path, and the
+    /// iterators' over a list `decode` validated already: see
+    /// `Cursor::validated`).
+    #[inline]
+    pub(super) fn read(c: &mut Cursor<'a>) -> Option<Self> {
+        let [found] = c.next_array()?;
+        Some(match Tag::from_u8(found)? {
+            Tag::I64 => Value::I64(i64::from_le_bytes(c.next_array()?)),
+            Tag::U64 => Value::U64(u64::from_le_bytes(c.next_array()?)),
+            Tag::I128 => Value::I128(i128::from_le_bytes(c.next_array()?)),
+            Tag::U128 => Value::U128(u128::from_le_bytes(c.next_array()?)),
+            Tag::F64 => Value::F64(f64::from_bits(u64::from_le_bytes(c.next_array()?))),
+            Tag::Bool => match c.next_array()? {
+                [0] => Value::Bool(false),
+                [1] => Value::Bool(true),
+                _ => return None,
+            },
+            Tag::Str => Value::Str(c.next_str()?),
+            Tag::Debug => Value::Debug(c.next_str()?),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -163,6 +188,41 @@ mod tests {
             assert_eq!(Value::decode(&mut c).expect("decodes"), value);
             assert_eq!(c.remaining(), 0, "{value:?} left bytes");
         }
+    }
+
+    #[test]
+    fn the_table_is_in_the_order_of_the_tag_numbers() {
+        for (i, tag) in Tag::ALL.into_iter().enumerate() {
+            assert_eq!(tag as usize, i + 1);
+            assert_eq!(Tag::from_u8(tag as u8), Some(tag));
+        }
+        assert_eq!(Tag::from_u8(0), None);
+        assert_eq!(Tag::from_u8(9), None);
+    }
+
+    /// `read`, the iterators' path over validated bytes, reads what
+    /// `decode` reads.
+    #[test]
+    fn read_agrees_with_decode() {
+        for value in [
+            Value::I64(-2),
+            Value::U64(3),
+            Value::I128(-4),
+            Value::U128(5),
+            Value::F64(1.5),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Str("ab"),
+            Value::Debug("c"),
+        ] {
+            let mut bytes = Vec::new();
+            value.encode(&mut bytes);
+            let mut c = Cursor::new(&bytes, 0);
+            assert_eq!(Value::read(&mut c), Some(value));
+            assert_eq!(c.remaining(), 0, "{value:?} left bytes");
+        }
+        assert_eq!(Value::read(&mut Cursor::new(&[6, 2], 0)), None);
+        assert_eq!(Value::read(&mut Cursor::new(&[1, 0, 0], 0)), None);
     }
 
     #[test]

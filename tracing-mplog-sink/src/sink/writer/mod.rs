@@ -5,8 +5,11 @@
 //!
 //! Every file is a [`RotatingFile`](crate::rotate::RotatingFile) with a
 //! write buffer (see [`super::output`]). Each file takes its lines of a batch
-//! in runs of consecutive lines: as many as fit go into its buffer in one
-//! copy, with no lock, clock or size check per line. The writer flushes
+//! in runs of consecutive lines: as many as fit go into its buffer at once,
+//! with no lock, clock or size check per line, and no copy: the buffer keeps
+//! the run where it is, in the batch's text, and the flush writes every run
+//! with one vectored write (see `flush`; the kernel's copy into the page
+//! cache is the only one). The writer flushes
 //! the buffers once its channel has stayed empty for [`FLUSH_AFTER`], so a
 //! quiet sink shows every line within milliseconds and a busy one writes in
 //! large batches; a line never waits longer than [`FLUSH_EVERY`].
@@ -19,12 +22,16 @@
 //! cannot be flushed at shutdown (an upper bound: a buffer that overflowed
 //! wrote some of them).
 //!
-//! `notice` writes the sink's own records; `forward` hands each batch's
-//! records to the forwarding destinations' queues; `watch` keeps the
-//! monitor's counts and publishes its snapshots.
+//! `runs` puts a batch's lines into its files' buffers; `flush` hands the
+//! buffers to the OS (the two copies of a line on two threads) and syncs
+//! at shutdown; `notice` writes the sink's own records; `forward` hands
+//! each batch's records to the forwarding destinations' queues; `watch`
+//! keeps the monitor's counts and publishes its snapshots.
 
+mod flush;
 mod forward;
 mod notice;
+mod runs;
 mod watch;
 
 pub(crate) use watch::Watch;
@@ -41,16 +48,17 @@ use tracing_core::Level;
 use tracing_mplog::wire::{DropReason, EventView, Frame};
 
 use super::fds::Descriptors;
-use super::lines::{Item, Lines, NO_KEY};
+use super::lines::Lines;
 use super::output::{Health, Outputs};
 use super::report::Tally;
 use super::router::Router;
-use super::seen::{FileSpan, Ledger, SeqStore};
+use super::seen::{Ledger, SeqStore};
 use crate::clock::Clock;
 use crate::forward::{Record, Senders};
 use crate::record::{Client, WireRecord};
-use crate::rotate;
+use crate::rotate::{self, SharedText};
 use crate::sys;
+use runs::Targets;
 
 /// The target of the sink's own records.
 pub(crate) const SINK_TARGET: &str = "tracing_mplog_sink";
@@ -95,8 +103,9 @@ pub(crate) const QUIET: Duration = Duration::from_secs(1);
 pub(crate) enum Msg {
     /// A connection said hello.
     Opened(Arc<Client>),
-    /// Formatted lines of one connection.
-    Lines(Box<Lines>),
+    /// Formatted lines of one connection (shared with the files' buffers
+    /// until they are written).
+    Lines(Arc<Lines>),
     /// A connection's worker reported events it dropped.
     Dropped {
         origin: Arc<Client>,
@@ -175,15 +184,11 @@ pub(crate) struct Writer {
     tick: u64,
     /// Which key writes to each per-key file (two keys never share one).
     claims: HashMap<PathBuf, String>,
-}
-
-/// Where a batch's lines go: the consolidated file, the output of each of
-/// its keys (`None`: the consolidated file), and the buffer's size.
-#[derive(Debug)]
-struct Targets {
-    consolidated: Option<usize>,
-    keys: Vec<Option<usize>>,
-    cap: usize,
+    /// The batches written since the last flush: the files' buffers keep
+    /// their lines where they are, in the batches' text, until written.
+    held: Vec<Arc<Lines>>,
+    /// The second thread of the flushes (see `flush`).
+    helper: flush::Helper,
 }
 
 impl Writer {
@@ -204,6 +209,8 @@ impl Writer {
             lru: BTreeMap::new(),
             tick: 0,
             claims: HashMap::new(),
+            held: Vec::new(),
+            helper: flush::Helper::default(),
         };
         if let Some(why) = warning {
             writer.notice(
@@ -261,7 +268,11 @@ impl Writer {
                 p.report.connections += 1;
                 self.cfg.watch.opened(&mut self.tally, &origin);
             }
-            Msg::Lines(lines) => self.lines(&lines),
+            Msg::Lines(lines) => {
+                self.lines(&lines);
+                // Its buffers go back to the readers after the flush.
+                self.held.push(lines);
+            }
             Msg::Dropped {
                 origin,
                 reason,
@@ -435,7 +446,7 @@ impl Writer {
     /// file might not take the batch, every file is flushed first, and a
     /// batch larger than a buffer goes in parts that fit one, its marks
     /// noted and the files flushed after each part.
-    fn lines(&mut self, batch: &Lines) {
+    fn lines(&mut self, batch: &Arc<Lines>) {
         let cap = if self.ledger.is_waiting() || batch.ack.is_some() {
             FILE_BUFFER
         } else {
@@ -476,6 +487,7 @@ impl Writer {
             consolidated,
             keys,
             cap,
+            text: Arc::clone(batch) as SharedText,
         };
         self.write_parts(batch, &targets, &fresh, &marks);
         self.cfg.watch.batch(&mut self.tally, batch, &fresh);
@@ -490,120 +502,6 @@ impl Writer {
         p.last_seq = last_seq;
         p.report.received += received;
         self.report_changes();
-    }
-
-    /// Writes the fresh lines of `batch` to its files, in parts that fit
-    /// an empty buffer (see [`lines`](Self::lines)); `marks[i]` is the
-    /// high-water mark a part ending at item `i` may claim.
-    fn write_parts(&mut self, batch: &Lines, t: &Targets, fresh: &[bool], marks: &[u64]) {
-        // Distinct outputs, in order (two keys may name one file).
-        let mut outs: Vec<usize> = t.keys.iter().flatten().copied().collect();
-        outs.sort_unstable();
-        outs.dedup();
-        // Open the batch's per-key files first: closing another to make
-        // room may flush, which must not happen halfway through a part.
-        for &out in &outs {
-            self.touch(out);
-        }
-        // Only the files this batch writes to can overflow with it.
-        let need = batch.text_len();
-        let full = |room: usize| FILE_BUFFER.saturating_sub(room) + need >= t.cap;
-        let overflows = t
-            .consolidated
-            .iter()
-            .chain(&outs)
-            .filter_map(|&out| self.outputs.files.get(out))
-            .any(|o| full(o.buffer_room()));
-        if overflows {
-            self.flush_all();
-        }
-        let mut part = Vec::with_capacity(fresh.len());
-        let mut from = 0;
-        while from < batch.items.len() {
-            // The items from `from` whose lines fit an empty buffer (at
-            // least one: a line larger than the buffer goes alone).
-            let start = batch.start(from);
-            let mut to = from + 1;
-            while to < batch.items.len() && batch.items[to].end - start < t.cap {
-                to += 1;
-            }
-            part.clear();
-            part.extend((0..fresh.len()).map(|i| fresh[i] && (from..to).contains(&i)));
-            if let Some(out) = t.consolidated {
-                let level = self.cfg.consolidated_level;
-                self.write_runs(out, batch, &part, |item| item.level <= level);
-            }
-            let level = self.cfg.per_key_level;
-            for &out in &outs {
-                self.write_runs(out, batch, &part, |item| {
-                    item.level <= level
-                        && item.key != NO_KEY
-                        && t.keys.get(item.key as usize) == Some(&Some(out))
-                });
-            }
-            if let Some(slot) = &batch.ack {
-                self.ledger.note(&batch.origin, slot, marks[to - 1]);
-            }
-            if to < batch.items.len() {
-                self.flush_all();
-            }
-            from = to;
-        }
-    }
-
-    /// Writes the lines of `batch` that are `fresh` and `wanted` to output
-    /// `out`, in order, a run of consecutive lines at a time.
-    fn write_runs(
-        &mut self,
-        out: usize,
-        batch: &Lines,
-        fresh: &[bool],
-        wanted: impl Fn(&Item) -> bool,
-    ) {
-        let picked = |i: usize| fresh.get(i) == Some(&true) && wanted(&batch.items[i]);
-        let mut i = 0;
-        while i < batch.items.len() {
-            if !picked(i) {
-                i += 1;
-                continue;
-            }
-            let mut j = i + 1;
-            while j < batch.items.len() && picked(j) {
-                j += 1;
-            }
-            self.write_run(out, batch, i, j);
-            i = j;
-        }
-    }
-
-    /// Writes the lines of items `i..j` of `batch` to output `out`: as many
-    /// as fit go to the file's buffer in one copy, the next one through the
-    /// file's `write` (which flushes, rotates, or fails and keeps the line),
-    /// and so on. A line below the threshold (empty) is no record.
-    fn write_run(&mut self, out: usize, batch: &Lines, mut i: usize, j: usize) {
-        let mut ends = std::mem::take(&mut self.ends);
-        ends.clear();
-        ends.extend(batch.items[i..j].iter().map(|item| item.end));
-        let first = i;
-        self.touch(out);
-        while i < j {
-            let Some(output) = self.outputs.files.get_mut(out) else {
-                break;
-            };
-            i += output.append(batch, i, &ends[i - first..]);
-            if i == j {
-                break;
-            }
-            let line = batch.line(i);
-            if !line.is_empty() {
-                match output.write(line, &self.cfg, &mut self.tally) {
-                    Health::Same => {}
-                    h => self.changes.push((out, h)),
-                }
-            }
-            i += 1;
-        }
-        self.ends = ends;
     }
 
     /// Writes one line to an output, noting a change of its health.
@@ -663,107 +561,5 @@ impl Writer {
         self.write_out(out, &line);
         self.line = line;
         self.report_changes();
-    }
-
-    /// Hands every file's buffer to the OS. The high-water marks are saved
-    /// first, with what the flush writes (see `seen`): a sink killed in the
-    /// middle of it is cut back to before it on restart.
-    fn flush_all(&mut self) {
-        if self.ledger.is_waiting() {
-            let spans: Vec<FileSpan> = self
-                .outputs
-                .files
-                .iter()
-                // Nothing buffered, nothing to claim (and no lock taken).
-                .filter(|o| o.unflushed > 0 || !o.pending.is_empty())
-                .filter_map(|o| o.file.as_ref()?.pending_write())
-                .collect();
-            if let Some(why) = self.ledger.before_flush(&spans) {
-                self.notice(Level::WARN, &why);
-            }
-        }
-        let mut changes = Vec::new();
-        for out in &mut self.outputs.files {
-            if out.per_key && out.lru.is_none() && out.pending.is_empty() && out.unflushed == 0 {
-                // Closed to make room: nothing buffered.
-                continue;
-            }
-            match out.flush(&self.cfg, &mut self.tally) {
-                Health::Same => {}
-                h => changes.push((out.path.clone(), h)),
-            }
-        }
-        for (path, h) in changes {
-            self.report_health(&path, h);
-        }
-        self.release_acks();
-        self.cfg.watch.publish(&self.tally, &self.outputs);
-    }
-
-    /// Publishes the acknowledgements of lines now handed to the OS: only
-    /// when every file took its lines (none kept for a retry, no buffer left
-    /// unflushed), and after the high-water marks are saved, so an
-    /// acknowledged line is in the files and a restarted sink knows it is.
-    fn release_acks(&mut self) {
-        let all_written = self
-            .outputs
-            .files
-            .iter()
-            .all(|o| o.pending.is_empty() && o.unflushed == 0);
-        if all_written {
-            self.ledger.release();
-        }
-    }
-
-    fn finish(mut self) -> Tally {
-        let flushing = Instant::now();
-        self.flush_all();
-        // A file that failed and works again (this last flush did not fail),
-        // but too recently to be reported while running, is reported now.
-        let healed: Vec<usize> = (0..self.outputs.files.len())
-            .filter(|&i| {
-                let out = &self.outputs.files[i];
-                out.failing
-                    && out.reported
-                    && out.pending.is_empty()
-                    && out.file.is_some()
-                    && out.last_failure.is_some_and(|t| t < flushing)
-            })
-            .collect();
-        if !healed.is_empty() {
-            for i in healed {
-                if let Some(out) = self.outputs.files.get_mut(i) {
-                    out.failing = false;
-                    out.reported = false;
-                    self.changes.push((i, Health::Recovered));
-                }
-            }
-            self.report_changes();
-            self.flush_all();
-        }
-        for out in &mut self.outputs.files {
-            if let Some(file) = &out.file {
-                if let Err(e) = file.sync_all() {
-                    self.tally.write_errors += 1;
-                    // What the file's buffer still holds is dropped with it.
-                    self.tally.unwritten += out.unflushed;
-                    eprintln!(
-                        "{SINK_TARGET}: cannot write or sync {}: {e} ({} records may be lost)",
-                        out.path.display(),
-                        out.unflushed
-                    );
-                }
-                file.wait_idle();
-            }
-            if !out.pending.is_empty() {
-                eprintln!(
-                    "{SINK_TARGET}: {} lines for {} could not be written",
-                    out.pending.len(),
-                    out.path.display()
-                );
-                self.tally.unwritten += out.pending.len() as u64;
-            }
-        }
-        self.tally
     }
 }

@@ -187,6 +187,40 @@ fn unknown_value_tag() {
     );
 }
 
+/// A field's errors come from the slow path the fast one falls back to:
+/// a name that is not UTF-8, and a value cut short, each named and placed.
+#[test]
+fn a_bad_field_name_and_a_truncated_value_are_named() {
+    let (mut b, tag_at) = one_field_event(OwnedValue::Bool(true));
+    b[tag_at - 1] = 0xff; // the name `f`
+    let err = Frame::decode(&b).expect_err("utf-8");
+    assert!(
+        matches!(err, WireError::InvalidUtf8 { what: "field.name", offset } if offset == tag_at - 1),
+        "{err}"
+    );
+    let (b, _) = one_field_event(OwnedValue::U64(7));
+    let tag_at = b
+        .windows(6)
+        .rposition(|w| w == [1, 0, 0, 0, b'f', Tag::U64 as u8])
+        .map(|i| i + 5)
+        .expect("the field");
+    // The event's fields blob ends with the field: cut the body there,
+    // and the blob's length with it, so the value alone is short.
+    let mut cut = b[..tag_at + 5].to_vec();
+    let blob_len_at = tag_at - 5 - 4;
+    let len = u32::from_le_bytes(cut[blob_len_at..blob_len_at + 4].try_into().expect("4"));
+    cut[blob_len_at..blob_len_at + 4].copy_from_slice(&(len - 4).to_le_bytes());
+    let err = Frame::decode(&cut).expect_err("short");
+    assert!(
+        matches!(
+            err,
+            WireError::Truncated { what: "field.value", offset, needed: 8, available: 4 }
+                if offset == tag_at + 1
+        ),
+        "{err}"
+    );
+}
+
 #[test]
 fn invalid_bool() {
     let (mut b, tag_at) = one_field_event(OwnedValue::Bool(true));
