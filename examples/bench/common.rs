@@ -139,6 +139,11 @@ fn clock_ns(clock: libc::clockid_t) -> f64 {
     ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
 }
 
+/// CPU time this process has used (every thread), in ns.
+pub(crate) fn process_cpu_ns() -> f64 {
+    clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
 /// CPU time the calling thread has used, in ns.
 pub(crate) fn thread_cpu_ns() -> f64 {
     clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)

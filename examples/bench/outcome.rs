@@ -19,6 +19,11 @@ pub(crate) struct Outcome {
     pub(crate) count: Count,
     /// Peak RSS of the writing process (the sink for the pipeline), KiB.
     pub(crate) peak_rss_kib: Option<u64>,
+    /// The pipeline's CPU per event (user + system, every thread): the
+    /// sink's process from start to shutdown, and a worker process's from
+    /// before `worker::init()` to its guard dropped (mean of the workers).
+    pub(crate) sink_cpu_ns: Option<f64>,
+    pub(crate) worker_cpu_ns: Option<f64>,
     /// The machine's 1-minute load average before and after the run
     /// (filled in by the parent).
     pub(crate) load: Option<(f64, f64)>,
@@ -42,12 +47,14 @@ impl Outcome {
             count,
             peak_rss_kib: common::peak_rss_kib(),
             load: None,
+            sink_cpu_ns: None,
+            worker_cpu_ns: None,
         }
     }
 
     pub(crate) fn to_line(&self) -> String {
         format!(
-            "RESULT name={} workers={} events={} seconds={:.6} caller_ns={} caller_cpu_ns={} lost={} duplicated={} peak_rss_kib={}",
+            "RESULT name={} workers={} events={} seconds={:.6} caller_ns={} caller_cpu_ns={} lost={} duplicated={} peak_rss_kib={} sink_cpu_ns={} worker_cpu_ns={}",
             self.name,
             self.workers,
             self.events,
@@ -59,6 +66,8 @@ impl Outcome {
             self.count.lost,
             self.count.duplicated,
             self.peak_rss_kib.map_or("-".into(), |v| v.to_string()),
+            self.sink_cpu_ns.map_or("-".into(), |v| format!("{v:.1}")),
+            self.worker_cpu_ns.map_or("-".into(), |v| format!("{v:.1}")),
         )
     }
 
@@ -84,6 +93,8 @@ impl Outcome {
             },
             peak_rss_kib: kv.get("peak_rss_kib").and_then(|v| v.parse().ok()),
             load: None,
+            sink_cpu_ns: kv.get("sink_cpu_ns").and_then(|v| v.parse().ok()),
+            worker_cpu_ns: kv.get("worker_cpu_ns").and_then(|v| v.parse().ok()),
         })
     }
 

@@ -114,6 +114,7 @@ pub(crate) fn run(
         }
         builder = builder.forward_drain(std::time::Duration::from_secs(600));
     }
+    let sink_cpu = common::process_cpu_ns();
     let handle = builder
         .logdir(&logdir)
         .name("bench")
@@ -143,6 +144,7 @@ pub(crate) fn run(
         .collect::<Result<Vec<_>, _>>()?;
     let mut wall_ns = 0.0;
     let mut cpu_ns = 0.0;
+    let mut worker_cpu_ns = 0.0;
     let mut first_event_ns = f64::MAX;
     for child in children {
         let out = child.wait_with_output()?;
@@ -157,6 +159,9 @@ pub(crate) fn run(
             if let Some(v) = kv.strip_prefix("caller_cpu_ns=") {
                 cpu_ns += v.parse::<f64>()?;
             }
+            if let Some(v) = kv.strip_prefix("worker_cpu_ns=") {
+                worker_cpu_ns += v.parse::<f64>()?;
+            }
             if let Some(v) = kv.strip_prefix("first_event_ns=") {
                 first_event_ns = first_event_ns.min(v.parse::<f64>()?);
             }
@@ -164,6 +169,7 @@ pub(crate) fn run(
     }
     // With destinations: returns once they took every record, too.
     let report = handle.shutdown()?;
+    let sink_cpu_ns = (common::process_cpu_ns() - sink_cpu) / total as f64;
     // From the first event any worker logged (the machine's monotonic clock)
     // to every connection drained and every file flushed and fsynced: the
     // workers' process start-up, which the in-process baselines do not pay,
@@ -211,12 +217,16 @@ pub(crate) fn run(
         wall_ns: wall_ns / n,
         cpu_ns: cpu_ns / n,
     };
-    Ok(Outcome::new(name, args, seconds, Some(caller), count))
+    let mut outcome = Outcome::new(name, args, seconds, Some(caller), count);
+    outcome.sink_cpu_ns = Some(sink_cpu_ns);
+    outcome.worker_cpu_ns = Some(worker_cpu_ns / n);
+    Ok(outcome)
 }
 
 /// A worker process: `worker::init()`, the event mix, flush, report its cost
 /// and when its first event was logged.
 pub(crate) fn worker(id: usize, events: u64) -> Result<(), Box<dyn Error>> {
+    let process_cpu = common::process_cpu_ns();
     let guard = tracing_mplog::worker::init()?;
     let first_event_ns = common::monotonic_ns();
     let cpu = common::thread_cpu_ns();
@@ -225,10 +235,11 @@ pub(crate) fn worker(id: usize, events: u64) -> Result<(), Box<dyn Error>> {
     let caller_ns = (common::monotonic_ns() - first_event_ns) / events as f64;
     guard.flush()?;
     drop(guard);
+    let worker_cpu_ns = (common::process_cpu_ns() - process_cpu) / events as f64;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "caller_ns={caller_ns:.1} caller_cpu_ns={caller_cpu_ns:.1} first_event_ns={first_event_ns:.0}"
+        "caller_ns={caller_ns:.1} caller_cpu_ns={caller_cpu_ns:.1} worker_cpu_ns={worker_cpu_ns:.1} first_event_ns={first_event_ns:.0}"
     )?;
     Ok(())
 }
