@@ -14,12 +14,12 @@ use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 
-use mplog_test_support::{RunningSink, SpawnGuarded, TIMEOUT, wait_ok};
+use mplog_test_support::{RunningSink, TIMEOUT};
 use otlp::{
     Flat, GrpcReceiver, HttpReceiver, Received, Receiver as _, attr, attr_int, attr_str, body,
     flatten,
 };
-use support::{Setup, assert_files_complete, file_sink};
+use support::{Setup, assert_all_forwarded, assert_files_complete, file_sink, run_typed_workers};
 
 const WORKERS: u64 = 3;
 const EVENTS: u64 = 3_000;
@@ -44,28 +44,11 @@ fn run(
     let sink = RunningSink::start(cmd);
     sink.wait_prefix("listening on unix:");
 
-    let running: Vec<_> = (1..=workers)
-        .map(|id| {
-            let w = s
-                .worker(id, events, &["--mode", "typed"])
-                .env("RUST_LOG", "debug")
-                .spawn_guarded();
-            (id, w.id(), w)
-        })
-        .collect();
-    let mut pids = HashMap::new();
-    for (id, pid, w) in running {
-        wait_ok(w);
-        pids.insert(id, pid);
-    }
+    let pids = run_typed_workers(s, workers, events);
     let total = (workers * events) as usize;
     let counts: Vec<usize> = peers.iter().map(|(_, wait)| wait(total)).collect();
     let stderr = sink.stop();
-    assert_eq!(counts, vec![total; peers.len()], "sink stderr:\n{stderr}");
-    for (url, _) in peers {
-        let want = format!("forwarded to {url}: {total} records, dropped 0");
-        assert!(stderr.contains(&want), "no `{want}` in:\n{stderr}");
-    }
+    assert_all_forwarded(&counts, total, peers.iter().map(|(url, _)| url), &stderr);
     assert_files_complete(&s.logdir(), workers, events);
     pids
 }

@@ -34,9 +34,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 
-use mplog_test_support::{Ca, RunningSink, SpawnGuarded, TIMEOUT, http_get, metric, wait_ok};
+use mplog_test_support::{Ca, RunningSink, TIMEOUT, http_get, metric};
 use otlp::{GrpcReceiver, HttpRequest, Received, Receiver, Shared};
-use support::{Setup, assert_files_complete, file_sink};
+use support::{Setup, assert_all_forwarded, assert_files_complete, file_sink, run_typed_workers};
 
 const WORKERS: u64 = 2;
 const EVENTS: u64 = 1_000;
@@ -303,27 +303,6 @@ fn start_sink(
     (sink, addr)
 }
 
-/// Runs `workers` typed workers of `events` events each to the end;
-/// their pids by id.
-fn run_workers(s: &Setup, workers: u64, events: u64) -> HashMap<u64, u32> {
-    let running: Vec<_> = (1..=workers)
-        .map(|id| {
-            let w = s
-                .worker(id, events, &["--mode", "typed"])
-                .env("RUST_LOG", "debug")
-                .spawn_guarded();
-            (id, w.id(), w)
-        })
-        .collect();
-    running
-        .into_iter()
-        .map(|(id, pid, w)| {
-            wait_ok(w);
-            (id, pid)
-        })
-        .collect()
-}
-
 /// A `[[forward]]` table for `url` with `extra` keys naming files.
 fn table(url: &str, extra: &[(&str, &Path)]) -> String {
     let mut t = format!("[[forward]]\nurl = \"{url}\"\n");
@@ -372,11 +351,7 @@ fn finish(s: &Setup, sink: RunningSink, urls: &[String], waits: &[&dyn Fn() -> u
     let total = (WORKERS * EVENTS) as usize;
     let counts: Vec<usize> = waits.iter().map(|w| w()).collect();
     let stderr = sink.stop();
-    assert_eq!(counts, vec![total; waits.len()], "sink stderr:\n{stderr}");
-    for url in urls {
-        let want = format!("forwarded to {url}: {total} records, dropped 0");
-        assert!(stderr.contains(&want), "no `{want}` in:\n{stderr}");
-    }
+    assert_all_forwarded(&counts, total, urls, &stderr);
     assert_files_complete(&s.logdir(), WORKERS, EVENTS);
     stderr
 }
@@ -392,7 +367,7 @@ fn otlp_https_and_grpcs_with_a_private_ca_get_every_record_with_its_content() {
     // rustls-native-certs reads from SSL_CERT_FILE when it is set.
     let tables = table(&https.url(), &[("tls-ca", &pki.ca)]) + &table(&grpcs.url(), &[]);
     let (sink, _) = start_sink(&s, &tables, &[("SSL_CERT_FILE", &pki.ca)], "5s");
-    let pids = run_workers(&s, WORKERS, EVENTS);
+    let pids = run_typed_workers(&s, WORKERS, EVENTS);
     let total = (WORKERS * EVENTS) as usize;
     finish(
         &s,
@@ -425,7 +400,7 @@ fn receivers_requiring_client_certificates_take_ours_and_refuse_none() {
         + &table(&without.url(), &[("tls-ca", &pki.ca)])
         + &table(&grpc_without.url(), &[("tls-ca", &pki.ca)]);
     let (sink, _) = start_sink(&s, &tables, &[], "1s");
-    let pids = run_workers(&s, WORKERS, EVENTS);
+    let pids = run_typed_workers(&s, WORKERS, EVENTS);
     let total = (WORKERS * EVENTS) as usize;
     let stderr = finish(
         &s,
@@ -472,7 +447,7 @@ fn a_server_certificate_of_another_ca_is_refused_counted_and_explained_once() {
         .map(|u| table(u, &[("tls-ca", &ours.ca)]) + &format!("queue = {QUEUE}\n\n"))
         .collect();
     let (sink, metrics) = start_sink(&s, &tables, &[], "1s");
-    run_workers(&s, WORKERS, EVENTS);
+    run_typed_workers(&s, WORKERS, EVENTS);
     let total = (WORKERS * EVENTS) as f64;
     // The writer took every record; the destinations are down, their
     // queues full, the rest counted as dropped.

@@ -4,12 +4,15 @@
 //! what the sink reported.
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use mplog_test_support::{Scratch, assert_series, binary_beside, log_lines, series};
+use mplog_test_support::{
+    Scratch, SpawnGuarded, assert_series, binary_beside, log_lines, series, wait_ok,
+};
 use tracing::Level;
 use tracing_mplog::Endpoint;
 // What `fixtures` takes from here (`use super::…`).
@@ -223,4 +226,41 @@ pub fn rejections(stderr: &str, reason: &str) -> u64 {
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count for {reason} in {line}"))
+}
+
+/// Every forwarding destination took all `total` records: each receiver
+/// counted them (`counts`), and the sink's report (`stderr`) says so for
+/// each of `urls`.
+pub fn assert_all_forwarded<U: AsRef<str>>(
+    counts: &[usize],
+    total: usize,
+    urls: impl IntoIterator<Item = U>,
+    stderr: &str,
+) {
+    assert_eq!(counts, vec![total; counts.len()], "sink stderr:\n{stderr}");
+    for url in urls {
+        let want = format!("forwarded to {}: {total} records, dropped 0", url.as_ref());
+        assert!(stderr.contains(&want), "no `{want}` in:\n{stderr}");
+    }
+}
+
+/// Runs `workers` workers of the `typed` mode (RUST_LOG=debug) of `events` events each to the end;
+/// their pids by id.
+pub fn run_typed_workers(s: &Setup, workers: u64, events: u64) -> HashMap<u64, u32> {
+    let running: Vec<_> = (1..=workers)
+        .map(|id| {
+            let w = s
+                .worker(id, events, &["--mode", "typed"])
+                .env("RUST_LOG", "debug")
+                .spawn_guarded();
+            (id, w.id(), w)
+        })
+        .collect();
+    running
+        .into_iter()
+        .map(|(id, pid, w)| {
+            wait_ok(w);
+            (id, pid)
+        })
+        .collect()
 }

@@ -38,16 +38,18 @@ pub struct OwnedHello {
 }
 
 impl std::fmt::Debug for OwnedHello {
+    /// As the borrowed [`Hello`] prints (the token redacted).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OwnedHello")
-            .field("version", &self.version)
-            .field("capabilities", &self.capabilities)
-            .field("pid", &self.pid)
-            .field("start_time_ns", &self.start_time_ns)
-            .field("process_name", &self.process_name)
-            .field("host", &self.host)
-            .field("token", &super::redacted(&self.token))
-            .finish()
+        let view = Hello {
+            version: self.version,
+            capabilities: self.capabilities,
+            pid: self.pid,
+            start_time_ns: self.start_time_ns,
+            process_name: &self.process_name,
+            host: &self.host,
+            token: &self.token,
+        };
+        f.debug_tuple("OwnedHello").field(&view).finish()
     }
 }
 
