@@ -146,14 +146,9 @@ impl FromStr for FormatLevel {
     }
 }
 
+/// TRACE 0 … ERROR 4: the wire's level byte.
 fn level_index(level: Level) -> usize {
-    match level {
-        Level::TRACE => 0,
-        Level::DEBUG => 1,
-        Level::INFO => 2,
-        Level::WARN => 3,
-        Level::ERROR => 4,
-    }
+    usize::from(tracing_mplog::wire::level_to_u8(level))
 }
 
 impl LevelFormatter {

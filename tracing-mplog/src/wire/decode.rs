@@ -201,7 +201,10 @@ pub(crate) const FLAG_LINE: u8 = 0b0100;
 pub(crate) const FLAG_THREAD_NAME: u8 = 0b1000;
 const KNOWN_FLAGS: u8 = FLAG_MODULE_PATH | FLAG_FILE | FLAG_LINE | FLAG_THREAD_NAME;
 
-pub(crate) fn level_to_u8(level: Level) -> u8 {
+/// A level's byte on the wire (`docs/wire.md`): `TRACE` 0, `DEBUG` 1,
+/// `INFO` 2, `WARN` 3, `ERROR` 4 — also an index of the five levels, most
+/// verbose first.
+pub fn level_to_u8(level: Level) -> u8 {
     match level {
         Level::TRACE => 0,
         Level::DEBUG => 1,

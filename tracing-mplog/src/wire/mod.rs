@@ -68,6 +68,7 @@ mod value;
 
 pub use decode::{
     DropReason, Dropped, EventView, Field, Fields, Frame, Goodbye, Hello, SpanView, Spans,
+    level_to_u8,
 };
 pub use error::WireError;
 pub use owned::{OwnedEvent, OwnedField, OwnedFrame, OwnedHello, OwnedSpan, OwnedValue};

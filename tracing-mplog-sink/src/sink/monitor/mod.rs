@@ -82,13 +82,7 @@ pub(crate) const LEVELS: [Level; 5] = [
 
 /// A level's index in [`LEVELS`].
 pub(crate) fn level_index(level: Level) -> usize {
-    match level {
-        Level::TRACE => 0,
-        Level::DEBUG => 1,
-        Level::INFO => 2,
-        Level::WARN => 3,
-        _ => 4,
-    }
+    usize::from(tracing_mplog::wire::level_to_u8(level))
 }
 
 /// Default [`Builder::metrics_retention`](crate::sink::Builder::metrics_retention):
