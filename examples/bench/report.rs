@@ -57,23 +57,13 @@ impl Summary {
     }
 
     fn caller_cpu(&self) -> Option<f64> {
-        let v: Vec<f64> = self
-            .runs
-            .iter()
-            .filter_map(|o| o.caller)
-            .map(|c| c.cpu_ns)
-            .collect();
-        (!v.is_empty()).then(|| median(&v))
+        self.median_of(|o| o.caller.map(|c| c.cpu_ns))
+            .map(|(m, _, _)| m)
     }
 
     fn caller_wall(&self) -> Option<f64> {
-        let v: Vec<f64> = self
-            .runs
-            .iter()
-            .filter_map(|o| o.caller)
-            .map(|c| c.wall_ns)
-            .collect();
-        (!v.is_empty()).then(|| median(&v))
+        self.median_of(|o| o.caller.map(|c| c.wall_ns))
+            .map(|(m, _, _)| m)
     }
 
     /// The median of one per-run figure and its min–max, if the runs

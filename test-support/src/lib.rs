@@ -25,6 +25,7 @@
 mod bridge;
 mod files;
 mod metrics;
+mod peer;
 mod process;
 mod python;
 mod running;
@@ -40,6 +41,7 @@ pub use files::{
     complete_lines, file_names, lines, lines_so_far, log_files, log_lines, log_lines_so_far, read,
 };
 pub use metrics::{http_get, metric, scrape_until};
+pub use peer::skip_unless_ci;
 pub use process::{
     Proc, SpawnGuarded, binary_beside, fd_targets, peak_rss_kib, rss_kib, status_kib, wait_exit,
     wait_ok, wait_pid,

@@ -39,15 +39,7 @@ pub fn missing() -> Option<String> {
         .then(|| "prometheus or promtool not found (apt-get install prometheus)".to_owned())
 }
 
-/// For a test whose peer is missing: outside CI prints `skipped: WHAT`;
-/// with `CI` set it panics.
-pub fn skip_unless_ci(missing: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{missing}, and CI is set (.ci/run installs it)"
-    );
-    eprintln!("skipped: {missing}");
-}
+pub use mplog_test_support::skip_unless_ci;
 
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");

@@ -112,16 +112,7 @@ fn missing_in(bin: Option<&Path>, dirs: &[PathBuf]) -> Option<String> {
     })
 }
 
-/// For a test whose peer is `missing`: outside CI prints the one line
-/// `skipped: WHAT (apt-get install PACKAGE)`; with `CI` set it panics, so
-/// that CI cannot skip the test silently.
-pub fn skip_unless_ci(missing: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{missing}, and CI is set (.ci/run installs it)"
-    );
-    eprintln!("skipped: {missing}");
-}
+pub use mplog_test_support::skip_unless_ci;
 
 impl Rsyslog {
     /// Starts rsyslogd and waits until its three inputs take messages.
