@@ -69,6 +69,28 @@ const MAX_REPLY: usize = 64 * 1024;
 const LINGER_EVENTS: usize = 64;
 const LINGER: Duration = Duration::from_micros(200);
 
+/// Whether the sender goes on, or stops because the guard gave up on this
+/// process (its flush timeout ran out): nothing more is retried.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Go,
+    Abandoned,
+}
+
+/// How one attempt to connect ended.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    /// Connected, hello and welcome exchanged, the window resent.
+    Connected,
+    /// No connection this time (refused, unreachable, or lost while the
+    /// window was resent); the backoff was slept where there was one.
+    Failed,
+    /// The guard gave up: no more attempts.
+    Abandoned,
+}
+
 /// The end of one frame inside the batch, and its `seq` if it is an event
 /// (0 for the other frames).
 #[derive(Debug, Clone, Copy)]
@@ -190,7 +212,7 @@ impl Sender {
                 }
             }
             while self.window.bytes() >= WINDOW_BYTES {
-                if !self.wait_for_acks() {
+                if self.wait_for_acks() == Flow::Abandoned {
                     return;
                 }
             }
@@ -203,7 +225,7 @@ impl Sender {
                 self.finished = true;
             }
             self.poll_sink();
-            if !self.write_batch() {
+            if self.write_batch() == Flow::Abandoned {
                 return;
             }
         }
@@ -255,14 +277,21 @@ impl Sender {
     }
 
     /// Waits a moment for acknowledgements, or reconnects (resending the
-    /// window) if the connection is gone. `false` if the guard gave up.
-    fn wait_for_acks(&mut self) -> bool {
+    /// window) if the connection is gone.
+    fn wait_for_acks(&mut self) -> Flow {
         if self.conn.is_none() {
-            return self.connect();
+            return match self.connect() {
+                Attempt::Abandoned => Flow::Abandoned,
+                Attempt::Connected | Attempt::Failed => Flow::Go,
+            };
         }
         std::thread::sleep(self.ack_poll);
         self.poll_sink();
-        !self.counters.abandoned.load(Ordering::SeqCst)
+        if self.counters.abandoned.load(Ordering::SeqCst) {
+            Flow::Abandoned
+        } else {
+            Flow::Go
+        }
     }
 
     /// After the goodbye: waits until the sink acknowledged every event, or
@@ -274,14 +303,15 @@ impl Sender {
                 return;
             }
             if self.conn.is_none() {
-                if !self.connect() {
-                    return;
-                }
-                if self.conn.is_some() {
-                    let goodbye = OwnedFrame::Goodbye(Goodbye { last_seq: self.seq });
-                    self.push_control(&goodbye);
-                    if !self.write_batch() {
-                        return;
+                match self.connect() {
+                    Attempt::Abandoned => return,
+                    Attempt::Failed => {}
+                    Attempt::Connected => {
+                        let goodbye = OwnedFrame::Goodbye(Goodbye { last_seq: self.seq });
+                        self.push_control(&goodbye);
+                        if self.write_batch() == Flow::Abandoned {
+                            return;
+                        }
                     }
                 }
                 continue;
@@ -365,15 +395,15 @@ impl Sender {
         }
     }
 
-    /// Writes the whole batch, reconnecting as needed. `false` if the guard
-    /// gave up on this process (stop retrying).
+    /// Writes the whole batch, reconnecting as needed, unless the guard
+    /// gives up on this process first.
     ///
     /// In acknowledged mode the event frames written are kept in the
     /// window: the batch itself moves there once written (and a fresh
     /// buffer from the window takes its place); only when a connection
     /// breaks halfway are the frames it took copied there first, so that
     /// the next connection resends them.
-    fn write_batch(&mut self) -> bool {
+    fn write_batch(&mut self) -> Flow {
         let mut pos = 0;
         // Marks of the frames accepted whole, and of those already in the
         // window or counted as written.
@@ -383,8 +413,8 @@ impl Sender {
             let Some(conn) = &mut self.conn else {
                 self.settle(settled, done, true);
                 settled = done;
-                if !self.connect() {
-                    return false;
+                if self.connect() == Attempt::Abandoned {
+                    return Flow::Abandoned;
                 }
                 continue;
             };
@@ -429,7 +459,7 @@ impl Sender {
             self.batch = Vec::new();
         }
         self.marks.clear();
-        true
+        Flow::Go
     }
 
     /// Where the frame of mark `i - 1` ends: the start of mark `i`'s.
@@ -463,9 +493,9 @@ impl Sender {
 
     /// Tries once to connect and shake hands; sleeps the backoff (with
     /// jitter) on failure.
-    fn connect(&mut self) -> bool {
+    fn connect(&mut self) -> Attempt {
         if self.counters.abandoned.load(Ordering::SeqCst) {
-            return false;
+            return Attempt::Abandoned;
         }
         match transport::open(&self.config, &self.hello) {
             Ok((mut conn, agreed)) => {
@@ -478,7 +508,7 @@ impl Sender {
                 if self.window.frames() > 0 {
                     for part in self.window.unacked() {
                         if conn.send_all(part).is_err() {
-                            return true;
+                            return Attempt::Failed;
                         }
                     }
                     if !self.acked {
@@ -490,6 +520,7 @@ impl Sender {
                     }
                 }
                 self.conn = Some(conn);
+                Attempt::Connected
             }
             Err(e) => {
                 let pause = if e.kind() == std::io::ErrorKind::PermissionDenied {
@@ -499,9 +530,9 @@ impl Sender {
                 };
                 std::thread::sleep(transport::jitter(pause));
                 self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+                Attempt::Failed
             }
         }
-        true
     }
 }
 

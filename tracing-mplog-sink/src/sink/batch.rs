@@ -52,6 +52,16 @@ pub(super) fn recycle(lines: Lines) {
     }
 }
 
+/// The writer is gone (the sink is shutting down, or its writer thread
+/// died): the reader stops, with nothing left to hand its lines to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct WriterGone;
+
+/// Hands `msg` to the writer.
+pub(super) fn send(tx: &flume::Sender<Msg>, msg: Msg) -> Result<(), WriterGone> {
+    tx.send(msg).map_err(|_| WriterGone)
+}
+
 /// A reader's batch in the making.
 #[derive(Debug)]
 pub(super) struct Batcher<'a> {
@@ -91,30 +101,21 @@ impl<'a> Batcher<'a> {
         })
     }
 
-    /// Sends the batch if it holds anything; `false` when the writer is
-    /// gone.
-    pub(super) fn send(&mut self) -> bool {
+    /// Sends the batch if it holds anything.
+    pub(super) fn send(&mut self) -> Result<(), WriterGone> {
         match self.lines.take() {
-            Some(full) if !full.is_empty() => self.tx.send(Msg::Lines(Arc::new(full))).is_ok(),
-            _ => true,
+            Some(full) if !full.is_empty() => send(self.tx, Msg::Lines(Arc::new(full))),
+            _ => Ok(()),
         }
     }
 
     /// After a frame: sends the batch when no whole frame is left in the
     /// read buffer (`more` is false) or when it is full.
-    pub(super) fn after_frame(&mut self, more: bool) -> bool {
+    pub(super) fn after_frame(&mut self, more: bool) -> Result<(), WriterGone> {
         let full = self
             .lines
             .as_ref()
             .is_some_and(|l| l.text_len() >= MAX_BATCH);
-        if !more || full { self.send() } else { true }
-    }
-
-    /// Batches `origin`'s lines from now on (Python: a connection whose
-    /// records change process, after [`send`](Self::send) took the last
-    /// batch of the old one).
-    #[cfg(feature = "python")]
-    pub(super) fn set_origin(&mut self, origin: Arc<Client>) {
-        self.origin = origin;
+        if !more || full { self.send() } else { Ok(()) }
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Shared;
-use super::batch::Batcher;
+use super::batch::{self, Batcher, WriterGone};
 use super::reader::{POLL, Patient, READ_BUFFER};
 use super::rejects::Reason;
 use super::writer::Msg;
@@ -60,14 +60,22 @@ fn identity(name: &str, host: &str) -> i64 {
     (h.finish() >> 1) as i64 | i64::MIN
 }
 
-/// Reads one frame body into `buf`: `Ok(false)` at a clean end of stream
-/// (between frames).
-fn read_frame(stream: &mut impl Read, max: usize, buf: &mut Vec<u8>) -> Result<bool, String> {
+/// What [`read_frame`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// A frame's body, now in the buffer.
+    Frame,
+    /// A clean end of stream, between frames.
+    End,
+}
+
+/// Reads one frame body into `buf`.
+fn read_frame(stream: &mut impl Read, max: usize, buf: &mut Vec<u8>) -> Result<Next, String> {
     let mut head = [0u8; 4];
     let mut got = 0;
     while got < 4 {
         match stream.read(&mut head[got..]) {
-            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) if got == 0 => return Ok(Next::End),
             Ok(0) => return Err(format!("truncated frame: {got} of 4 length bytes")),
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -86,7 +94,7 @@ fn read_frame(stream: &mut impl Read, max: usize, buf: &mut Vec<u8>) -> Result<b
         io::ErrorKind::UnexpectedEof => format!("truncated frame: fewer than its {len} bytes"),
         _ => format!("read error: {e}"),
     })?;
-    Ok(true)
+    Ok(Next::Frame)
 }
 
 fn now_ns() -> i128 {
@@ -94,81 +102,9 @@ fn now_ns() -> i128 {
 }
 
 fn serve(shared: &Shared, id: u64, stream: &mut BufReader<Patient<'_>>, peer: &Peer) {
-    let host = host_of(peer);
-    let maker = &shared.lines;
-    let mut origin: Option<Arc<Client>> = None;
-    let mut conn_key: Option<String> = None;
-    // Python records carry no `seq`: each is written (no resend check).
-    let mut batch: Option<Batcher<'_>> = None;
-    let mut buf = Vec::new();
-    let mut seq = 0u64;
-    let error = loop {
-        match read_frame(stream, shared.max_frame_size, &mut buf) {
-            Ok(false) => break None,
-            Err(why) => break Some(why),
-            Ok(true) => {}
-        }
-        // The opcode check keeps the decoder's known panics out (see
-        // `python::scan`); a panic it missed closes this connection only.
-        let decoded = std::panic::catch_unwind(|| decode_record(&buf));
-        let rec: PyRecord = match decoded {
-            Ok(Ok(rec)) => rec,
-            Ok(Err(e)) => break Some(e.to_string()),
-            Err(_) => break Some("the pickle decoder panicked on this frame".into()),
-        };
-        let same = origin
-            .as_ref()
-            .is_some_and(|o| o.pid == rec.process && o.process_name == rec.process_name);
-        if !same {
-            if !batch.as_mut().is_none_or(Batcher::send) {
-                return;
-            }
-            if let Some(old) = origin.take() {
-                let closed = Msg::Closed {
-                    origin: old,
-                    goodbye: true,
-                    error: None,
-                };
-                if shared.tx.send(closed).is_err() {
-                    return;
-                }
-            }
-            let o = Arc::new(Client {
-                conn: id,
-                pid: rec.process,
-                start_time_ns: identity(&rec.process_name, &host),
-                process_name: rec.process_name.clone(),
-                host: host.clone(),
-            });
-            if shared.tx.send(Msg::Opened(Arc::clone(&o))).is_err() {
-                return;
-            }
-            conn_key = maker.connection_key(&o);
-            match &mut batch {
-                Some(b) => b.set_origin(Arc::clone(&o)),
-                None => batch = Some(Batcher::new(&shared.tx, Arc::clone(&o), None, false)),
-            }
-            origin = Some(o);
-        }
-        let (Some(o), Some(batcher)) = (&origin, &mut batch) else {
-            return;
-        };
-        let lines = batcher.lines();
-        seq += 1;
-        let received = now_ns();
-        let view = rec.view(&host, received);
-        maker.add(lines, seq, &view, conn_key.as_deref());
-        if maker.forwards(view.level()) {
-            let observed = i64::try_from(received).unwrap_or(0);
-            lines.forward(Record::from_python(&view, o, observed));
-        }
-        if !batcher.after_frame(stream.buffer().len() >= 4) {
-            return;
-        }
-    };
-    if !batch.as_mut().is_none_or(Batcher::send) {
+    let Ok((origin, error)) = serve_records(shared, stream, id, host_of(peer)) else {
         return;
-    }
+    };
     match origin {
         Some(origin) => {
             let _ = shared.tx.send(Msg::Closed {
@@ -190,6 +126,101 @@ fn serve(shared: &Shared, id: u64, stream: &mut BufReader<Patient<'_>>, peer: &P
     }
 }
 
+/// The process whose records a connection is sending now, and their batch.
+struct Current<'a> {
+    origin: Arc<Client>,
+    conn_key: Option<String>,
+    batch: Batcher<'a>,
+}
+
+/// The connection's records until it ends: the process of the last ones
+/// (none if no record came), and why the connection was closed, if it
+/// was not a clean end.
+fn serve_records(
+    shared: &Shared,
+    stream: &mut BufReader<Patient<'_>>,
+    id: u64,
+    host: String,
+) -> Result<(Option<Arc<Client>>, Option<String>), WriterGone> {
+    let maker = &shared.lines;
+    let mut current: Option<Current<'_>> = None;
+    let mut buf = Vec::new();
+    // Python records carry no `seq`: each is written (no resend check).
+    let mut seq = 0u64;
+    let error = loop {
+        match read_frame(stream, shared.max_frame_size, &mut buf) {
+            Ok(Next::End) => break None,
+            Err(why) => break Some(why),
+            Ok(Next::Frame) => {}
+        }
+        // The opcode check keeps the decoder's known panics out (see
+        // `python::scan`); a panic it missed closes this connection only.
+        let decoded = std::panic::catch_unwind(|| decode_record(&buf));
+        let rec: PyRecord = match decoded {
+            Ok(Ok(rec)) => rec,
+            Ok(Err(e)) => break Some(e.to_string()),
+            Err(_) => break Some("the pickle decoder panicked on this frame".into()),
+        };
+        let cur = match current.take() {
+            Some(c) if c.origin.pid == rec.process && c.origin.process_name == rec.process_name => {
+                current.insert(c)
+            }
+            old => current.insert(switch_process(shared, old, id, &rec, &host)?),
+        };
+        let lines = cur.batch.lines();
+        seq += 1;
+        let received = now_ns();
+        let view = rec.view(&host, received);
+        maker.add(lines, seq, &view, cur.conn_key.as_deref());
+        if maker.forwards(view.level()) {
+            let observed = i64::try_from(received).unwrap_or(0);
+            lines.forward(Record::from_python(&view, &cur.origin, observed));
+        }
+        cur.batch.after_frame(stream.buffer().len() >= 4)?;
+    };
+    match current {
+        Some(mut c) => {
+            c.batch.send()?;
+            Ok((Some(c.origin), error))
+        }
+        None => Ok((None, error)),
+    }
+}
+
+/// A record of another process than the last (or the first record): the
+/// old process's batch goes and its connection closes, cleanly; the new
+/// one's opens, with a batch of its own.
+fn switch_process<'a>(
+    shared: &'a Shared,
+    old: Option<Current<'a>>,
+    id: u64,
+    rec: &PyRecord,
+    host: &str,
+) -> Result<Current<'a>, WriterGone> {
+    if let Some(mut old) = old {
+        old.batch.send()?;
+        let closed = Msg::Closed {
+            origin: old.origin,
+            goodbye: true,
+            error: None,
+        };
+        batch::send(&shared.tx, closed)?;
+    }
+    let origin = Arc::new(Client {
+        conn: id,
+        pid: rec.process,
+        start_time_ns: identity(&rec.process_name, host),
+        process_name: rec.process_name.clone(),
+        host: host.to_owned(),
+    });
+    batch::send(&shared.tx, Msg::Opened(Arc::clone(&origin)))?;
+    Ok(Current {
+        conn_key: shared.lines.connection_key(&origin),
+        batch: Batcher::new(&shared.tx, Arc::clone(&origin), None, false),
+        origin,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,9 +229,9 @@ mod tests {
     fn frames_are_read_whole_or_refused() {
         let mut buf = Vec::new();
         let mut ok: &[u8] = &[0, 0, 0, 2, b'}', b'.'];
-        assert_eq!(read_frame(&mut ok, 16, &mut buf), Ok(true));
+        assert_eq!(read_frame(&mut ok, 16, &mut buf), Ok(Next::Frame));
         assert_eq!(buf, b"}.");
-        assert_eq!(read_frame(&mut ok, 16, &mut buf), Ok(false));
+        assert_eq!(read_frame(&mut ok, 16, &mut buf), Ok(Next::End));
         let mut big: &[u8] = &[0, 0, 1, 0];
         let e = read_frame(&mut big, 16, &mut buf).expect_err("oversized");
         assert!(e.contains("oversized"), "{e}");

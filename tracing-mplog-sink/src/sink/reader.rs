@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use tracing_mplog::wire::{Ack, Frame, FrameReader, Reply, WireError};
 
 use super::Shared;
-use super::batch::Batcher;
+use super::batch::{self, Batcher, WriterGone};
 use super::handshake::{self, Verdict};
 use super::lines::LineMaker;
 use super::rejects::Reason;
@@ -296,12 +296,22 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
         read: 0,
         timeout: POLL,
     });
-    if shared.tx.send(Msg::Opened(Arc::clone(&origin))).is_err() {
-        return;
-    }
+    // A writer gone ends the connection with nothing more to report.
+    let _ = serve_frames(shared, frames, &origin, durable);
+}
+
+/// The frames after the hello, until the connection ends; then its
+/// `Closed` report.
+fn serve_frames(
+    shared: &Shared,
+    frames: &mut FrameReader<BufReader<Patient<'_>>>,
+    origin: &Arc<Client>,
+    durable: Option<Arc<AtomicU64>>,
+) -> Result<(), WriterGone> {
+    batch::send(&shared.tx, Msg::Opened(Arc::clone(origin)))?;
     let maker: &LineMaker = &shared.lines;
-    let conn_key = maker.connection_key(&origin);
-    let mut batch = Batcher::new(&shared.tx, Arc::clone(&origin), durable, true);
+    let conn_key = maker.connection_key(origin);
+    let mut batch = Batcher::new(&shared.tx, Arc::clone(origin), durable, true);
     let mut goodbye = false;
     let mut read_seq = 0;
     let error = loop {
@@ -316,29 +326,25 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
             Ok(Frame::Event(event)) => {
                 let rec = WireRecord {
                     event: &event,
-                    origin: &origin,
+                    origin,
                 };
                 let lines = batch.lines();
                 maker.add(lines, event.seq(), &rec, conn_key.as_deref());
                 if maker.forwards(event.level()) {
                     let observed = lines.observed_ns();
-                    lines.forward(Record::from_view(&event, &origin, observed));
+                    lines.forward(Record::from_view(&event, origin, observed));
                 }
                 read_seq = read_seq.max(event.seq());
             }
             Ok(Frame::Dropped(dropped)) => {
                 // Keep the order: the lines before it, then the report.
-                if !batch.send() {
-                    return;
-                }
+                batch.send()?;
                 let msg = Msg::Dropped {
-                    origin: Arc::clone(&origin),
+                    origin: Arc::clone(origin),
                     reason: dropped.reason,
                     count: dropped.count,
                 };
-                if shared.tx.send(msg).is_err() {
-                    return;
-                }
+                batch::send(&shared.tx, msg)?;
             }
             Ok(_) => {}
             Err(e) => break Some(reason(&e)),
@@ -350,18 +356,17 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
         if let Some(acks) = &mut frames.get_mut().get_mut().acks {
             acks.read = read_seq;
         }
-        if !batch.after_frame(whole_frame_buffered(frames.get_ref().buffer())) {
-            return;
-        }
+        batch.after_frame(whole_frame_buffered(frames.get_ref().buffer()))?;
     };
-    if !batch.send() {
-        return;
-    }
-    let _ = shared.tx.send(Msg::Closed {
-        origin,
-        goodbye: goodbye && error.is_none(),
-        error,
-    });
+    batch.send()?;
+    batch::send(
+        &shared.tx,
+        Msg::Closed {
+            origin: Arc::clone(origin),
+            goodbye: goodbye && error.is_none(),
+            error,
+        },
+    )
 }
 
 #[cfg(test)]
