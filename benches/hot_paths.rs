@@ -18,7 +18,8 @@
 use std::fmt;
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use time::OffsetDateTime;
 use tracing::{Dispatch, Level};
 use tracing_mplog::fork::ForkSafeExt;
@@ -71,6 +72,17 @@ fn log_typical(dispatch: &Dispatch, iters: u64, measure: Measure) -> std::time::
     })
 }
 
+/// The caller bench `name` (wall time) and `name_cpu` (the logging
+/// thread's CPU time) of the typical event under `dispatch`.
+fn wall_and_cpu(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, dispatch: &Dispatch) {
+    g.bench_function(name, |b| {
+        b.iter_custom(|n| log_typical(dispatch, n, Measure::Wall))
+    });
+    g.bench_function(format!("{name}_cpu"), |b| {
+        b.iter_custom(|n| log_typical(dispatch, n, Measure::Cpu))
+    });
+}
+
 fn caller(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut g = c.benchmark_group("caller");
@@ -95,12 +107,7 @@ fn caller(c: &mut Criterion) {
         .build()
         .expect("layer");
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
-    g.bench_function("mplayer", |b| {
-        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Wall))
-    });
-    g.bench_function("mplayer_cpu", |b| {
-        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Cpu))
-    });
+    wall_and_cpu(&mut g, "mplayer", &dispatch);
     drop(dispatch);
     drop(guard);
 
@@ -112,12 +119,7 @@ fn caller(c: &mut Criterion) {
         .build()
         .expect("layer");
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer).fork_safe());
-    g.bench_function("mplayer_forksafe", |b| {
-        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Wall))
-    });
-    g.bench_function("mplayer_forksafe_cpu", |b| {
-        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Cpu))
-    });
+    wall_and_cpu(&mut g, "mplayer_forksafe", &dispatch);
     drop(dispatch);
     drop(guard);
     sink.shutdown().expect("sink shutdown");
@@ -134,12 +136,7 @@ fn caller(c: &mut Criterion) {
                 .with_writer(writer),
         ),
     );
-    g.bench_function("fmt_nonblocking_rolling", |b| {
-        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Wall))
-    });
-    g.bench_function("fmt_nonblocking_rolling_cpu", |b| {
-        b.iter_custom(|n| log_typical(&dispatch, n, Measure::Cpu))
-    });
+    wall_and_cpu(&mut g, "fmt_nonblocking_rolling", &dispatch);
     drop(dispatch);
     drop(guard);
 

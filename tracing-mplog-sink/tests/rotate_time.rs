@@ -24,7 +24,7 @@ struct Case {
 /// named after its period's start.
 #[test]
 fn every_when_rotates_at_its_boundary_and_not_before() {
-    let case = |when, interval, at, start, boundary, rotated| Case {
+    let c = |when, interval, at, start, boundary, rotated| Case {
         when,
         interval,
         at,
@@ -32,105 +32,23 @@ fn every_when_rotates_at_its_boundary_and_not_before() {
         boundary,
         rotated,
     };
+    // when, interval, at_time, first record, boundary, the rotated file's stamp
+    #[rustfmt::skip]
     let cases = [
-        case(
-            When::Seconds,
-            1,
-            None,
-            datetime!(2024-01-01 12:00:00.1 UTC),
-            datetime!(2024-01-01 12:00:01 UTC),
-            "2024-01-01_12-00-00",
-        ),
-        case(
-            When::Seconds,
-            10,
-            None,
-            datetime!(2024-01-01 12:00:03 UTC),
-            datetime!(2024-01-01 12:00:10 UTC),
-            "2024-01-01_12-00-00",
-        ),
-        case(
-            When::Minutes,
-            1,
-            None,
-            datetime!(2024-01-01 12:34:10 UTC),
-            datetime!(2024-01-01 12:35 UTC),
-            "2024-01-01_12-34-00",
-        ),
-        case(
-            When::Minutes,
-            15,
-            None,
-            datetime!(2024-01-01 12:34 UTC),
-            datetime!(2024-01-01 12:45 UTC),
-            "2024-01-01_12-30-00",
-        ),
-        case(
-            When::Hours,
-            1,
-            None,
-            datetime!(2024-01-01 12:34 UTC),
-            datetime!(2024-01-01 13:00 UTC),
-            "2024-01-01_12-00-00",
-        ),
-        case(
-            When::Hours,
-            6,
-            None,
-            datetime!(2024-01-01 13:00 UTC),
-            datetime!(2024-01-01 18:00 UTC),
-            "2024-01-01_12-00-00",
-        ),
-        case(
-            When::Days,
-            1,
-            None,
-            datetime!(2024-01-01 12:00 UTC),
-            datetime!(2024-01-02 00:00 UTC),
-            "2024-01-01_00-00-00",
-        ),
+        c(When::Seconds, 1, None, datetime!(2024-01-01 12:00:00.1 UTC), datetime!(2024-01-01 12:00:01 UTC), "2024-01-01_12-00-00"),
+        c(When::Seconds, 10, None, datetime!(2024-01-01 12:00:03 UTC), datetime!(2024-01-01 12:00:10 UTC), "2024-01-01_12-00-00"),
+        c(When::Minutes, 1, None, datetime!(2024-01-01 12:34:10 UTC), datetime!(2024-01-01 12:35 UTC), "2024-01-01_12-34-00"),
+        c(When::Minutes, 15, None, datetime!(2024-01-01 12:34 UTC), datetime!(2024-01-01 12:45 UTC), "2024-01-01_12-30-00"),
+        c(When::Hours, 1, None, datetime!(2024-01-01 12:34 UTC), datetime!(2024-01-01 13:00 UTC), "2024-01-01_12-00-00"),
+        c(When::Hours, 6, None, datetime!(2024-01-01 13:00 UTC), datetime!(2024-01-01 18:00 UTC), "2024-01-01_12-00-00"),
+        c(When::Days, 1, None, datetime!(2024-01-01 12:00 UTC), datetime!(2024-01-02 00:00 UTC), "2024-01-01_00-00-00"),
         // Julian day 2460311 (2024-01-01) is odd: 2-day periods start on 2023-12-31.
-        case(
-            When::Days,
-            2,
-            None,
-            datetime!(2024-01-01 12:00 UTC),
-            datetime!(2024-01-02 00:00 UTC),
-            "2023-12-31_00-00-00",
-        ),
-        case(
-            When::Midnight,
-            1,
-            None,
-            datetime!(2024-01-01 12:00 UTC),
-            datetime!(2024-01-02 00:00 UTC),
-            "2024-01-01_00-00-00",
-        ),
-        case(
-            When::Midnight,
-            1,
-            Some(time!(06:30)),
-            datetime!(2024-01-01 07:00 UTC),
-            datetime!(2024-01-02 06:30 UTC),
-            "2024-01-01_06-30-00",
-        ),
+        c(When::Days, 2, None, datetime!(2024-01-01 12:00 UTC), datetime!(2024-01-02 00:00 UTC), "2023-12-31_00-00-00"),
+        c(When::Midnight, 1, None, datetime!(2024-01-01 12:00 UTC), datetime!(2024-01-02 00:00 UTC), "2024-01-01_00-00-00"),
+        c(When::Midnight, 1, Some(time!(06:30)), datetime!(2024-01-01 07:00 UTC), datetime!(2024-01-02 06:30 UTC), "2024-01-01_06-30-00"),
         // 2024-01-03 is a Wednesday.
-        case(
-            When::Weekday(Weekday::Monday),
-            1,
-            None,
-            datetime!(2024-01-03 12:00 UTC),
-            datetime!(2024-01-08 00:00 UTC),
-            "2024-01-01_00-00-00",
-        ),
-        case(
-            When::Weekday(Weekday::Friday),
-            1,
-            Some(time!(18:00)),
-            datetime!(2024-01-03 12:00 UTC),
-            datetime!(2024-01-05 18:00 UTC),
-            "2023-12-29_18-00-00",
-        ),
+        c(When::Weekday(Weekday::Monday), 1, None, datetime!(2024-01-03 12:00 UTC), datetime!(2024-01-08 00:00 UTC), "2024-01-01_00-00-00"),
+        c(When::Weekday(Weekday::Friday), 1, Some(time!(18:00)), datetime!(2024-01-03 12:00 UTC), datetime!(2024-01-05 18:00 UTC), "2023-12-29_18-00-00"),
     ];
     for c in cases {
         let s = Setup::new(c.start);
@@ -232,15 +150,21 @@ fn local_zone_and_utc_place_boundaries_differently() {
 #[test]
 fn midnight_rotation_across_dst_changes() {
     let eastern = Zone::from_posix_tz("EST5EDT,M3.2.0,M11.1.0").expect("valid TZ");
-    let s = Setup::new(datetime!(2024-03-10 04:59:59 UTC)); // 23:59:59 EST, Mar 9
+    let s = Setup::new(datetime!(2024-03-10 04:59:59 UTC));
     let file = s.build(s.builder().when(When::Midnight).zone(eastern));
-    write(&file, "mar9\n");
-    s.clock.set(datetime!(2024-03-10 05:00 UTC)); // 00:00 EST, Mar 10
-    write(&file, "mar10 start\n");
-    s.clock.set(datetime!(2024-03-11 03:59:59 UTC)); // 23:59:59 EDT: 23 h later
-    write(&file, "mar10 end\n");
-    s.clock.set(datetime!(2024-03-11 04:00 UTC)); // 00:00 EDT, Mar 11
-    write(&file, "mar11\n");
+    // Each line written at its instant.
+    let write_at = |steps: &[(OffsetDateTime, &str)]| {
+        for (at, line) in steps {
+            s.clock.set(*at);
+            write(&file, line);
+        }
+    };
+    write_at(&[
+        (datetime!(2024-03-10 04:59:59 UTC), "mar9\n"), // 23:59:59 EST, Mar 9
+        (datetime!(2024-03-10 05:00 UTC), "mar10 start\n"), // 00:00 EST, Mar 10
+        (datetime!(2024-03-11 03:59:59 UTC), "mar10 end\n"), // 23:59:59 EDT: 23 h later
+        (datetime!(2024-03-11 04:00 UTC), "mar11\n"),   // 00:00 EDT, Mar 11
+    ]);
     assert_eq!(
         s.listing(),
         expect(&[
@@ -250,12 +174,11 @@ fn midnight_rotation_across_dst_changes() {
         ])
     );
 
-    s.clock.set(datetime!(2024-11-03 04:00 UTC)); // 00:00 EDT, Nov 3
-    write(&file, "nov3 start\n");
-    s.clock.set(datetime!(2024-11-04 04:30 UTC)); // 23:30 EST: 24.5 h later
-    write(&file, "nov3 end\n");
-    s.clock.set(datetime!(2024-11-04 05:00 UTC)); // 00:00 EST, Nov 4
-    write(&file, "nov4\n");
+    write_at(&[
+        (datetime!(2024-11-03 04:00 UTC), "nov3 start\n"), // 00:00 EDT, Nov 3
+        (datetime!(2024-11-04 04:30 UTC), "nov3 end\n"),   // 23:30 EST: 24.5 h later
+        (datetime!(2024-11-04 05:00 UTC), "nov4\n"),       // 00:00 EST, Nov 4
+    ]);
     assert_eq!(
         s.listing(),
         expect(&[

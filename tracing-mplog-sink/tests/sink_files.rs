@@ -3,43 +3,59 @@
 
 mod support;
 
+use std::os::unix::net::UnixStream;
 use std::thread;
 
 use mplog_test_support::{assert_series, log_through_the_bridge, wait_until};
 use support::*;
 use tracing::Level;
 use tracing_mplog::wire::OwnedFrame;
-use tracing_mplog_sink::ProcessKey;
+use tracing_mplog_sink::{ProcessKey, SinkHandle};
 use tracing_subscriber::prelude::*;
 
-#[test]
-fn consolidated_and_per_key_files_hold_every_event_once_in_order() {
-    let env = Env::new();
-    let sink = env.start_consolidated("all");
+/// Workers 1 to 3 (process `w1` to `w3`, pid 101 to 103), each on its own
+/// connection and thread, run `work`; returns once all are done.
+fn three_workers(sink: &SinkHandle, work: fn(u32, &mut UnixStream)) {
     let workers: Vec<_> = (1..=3u32)
         .map(|w| {
-            let mut conn = connect(&sink);
-            thread::spawn(move || {
-                send(&mut conn, &hello(100 + w, 1, &format!("w{w}")));
-                // Many small writes, so the connections interleave.
-                for n in 1..=300 {
-                    send(&mut conn, &events(w, n, n));
-                }
-                send(&mut conn, &goodbye(300));
-            })
+            let mut conn = connect(sink);
+            thread::spawn(move || work(w, &mut conn))
         })
         .collect();
     for w in workers {
         w.join().expect("worker thread");
     }
-    let report = sink.shutdown().expect("shutdown");
+}
+
+/// `all.log` holds each worker's `events` events once and in order, and so
+/// does each worker's own file.
+fn assert_both_copies(env: &Env, events: u64) {
     let all = env.lines("all.log");
-    assert_eq!(all.len(), 900);
+    assert_eq!(all.len(), 3 * events as usize);
     for w in 1..=3 {
-        assert_series(&all, w, 300);
+        assert_series(&all, w, events);
         let own = env.lines(&format!("w{w}.log"));
-        assert_eq!(own.len(), 300);
-        assert_series(&own, w, 300);
+        assert_eq!(own.len(), events as usize);
+        assert_series(&own, w, events);
+    }
+}
+
+#[test]
+fn consolidated_and_per_key_files_hold_every_event_once_in_order() {
+    let env = Env::new();
+    let sink = env.start_consolidated("all");
+    three_workers(&sink, |w, conn| {
+        send(conn, &hello(100 + w, 1, &format!("w{w}")));
+        // Many small writes, so the connections interleave.
+        for n in 1..=300 {
+            send(conn, &events(w, n, n));
+        }
+        send(conn, &goodbye(300));
+    });
+    let report = sink.shutdown().expect("shutdown");
+    assert_both_copies(&env, 300);
+    for w in 1..=3 {
+        let own = env.lines(&format!("w{w}.log"));
         assert!(
             own[0].starts_with(&format!("w{w}[{}] INFO ", 100 + w)),
             "{}",
@@ -64,20 +80,12 @@ fn two_copies_written_by_two_threads_hold_every_event_once_in_order() {
     const EVENTS: u64 = 6_000;
     let env = Env::new();
     let sink = env.start_consolidated("all");
-    let workers: Vec<_> = (1..=3u32)
-        .map(|w| {
-            let mut conn = connect(&sink);
-            thread::spawn(move || {
-                let mut all = hello(100 + w, 1, &format!("w{w}"));
-                all.extend(events(w, 1, EVENTS));
-                send(&mut conn, &all);
-                send(&mut conn, &goodbye(EVENTS));
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().expect("worker thread");
-    }
+    three_workers(&sink, |w, conn| {
+        let mut all = hello(100 + w, 1, &format!("w{w}"));
+        all.extend(events(w, 1, EVENTS));
+        send(conn, &all);
+        send(conn, &goodbye(EVENTS));
+    });
     env.wait_lines("all.log", 3 * EVENTS as usize);
     #[cfg(target_os = "linux")]
     {
@@ -92,14 +100,7 @@ fn two_copies_written_by_two_threads_hold_every_event_once_in_order() {
         );
     }
     sink.shutdown().expect("shutdown");
-    let all = env.lines("all.log");
-    assert_eq!(all.len(), 3 * EVENTS as usize);
-    for w in 1..=3 {
-        assert_series(&all, w, EVENTS);
-        let own = env.lines(&format!("w{w}.log"));
-        assert_eq!(own.len(), EVENTS as usize);
-        assert_series(&own, w, EVENTS);
-    }
+    assert_both_copies(&env, EVENTS);
 }
 
 #[test]
