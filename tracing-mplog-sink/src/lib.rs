@@ -46,6 +46,8 @@ pub mod forward;
 #[cfg(all(unix, feature = "sink"))]
 #[doc = include_str!("../../docs/guide.md")]
 pub mod guide {}
+#[cfg(all(unix, any(feature = "tls", feature = "otlp")))]
+mod pem;
 #[cfg(feature = "python")]
 pub mod python;
 pub mod record;

@@ -10,7 +10,6 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 
@@ -129,15 +128,7 @@ fn path(p: Option<&Path>) -> String {
 /// Every certificate of the PEM file `path`, named `key` in errors; at
 /// least one.
 fn read_certs(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bad = |e: &dyn std::fmt::Display| format!("{key} {}: {e}", path.display());
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| bad(&e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(&e))?;
-    if certs.is_empty() {
-        return Err(bad(&"no CERTIFICATE in the file"));
-    }
-    Ok(certs)
+    crate::pem::read_certs(path).map_err(|e| format!("{key} {e}"))
 }
 
 /// The roots of a `tls-ca` file: every certificate in it must be usable.
@@ -173,12 +164,7 @@ impl Identity {
     /// Reads the chain of `cert` and the key of `key` (PEM files).
     fn read(cert: &Path, key: &Path) -> Result<Self, String> {
         let chain = read_certs(cert, "tls-cert")?;
-        let bad_key = |e: &dyn std::fmt::Display| format!("tls-key {}: {e}", key.display());
-        let key_pem = std::fs::read(key).map_err(|e| bad_key(&e))?;
-        let parsed = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
-            pem::Error::NoItemsFound => bad_key(&"no PRIVATE KEY in the file"),
-            e => bad_key(&e),
-        })?;
+        let (parsed, key_pem) = crate::pem::read_key(key).map_err(|e| format!("tls-key {e}"))?;
         let cert_pem =
             std::fs::read(cert).map_err(|e| format!("tls-cert {}: {e}", cert.display()))?;
         Ok(Identity {

@@ -8,10 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+
+use crate::pem::{read_certs, read_key};
 
 /// A file that could not be used: (setting, path, reason).
 pub(crate) type FileError = (&'static str, String);
@@ -26,8 +26,7 @@ pub(crate) fn server_config(
 ) -> Result<Arc<ServerConfig>, FileError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let chain = read_certs(cert).map_err(|e| ("tls_cert", e))?;
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| ("tls_key", format!("{}: {e}", key.display())))?;
+    let (key, _) = read_key(key).map_err(|e| ("tls_key", e))?;
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| ("tls_cert", e.to_string()))?;
@@ -50,17 +49,6 @@ pub(crate) fn server_config(
         .with_single_cert(chain, key)
         .map_err(|e| ("tls_key", format!("does not fit the certificate: {e}")))?;
     Ok(Arc::new(config))
-}
-
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{}: no CERTIFICATE in the file", path.display()));
-    }
-    Ok(certs)
 }
 
 /// Runs the server side of the handshake. The socket has a short read
