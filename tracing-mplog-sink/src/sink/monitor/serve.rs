@@ -124,10 +124,7 @@ impl Running {
         }
         for h in [self.http.take(), self.alerts.take()].into_iter().flatten() {
             if h.join().is_err() {
-                eprintln!(
-                    "{}: a monitor thread panicked",
-                    crate::sink::writer::SINK_TARGET
-                );
+                eprintln!("{}: a monitor thread panicked", crate::sink::SINK_TARGET);
             }
         }
     }
