@@ -21,7 +21,10 @@ use crate::transport::{Accepted, Listener, Peer};
 /// Stack of a reader thread: it holds a few small buffers (and, for TLS,
 /// the rustls state) only.
 const READER_STACK: usize = 256 * 1024;
-/// How long the (non-blocking) accept loop sleeps when nobody is waiting.
+/// How long the accept loop waits when nobody is waiting to be accepted:
+/// in `poll` on every listening socket (a new connection ends the wait at
+/// once), or asleep while connections wait for descriptors. It bounds how
+/// late the loop sees a shutdown.
 const IDLE: Duration = Duration::from_millis(20);
 
 /// What a listening socket speaks.
@@ -40,6 +43,7 @@ pub(crate) enum Protocol {
 pub(crate) fn run(shared: &Arc<Shared>, listeners: &[(Listener, Protocol)]) {
     // Accepted connections waiting for a descriptor their reader needs.
     let mut held: Vec<(Accepted, Protocol, u64)> = Vec::new();
+    let sockets: Vec<_> = listeners.iter().map(|(l, _)| l.raw_fd()).collect();
     loop {
         let stopping = shared.stop.load(Ordering::Acquire);
         let mut busy = false;
@@ -94,7 +98,11 @@ pub(crate) fn run(shared: &Arc<Shared>, listeners: &[(Listener, Protocol)]) {
             if stopping && asked_all && held.is_empty() {
                 return;
             }
-            thread::sleep(IDLE);
+            // Waiting in `poll` while connections are held back would wake
+            // at once: the backlog they wait in is readable.
+            if !asked_all || sys::wait_readable(&sockets, IDLE).is_err() {
+                thread::sleep(IDLE);
+            }
         }
     }
 }

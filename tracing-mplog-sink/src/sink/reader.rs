@@ -48,15 +48,21 @@ const ACK_POLL: Duration = Duration::from_millis(1);
 const ACK_POLL_MAX: Duration = Duration::from_millis(32);
 
 /// What a connection's stream must do for its reader: read frames, write
-/// replies, change its read timeout.
+/// replies, change its read timeout, wait for something to read.
 pub(crate) trait Stream: Read + Write {
     /// Sets the read timeout of the socket under the stream.
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Waits until there is something to read, at most `timeout`: `true`
+    /// if there is, or if the stream cannot tell (then its read waits).
+    fn wait_readable(&self, timeout: Duration) -> io::Result<bool>;
 }
 
 impl Stream for Conn {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         Conn::set_read_timeout(self, timeout)
+    }
+    fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
+        Conn::wait_readable(self, timeout)
     }
 }
 
@@ -64,6 +70,10 @@ impl Stream for Conn {
 impl Stream for std::os::unix::net::UnixStream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         std::os::unix::net::UnixStream::set_read_timeout(self, timeout)
+    }
+    fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
+        use std::os::unix::io::AsRawFd;
+        crate::sys::wait_readable(&[self.as_raw_fd()], timeout)
     }
 }
 
@@ -137,6 +147,13 @@ impl<S: Stream> Read for Patient<'_, S> {
         loop {
             if let Some(acks) = &mut self.acks {
                 acks.send_due(&mut self.stream)?;
+                // Events wait for their acknowledgement: wait in `poll`,
+                // which keeps to the short timeout (the read timeout is
+                // rounded up to the kernel's tick), then look again.
+                if acks.read > acks.sent && !self.stream.wait_readable(acks.timeout)? {
+                    self.check_deadlines()?;
+                    continue;
+                }
             }
             match self.stream.read(buf) {
                 Err(e)
@@ -145,22 +162,31 @@ impl<S: Stream> Read for Patient<'_, S> {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    if self.cut.load(Ordering::Acquire) {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "the connection did not end within the drain timeout",
-                        ));
-                    }
-                    if self.hello_deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "no complete hello within the hello timeout",
-                        ));
-                    }
+                    self.check_deadlines()?;
                 }
                 other => return other,
             }
         }
+    }
+}
+
+impl<S> Patient<'_, S> {
+    /// After a wait that found nothing to read: the error that ends the
+    /// connection, if the drain timeout or the hello timeout has passed.
+    fn check_deadlines(&self) -> io::Result<()> {
+        if self.cut.load(Ordering::Acquire) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the connection did not end within the drain timeout",
+            ));
+        }
+        if self.hello_deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no complete hello within the hello timeout",
+            ));
+        }
+        Ok(())
     }
 }
 

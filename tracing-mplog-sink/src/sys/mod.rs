@@ -14,7 +14,7 @@ mod unix;
 #[cfg(all(unix, feature = "sink"))]
 pub(crate) use socket::{
     Listener, PeerCred, Stream, bind_listener, current_uid, open_descriptors, out_of_descriptors,
-    peer_cred, raise_nofile_limit,
+    peer_cred, raise_nofile_limit, wait_readable,
 };
 #[cfg(all(unix, feature = "sink"))]
 pub(crate) use unix::file_id;

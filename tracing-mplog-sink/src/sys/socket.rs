@@ -13,6 +13,39 @@ pub(crate) type Listener = UnixListener;
 /// One accepted connection.
 pub(crate) type Stream = UnixStream;
 
+/// Waits until one of `sockets` is readable (data, an end of stream, an
+/// error; for a listening socket, a connection in its backlog), at most
+/// `timeout`: `true` if one is. `poll` keeps to the timeout within
+/// microseconds, where a socket's read timeout is rounded up to the
+/// kernel's tick (4 ms at 250 Hz). An interrupted wait returns `false`;
+/// an error (none is expected of valid descriptors) is returned for the
+/// caller to fall back on its read timeout or a sleep.
+pub(crate) fn wait_readable(
+    sockets: &[std::os::unix::io::RawFd],
+    timeout: std::time::Duration,
+) -> io::Result<bool> {
+    let mut fds: Vec<libc::pollfd> = sockets
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    let n = fds.len() as libc::nfds_t;
+    // SAFETY: `fds` is a valid array of `n` pollfd structs that outlives
+    // the call.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), n, ms) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    Ok(rc > 0)
+}
+
 /// The effective user id of this process.
 pub(crate) fn current_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.

@@ -107,6 +107,15 @@ impl Listener {
         })
     }
 
+    /// The listening socket's descriptor (for `poll`).
+    pub(crate) fn raw_fd(&self) -> std::os::unix::io::RawFd {
+        use std::os::unix::io::AsRawFd;
+        match self {
+            Listener::Unix(l) => l.as_raw_fd(),
+            Listener::Tcp { listener, .. } => listener.as_raw_fd(),
+        }
+    }
+
     /// The port actually bound (TCP), for an endpoint given with port 0.
     pub(crate) fn local_port(&self) -> Option<u16> {
         match self {
@@ -222,6 +231,20 @@ pub(crate) enum Conn {
 }
 
 impl Conn {
+    /// Waits until the socket has something to read, at most `timeout`:
+    /// `true` if it has, or if that cannot be known here (TLS: the session
+    /// may hold decrypted bytes already; its reads keep to the socket's
+    /// read timeout instead).
+    pub(crate) fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
+        use std::os::unix::io::AsRawFd;
+        match self {
+            Conn::Unix(s) => sys::wait_readable(&[s.as_raw_fd()], timeout),
+            Conn::Tcp(s) => sys::wait_readable(&[s.as_raw_fd()], timeout),
+            #[cfg(feature = "tls")]
+            Conn::Tls(_) => Ok(true),
+        }
+    }
+
     /// Sets the read timeout of the socket under the connection.
     pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         match self {
