@@ -54,7 +54,10 @@ const IDLE_CHECK: Duration = Duration::from_millis(50);
 /// How often a sender waiting for acknowledgements looks for them: first
 /// after [`ACK_POLL`], then twice as long each time none came, up to
 /// [`ACK_POLL_MAX`] (a process with a thousand idle connections must not
-/// wake a thousand times a millisecond).
+/// wake a thousand times a millisecond). Where it waits for nothing else
+/// (a full window, the acknowledgements after the goodbye) it waits in
+/// `poll` on the socket, so an acknowledgement ends the wait at once; while
+/// it also waits for events, on the channel.
 const ACK_POLL: Duration = Duration::from_millis(1);
 const ACK_POLL_MAX: Duration = Duration::from_millis(32);
 /// Unacknowledged bytes kept at most; then no more events are taken until
@@ -279,13 +282,13 @@ impl Sender {
     /// Waits a moment for acknowledgements, or reconnects (resending the
     /// window) if the connection is gone.
     fn wait_for_acks(&mut self) -> Flow {
-        if self.conn.is_none() {
+        let Some(conn) = &self.conn else {
             return match self.connect() {
                 Attempt::Abandoned => Flow::Abandoned,
                 Attempt::Connected | Attempt::Failed => Flow::Go,
             };
-        }
-        std::thread::sleep(self.ack_poll);
+        };
+        conn.wait_readable(self.ack_poll);
         self.poll_sink();
         if self.counters.abandoned.load(Ordering::SeqCst) {
             Flow::Abandoned
@@ -316,7 +319,9 @@ impl Sender {
                 }
                 continue;
             }
-            std::thread::sleep(self.ack_poll);
+            if let Some(conn) = &self.conn {
+                conn.wait_readable(self.ack_poll);
+            }
             self.poll_sink();
         }
     }

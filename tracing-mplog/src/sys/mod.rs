@@ -7,6 +7,7 @@ mod unix;
 #[cfg(unix)]
 pub(crate) use unix::{
     Conn, fork_generation, hostname, install_exit_hook, install_fork_hook, realtime_ns, thread_id,
+    wait_readable,
 };
 
 #[cfg(not(unix))]

@@ -8,6 +8,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::Endpoint;
 
+/// Waits until the socket `fd` has something to read (or is closed), at
+/// most `timeout`. Errors and interruptions end the wait early: the caller
+/// reads without blocking and looks again.
+pub(crate) fn wait_readable(fd: std::os::fd::RawFd, timeout: std::time::Duration) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd that outlives the call.
+    unsafe { libc::poll(&mut pfd, 1, ms) };
+}
+
 /// Bumped in every child right after `fork()` by a `pthread_atfork` hook.
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 

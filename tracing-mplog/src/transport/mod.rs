@@ -120,6 +120,20 @@ impl Conn {
         }
     }
 
+    /// Waits until the sink sent something (an acknowledgement) or closed
+    /// its side, at most `timeout`; then [`read_available`](Self::read_available)
+    /// takes it.
+    pub(crate) fn wait_readable(&self, timeout: Duration) {
+        use std::os::fd::AsRawFd;
+        let fd = match self {
+            Conn::Unix(c) => c.stream().as_raw_fd(),
+            Conn::Tcp(c) => c.socket().as_raw_fd(),
+            #[cfg(feature = "tls")]
+            Conn::Tls(c) => c.socket().as_raw_fd(),
+        };
+        sys::wait_readable(fd, timeout);
+    }
+
     /// Sets the read timeout of the socket under the connection.
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         match self {

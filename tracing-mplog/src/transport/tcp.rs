@@ -119,8 +119,7 @@ pub(crate) fn keepalive() -> TcpKeepalive {
 }
 
 impl TcpConn {
-    /// The socket, for the TLS layer.
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    /// The socket (for `poll`, and the TLS layer).
     pub(crate) fn socket(&self) -> &Socket {
         &self.0
     }

@@ -132,6 +132,11 @@ impl TlsConn {
         self.0.sock.set_read_timeout(timeout)
     }
 
+    /// The TCP socket under the TLS session.
+    pub(crate) fn socket(&self) -> &socket2::Socket {
+        self.0.sock.socket()
+    }
+
     /// Decrypted reads from the sink.
     pub(crate) fn reader(&mut self) -> &mut StreamOwned<ClientConnection, TcpConn> {
         &mut self.0
