@@ -11,6 +11,9 @@
 //!   through a bare `Registry`, with and without `ForkSafe` (the gate alone).
 //! - `wire/*`: encoding and decoding one event frame.
 //! - `format/*`: `LevelFormatter::format_record` on a record.
+//! - `short_lived/*`: a short-lived worker's whole logging life (set up,
+//!   one event, guard dropped), through `MpLayer` and through `fmt` +
+//!   `non_blocking` + a rolling file opened in the process.
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
@@ -321,5 +324,63 @@ fn format(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, caller, fork_gate, wire, format);
+/// A short-lived worker's whole logging life, one per iteration: set up
+/// the subscriber, log one event, drop the guard (which waits until the
+/// event is written, acknowledged by the sink for `MpLayer`). What
+/// thousands of short jobs pay each: the connection and its handshake
+/// against opening the log file in every process.
+fn short_lived(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sock = dir.path().join("short.sock");
+    let sink = Sink::builder()
+        .listen(Endpoint::Unix(sock.clone()))
+        .logdir(dir.path().join("logs"))
+        .name("short")
+        .consolidate(true)
+        .process_key([])
+        .max_bytes(64 << 20)
+        .backup_count(1)
+        .start()
+        .expect("sink");
+    let mut g = c.benchmark_group("short_lived");
+    g.throughput(Throughput::Elements(1));
+    let log_one = |dispatch: &Dispatch| {
+        tracing::dispatcher::with_default(dispatch, || tracing::info!(job = 7u64, "job done"));
+    };
+    g.bench_function("mplayer", |b| {
+        b.iter(|| {
+            let (layer, guard) = MpLayer::builder()
+                .endpoint(Endpoint::Unix(sock.clone()))
+                .process_name("short")
+                .build()
+                .expect("layer");
+            let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+            log_one(&dispatch);
+            drop(dispatch);
+            drop(guard);
+        })
+    });
+    g.bench_function("fmt_nonblocking_rolling", |b| {
+        b.iter(|| {
+            let appender = tracing_appender::rolling::never(dir.path(), "short_baseline.log");
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(false)
+                .finish(appender);
+            let dispatch = Dispatch::new(
+                tracing_subscriber::registry().with(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(writer),
+                ),
+            );
+            log_one(&dispatch);
+            drop(dispatch);
+            drop(guard);
+        })
+    });
+    g.finish();
+    sink.shutdown().expect("sink shutdown");
+}
+
+criterion_group!(benches, caller, fork_gate, wire, format, short_lived);
 criterion_main!(benches);
