@@ -63,5 +63,6 @@ pub use format::{FormatError, FormatLevel, LevelFormatter};
 pub use rotate::RotatingFile;
 #[cfg(all(unix, feature = "sink"))]
 pub use sink::{
-    ProcessKey, ProcessReport, Rejections, Sink, SinkError, SinkHandle, SinkLayer, SinkReport,
+    ForgottenProcesses, ProcessKey, ProcessReport, Rejections, Sink, SinkError, SinkHandle,
+    SinkLayer, SinkReport,
 };

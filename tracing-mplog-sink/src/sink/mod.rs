@@ -83,7 +83,7 @@ pub use monitor::DEFAULT_METRICS_RETENTION;
 #[cfg(feature = "monitor")]
 pub use monitor::{AlertError, AlertOn, AlertRule};
 pub use rejects::Rejections;
-pub use report::{ProcessReport, SinkReport};
+pub use report::{DEFAULT_MAX_ENDED_PROCESSES, ForgottenProcesses, ProcessReport, SinkReport};
 pub use router::{ParseProcessKeyError, ProcessKey};
 
 use crate::format::FormatError;

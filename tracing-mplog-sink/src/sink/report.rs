@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::time::Duration;
 
 use crate::record::{Client, ProcessId};
 
@@ -13,8 +14,15 @@ use crate::record::{Client, ProcessId};
 #[non_exhaustive]
 pub struct SinkReport {
     /// One entry per worker process (a `pid` and start time from its
-    /// hello), in the order their first connection said hello.
+    /// hello), in the order their first connection said hello: every
+    /// process still connected, and of those that ended, the latest
+    /// [`max_ended_processes`](super::Builder::max_ended_processes) (the
+    /// others are summed in [`forgotten`](Self::forgotten)).
     pub processes: Vec<ProcessReport>,
+    /// The processes that ended before the latest
+    /// [`max_ended_processes`](super::Builder::max_ended_processes), summed:
+    /// a sink that runs for months does not remember every worker it served.
+    pub forgotten: ForgottenProcesses,
     /// Failed write attempts to log files (each also reported on stderr).
     pub write_errors: u64,
     /// Records that never reached their file: still failing at shutdown
@@ -28,6 +36,35 @@ pub struct SinkReport {
     /// What each forwarding destination took and dropped, in the order
     /// they were given.
     pub forwards: Vec<crate::forward::ForwardReport>,
+}
+
+/// The processes a [`SinkReport`] no longer lists one by one, summed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ForgottenProcesses {
+    /// How many.
+    pub processes: u64,
+    /// Their event frames received.
+    pub received: u64,
+    /// Their events the workers reported as dropped.
+    pub dropped_by_worker: u64,
+    /// Their events the workers cut to fit the frame limit.
+    pub truncated_by_worker: u64,
+    /// Their connections.
+    pub connections: u64,
+    /// Those whose last connection ended without a goodbye.
+    pub unclean: u64,
+}
+
+impl ForgottenProcesses {
+    fn add(&mut self, p: &ProcessReport) {
+        self.processes += 1;
+        self.received += p.received;
+        self.dropped_by_worker += p.dropped_by_worker;
+        self.truncated_by_worker += p.truncated_by_worker;
+        self.connections += u64::from(p.connections);
+        self.unclean += u64::from(!p.clean);
+    }
 }
 
 /// The counts of one worker process.
@@ -74,6 +111,21 @@ impl fmt::Display for SinkReport {
                 p.error.as_deref().unwrap_or("-")
             )?;
         }
+        let g = &self.forgotten;
+        if g.processes > 0 {
+            writeln!(
+                f,
+                "{:>8}  {:<20} {:>10} {:>8} {:>5} {:>5}  ({} ended earlier, {} unclean)",
+                "...",
+                "earlier processes",
+                g.received,
+                g.dropped_by_worker,
+                g.connections,
+                "-",
+                g.processes,
+                g.unclean
+            )?;
+        }
         let r = &self.rejected;
         write!(
             f,
@@ -99,11 +151,18 @@ impl fmt::Display for SinkReport {
     }
 }
 
+/// Default [`Builder::max_ended_processes`](super::Builder::max_ended_processes).
+pub const DEFAULT_MAX_ENDED_PROCESSES: usize = 10_000;
+
 /// The writer's running counts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Tally {
     order: Vec<ProcessId>,
     procs: HashMap<ProcessId, Proc>,
+    /// Ended processes kept one by one at most; the oldest go first.
+    max_ended: usize,
+    /// What the processes let go of had counted.
+    forgotten: ForgottenProcesses,
     pub(crate) write_errors: u64,
     pub(crate) unwritten: u64,
     /// Ended connections that had said hello: unclean, clean.
@@ -120,7 +179,71 @@ pub(crate) struct Proc {
     pub(crate) counts: super::monitor::ProcCounts,
 }
 
+impl Default for Tally {
+    fn default() -> Self {
+        Tally::new(DEFAULT_MAX_ENDED_PROCESSES)
+    }
+}
+
 impl Tally {
+    /// Counts that keep at most `max_ended` ended processes one by one.
+    pub(crate) fn new(max_ended: usize) -> Self {
+        Tally {
+            order: Vec::new(),
+            procs: HashMap::new(),
+            max_ended,
+            forgotten: ForgottenProcesses::default(),
+            write_errors: 0,
+            unwritten: 0,
+            disconnects: [0; 2],
+        }
+    }
+
+    /// Lets go of the ended processes beyond `max_ended`, oldest first
+    /// hello first, that have been gone for `min_gone` at least (the metrics
+    /// keep showing a process that long); returns them. Their counts go to
+    /// the report's [`ForgottenProcesses`]. A process forgotten and heard
+    /// from again starts over (its resent events are still known to the
+    /// high-water marks of acknowledged delivery).
+    pub(crate) fn forget_ended(&mut self, min_gone: Option<Duration>) -> Vec<ProcessId> {
+        let ended = |p: &Proc| {
+            p.counts.open == 0
+                && match min_gone {
+                    Some(d) => p.counts.ended.is_some_and(|t| t.elapsed() >= d),
+                    None => true,
+                }
+        };
+        let mut excess = (self.procs.values().filter(|p| p.counts.open == 0).count())
+            .saturating_sub(self.max_ended);
+        let mut gone = Vec::new();
+        if excess == 0 {
+            return gone;
+        }
+        self.order.retain(|key| {
+            if excess == 0 {
+                return true;
+            }
+            match self.procs.get(key) {
+                Some(p) if ended(p) => {
+                    excess -= 1;
+                    if let Some(p) = self.procs.remove(key) {
+                        self.forgotten.add(&p.report);
+                    }
+                    gone.push(key.clone());
+                    false
+                }
+                Some(_) => true,
+                None => false,
+            }
+        });
+        gone
+    }
+
+    /// How many processes were let go of.
+    pub(crate) fn forgotten(&self) -> u64 {
+        self.forgotten.processes
+    }
+
     /// The process of a connection, created on first sight.
     pub(crate) fn process(&mut self, origin: &Client) -> &mut Proc {
         let key = origin.process_id();
@@ -151,6 +274,8 @@ impl Tally {
     }
 
     pub(crate) fn into_report(mut self, rejected: super::Rejections) -> SinkReport {
+        // At the end every ended process counts, however recent.
+        self.forget_ended(None);
         let processes = self
             .order
             .iter()
@@ -159,6 +284,7 @@ impl Tally {
             .collect();
         SinkReport {
             processes,
+            forgotten: self.forgotten,
             write_errors: self.write_errors,
             unwritten: self.unwritten,
             rejected_connections: rejected.total(),
@@ -180,6 +306,35 @@ mod tests {
             process_name: name.into(),
             host: "h".into(),
         }
+    }
+
+    #[test]
+    fn only_ended_processes_gone_long_enough_are_forgotten_oldest_first() {
+        let mut t = Tally::new(1);
+        for pid in 1..=4 {
+            let p = t.process(&client(pid, "w"));
+            p.report.received = u64::from(pid);
+            p.report.connections = 1;
+            p.report.clean = pid != 2;
+        }
+        // 1, 2 and 3 ended; 4 is still connected.
+        for pid in 1..=3 {
+            t.process(&client(pid, "w")).counts.ended = Some(std::time::Instant::now());
+        }
+        t.process(&client(4, "w")).counts.open = 1;
+        assert!(t.forget_ended(Some(Duration::from_secs(3600))).is_empty());
+        let gone: Vec<u32> = (t.forget_ended(Some(Duration::ZERO)).iter())
+            .map(|id| id.pid)
+            .collect();
+        assert_eq!(gone, [1, 2]);
+        let report = t.into_report(Default::default());
+        let pids: Vec<u32> = report.processes.iter().map(|p| p.pid).collect();
+        assert_eq!(pids, [3, 4]);
+        let g = report.forgotten;
+        assert_eq!(
+            (g.processes, g.received, g.connections, g.unclean),
+            (2, 3, 2, 1)
+        );
     }
 
     #[test]

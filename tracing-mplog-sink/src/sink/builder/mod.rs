@@ -77,6 +77,7 @@ pub use forward::DEFAULT_FORWARD_DRAIN;
 /// | [`python_listen`](Self::python_listen) | none | endpoints for Python's `SocketHandler` (`docs/python.md`; feature `python`) |
 /// | [`max_connections`](Self::max_connections) | 1024 | connections served at once; more are refused |
 /// | [`max_open_files`](Self::max_open_files) | 256, lowered to fit the descriptor limit | per-key files open at once; the least recently written is closed to open another |
+/// | [`max_ended_processes`](Self::max_ended_processes) | 10 000 ([`DEFAULT_MAX_ENDED_PROCESSES`](super::DEFAULT_MAX_ENDED_PROCESSES)) | ended processes the report keeps one by one; older ones are summed |
 /// | [`hello_timeout`](Self::hello_timeout) | 5 s | a connection without a complete hello (and TLS handshake) by then is cut |
 /// | [`clock`](Self::clock) | [`SystemClock`] | time for rotation and the sink's own records |
 /// | [`metrics_listen`](Self::metrics_listen), [`metrics_retention`](Self::metrics_retention) | none, 10 min | serve `GET /metrics`; how long ended processes stay in it (feature `monitor`) |
@@ -113,6 +114,7 @@ pub struct Builder {
     forwards: Vec<crate::forward::Destination>,
     forward_drain: Duration,
     max_open_files: Option<usize>,
+    max_ended_processes: usize,
 }
 
 impl Default for Builder {
@@ -149,6 +151,7 @@ impl Builder {
             forwards: Vec::new(),
             forward_drain: DEFAULT_FORWARD_DRAIN,
             max_open_files: None,
+            max_ended_processes: super::DEFAULT_MAX_ENDED_PROCESSES,
         }
     }
 
@@ -349,6 +352,32 @@ impl Builder {
     /// lowered to fit the descriptor limit (half of what is free at start).
     pub fn max_open_files(mut self, n: usize) -> Self {
         self.max_open_files = Some(n);
+        self
+    }
+
+    /// How many of the processes that ended the sink remembers one by one,
+    /// for [`SinkReport::processes`](super::SinkReport::processes) (and the
+    /// metrics, which keep an ended process for
+    /// [`metrics_retention`](Self::metrics_retention) first); older ones
+    /// are summed in [`SinkReport::forgotten`](super::SinkReport::forgotten).
+    /// Processes still connected are always listed. A sink serving
+    /// thousands of short-lived workers for months so keeps its memory and
+    /// its per-flush work bounded. Default: 10 000.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let sink = tracing_mplog_sink::Sink::builder()
+    ///     .listen(format!("unix:{}", dir.path().join("log.sock").display()).parse()?)
+    ///     .logdir(dir.path())
+    ///     .max_ended_processes(100)
+    ///     .start()?;
+    /// let report = sink.shutdown()?;
+    /// assert_eq!(report.forgotten.processes, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn max_ended_processes(mut self, n: usize) -> Self {
+        self.max_ended_processes = n;
         self
     }
 

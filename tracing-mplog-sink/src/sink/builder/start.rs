@@ -287,6 +287,7 @@ impl Builder {
             forward: senders,
             fds: Arc::clone(&fds),
             tail,
+            max_ended_processes: self.max_ended_processes,
         });
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),

@@ -151,6 +151,13 @@ fn connections(r: &mut Registry, shared: &Shared, snap: &Snapshot) {
             .get_or_create(&labels(&[("clean", clean)]))
             .inc_by(snap.disconnects[i]);
     }
+    counter(
+        r,
+        "mplog_processes_forgotten",
+        "Ended processes no longer listed one by one (beyond max_ended_processes)",
+    )
+    .get_or_create(&labels(&[]))
+    .inc_by(snap.forgotten);
     let rejected = counter(
         r,
         "mplog_connections_rejected",

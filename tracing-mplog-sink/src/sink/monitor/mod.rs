@@ -135,6 +135,8 @@ pub(crate) struct Snapshot {
     pub(crate) files: Vec<FileSnap>,
     /// Disconnects: unclean, clean.
     pub(crate) disconnects: [u64; 2],
+    /// Ended processes the writer let go of (see `Tally::forget_ended`).
+    pub(crate) forgotten: u64,
 }
 
 /// Counters of one alert rule.

@@ -215,7 +215,7 @@ impl Writer {
             self.report_health(&path, h);
         }
         self.release_acks();
-        self.cfg.watch.publish(&self.tally, &self.outputs);
+        self.cfg.watch.publish(&mut self.tally, &self.outputs);
         self.recycle_held();
     }
 

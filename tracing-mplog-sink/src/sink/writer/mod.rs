@@ -154,6 +154,8 @@ pub(crate) struct Config {
     pub(crate) fds: Arc<Descriptors>,
     /// The live tail, while the metrics server runs.
     pub(crate) tail: Option<Arc<super::tail::Tail>>,
+    /// Ended processes the tally keeps one by one.
+    pub(crate) max_ended_processes: usize,
 }
 
 /// The writer thread's state.
@@ -194,10 +196,11 @@ pub(crate) struct Writer {
 impl Writer {
     pub(crate) fn new(mut cfg: Config) -> Self {
         let (seen, warning) = std::mem::replace(&mut cfg.seq_store, (SeqStore::empty(), None));
+        let max_ended = cfg.max_ended_processes;
         let mut writer = Writer {
             cfg,
             outputs: Outputs::default(),
-            tally: Tally::default(),
+            tally: Tally::new(max_ended),
             line: String::with_capacity(512),
             key_files: HashMap::new(),
             changes: Vec::new(),
@@ -233,9 +236,9 @@ impl Writer {
                     Err(RecvTimeoutError::Timeout) => {
                         self.flush_all();
                         flushed = Instant::now();
-                        match rx.recv() {
-                            Ok(msg) => msg,
-                            Err(_) => break,
+                        match self.idle_recv(rx) {
+                            Some(msg) => msg,
+                            None => break,
                         }
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
@@ -259,6 +262,22 @@ impl Writer {
             }
         }
         self.finish()
+    }
+
+    /// The next message, waited for with nothing left to write; the
+    /// monitor's snapshot of the last changes is published when due (the
+    /// more processes and files it shows, the longer after the one before).
+    fn idle_recv(&mut self, rx: &Receiver<Msg>) -> Option<Msg> {
+        while let Some(wait) = self.cfg.watch.publish_due() {
+            match rx.recv_timeout(wait) {
+                Ok(msg) => return Some(msg),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.cfg.watch.publish(&mut self.tally, &self.outputs);
+                }
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+        rx.recv().ok()
     }
 
     fn handle(&mut self, msg: Msg) {
