@@ -104,7 +104,9 @@ fn many_keys_hold_at_most_max_open_files_descriptors_and_lose_nothing() {
     let sink = env
         .builder()
         .process_key([ProcessKey::Name])
-        .max_open_files(3)
+        // 5 open, and 4 x 5 closed remembered: all 20 names stay known
+        // (`sink_churn.rs` lets them go).
+        .max_open_files(5)
         .metrics_listen("127.0.0.1:0")
         .start()
         .expect("start");
@@ -118,13 +120,13 @@ fn many_keys_hold_at_most_max_open_files_descriptors_and_lose_nothing() {
             most = most.max(open_in(&env.logdir()));
         }
     }
-    assert!(most <= 3, "{most} log files open at once");
+    assert!(most <= 5, "{most} log files open at once");
     let body = metrics(&sink);
-    assert!(value(&body, "mplog_open_files") <= 3.0, "{body}");
-    // The second round reopened the 20 files (the last 3 were open still,
+    assert!(value(&body, "mplog_open_files") <= 5.0, "{body}");
+    // The second round reopened the 20 files (the last 5 were open still,
     // but were closed again as the round went on).
     let reopens = value(&body, "mplog_file_reopens_total");
-    assert!((17.0..=20.0).contains(&reopens), "{reopens} reopens");
+    assert!((15.0..=20.0).contains(&reopens), "{reopens} reopens");
     let report = sink.shutdown().expect("shutdown");
     for w in 1..=20 {
         assert_series(&env.lines(&format!("job-{w}.log")), w, 10);

@@ -93,7 +93,9 @@ impl SinkHandle {
         cmd.env(ENDPOINT_ENV, self.endpoint().to_string())
     }
 
-    /// The output files opened so far.
+    /// The output files opened so far, less the per-key files the sink let
+    /// go of since (closed, not written for long: see
+    /// [`max_open_files`](super::Builder::max_open_files)).
     pub fn files(&self) -> Vec<PathBuf> {
         self.files
             .lock()

@@ -38,6 +38,8 @@ pub(crate) struct Output {
     /// While open as a per-key file: when it was last written (its place
     /// in the writer's least-recently-written order).
     pub(crate) lru: Option<u64>,
+    /// When it was last written, open or not (the writer's tick).
+    pub(crate) written: u64,
 }
 
 /// What a write did to a file's health.
@@ -238,20 +240,9 @@ impl Output {
     }
 }
 
-/// Every output file, by index; `index` finds a path's.
-#[derive(Debug, Default)]
-pub(crate) struct Outputs {
-    pub(crate) files: Vec<Output>,
-    pub(crate) index: HashMap<PathBuf, usize>,
-}
-
-impl Outputs {
-    /// The index of the output at `path`, created (not yet opened) on first use.
-    pub(crate) fn at(&mut self, path: &Path) -> usize {
-        if let Some(&i) = self.index.get(path) {
-            return i;
-        }
-        self.files.push(Output {
+impl Output {
+    fn new(path: &Path) -> Self {
+        Output {
             path: path.to_owned(),
             file: None,
             pending: VecDeque::new(),
@@ -264,8 +255,74 @@ impl Outputs {
             errors: 0,
             per_key: false,
             lru: None,
-        });
-        self.index.insert(path.to_owned(), self.files.len() - 1);
-        self.files.len() - 1
+            written: 0,
+        }
+    }
+
+    /// A per-key file closed to make room, with nothing kept nor buffered
+    /// and no failure to report: it can be let go of (and rebuilt from the
+    /// file on disk when its key writes again, as after a restart).
+    pub(crate) fn is_idle(&self) -> bool {
+        self.per_key
+            && self.lru.is_none()
+            && self.pending.is_empty()
+            && self.unflushed == 0
+            && !self.failing
+            && self.file.as_ref().is_none_or(|f| !f.is_open())
+    }
+
+    /// A slot of [`Outputs`] whose output was let go of: nothing to write,
+    /// skipped like a closed per-key file.
+    pub(crate) fn is_vacant(&self) -> bool {
+        self.path.as_os_str().is_empty()
+    }
+}
+
+/// Every output file, by index; `index` finds a path's. The slots of
+/// outputs let go of are reused.
+#[derive(Debug, Default)]
+pub(crate) struct Outputs {
+    pub(crate) files: Vec<Output>,
+    pub(crate) index: HashMap<PathBuf, usize>,
+    vacant: Vec<usize>,
+}
+
+impl Outputs {
+    /// The index of the output at `path`, created (not yet opened) on first use.
+    pub(crate) fn at(&mut self, path: &Path) -> usize {
+        if let Some(&i) = self.index.get(path) {
+            return i;
+        }
+        let i = match self.vacant.pop() {
+            Some(i) => {
+                self.files[i] = Output::new(path);
+                i
+            }
+            None => {
+                self.files.push(Output::new(path));
+                self.files.len() - 1
+            }
+        };
+        self.index.insert(path.to_owned(), i);
+        i
+    }
+
+    /// Outputs in use (not vacant).
+    pub(crate) fn in_use(&self) -> usize {
+        self.files.len() - self.vacant.len()
+    }
+
+    /// Lets go of output `i` (see [`Output::is_idle`]); returns its path.
+    pub(crate) fn vacate(&mut self, i: usize) -> Option<PathBuf> {
+        let out = self.files.get_mut(i)?;
+        if out.is_vacant() {
+            return None;
+        }
+        let mut gone = Output::new(Path::new(""));
+        gone.per_key = true;
+        let path = std::mem::replace(out, gone).path;
+        self.index.remove(&path);
+        self.vacant.push(i);
+        Some(path)
     }
 }

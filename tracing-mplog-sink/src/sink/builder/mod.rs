@@ -350,6 +350,12 @@ impl Builder {
     /// least recently written is closed (and reopened in append mode, its
     /// rotation state intact, when its key writes again). Default: 256,
     /// lowered to fit the descriptor limit (half of what is free at start).
+    ///
+    /// Of the closed ones the sink remembers 4 times as many; beyond that
+    /// it lets go of the least recently written (a sink keyed by pid makes
+    /// a file for every worker it ever served). A key whose file was let
+    /// go of gets it back from the disk when it writes again, appended to,
+    /// its rotation state read from the file as after a restart.
     pub fn max_open_files(mut self, n: usize) -> Self {
         self.max_open_files = Some(n);
         self

@@ -215,6 +215,7 @@ impl Writer {
             self.report_health(&path, h);
         }
         self.release_acks();
+        self.forget_idle_outputs();
         self.cfg.watch.publish(&mut self.tally, &self.outputs);
         self.recycle_held();
     }

@@ -26,10 +26,12 @@
 //! buffers to the OS (the two copies of a line on two threads) and syncs
 //! at shutdown; `notice` writes the sink's own records; `forward` hands
 //! each batch's records to the forwarding destinations' queues; `watch`
-//! keeps the monitor's counts and publishes its snapshots.
+//! keeps the monitor's counts and publishes its snapshots; `idle` lets go
+//! of per-key files nobody writes any more.
 
 mod flush;
 mod forward;
+mod idle;
 mod notice;
 mod runs;
 mod watch;
@@ -389,6 +391,7 @@ impl Writer {
             return;
         };
         self.tick += 1;
+        o.written = self.tick;
         if let Some(old) = o.lru {
             // Open already: it only moves to the end of the order.
             o.lru = Some(self.tick);

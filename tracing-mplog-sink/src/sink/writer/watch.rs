@@ -174,6 +174,7 @@ impl Watch {
         let files = outputs
             .files
             .iter()
+            .filter(|o| !o.is_vacant())
             .map(|o| FileSnap {
                 name: o
                     .path
