@@ -30,7 +30,7 @@ use tracing_mplog::wire::{Frame, OwnedEvent, OwnedField, OwnedFrame, OwnedSpan, 
 use tracing_mplog::{Endpoint, MpLayer};
 use tracing_mplog_sink::format::{FormatLevel, LevelFormatter};
 use tracing_mplog_sink::record::RecordView;
-use tracing_mplog_sink::{RotatingFile, Sink};
+use tracing_mplog_sink::{RotatingFile, Sink, SinkHandle};
 use tracing_subscriber::prelude::*;
 
 const DEBUG_TEMPLATE: &str =
@@ -86,24 +86,51 @@ fn wall_and_cpu(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, dispatch: &Dis
     });
 }
 
-fn caller(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut g = c.benchmark_group("caller");
-    g.throughput(Throughput::Elements(1));
-
-    // MpLayer with the real sink draining (consolidated file, size
-    // rotation keeping the disk use bounded).
-    let sock = dir.path().join("bench.sock");
+/// A sink in this process on `{dir}/{name}.sock`, writing one consolidated
+/// file under `{dir}/logs` (size rotation keeps the disk use bounded);
+/// returns it and its socket.
+fn draining_sink(dir: &std::path::Path, name: &str) -> (SinkHandle, std::path::PathBuf) {
+    let sock = dir.join(format!("{name}.sock"));
     let sink = Sink::builder()
         .listen(Endpoint::Unix(sock.clone()))
-        .logdir(dir.path().join("logs"))
-        .name("bench")
+        .logdir(dir.join("logs"))
+        .name(name)
         .consolidate(true)
         .process_key([])
         .max_bytes(64 << 20)
         .backup_count(1)
         .start()
         .expect("sink");
+    (sink, sock)
+}
+
+/// Baseline A: `fmt` + `non_blocking` (lossless) + tracing-appender's
+/// rolling file `{dir}/{file}`; drop the guard after the dispatch.
+fn baseline_a(
+    dir: &std::path::Path,
+    file: &str,
+) -> (Dispatch, tracing_appender::non_blocking::WorkerGuard) {
+    let appender = tracing_appender::rolling::never(dir, file);
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(appender);
+    let dispatch = Dispatch::new(
+        tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer),
+        ),
+    );
+    (dispatch, guard)
+}
+
+fn caller(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut g = c.benchmark_group("caller");
+    g.throughput(Throughput::Elements(1));
+
+    // MpLayer with the real sink draining.
+    let (sink, sock) = draining_sink(dir.path(), "bench");
     let (layer, guard) = MpLayer::builder()
         .endpoint(Endpoint::Unix(sock))
         .process_name("bench")
@@ -127,18 +154,7 @@ fn caller(c: &mut Criterion) {
     drop(guard);
     sink.shutdown().expect("sink shutdown");
 
-    // Baseline A: fmt + non_blocking (lossless) + tracing-appender's rolling file.
-    let appender = tracing_appender::rolling::never(dir.path(), "baseline_a.log");
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(appender);
-    let dispatch = Dispatch::new(
-        tracing_subscriber::registry().with(
-            tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(writer),
-        ),
-    );
+    let (dispatch, guard) = baseline_a(dir.path(), "baseline_a.log");
     wall_and_cpu(&mut g, "fmt_nonblocking_rolling", &dispatch);
     drop(dispatch);
     drop(guard);
@@ -331,17 +347,7 @@ fn format(c: &mut Criterion) {
 /// against opening the log file in every process.
 fn short_lived(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let sock = dir.path().join("short.sock");
-    let sink = Sink::builder()
-        .listen(Endpoint::Unix(sock.clone()))
-        .logdir(dir.path().join("logs"))
-        .name("short")
-        .consolidate(true)
-        .process_key([])
-        .max_bytes(64 << 20)
-        .backup_count(1)
-        .start()
-        .expect("sink");
+    let (sink, sock) = draining_sink(dir.path(), "short");
     let mut g = c.benchmark_group("short_lived");
     g.throughput(Throughput::Elements(1));
     let log_one = |dispatch: &Dispatch| {
@@ -362,17 +368,7 @@ fn short_lived(c: &mut Criterion) {
     });
     g.bench_function("fmt_nonblocking_rolling", |b| {
         b.iter(|| {
-            let appender = tracing_appender::rolling::never(dir.path(), "short_baseline.log");
-            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                .lossy(false)
-                .finish(appender);
-            let dispatch = Dispatch::new(
-                tracing_subscriber::registry().with(
-                    tracing_subscriber::fmt::layer()
-                        .with_ansi(false)
-                        .with_writer(writer),
-                ),
-            );
+            let (dispatch, guard) = baseline_a(dir.path(), "short_baseline.log");
             log_one(&dispatch);
             drop(dispatch);
             drop(guard);
