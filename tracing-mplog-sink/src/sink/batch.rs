@@ -109,6 +109,14 @@ impl<'a> Batcher<'a> {
         }
     }
 
+    /// The connection said goodbye: the batch being gathered, if any, is
+    /// its last (see [`Lines::last`]).
+    pub(super) fn mark_last(&mut self) {
+        if let Some(lines) = &mut self.lines {
+            lines.last = true;
+        }
+    }
+
     /// After a frame: sends the batch when no whole frame is left in the
     /// read buffer (`more` is false) or when it is full.
     pub(super) fn after_frame(&mut self, more: bool) -> Result<(), WriterGone> {

@@ -58,6 +58,11 @@ pub(crate) struct Lines {
     observed_ns: Option<i64>,
     /// The live tail's side of the batch, while the tail exists.
     pub(crate) tail: Option<Box<TailSide>>,
+    /// The connection said goodbye after these lines: its worker is
+    /// exiting and waits for them to be written (and acknowledged), so the
+    /// writer writes them as soon as its channel is empty, without waiting
+    /// for it to stay quiet.
+    pub(crate) last: bool,
 }
 
 /// What a new batch reserves at its first line: a busy connection's
@@ -99,6 +104,7 @@ impl Lines {
             records: Vec::new(),
             observed_ns: None,
             tail: None,
+            last: false,
         }
     }
 

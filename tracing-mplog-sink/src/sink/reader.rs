@@ -46,6 +46,9 @@ pub(crate) const POLL: Duration = Duration::from_millis(250);
 /// millisecond).
 const ACK_POLL: Duration = Duration::from_millis(1);
 const ACK_POLL_MAX: Duration = Duration::from_millis(32);
+/// After the goodbye the worker waits for its last acknowledgement to
+/// exit, and the writer flushes those lines at once: look sooner.
+const ACK_POLL_LAST: Duration = Duration::from_micros(100);
 
 /// What a connection's stream must do for its reader: read frames, write
 /// replies, change its read timeout, wait for something to read.
@@ -89,6 +92,8 @@ struct Acks {
     read: u64,
     /// The socket's read timeout now.
     timeout: Duration,
+    /// The goodbye was read: what is left to acknowledge is the last.
+    last: bool,
 }
 
 impl Acks {
@@ -97,17 +102,18 @@ impl Acks {
     /// late.
     fn send_due(&mut self, stream: &mut impl Stream) -> io::Result<()> {
         let durable = self.durable.load(Ordering::Acquire);
+        let first = if self.last { ACK_POLL_LAST } else { ACK_POLL };
         let timeout = if durable > self.sent {
             let mut out = Vec::with_capacity(16);
             Reply::Ack(Ack { seq: durable }).encode(&mut out);
             stream.write_all(&out)?;
             stream.flush()?;
             self.sent = durable;
-            ACK_POLL
+            first
         } else if self.timeout < POLL {
             (self.timeout * 2).min(ACK_POLL_MAX)
         } else {
-            ACK_POLL
+            first
         };
         let timeout = if self.read > self.sent { timeout } else { POLL };
         if timeout != self.timeout {
@@ -321,6 +327,7 @@ fn serve(shared: &Shared, id: u64, frames: &mut FrameReader<BufReader<Patient<'_
         sent: 0,
         read: 0,
         timeout: POLL,
+        last: false,
     });
     // A writer gone ends the connection with nothing more to report.
     let _ = serve_frames(shared, frames, &origin, durable);
@@ -348,7 +355,10 @@ fn serve_frames(
         };
         match Frame::decode(body) {
             Ok(Frame::Hello(_)) => break Some("a second hello on the same connection".into()),
-            Ok(Frame::Goodbye(_)) => goodbye = true,
+            Ok(Frame::Goodbye(_)) => {
+                goodbye = true;
+                batch.mark_last();
+            }
             Ok(Frame::Event(event)) => {
                 let rec = WireRecord {
                     event: &event,
@@ -381,6 +391,7 @@ fn serve_frames(
         }
         if let Some(acks) = &mut frames.get_mut().get_mut().acks {
             acks.read = read_seq;
+            acks.last = goodbye;
         }
         batch.after_frame(whole_frame_buffered(frames.get_ref().buffer()))?;
     };

@@ -32,11 +32,8 @@ pub(crate) fn wait_readable(
             revents: 0,
         })
         .collect();
-    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
     let n = fds.len() as libc::nfds_t;
-    // SAFETY: `fds` is a valid array of `n` pollfd structs that outlives
-    // the call.
-    let rc = unsafe { libc::poll(fds.as_mut_ptr(), n, ms) };
+    let rc = poll_for(&mut fds, n, timeout);
     if rc < 0 {
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
@@ -44,6 +41,38 @@ pub(crate) fn wait_readable(
         }
     }
     Ok(rc > 0)
+}
+
+/// `ppoll`: the timeout to the nanosecond (the sink waits for
+/// acknowledgements in steps from 100 µs).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn poll_for(
+    fds: &mut [libc::pollfd],
+    n: libc::nfds_t,
+    timeout: std::time::Duration,
+) -> libc::c_int {
+    let ts = libc::timespec {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: timeout.subsec_nanos().into(),
+    };
+    // SAFETY: `fds` is a valid array of `n` pollfd structs and `ts` a valid
+    // timespec, both outliving the call; no signal mask is given.
+    unsafe { libc::ppoll(fds.as_mut_ptr(), n, &ts, std::ptr::null()) }
+}
+
+/// `poll`: the timeout in whole milliseconds, rounded up (a wait shorter
+/// than one must not become a spin).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn poll_for(
+    fds: &mut [libc::pollfd],
+    n: libc::nfds_t,
+    timeout: std::time::Duration,
+) -> libc::c_int {
+    let ms = timeout.as_micros().div_ceil(1000);
+    let ms = libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `fds` is a valid array of `n` pollfd structs that outlives
+    // the call.
+    unsafe { libc::poll(fds.as_mut_ptr(), n, ms) }
 }
 
 /// The effective user id of this process.

@@ -193,6 +193,9 @@ pub(crate) struct Writer {
     held: Vec<Arc<Lines>>,
     /// The second thread of the flushes (see `flush`).
     helper: flush::Helper,
+    /// A batch that ends its connection came: flush once the channel is
+    /// empty (see [`Lines::last`]).
+    flush_now: bool,
 }
 
 impl Writer {
@@ -216,6 +219,7 @@ impl Writer {
             claims: HashMap::new(),
             held: Vec::new(),
             helper: flush::Helper::default(),
+            flush_now: false,
         };
         if let Some(why) = warning {
             writer.notice(
@@ -251,6 +255,12 @@ impl Writer {
                 break;
             }
             self.handle(msg);
+            if self.flush_now && rx.is_empty() {
+                // A worker waits for its last lines to exit.
+                self.flush_now = false;
+                self.flush_all();
+                flushed = Instant::now();
+            }
             // A steady trickle never leaves the channel quiet for long:
             // flush at least this often anyway.
             let every = if self.ledger.is_waiting() {
@@ -290,6 +300,7 @@ impl Writer {
                 self.cfg.watch.opened(&mut self.tally, &origin);
             }
             Msg::Lines(lines) => {
+                self.flush_now |= lines.last;
                 self.lines(&lines);
                 // Its buffers go back to the readers after the flush.
                 self.held.push(lines);
