@@ -203,6 +203,17 @@ impl Sender {
                     } else {
                         self.ack_poll
                     };
+                    // A flush (the guard's, the exit's, the panic hook's)
+                    // waits for acknowledgements alone: wait for them on
+                    // the socket, where one ends the wait at once.
+                    if let Some(conn) = (self.conn.as_ref())
+                        .filter(|_| !self.waiters.is_empty() && self.window.frames() > 0)
+                        .filter(|_| self.rx.is_empty())
+                    {
+                        conn.wait_readable(wait);
+                        self.poll_sink();
+                        continue;
+                    }
                     match self.rx.recv_timeout(wait) {
                         Ok(msg) => self.take(msg),
                         Err(flume::RecvTimeoutError::Timeout) => {
