@@ -7,6 +7,9 @@
 //! append mode with its rotation state read from the file, as after a
 //! restart. Their series leave the metrics with them.
 
+use std::collections::HashSet;
+use std::sync::PoisonError;
+
 use super::Writer;
 
 /// How many closed per-key files the writer remembers, per file it may keep
@@ -29,11 +32,7 @@ impl Writer {
             .collect();
         idle.sort_unstable();
         let excess = closed.saturating_sub(limit * 3 / 4);
-        let mut files = self
-            .cfg
-            .files
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut gone = HashSet::new();
         for &(_, i) in idle.iter().take(excess) {
             let Some(path) = self.outputs.vacate(i) else {
                 continue;
@@ -41,7 +40,11 @@ impl Writer {
             if let Some(key) = self.claims.remove(&path) {
                 self.key_files.remove(&key);
             }
-            files.retain(|p| *p != path);
+            gone.insert(path);
         }
+        // One pass over the list of files, not one per file let go of.
+        (self.cfg.files.lock())
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|p| !gone.contains(p));
     }
 }
